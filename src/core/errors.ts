@@ -1,0 +1,59 @@
+/** Where a piece of damage was found: enough for a person to open the file at that spot. */
+export interface DamagePlace {
+  file: string;
+  /** 1-based packet (record) number, or 0 when the damage is in a header before any packet. */
+  record: number;
+  /** Byte offset from the start of the (decompressed) capture stream. */
+  offset: number;
+}
+
+/**
+ * Counts problems by reason and keeps the first few places of each. Reasons are short kebab-case
+ * constants (no string building on the hot path); places are only allocated for the first few.
+ */
+export class DamageTally {
+  readonly counts = new Map<string, number>();
+  readonly places = new Map<string, DamagePlace[]>();
+  constructor(readonly keepPlaces = 5) {}
+
+  add(reason: string, file: string, record: number, offset: number, n = 1): void {
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + n);
+    let list = this.places.get(reason);
+    if (list === undefined) {
+      list = [];
+      this.places.set(reason, list);
+    }
+    if (list.length < this.keepPlaces) list.push({ file, record, offset });
+  }
+
+  get total(): number {
+    let t = 0;
+    for (const n of this.counts.values()) t += n;
+    return t;
+  }
+
+  merge(other: DamageTally): void {
+    for (const [reason, n] of other.counts) {
+      this.counts.set(reason, (this.counts.get(reason) ?? 0) + n);
+      const mine = this.places.get(reason) ?? [];
+      for (const p of other.places.get(reason) ?? []) if (mine.length < this.keepPlaces) mine.push(p);
+      this.places.set(reason, mine);
+    }
+  }
+
+  toJSON(): Record<string, { count: number; first: DamagePlace[] }> {
+    const out: Record<string, { count: number; first: DamagePlace[] }> = {};
+    for (const reason of [...this.counts.keys()].sort()) {
+      out[reason] = { count: this.counts.get(reason)!, first: this.places.get(reason) ?? [] };
+    }
+    return out;
+  }
+}
+
+/** An input the tool cannot use at all (missing file, not a capture, bad arguments): exit code 2. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}

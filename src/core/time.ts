@@ -1,0 +1,74 @@
+/**
+ * Timestamps are kept as whole seconds (a double: exact far beyond year 275000) plus nanoseconds
+ * (0..999_999_999). pcapng gives a 64-bit tick count; nanoseconds since 1970 do not fit a double,
+ * so the split is done by long division over 16-bit limbs, each step exact in a double.
+ */
+export interface SplitTime {
+  sec: number;
+  ns: number;
+}
+
+/**
+ * Splits the 64-bit tick count hi:lo (ticks of 1/ticksPerSec s) into seconds and nanoseconds.
+ * Writes into `out` so the hot path allocates nothing.
+ */
+export function splitTicks(hi: number, lo: number, ticksPerSec: number, out: SplitTime): void {
+  if (ticksPerSec === 1_000_000 && hi < 0x200000) {
+    // Fast path: microseconds below 2^53 are exact in a double.
+    const v = hi * 4294967296 + lo;
+    const sec = Math.floor(v / 1_000_000);
+    out.sec = sec;
+    out.ns = (v - sec * 1_000_000) * 1000;
+    return;
+  }
+  // Long division of the 64-bit value by ticksPerSec. With 16-bit limbs the running remainder times
+  // 2^16 stays below 2^53 while ticksPerSec < 2^37; larger divisors use 8-bit limbs.
+  const d = ticksPerSec;
+  let q = 0;
+  let r = 0;
+  if (d < 137438953472) {
+    const limbs = [hi >>> 16, hi & 0xffff, lo >>> 16, lo & 0xffff];
+    for (let i = 0; i < 4; i++) {
+      const cur = r * 65536 + limbs[i]!;
+      const qd = Math.floor(cur / d);
+      r = cur - qd * d;
+      q = q * 65536 + qd;
+    }
+  } else {
+    for (let i = 0; i < 8; i++) {
+      const byte = i < 4 ? (hi >>> (24 - 8 * i)) & 0xff : (lo >>> (24 - 8 * (i - 4))) & 0xff;
+      const cur = r * 256 + byte;
+      const qd = Math.floor(cur / d);
+      r = cur - qd * d;
+      q = q * 256 + qd;
+    }
+  }
+  out.sec = q;
+  // r < d: convert the remainder to nanoseconds (exact for 10^-k with k <= 9; floored otherwise).
+  out.ns = d <= 1e9 && 1e9 % d === 0 ? r * (1e9 / d) : Math.floor((r * 1e9) / d);
+}
+
+/** Decimal digits of fraction a resolution of 1/ticksPerSec seconds deserves (µs → 6, ns → 9). */
+export function digitsForTicks(ticksPerSec: number): number {
+  if (ticksPerSec <= 1) return 0;
+  return Math.min(9, Math.ceil(Math.log10(ticksPerSec) - 1e-9));
+}
+
+/** Compares two (sec, ns) times. */
+export function compareTime(aSec: number, aNs: number, bSec: number, bNs: number): number {
+  return aSec !== bSec ? aSec - bSec : aNs - bNs;
+}
+
+/** ISO 8601 in UTC with `digits` fractional digits (0..9), e.g. 2009-11-18T20:58:56.123456Z. */
+export function formatIso(sec: number, ns: number, digits: number): string {
+  const d = new Date(sec * 1000);
+  if (Number.isNaN(d.getTime())) return `@${sec}.${String(ns).padStart(9, '0')}`;
+  const base = d.toISOString().slice(0, 19);
+  if (digits <= 0) return `${base}Z`;
+  return `${base}.${String(ns).padStart(9, '0').slice(0, digits)}Z`;
+}
+
+/** Seconds between two times, as a double. */
+export function durationSec(aSec: number, aNs: number, bSec: number, bNs: number): number {
+  return bSec - aSec + (bNs - aNs) / 1e9;
+}

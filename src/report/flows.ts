@@ -1,0 +1,123 @@
+import { format as csvFormat } from 'fast-csv';
+import type { Writable } from 'node:stream';
+import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
+
+export const FLOW_CSV_COLUMNS = [
+  'proto', 'client', 'clientPort', 'server', 'serverPort', 'packets', 'bytes', 'clientPackets', 'clientBytes',
+  'serverPackets', 'serverBytes', 'start', 'end', 'duration', 'outcome', 'direction', 'clientFlags', 'serverFlags',
+  'icmpType', 'icmpCode', 'vlan', 'tunnel',
+] as const;
+
+/** The public shape of a flow in JSON: the internal sort keys are left out. */
+export function publicFlow(f: FlowRecord): Omit<FlowRecord, 'startSec' | 'startNs' | 'protoNumber'> {
+  const { startSec: _s, startNs: _n, protoNumber: _p, ...rest } = f;
+  return rest;
+}
+
+export function flowsJson(capture: CaptureSummary, flows: FlowRecord[]): string {
+  return JSON.stringify({ capture, flows: flows.map(publicFlow) }, null, 2) + '\n';
+}
+
+/** One flow a row, through fast-csv (quoting, escaping). */
+export function writeFlowsCsv(flows: FlowRecord[], out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stream = csvFormat({ headers: [...FLOW_CSV_COLUMNS] });
+    stream.on('error', reject);
+    out.on('error', reject);
+    stream.pipe(out, { end: false });
+    stream.on('end', () => resolve());
+    for (const f of flows) {
+      stream.write({
+        ...f,
+        clientPort: f.clientPort ?? '',
+        serverPort: f.serverPort ?? '',
+        start: f.start ?? '',
+        end: f.end ?? '',
+        outcome: f.outcome ?? '',
+        clientFlags: f.clientFlags ?? '',
+        serverFlags: f.serverFlags ?? '',
+        icmpType: f.icmpType ?? '',
+        icmpCode: f.icmpCode ?? '',
+        vlan: f.vlan ?? '',
+        tunnel: f.tunnel?.join('+') ?? '',
+      });
+    }
+    stream.end();
+  });
+}
+
+function endpoint(addr: string, port: number | null): string {
+  if (port === null) return addr;
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+export function humanBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
+}
+
+function duration(sec: number): string {
+  if (sec < 1) return `${(sec * 1000).toFixed(1)}ms`;
+  if (sec < 120) return `${sec.toFixed(2)}s`;
+  if (sec < 7200) return `${(sec / 60).toFixed(1)}min`;
+  return `${(sec / 3600).toFixed(1)}h`;
+}
+
+/** A table for a terminal, like a conversation list, followed by what went wrong in the capture. */
+export function flowsText(capture: CaptureSummary, flows: FlowRecord[]): string {
+  const lines: string[] = [];
+  const files = capture.files.map((f) => f.file).join(', ');
+  lines.push(`${files}: ${capture.packets} packets, ${humanBytes(capture.bytes)}, ${flows.length} flows`);
+  if (capture.first !== null) lines.push(`time ${capture.first} … ${capture.last}`);
+  lines.push('');
+  const head = ['PROTO', 'CLIENT', 'SERVER', 'PKTS', 'BYTES', 'CLIENT→', '←SERVER', 'START', 'DURATION', 'OUTCOME', 'DIRECTION BY'];
+  const rows = flows.map((f) => [
+    f.proto + (f.icmpType !== undefined ? ` ${f.icmpType}/${f.icmpCode}` : ''),
+    endpoint(f.client, f.clientPort),
+    endpoint(f.server, f.serverPort),
+    String(f.packets),
+    humanBytes(f.bytes),
+    `${f.clientPackets}/${humanBytes(f.clientBytes)}`,
+    `${f.serverPackets}/${humanBytes(f.serverBytes)}`,
+    f.start ?? '-',
+    duration(f.duration),
+    f.outcome ?? '-',
+    f.direction + (f.vlan !== undefined ? `  vlan ${f.vlan}` : '') + (f.tunnel ? `  via ${f.tunnel.join('+')}` : ''),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const numeric = new Set([3, 4]);
+  const fmt = (r: string[]) =>
+    r.map((c, i) => (i === r.length - 1 ? c : numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  lines.push(fmt(head));
+  for (const r of rows) lines.push(fmt(r));
+  if (flows.length === 0) lines.push('(no IP flows)');
+  lines.push('');
+  const notIp = Object.entries(capture.notIp);
+  if (notIp.length > 0) lines.push(`not IP: ${notIp.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  if (capture.orphanFragments > 0) lines.push(`IP fragments whose first fragment was not captured: ${capture.orphanFragments}`);
+  const errors = Object.entries(capture.decodeErrors);
+  if (errors.length === 0) lines.push('decode errors: none');
+  else {
+    lines.push(`decode errors: ${capture.decodeErrorCount}`);
+    for (const [reason, { count, first }] of errors) {
+      const where = first.map((p) => `${p.file} #${p.record} @${p.offset}`).join('; ');
+      lines.push(`  ${reason}: ${count} (first at ${where})`);
+    }
+  }
+  for (const file of capture.files) {
+    for (const i of file.interfaces) {
+      const s = i.stats;
+      if (s && ((s.droppedByInterface ?? 0) > 0 || (s.droppedByOs ?? 0) > 0)) {
+        lines.push(`${file.file} interface ${i.index}${i.name ? ` (${i.name})` : ''}: dropped ${s.droppedByInterface ?? 0} by interface, ${s.droppedByOs ?? 0} by OS`);
+      }
+    }
+  }
+  return lines.join('\n') + '\n';
+}
