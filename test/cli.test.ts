@@ -1,0 +1,80 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(__dirname, '..');
+const cli = join(root, 'dist/cli/main.js');
+const sample = join(root, 'samples/mirror-port.pcapng');
+
+function flowaudit(args: string[], input?: Buffer) {
+  const r = spawnSync(process.execPath, [cli, ...args], { input, encoding: 'buffer', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+describe('flowaudit flows', () => {
+  it('lists the conversations of the bundled sample as JSON', () => {
+    const r = flowaudit(['flows', sample, '--format', 'json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.capture).toMatchObject({ packets: 58, ipPackets: 58, decodeErrorCount: 0, linkTypes: { '1 (ethernet)': 58 } });
+    expect(out.capture.files[0].interfaces.map((i: { name: string }) => i.name)).toEqual(['span0', 'erspan-site40']);
+    expect(out.flows).toHaveLength(9);
+    const tunnel = out.flows.find((f: { serverPort: number; outcome: string }) => f.serverPort === 1611 && f.outcome === 'attempted');
+    expect(tunnel).toMatchObject({ proto: 'tcp', client: '10.20.1.22', server: '10.20.0.10', clientPackets: 3, serverPackets: 0, start: '2024-11-19T07:06:40.030754Z' });
+    const erspan = out.flows.find((f: { client: string }) => f.client === '10.40.1.7');
+    expect(erspan.tunnel).toEqual(['gre', 'erspan']);
+    expect(erspan.start).toMatch(/\.\d{9}Z$/); // the nanosecond interface keeps nanoseconds
+  });
+
+  it('writes CSV, one flow a row, to a file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fa-cli-'));
+    const out = join(dir, 'flows.csv');
+    const r = flowaudit(['flows', sample, '--format', 'csv', '--out', out]);
+    expect(r.code).toBe(0);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('proto,client,clientPort,server,serverPort,packets,bytes,clientPackets,clientBytes,serverPackets,serverBytes,start,end,duration,outcome,direction,clientFlags,serverFlags,icmpType,icmpCode,vlan,tunnel');
+    expect(lines).toHaveLength(10);
+    expect(lines.some((l) => l.startsWith('tcp,10.20.1.23,50345,10.20.0.11,135,2,120,1,60,1,60,') && l.includes(',rejected,syn,S,AR,'))).toBe(true);
+  });
+
+  it('prints a readable table by default, with the damage section', () => {
+    const r = flowaudit(['flows', sample]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('58 packets');
+    expect(r.stdout).toMatch(/tcp\s+10\.20\.1\.22:50333\s+10\.20\.0\.10:1611\s+3\s+180 B.*attempted/);
+    expect(r.stdout).toContain('decode errors: none');
+  });
+
+  it('reads gzip from standard input, recognised by its magic', () => {
+    const r = flowaudit(['flows', '-', '--format', 'json'], gzipSync(readFileSync(sample)));
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.capture.files[0]).toMatchObject({ file: '<stdin>', gzip: true, packets: 58 });
+    expect(out.flows).toHaveLength(9);
+  });
+
+  it('exits 2 with a one-line reason on unusable input or arguments', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fa-cli-'));
+    const garbage = join(dir, 'notes.txt');
+    writeFileSync(garbage, 'this is not a capture\n');
+    const empty = join(dir, 'empty.pcap');
+    writeFileSync(empty, '');
+    for (const [args, message] of [
+      [['flows', join(dir, 'missing.pcap')], /missing\.pcap: cannot open: no such file/],
+      [['flows', garbage], /not a pcap or pcapng capture/],
+      [['flows', empty], /empty file/],
+      [['flows', sample, '--format', 'yaml'], /format/],
+      [['flows'], /missing required argument/],
+    ] as const) {
+      const r = flowaudit([...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(r.stdout).toBe('');
+    }
+  });
+});

@@ -1,0 +1,41 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { digitsForTicks, formatIso, splitTicks } from '../src/core/time.js';
+import { formatIPv6 } from '../src/core/addr.js';
+
+describe('64-bit pcapng timestamps', () => {
+  it('split exactly into seconds and nanoseconds for every resolution, beyond 2^53', () => {
+    const resolutions = [1, 10, 1000, 1_000_000, 1_000_000_000, 1e12, 2 ** 10, 2 ** 20, 2 ** 30, 2 ** 40];
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.constantFrom(...resolutions), (ticks, tps) => {
+        const out = { sec: 0, ns: 0 };
+        splitTicks(Number(ticks >> 32n), Number(ticks & 0xffffffffn), tps, out);
+        const d = BigInt(tps);
+        expect(out.sec).toBe(Number(ticks / d));
+        expect(out.ns).toBe(Number(((ticks % d) * 1_000_000_000n) / d));
+      }),
+      { numRuns: 5000, seed: 42 },
+    );
+  });
+
+  it('nanoseconds since 1970 survive (they do not fit a double)', () => {
+    const ns = 1_700_000_000_123_456_789n;
+    const out = { sec: 0, ns: 0 };
+    splitTicks(Number(ns >> 32n), Number(ns & 0xffffffffn), 1e9, out);
+    expect(formatIso(out.sec, out.ns, digitsForTicks(1e9))).toBe('2023-11-14T22:13:20.123456789Z');
+  });
+
+  it('digits follow the resolution', () => {
+    expect([1e6, 1e9, 1e3, 2 ** 20, 2 ** 30, 1].map(digitsForTicks)).toEqual([6, 9, 3, 7, 9, 0]);
+  });
+});
+
+describe('IPv6 text', () => {
+  it('is RFC 5952 compressed', () => {
+    expect(formatIPv6(0x20010db8, 0, 0, 1)).toBe('2001:db8::1');
+    expect(formatIPv6(0, 0, 0, 1)).toBe('::1');
+    expect(formatIPv6(0x20010db8, 0x00000001, 0x00010001, 0x00010001)).toBe('2001:db8:0:1:1:1:1:1');
+    expect(formatIPv6(0xfe800000, 0, 0x02000000, 0)).toBe('fe80::200:0:0:0'); // equal runs: the first is compressed
+    expect(formatIPv6(0, 0, 0xffff, 0x0a000001)).toBe('::ffff:10.0.0.1');
+  });
+});
