@@ -12,6 +12,7 @@ export const BT_EPB = 0x00000006;
 export const BT_DSB = 0x0000000a;
 export const BT_CB = 0x00000bad;
 export const BT_CB_NOCOPY = 0x40000bad;
+export const BT_SYSTEMD_JOURNAL = 0x00000009;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 
 /** Block types we recognise when looking for the next good block after damage. */
@@ -197,8 +198,14 @@ export class PcapngParser implements FormatParser {
         case BT_ISB:
           this.statisticsBlock(buf, p, len, bufBase);
           break;
+        case BT_CB:
+        case BT_CB_NOCOPY:
+        case BT_SYSTEMD_JOURNAL:
+          // Not packets, but Wireshark lists them as frames: count them so record numbers stay tshark's.
+          this.recordNo++;
+          break;
         default:
-          // NRB, DSB, custom, systemd journal and unknown blocks: skipped by length.
+          // NRB, DSB and unknown blocks: skipped by length.
           break;
       }
       p += len;

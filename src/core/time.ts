@@ -44,8 +44,11 @@ export function splitTicks(hi: number, lo: number, ticksPerSec: number, out: Spl
     }
   }
   out.sec = q;
-  // r < d: convert the remainder to nanoseconds (exact for 10^-k with k <= 9; floored otherwise).
-  out.ns = d <= 1e9 && 1e9 % d === 0 ? r * (1e9 / d) : Math.floor((r * 1e9) / d);
+  // r < d: convert the remainder to nanoseconds (exact for 10^-k with k <= 9; floored otherwise). For
+  // 10^-k with k > 9, r * 1e9 passes 2^53 and rounds, so divide by the ticks per nanosecond instead.
+  if (d <= 1e9 && 1e9 % d === 0) out.ns = r * (1e9 / d);
+  else if (d % 1e9 === 0) out.ns = Math.floor(r / (d / 1e9));
+  else out.ns = Math.floor((r * 1e9) / d);
 }
 
 /** Decimal digits of fraction a resolution of 1/ticksPerSec seconds deserves (µs → 6, ns → 9). */
