@@ -5,6 +5,8 @@ import type { Writable } from 'node:stream';
 import { InputError } from '../core/errors.js';
 import { buildFlows, summarise } from '../flow/pipeline.js';
 import { flowsJson, flowsText, writeFlowsCsv } from '../report/flows.js';
+import { bundledCatalogIds, CatalogError, loadCatalog, checkOverrides } from '../catalog/index.js';
+import { catalogJson, catalogListText, catalogText, writeCatalogCsv } from '../report/catalog.js';
 
 /** Exit codes: 0 done, 2 unusable input or arguments (1 is kept for "findings matched --fail-on"). */
 export const EXIT_OK = 0;
@@ -50,7 +52,66 @@ export function buildProgram(): Command {
         if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
       } else await writeAndClose(out, flowsText(capture, flows));
     });
+  const catalog = program.command('catalog').description('the port catalogs: list them, show one, or lint your own');
+  catalog
+    .command('list')
+    .description('bundled catalogs with their rule counts')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (opts: { format: string }) => {
+      const rows = bundledCatalogIds().map((id) => {
+        const c = loadCatalog(id);
+        return { id: c.id, name: c.name, rules: c.rules.length, requirements: c.requirements.length, documents: c.documents.length };
+      });
+      await writeAndClose(process.stdout, opts.format === 'json' ? JSON.stringify(rows, null, 2) + '\n' : catalogListText(rows));
+    });
+  catalog
+    .command('show')
+    .description('every rule of a catalog, with the vendor\'s words')
+    .argument('<catalog>', 'a bundled catalog id, or a path to a catalog file')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'csv']).default('text'))
+    .option('--set <name=value...>', 'override a parameter (e.g. --set agent-port=443)')
+    .action(async (ref: string, opts: { format: string; set?: string[] }) => {
+      const set = parseSets(opts.set ?? []);
+      const c0 = loadCatalog(ref);
+      checkOverrides([c0], set);
+      const c = loadCatalog(ref, { set });
+      if (opts.format === 'json') await writeAndClose(process.stdout, catalogJson(c));
+      else if (opts.format === 'csv') await writeCatalogCsv(c, process.stdout);
+      else await writeAndClose(process.stdout, catalogText(c));
+    });
+  catalog
+    .command('lint')
+    .description('validate a catalog file; errors as file:line:col: message, exit 2')
+    .argument('<file...>', 'catalog files (or bundled ids)')
+    .action(async (files: string[]) => {
+      let bad = 0;
+      for (const f of files) {
+        try {
+          const c = loadCatalog(f);
+          process.stdout.write(`${c.file}: ok — ${c.rules.length} rules, ${c.requirements.length} requirements, ${c.roles.length} roles, ${Object.keys(c.params).length} parameters\n`);
+        } catch (e) {
+          if (!(e instanceof InputError)) throw e;
+          process.stderr.write(`${e.message}\n`);
+          bad++;
+        }
+      }
+      if (bad > 0) throw new LintFailed(`${bad} catalog file(s) with problems`);
+    });
   return program;
+}
+
+/** Lint found problems: they are already printed; exit 2 without another message. */
+class LintFailed extends Error {}
+
+/** `--set a=1 --set b=80,443` → { a: '1', b: '80,443' }. */
+function parseSets(items: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new InputError(`--set ${item}: expected name=value`);
+    out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+  }
+  return out;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -64,6 +125,11 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) {
       // Help and version are not errors; everything else commander rejects is a usage error.
       return e.exitCode === 0 ? EXIT_OK : EXIT_INPUT;
+    }
+    if (e instanceof LintFailed) return EXIT_INPUT;
+    if (e instanceof CatalogError) {
+      process.stderr.write(`${e.message}\n`);
+      return EXIT_INPUT;
     }
     if (e instanceof InputError) {
       process.stderr.write(`flowaudit: ${e.message}\n`);

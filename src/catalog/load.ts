@@ -1,0 +1,486 @@
+import { Ajv, ErrorObject } from 'ajv';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Document, LineCounter, parseDocument, isCollection, isNode, Node as YamlNode } from 'yaml';
+import { InputError } from '../core/errors.js';
+import { catalogSchema } from './schema.js';
+import type { Alternative, Catalog, Cite, DynamicKind, Expectation, Param, PortRanges, Requirement, Role, Rule, Transport } from './types.js';
+
+/** The bundled catalogs: rules/ at the package root, from src/catalog or dist/catalog alike. */
+export function rulesDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'rules');
+}
+
+export function bundledCatalogIds(): string[] {
+  return readdirSync(rulesDir())
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -5))
+    .sort();
+}
+
+export interface CatalogProblem {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+/** A catalog that cannot be used: every problem with file, line and what is wrong. */
+export class CatalogError extends InputError {
+  constructor(readonly problems: CatalogProblem[]) {
+    problems.sort((a, b) => a.line - b.line || a.col - b.col);
+    super(problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('\n'));
+    this.name = 'CatalogError';
+  }
+}
+
+// ---- raw shapes, as the schema admits them -------------------------------------------------------
+type RawPortItem = number | string | { param: string };
+type RawPorts = RawPortItem | RawPortItem[] | { dynamic: DynamicKind; range?: string };
+type RawParamValue = number | string | Array<number | string>;
+interface RawRule {
+  id: string;
+  from: string | string[];
+  to: string | string[];
+  direction?: 'one-way' | 'either';
+  transport: Transport | Transport[];
+  ports?: RawPorts;
+  icmp?: { type: number; code?: number };
+  service?: string;
+  required: 'required' | 'optional' | 'conditional';
+  condition?: string;
+  configurable?: boolean;
+  period?: number | string;
+  cite: { document?: string; section: string; text: string };
+  note?: string;
+}
+interface RawRequirement {
+  id: string;
+  description: string;
+  when?: { rule: string };
+  'for-each'?: string;
+  expect: Array<{ rule: string; reverse?: boolean } | { grant: DynamicKind }>;
+  period?: number | string;
+  cite?: { document?: string; section: string; text: string };
+  note?: string;
+}
+interface RawCatalog {
+  id: string;
+  name?: string;
+  extends?: string;
+  documents?: Array<{ id: string; title: string; url?: string }>;
+  roles?: Role[];
+  params?: Record<string, RawParamValue | { default: RawParamValue; description?: string; cite?: Cite }>;
+  alternatives?: Array<{ id: string; description?: string; sets: Array<Record<string, RawParamValue>> }>;
+  rules?: RawRule[];
+  requirements?: RawRequirement[];
+}
+
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
+const validate = ajv.compile(catalogSchema);
+
+/** What a value at a path should have been, for anyOf failures (ajv's own text is unhelpful there). */
+function expectedAt(path: Array<string | number>): string | null {
+  const last = path[path.length - 1];
+  const parent = path[path.length - 2];
+  if (last === 'ports' || parent === 'ports') return 'a port (0-65535), a range "low-high", { param: name }, { dynamic: kind }, or a list of ports, ranges and params';
+  if (last === 'from' || last === 'to') return 'a role id or a list of role ids';
+  if (last === 'transport') return 'tcp, udp, icmp, icmpv6, or a list of them';
+  if (last === 'period') return 'a duration such as 60s, 5m, 1h, 1d (or a number of seconds)';
+  if (path.includes('params') || path.includes('sets')) return 'a port, a range "low-high" or a list of them (or { default: …, description: … })';
+  if (path.includes('expect')) return '{ rule: id, reverse?: true } or { grant: dcerpc | sql-named-instance | tftp-transfer | ephemeral }';
+  return null;
+}
+
+function splitPointer(pointer: string): Array<string | number> {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function describeError(e: ErrorObject): string {
+  const where = e.instancePath === '' ? 'the catalog' : e.instancePath.slice(1).replace(/\//g, '.');
+  switch (e.keyword) {
+    case 'required':
+      return `${where}: missing "${(e.params as { missingProperty: string }).missingProperty}"`;
+    case 'additionalProperties':
+      return `${where}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`;
+    case 'enum':
+      return `${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+    case 'pattern':
+      return where.endsWith('id') || where.includes('role') || /\.(from|to)(\.\d+)?$/.test(where) || where.endsWith('rule') || where.endsWith('for-each')
+        ? `${where}: "${String(e.data)}" is not kebab-case (lower-case words joined by -)`
+        : `${where}: "${String(e.data)}" ${e.message ?? 'is malformed'}`;
+    case 'propertyNames':
+      return `${where}: key names must be kebab-case`;
+    default:
+      return `${where}: ${e.message ?? 'is invalid'}`;
+  }
+}
+
+/** Reduces ajv's errors to one clear message per place: deepest errors win over anyOf summaries. */
+function schemaProblems(errors: ErrorObject[]): Array<{ path: Array<string | number>; message: string }> {
+  const out: Array<{ path: Array<string | number>; message: string }> = [];
+  const seen = new Set<string>();
+  const push = (pointer: string, message: string) => {
+    const key = `${pointer}\u0000${message}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push({ path: splitPointer(pointer), message });
+  };
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  // Under an anyOf, ajv reports every branch's complaint. When some branch got further (an error
+  // deeper inside the value), those deeper errors are the useful ones; otherwise one summary of what
+  // the value may be says more than the branches' contradicting complaints.
+  const hasDeeper = (p: string) => errors.some((o) => o.instancePath.startsWith(p + '/') && o.keyword !== 'type' && o.keyword !== 'anyOf');
+  for (const e of errors) {
+    const p = e.instancePath;
+    if (e.keyword === 'anyOf') {
+      if (hasDeeper(p)) continue;
+      const what = expectedAt(splitPointer(p));
+      const where = p === '' ? 'the catalog' : p.slice(1).replace(/\//g, '.');
+      push(p, what ? `${where}: expected ${what}, got ${JSON.stringify(e.data)}` : `${where}: ${e.message}`);
+      continue;
+    }
+    if (anyOfPaths.has(p)) continue;
+    if (e.keyword === 'type' && [...anyOfPaths].some((a) => p.startsWith(a + '/'))) continue;
+    if (e.keyword === 'additionalProperties') {
+      push(`${p}/${(e.params as { additionalProperty: string }).additionalProperty}`, describeError(e));
+      continue;
+    }
+    push(p, describeError(e));
+  }
+  return out;
+}
+
+/** Line and column of the node at `path`, or of its nearest ancestor that exists. */
+function locate(doc: Document, lc: LineCounter, path: Array<string | number>): { line: number; col: number } {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && (node as YamlNode).range) {
+      // For a key whose value is a collection, point at the key's line rather than the first child.
+      const pos = lc.linePos((node as YamlNode).range![0]);
+      return { line: pos.line, col: pos.col };
+    }
+    if (n > 0 && isCollection(doc.getIn(path.slice(0, n - 1), true))) {
+      const parent = doc.getIn(path.slice(0, n - 1), true) as { items: Array<{ key?: { value?: unknown; range?: [number, number, number] } }> };
+      const pair = parent.items?.find((p) => p.key?.value === path[n - 1]);
+      if (pair?.key?.range) {
+        const pos = lc.linePos(pair.key.range[0]);
+        return { line: pos.line, col: pos.col };
+      }
+    }
+  }
+  return { line: 1, col: 1 };
+}
+
+function parseRange(s: string): [number, number] {
+  const [a, b] = s.split('-').map((x) => Number(x.trim()));
+  return [a!, b!];
+}
+
+function parseDuration(p: number | string | undefined): number | null {
+  if (p === undefined) return null;
+  if (typeof p === 'number') return p;
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(p)!;
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}
+
+/** Sorted, merged ranges. */
+export function mergeRanges(ranges: PortRanges): PortRanges {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: PortRanges = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r[0] <= last[1] + 1) last[1] = Math.max(last[1], r[1]);
+    else out.push([r[0], r[1]]);
+  }
+  return out;
+}
+
+function paramRanges(v: RawParamValue): PortRanges {
+  const items = Array.isArray(v) ? v : [v];
+  return mergeRanges(items.map((x) => (typeof x === 'number' ? [x, x] : parseRange(x))));
+}
+
+/** Parses a `--set` value: 443, 900-902, or 80,443. */
+export function parseParamValue(text: string): PortRanges | null {
+  const parts = text.split(',').map((s) => s.trim());
+  const out: PortRanges = [];
+  for (const p of parts) {
+    if (/^\d{1,5}$/.test(p) && Number(p) <= 65535) out.push([Number(p), Number(p)]);
+    else if (/^\d{1,5}\s*-\s*\d{1,5}$/.test(p)) {
+      const r = parseRange(p);
+      if (r[0] > r[1] || r[1] > 65535) return null;
+      out.push(r);
+    } else return null;
+  }
+  return mergeRanges(out);
+}
+
+function sameRanges(a: PortRanges, b: PortRanges): boolean {
+  return a.length === b.length && a.every((r, i) => r[0] === b[i]![0] && r[1] === b[i]![1]);
+}
+
+export interface LoadOptions {
+  /** Parameter overrides, as given with --set name=value. */
+  set?: Record<string, string>;
+}
+
+/** Reads and checks one catalog file; `base` is the catalog it extends, already loaded. */
+function loadFile(file: string, text: string, resolveBase: (id: string) => Catalog): Catalog {
+  const label = file;
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const problems: Array<{ path?: Array<string | number>; pos?: number; message: string }> = [];
+  for (const e of doc.errors) problems.push({ pos: e.pos[0], message: `YAML: ${e.message.split('\n')[0]}` });
+  const fail = () =>
+    new CatalogError(
+      problems.map((p) => {
+        const at = p.pos !== undefined ? lc.linePos(p.pos) : locate(doc, lc, p.path ?? []);
+        return { file: label, line: at.line, col: at.col, message: p.message };
+      }),
+    );
+  if (problems.length) throw fail();
+  const raw = doc.toJS() as RawCatalog;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new CatalogError([{ file: label, line: 1, col: 1, message: 'a catalog is a YAML mapping with id, name, roles and rules' }]);
+  }
+  if (!validate(raw)) {
+    for (const p of schemaProblems(validate.errors ?? [])) problems.push(p);
+    throw fail();
+  }
+  const problem = (path: Array<string | number>, message: string) => problems.push({ path, message: path.length ? `${path.join('.')}: ${message}` : message });
+
+  const base = raw.extends !== undefined ? resolveBase(raw.extends) : undefined;
+  if (base === undefined) {
+    if (raw.name === undefined) problem([], 'missing "name" (the product)');
+    if (raw.documents === undefined || raw.documents.length === 0) problem([], 'missing "documents" (the vendor documents this catalog transcribes)');
+  }
+  const documents = [...(base?.documents ?? []), ...(raw.documents ?? [])];
+  const docIds = new Set<string>();
+  (raw.documents ?? []).forEach((d, i) => {
+    if (docIds.has(d.id) || base?.documents.some((b) => b.id === d.id)) problem(['documents', i, 'id'], `document id "${d.id}" is declared twice`);
+    docIds.add(d.id);
+  });
+  const defaultDocument = raw.documents?.[0]?.id ?? base?.documents[0]?.id ?? '';
+
+  const roles: Role[] = [...(base?.roles ?? [])];
+  (raw.roles ?? []).forEach((r, i) => {
+    if (roles.some((x) => x.id === r.id)) problem(['roles', i, 'id'], `role "${r.id}" is declared twice`);
+    roles.push(r);
+  });
+  const roleIds = new Set(roles.map((r) => r.id));
+
+  const params: Record<string, Param> = {};
+  for (const [name, p] of Object.entries(base?.params ?? {})) params[name] = { ...p };
+  for (const [name, p] of Object.entries(raw.params ?? {})) {
+    const isFull = typeof p === 'object' && !Array.isArray(p);
+    const value = paramRanges(isFull ? p.default : p);
+    for (const [lo, hi] of value) if (lo > hi) problem(['params', name], `range ${lo}-${hi} is reversed`);
+    if (base && params[name]) params[name] = { ...params[name]!, value };
+    else params[name] = { name, default: value, value, ...(isFull && p.description ? { description: p.description } : {}), ...(isFull && p.cite ? { cite: { document: p.cite.document ?? defaultDocument, section: p.cite.section, text: p.cite.text } } : {}) };
+  }
+
+  const alternatives: Alternative[] = [...(base?.alternatives ?? [])];
+  (raw.alternatives ?? []).forEach((a, i) => {
+    const sets = a.sets.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, paramRanges(v)])));
+    sets.forEach((s, j) => {
+      for (const k of Object.keys(s)) if (!params[k]) problem(['alternatives', i, 'sets', j, k], `unknown parameter "${k}"`);
+    });
+    const first = sets[0]!;
+    for (const [k, v] of Object.entries(first)) {
+      if (params[k] && !sameRanges(params[k]!.default, v)) problem(['alternatives', i, 'sets', 0, k], `the first set must equal the defaults: ${k} defaults to ${fmt(params[k]!.default)}`);
+    }
+    alternatives.push({ id: a.id, ...(a.description ? { description: a.description } : {}), sets });
+  });
+
+  const cite = (c: RawRule['cite'], path: Array<string | number>): Cite => {
+    const document = c.document ?? defaultDocument;
+    if (c.document === undefined && documents.length > 1 && raw.documents && raw.documents.length > 1) problem([...path, 'cite'], 'cite.document is needed: the catalog has several documents');
+    if (!documents.some((d) => d.id === document)) problem([...path, 'cite', 'document'], `unknown document "${document}"`);
+    return { document, section: c.section.trim(), text: c.text.replace(/\s+/g, ' ').trim() };
+  };
+
+  const rules: Rule[] = [...(base?.rules ?? [])];
+  const ruleIds = new Set(rules.map((r) => r.id));
+  (raw.rules ?? []).forEach((r, i) => {
+    const path = ['rules', i];
+    if (ruleIds.has(r.id)) problem([...path, 'id'], `rule "${r.id}" is declared twice`);
+    ruleIds.add(r.id);
+    const from = Array.isArray(r.from) ? r.from : [r.from];
+    const to = Array.isArray(r.to) ? r.to : [r.to];
+    for (const [key, list] of [['from', from], ['to', to]] as const) {
+      list.forEach((role) => {
+        if (!roleIds.has(role)) problem([...path, key], `unknown role "${role}" (declared: ${[...roleIds].join(', ')})`);
+      });
+    }
+    const transport = Array.isArray(r.transport) ? r.transport : [r.transport];
+    const icmpOnly = transport.every((t) => t === 'icmp' || t === 'icmpv6');
+    if (icmpOnly && r.ports !== undefined) problem([...path, 'ports'], 'ICMP has no ports: name the message with icmp: { type: … }');
+    if (!icmpOnly && r.ports === undefined) problem([...path], `rule "${r.id}": missing "ports" for ${transport.join('/')}`);
+    if (!icmpOnly && r.icmp !== undefined) problem([...path, 'icmp'], 'icmp: applies only to icmp/icmpv6 rules');
+    if (r.required === 'conditional' && !r.condition) problem([...path], `rule "${r.id}" is conditional: state the condition in "condition"`);
+    const ranges: PortRanges = [];
+    const fixed: PortRanges = [];
+    const usedParams: string[] = [];
+    let dynamic: Rule['dynamic'];
+    const ports = r.ports;
+    if (ports !== undefined) {
+      if (typeof ports === 'object' && !Array.isArray(ports) && 'dynamic' in ports) {
+        dynamic = { kind: ports.dynamic, ...(ports.range ? { range: parseRange(ports.range) } : {}) };
+        if (dynamic.range && dynamic.range[0] > dynamic.range[1]) problem([...path, 'ports', 'range'], 'the range is reversed');
+      } else {
+        const items = Array.isArray(ports) ? ports : [ports];
+        items.forEach((it, j) => {
+          const at = Array.isArray(ports) ? [...path, 'ports', j] : [...path, 'ports'];
+          if (typeof it === 'number') {
+            ranges.push([it, it]);
+            fixed.push([it, it]);
+          } else if (typeof it === 'string') {
+            const rg = parseRange(it);
+            if (rg[0] > rg[1] || rg[1] > 65535) problem(at, `range "${it}" is not low-high within 0-65535`);
+            ranges.push(rg);
+            fixed.push(rg);
+          } else {
+            const p = params[it.param];
+            if (!p) problem(at, `unknown parameter "${it.param}" (declared: ${Object.keys(params).join(', ') || 'none'})`);
+            else {
+              ranges.push(...p.value);
+              usedParams.push(it.param);
+            }
+          }
+        });
+      }
+    }
+    rules.push({
+      catalog: raw.id,
+      id: r.id,
+      from,
+      to,
+      direction: r.direction ?? 'one-way',
+      transport,
+      ranges: mergeRanges(ranges),
+      fixed: mergeRanges(fixed),
+      params: usedParams,
+      ...(dynamic ? { dynamic } : {}),
+      ...(r.icmp ? { icmp: r.icmp } : {}),
+      service: r.service ?? '',
+      required: r.required,
+      ...(r.condition ? { condition: r.condition } : {}),
+      configurable: r.configurable ?? usedParams.length > 0,
+      period: parseDuration(r.period),
+      cite: cite(r.cite, path),
+      ...(r.note ? { note: r.note } : {}),
+      place: { file: label, line: locate(doc, lc, path).line },
+    });
+  });
+
+  const requirements: Requirement[] = [...(base?.requirements ?? [])];
+  const reqIds = new Set(requirements.map((q) => q.id));
+  (raw.requirements ?? []).forEach((q, i) => {
+    const path = ['requirements', i];
+    if (reqIds.has(q.id)) problem([...path, 'id'], `requirement "${q.id}" is declared twice`);
+    reqIds.add(q.id);
+    if ((q.when === undefined) === (q['for-each'] === undefined)) problem(path, `requirement "${q.id}" needs exactly one of "when" and "for-each"`);
+    if (q.when && !ruleIds.has(q.when.rule)) problem([...path, 'when', 'rule'], `unknown rule "${q.when.rule}"`);
+    if (q['for-each'] && !roleIds.has(q['for-each'])) problem([...path, 'for-each'], `unknown role "${q['for-each']}"`);
+    const expect: Expectation[] = q.expect.map((e, j) => {
+      if ('rule' in e) {
+        if (!ruleIds.has(e.rule)) problem([...path, 'expect', j, 'rule'], `unknown rule "${e.rule}"`);
+        return { rule: e.rule, reverse: e.reverse ?? false };
+      }
+      return { grant: e.grant };
+    });
+    requirements.push({
+      catalog: raw.id,
+      id: q.id,
+      description: q.description,
+      ...(q.when ? { when: q.when } : {}),
+      ...(q['for-each'] ? { forEach: q['for-each'] } : {}),
+      expect,
+      period: parseDuration(q.period),
+      ...(q.cite ? { cite: cite(q.cite, path) } : {}),
+      ...(q.note ? { note: q.note } : {}),
+      place: { file: label, line: locate(doc, lc, path).line },
+    });
+  });
+
+  if (problems.length) throw fail();
+  return {
+    id: raw.id,
+    name: raw.name ?? base?.name ?? raw.id,
+    ...(raw.extends ? { extends: raw.extends } : {}),
+    file: label,
+    documents,
+    roles,
+    params,
+    alternatives,
+    rules,
+    requirements,
+  };
+}
+
+function fmt(r: PortRanges): string {
+  return r.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(',');
+}
+
+function isPathRef(ref: string): boolean {
+  return ref.includes('/') || ref.includes('\\') || /\.ya?ml$/i.test(ref);
+}
+
+/**
+ * Loads a bundled catalog by id (`itms8`) or a catalog file by path (`./site-extra.yaml`), validates
+ * it, and resolves its parameters (with `--set` overrides applied and re-resolved into the rules).
+ */
+export function loadCatalog(ref: string, opts: LoadOptions = {}, seen: string[] = []): Catalog {
+  let file: string;
+  if (isPathRef(ref)) {
+    file = ref;
+    if (!existsSync(file)) throw new InputError(`${ref}: cannot open: no such file`);
+  } else {
+    file = resolve(rulesDir(), `${ref}.yaml`);
+    if (!existsSync(file)) throw new InputError(`unknown catalog "${ref}" (bundled: ${bundledCatalogIds().join(', ')}; or give a path to a .yaml file)`);
+  }
+  const label = isPathRef(ref) ? ref : `rules/${basename(file)}`;
+  if (seen.includes(label)) throw new InputError(`${label}: "extends" forms a cycle: ${[...seen, label].join(' → ')}`);
+  const text = readFileSync(file, 'utf8');
+  // `extends` names a bundled id, or a path relative to the extending file.
+  const catalog = loadFile(label, text, (id) => loadCatalog(isPathRef(id) ? resolve(dirname(file), id) : id, {}, [...seen, label]));
+  return opts.set && Object.keys(opts.set).length > 0 ? applyOverrides(catalog, opts.set) : catalog;
+}
+
+/** Applies --set name=value to a loaded catalog: parameter values change, and the rules that use them. */
+export function applyOverrides(catalog: Catalog, set: Record<string, string>): Catalog {
+  const params = { ...catalog.params };
+  for (const [name, text] of Object.entries(set)) {
+    const p = params[name];
+    if (!p) continue;
+    const value = parseParamValue(text);
+    if (value === null) throw new InputError(`--set ${name}=${text}: expected a port, a range low-high, or a list such as 80,443`);
+    params[name] = { ...p, value };
+  }
+  const rules = catalog.rules.map((r) => {
+    if (r.params.length === 0) return r;
+    // The rule's own fixed ports plus the (new) values of its parameters.
+    const ranges = mergeRanges([...r.fixed, ...r.params.flatMap((n) => params[n]!.value)]);
+    return { ...r, ranges };
+  });
+  return { ...catalog, params, rules };
+}
+
+/** Checks that every --set names a parameter of one of the catalogs. */
+export function checkOverrides(catalogs: Catalog[], set: Record<string, string>): void {
+  for (const name of Object.keys(set)) {
+    if (!catalogs.some((c) => c.params[name])) {
+      const known = catalogs.flatMap((c) => Object.keys(c.params));
+      throw new InputError(`--set ${name}: no such parameter (known: ${known.join(', ') || 'none'})`);
+    }
+  }
+}
+
+export type { RawCatalog };

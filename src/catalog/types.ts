@@ -1,0 +1,121 @@
+/** A catalog after validation and parameter resolution: what the audit and `catalog show` use. */
+export type Transport = 'tcp' | 'udp' | 'icmp' | 'icmpv6';
+export type Requiredness = 'required' | 'optional' | 'conditional';
+export type DynamicKind = 'dcerpc' | 'sql-named-instance' | 'tftp-transfer' | 'ephemeral';
+export type AddressClass = 'broadcast' | 'multicast' | 'external' | 'any';
+
+/** Where something was written: for error messages and for reviewers. */
+export interface SourcePlace {
+  file: string;
+  line: number;
+}
+
+export interface Cite {
+  document: string;
+  section: string;
+  text: string;
+}
+
+export interface Role {
+  id: string;
+  name: string;
+  description?: string;
+  address?: AddressClass;
+  hosts?: string[];
+}
+
+/** A port list as resolved: single ports as [p, p]. */
+export type PortRanges = Array<[number, number]>;
+
+export interface Param {
+  name: string;
+  default: PortRanges;
+  value: PortRanges;
+  description?: string;
+  cite?: Cite;
+}
+
+export interface Alternative {
+  id: string;
+  description?: string;
+  sets: Array<Record<string, PortRanges>>;
+}
+
+export interface Rule {
+  catalog: string;
+  id: string;
+  from: string[];
+  to: string[];
+  direction: 'one-way' | 'either';
+  transport: Transport[];
+  /** Resolved ports, merged and sorted; empty for ICMP and for purely dynamic rules. */
+  ranges: PortRanges;
+  /** The rule's own fixed ports, without those that come from parameters. */
+  fixed: PortRanges;
+  /** Parameters the ports came from (so a report can say "agent-port = 1610"). */
+  params: string[];
+  dynamic?: { kind: DynamicKind; range?: [number, number] };
+  icmp?: { type: number; code?: number };
+  service: string;
+  required: Requiredness;
+  condition?: string;
+  configurable: boolean;
+  /** Seconds, or null where the document gives no period. */
+  period: number | null;
+  cite: Cite;
+  note?: string;
+  place: SourcePlace;
+}
+
+export type Expectation = { rule: string; reverse: boolean } | { grant: DynamicKind };
+
+export interface Requirement {
+  catalog: string;
+  id: string;
+  description: string;
+  when?: { rule: string };
+  forEach?: string;
+  expect: Expectation[];
+  period: number | null;
+  cite?: Cite;
+  note?: string;
+  place: SourcePlace;
+}
+
+export interface Catalog {
+  id: string;
+  name: string;
+  extends?: string;
+  file: string;
+  documents: Array<{ id: string; title: string; url?: string }>;
+  roles: Role[];
+  params: Record<string, Param>;
+  alternatives: Alternative[];
+  rules: Rule[];
+  requirements: Requirement[];
+}
+
+/** Ports as `catalog show` prints them: numbers and "low-high" strings, or the dynamic kind's name. */
+export function displayPorts(rule: Rule): Array<number | string> {
+  const out: Array<number | string> = rule.ranges.map(([lo, hi]) => (lo === hi ? lo : `${lo}-${hi}`));
+  if (rule.dynamic) out.push(rule.dynamic.kind);
+  return out;
+}
+
+/**
+ * The ports of a rule under each set of an alternative it takes part in (WSUS 80/443 or 8530/8531):
+ * an audit accepts any one set.
+ */
+export function alternativePorts(catalog: Catalog, rule: Rule): Array<{ alternative: string; ports: PortRanges }> {
+  const out: Array<{ alternative: string; ports: PortRanges }> = [];
+  for (const alt of catalog.alternatives) {
+    if (!alt.sets.some((set) => rule.params.some((p) => p in set))) continue;
+    for (const set of alt.sets) {
+      const ranges: PortRanges = [...rule.fixed];
+      for (const p of rule.params) ranges.push(...(set[p] ?? catalog.params[p]!.value));
+      ranges.sort((a, b) => a[0] - b[0]);
+      out.push({ alternative: alt.id, ports: ranges });
+    }
+  }
+  return out;
+}
