@@ -7,6 +7,8 @@ import { FlowRecord, FlowTable, FlowTableOptions } from './table.js';
 
 export interface FlowRunOptions extends FlowTableOptions {
   onProgress?: (file: string, bytes: number) => void;
+  /** Called for every IP packet after it is counted (payload inspectors hook in here). */
+  onIpPacket?: (view: PacketView, rec: PacketRecord, file: string) => void;
 }
 
 /** Everything one pass over one or more captures learned: the flow table and the capture's quality. */
@@ -26,6 +28,8 @@ export interface FlowRun {
   lastSec: number;
   lastNs: number;
   tsDigits: number;
+  /** Packets whose timestamp is earlier than the packet before them in the same file. */
+  timeReversals: number;
 }
 
 /**
@@ -47,12 +51,16 @@ export async function buildFlows(paths: string[], opts: FlowRunOptions = {}): Pr
     lastSec: -Infinity,
     lastNs: 0,
     tsDigits: 0,
+    timeReversals: 0,
   };
+  const onIp = opts.onIpPacket;
   const view = new PacketView();
   for (const path of paths) {
     const label = path === '-' ? '<stdin>' : path;
     let lastLink = -1;
     let linkCount = 0;
+    let prevSec = -Infinity;
+    let prevNs = 0;
     const sink = (rec: PacketRecord) => {
       run.packets++;
       run.bytes += rec.origLen;
@@ -63,6 +71,9 @@ export async function buildFlows(paths: string[], opts: FlowRunOptions = {}): Pr
       }
       linkCount++;
       if (rec.hasTs) {
+        if (compareTime(rec.tsSec, rec.tsNs, prevSec, prevNs) < 0) run.timeReversals++;
+        prevSec = rec.tsSec;
+        prevNs = rec.tsNs;
         if (compareTime(rec.tsSec, rec.tsNs, run.firstSec, run.firstNs) < 0) {
           run.firstSec = rec.tsSec;
           run.firstNs = rec.tsNs;
@@ -82,6 +93,7 @@ export async function buildFlows(paths: string[], opts: FlowRunOptions = {}): Pr
       if (view.status === Status.Ip) {
         run.ipPackets++;
         run.table.add(view, rec);
+        if (onIp !== undefined) onIp(view, rec, label);
       } else if (view.status === Status.NotIp) {
         run.notIp.set(view.notIpType, (run.notIp.get(view.notIpType) ?? 0) + 1);
       } else {
@@ -144,6 +156,7 @@ export interface CaptureSummary {
   decodeErrors: ReturnType<DamageTally['toJSON']>;
   decodeErrorCount: number;
   orphanFragments: number;
+  timeReversals: number;
 }
 
 export function summarise(run: FlowRun): CaptureSummary {
@@ -167,6 +180,7 @@ export function summarise(run: FlowRun): CaptureSummary {
     decodeErrors: run.damage.toJSON(),
     decodeErrorCount: run.damage.total,
     orphanFragments: run.table.orphanFragments,
+    timeReversals: run.timeReversals,
   };
 }
 

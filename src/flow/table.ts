@@ -5,7 +5,8 @@ import { PacketView } from '../decode/view.js';
 
 /** Which evidence decided who the client of a flow is, weakest first. */
 export const DIRECTION_EVIDENCE = ['first-packet', 'port-rank', 'epb-flags', 'icmp-type', 'syn-ack', 'syn'] as const;
-export type DirectionEvidence = (typeof DIRECTION_EVIDENCE)[number];
+/** 'catalog-port' is set by the audit when only the catalog's documented port shows who listens. */
+export type DirectionEvidence = (typeof DIRECTION_EVIDENCE)[number] | 'catalog-port';
 const EV_FIRST = 0;
 const EV_PORT = 1;
 const EV_EPB = 2;

@@ -1,0 +1,87 @@
+import { isIP } from 'node:net';
+import { formatIPv6 } from '../core/addr.js';
+
+/** An address or a CIDR block as a numeric interval, for both families (IPv6 as BigInt). */
+export interface AddressBlock {
+  text: string;
+  family: 4 | 6;
+  lo: bigint;
+  hi: bigint;
+  prefix: number;
+}
+
+export function addressToBigInt(addr: string): { family: 4 | 6; value: bigint } | null {
+  const kind = isIP(addr);
+  if (kind === 4) {
+    const v = addr.split('.').reduce((acc, p) => (acc << 8n) | BigInt(Number(p)), 0n);
+    return { family: 4, value: v };
+  }
+  if (kind === 6) {
+    let text = addr;
+    // An embedded IPv4 tail (::ffff:10.0.0.1) becomes two hex groups.
+    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+    if (v4) {
+      const n = addressToBigInt(v4[1]!)!.value;
+      text = text.slice(0, -v4[1]!.length) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
+    }
+    const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+    const hs = head ? head.split(':').filter(Boolean) : [];
+    const ts = tail ? tail.split(':').filter(Boolean) : [];
+    const groups = tail === undefined ? hs : [...hs, ...Array(8 - hs.length - ts.length).fill('0'), ...ts];
+    const v = groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+    return { family: 6, value: v };
+  }
+  return null;
+}
+
+/** Parses "10.0.0.1", "10.20.0.0/24" or "2001:db8::/32"; null when it is neither. */
+export function parseBlock(text: string): AddressBlock | null {
+  const [addr, len, extra] = text.trim().split('/');
+  if (extra !== undefined || addr === undefined) return null;
+  const a = addressToBigInt(addr);
+  if (!a) return null;
+  const bits = a.family === 4 ? 32 : 128;
+  const prefix = len === undefined ? bits : /^\d+$/.test(len) ? Number(len) : NaN;
+  if (!(prefix >= 0 && prefix <= bits)) return null;
+  const hostBits = BigInt(bits - prefix);
+  const lo = (a.value >> hostBits) << hostBits;
+  const hi = lo | ((1n << hostBits) - 1n);
+  return { text: text.trim(), family: a.family, lo, hi, prefix };
+}
+
+export function inBlock(block: AddressBlock, addr: { family: 4 | 6; value: bigint }): boolean {
+  return block.family === addr.family && addr.value >= block.lo && addr.value <= block.hi;
+}
+
+const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', 'fc00::/7', 'fe80::/10', '::1/128'].map((b) => parseBlock(b)!);
+const MULTICAST = ['224.0.0.0/4', 'ff00::/8'].map((b) => parseBlock(b)!);
+
+export function isPrivate(addr: string): boolean {
+  const a = addressToBigInt(addr);
+  return a !== null && PRIVATE.some((b) => inBlock(b, a));
+}
+
+export function isMulticast(addr: string): boolean {
+  const a = addressToBigInt(addr);
+  return a !== null && MULTICAST.some((b) => inBlock(b, a));
+}
+
+/** The limited broadcast, or the top address of one of the site's subnets (from the role map). */
+export function isBroadcast(addr: string, siteBlocks: AddressBlock[]): boolean {
+  if (addr === '255.255.255.255') return true;
+  const a = addressToBigInt(addr);
+  if (!a || a.family !== 4) return false;
+  return siteBlocks.some((b) => b.family === 4 && b.prefix <= 30 && a.value === b.hi);
+}
+
+/** The canonical text of an address (as flows print it), or the input when it is not an address. */
+export function canonicalAddress(text: string): string {
+  const a = addressToBigInt(text);
+  if (!a) return text;
+  if (a.family === 4) {
+    const v = Number(a.value);
+    return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  }
+  const w = [0, 1, 2, 3].map((i) => Number((a.value >> BigInt(96 - 32 * i)) & 0xffffffffn));
+  return formatIPv6(w[0]!, w[1]!, w[2]!, w[3]!);
+}

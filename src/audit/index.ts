@@ -1,0 +1,120 @@
+import type { Catalog } from '../catalog/types.js';
+import { CaptureSummary, FlowRun, summarise } from '../flow/pipeline.js';
+import { checkRequirements, judgeFlows } from './judge.js';
+import { assessQuality, CaptureQuality } from './quality.js';
+import { RoleMap, RoleResolver } from './roles.js';
+import type { GrantLike, JudgedFlow, RequirementFinding } from './types.js';
+import { applyWaivers, Waiver } from './waivers.js';
+
+export interface AuditReport {
+  tool: { name: 'flowaudit'; version: string };
+  catalogs: Array<{ id: string; name: string; file: string; rules: number; requirements: number; params: Record<string, Array<number | string>> }>;
+  roles: { file: string | null; given: Record<string, string[]>; inferred: Record<string, string[]> };
+  capture: CaptureSummary & { quality: CaptureQuality };
+  grants: Array<{ reason: string; kind: string; host: string; transport: string; port: number | null; peer: string; at: string; detail: string }>;
+  flows: JudgedFlow[];
+  requirements: RequirementFinding[];
+  waivers: { applied: number; expired: Array<{ rule?: string; port?: string; reason: string; expires?: string; line: number }> };
+  summary: {
+    flows: number;
+    expected: number;
+    roleMismatch: number;
+    undocumented: number;
+    waived: number;
+    requirements: number;
+    satisfied: number;
+    missing: number;
+    failing: number;
+    inconclusive: number;
+  };
+}
+
+export interface AuditOptions {
+  catalogs: Catalog[];
+  roleMap: RoleMap | null;
+  grants: GrantLike[];
+  waivers?: Waiver[];
+  /** YYYY-MM-DD, for waiver expiry. */
+  today?: string;
+  version: string;
+}
+
+function fmtRanges(r: Array<[number, number]>): Array<number | string> {
+  return r.map(([lo, hi]) => (lo === hi ? lo : `${lo}-${hi}`));
+}
+
+/** Flows + grants + catalogs + roles → every finding of the audit, as one plain object. */
+export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
+  const flows = run.table.export();
+  const capture = summarise(run);
+  const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
+  const roles = new RoleResolver(opts.roleMap, opts.catalogs);
+  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss };
+  const judged = judgeFlows(flows, ctx);
+  const hasTime = Number.isFinite(run.firstSec);
+  const requirements = checkRequirements(judged, ctx, hasTime ? { sec: run.firstSec, ns: run.firstNs } : null, hasTime ? { sec: run.lastSec, ns: run.lastNs } : null);
+  const expired = applyWaivers(opts.waivers ?? [], judged, requirements, opts.today ?? new Date().toISOString().slice(0, 10));
+  const count = (pred: (f: JudgedFlow) => boolean) => judged.filter(pred).length;
+  const reqCount = (s: string) => requirements.filter((r) => r.status === s).length;
+  const given: Record<string, string[]> = {};
+  for (const [role, blocks] of opts.roleMap?.given ?? []) given[role] = blocks.map((b) => b.text);
+  const inferred: Record<string, string[]> = {};
+  for (const [addr, set] of roles.inferred) for (const role of set) (inferred[role] ??= []).push(addr);
+  for (const list of Object.values(inferred)) list.sort();
+  return {
+    tool: { name: 'flowaudit', version: opts.version },
+    catalogs: opts.catalogs.map((c) => ({
+      id: c.id,
+      name: c.name,
+      file: c.file,
+      rules: c.rules.length,
+      requirements: c.requirements.length,
+      params: Object.fromEntries(Object.entries(c.params).map(([k, p]) => [k, fmtRanges(p.value)])),
+    })),
+    roles: { file: opts.roleMap?.file ?? null, given, inferred },
+    capture: { ...capture, quality },
+    grants: opts.grants.map((g) => ({
+      reason: g.reason,
+      kind: g.kind,
+      host: g.host,
+      transport: g.transport,
+      port: g.port,
+      peer: g.peer,
+      at: new Date(g.fromSec * 1000).toISOString().replace('.000Z', `.${String(g.fromNs).padStart(9, '0').slice(0, 6)}Z`),
+      detail: g.evidence.detail,
+    })),
+    flows: judged,
+    requirements,
+    waivers: {
+      applied: (opts.waivers ?? []).reduce((s, w) => s + w.used, 0),
+      expired: expired.map((w) => ({ ...(w.rule ? { rule: w.rule } : {}), ...(w.port ? { port: `${w.port.proto}/${w.port.port}` } : {}), reason: w.reason, ...(w.expires ? { expires: w.expires } : {}), line: w.line })),
+    },
+    summary: {
+      flows: judged.length,
+      expected: count((f) => f.verdict === 'expected'),
+      roleMismatch: count((f) => f.verdict === 'role-mismatch'),
+      undocumented: count((f) => f.verdict === 'undocumented'),
+      waived: count((f) => f.waived !== undefined) + requirements.filter((r) => r.waived).length,
+      requirements: requirements.length,
+      satisfied: reqCount('satisfied'),
+      missing: reqCount('missing'),
+      failing: reqCount('failing'),
+      inconclusive: reqCount('inconclusive'),
+    },
+  };
+}
+
+export type FailOn = 'missing' | 'failing' | 'undocumented' | 'role-mismatch';
+
+/** Whether the findings trip --fail-on (waived findings never do). */
+export function tripsFailOn(report: AuditReport, failOn: FailOn[]): boolean {
+  for (const f of failOn) {
+    if ((f === 'missing' || f === 'failing') && report.requirements.some((r) => r.status === f && !r.waived)) return true;
+    if ((f === 'undocumented' || f === 'role-mismatch') && report.flows.some((x) => x.verdict === f && !x.waived)) return true;
+  }
+  return false;
+}
+
+export { loadRoleMap, RoleMapError } from './roles.js';
+export { loadWaivers } from './waivers.js';
+export type { GrantLike, JudgedFlow, RequirementFinding } from './types.js';

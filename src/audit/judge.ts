@@ -1,0 +1,365 @@
+import { alternativePorts, Catalog, displayPorts, Rule } from '../catalog/types.js';
+import { compareTime, formatIso } from '../core/time.js';
+import type { FlowRecord } from '../flow/table.js';
+import { RoleResolver } from './roles.js';
+import type { GrantLike, JudgedFlow, RequirementFinding, RequirementState } from './types.js';
+
+type PortMatch = 'port' | 'range' | 'grant' | 'dynamic-range';
+
+interface Candidate {
+  rule: Rule;
+  match: PortMatch;
+  /** The flow's sides as the rule sees them (swapped when the rule says the other side listens). */
+  swapped: boolean;
+  grant?: GrantLike;
+}
+
+const WEAK_DIRECTION = new Set(['first-packet', 'port-rank', 'epb-flags']);
+const REQUIRED_RANK = { required: 0, conditional: 1, optional: 2 } as const;
+
+function inRanges(port: number, ranges: Array<[number, number]>): 'port' | 'range' | null {
+  for (const [lo, hi] of ranges) if (port >= lo && port <= hi) return lo === hi ? 'port' : 'range';
+  return null;
+}
+
+function transportOf(f: FlowRecord): string {
+  return f.proto;
+}
+
+/** A grant covers a flow when one side is the granted endpoint and the other the peer, after the grant. */
+function grantCovers(g: GrantLike, f: FlowRecord, swapped: boolean): boolean {
+  if (g.transport !== f.proto) return false;
+  if (compareTime(f.startSec, f.startNs, g.fromSec, g.fromNs) < 0) return false;
+  const server = swapped ? f.client : f.server;
+  const serverPort = swapped ? f.clientPort : f.serverPort;
+  const client = swapped ? f.server : f.client;
+  const clientPort = swapped ? f.serverPort : f.clientPort;
+  return server === g.host && (g.port === null || g.port === serverPort) && client === g.peer && (g.peerPort === undefined || g.peerPort === clientPort);
+}
+
+export interface AuditContext {
+  catalogs: Catalog[];
+  roles: RoleResolver;
+  grants: GrantLike[];
+  /** Capture span in seconds (for periods) and whether it demonstrably lost packets. */
+  captureSeconds: number;
+  captureLoss: string | null;
+}
+
+/** Every rule of every catalog, with the ports it accepts (all sets of its alternatives). */
+interface IndexedRule {
+  rule: Rule;
+  key: string;
+  ranges: Array<[number, number]>;
+}
+
+function indexRules(catalogs: Catalog[]): IndexedRule[] {
+  const out: IndexedRule[] = [];
+  for (const c of catalogs) {
+    for (const r of c.rules) {
+      const alt = alternativePorts(c, r).flatMap((a) => a.ports);
+      out.push({ rule: r, key: `${r.catalog}:${r.id}`, ranges: [...r.ranges, ...alt] });
+    }
+  }
+  return out;
+}
+
+function candidatesFor(f: FlowRecord, rules: IndexedRule[], grants: GrantLike[], swapped: boolean): Candidate[] {
+  const out: Candidate[] = [];
+  const port = swapped ? f.clientPort : f.serverPort;
+  const t = transportOf(f);
+  for (const { rule, ranges } of rules) {
+    if (!rule.transport.includes(t as Rule['transport'][number])) continue;
+    if (t === 'icmp' || t === 'icmpv6') {
+      if (swapped) continue;
+      if (!rule.icmp || rule.icmp.type === f.icmpType) out.push({ rule, match: 'port', swapped });
+      continue;
+    }
+    if (port === null) continue;
+    const m = inRanges(port, ranges);
+    if (m) {
+      out.push({ rule, match: m, swapped });
+      continue;
+    }
+    if (rule.dynamic) {
+      const g = grants.find((x) => x.kind === rule.dynamic!.kind && grantCovers(x, f, swapped));
+      if (g) out.push({ rule, match: 'grant', swapped, grant: g });
+      else if (rule.dynamic.range && port >= rule.dynamic.range[0] && port <= rule.dynamic.range[1] && rule.dynamic.kind === 'ephemeral') {
+        out.push({ rule, match: 'dynamic-range', swapped });
+      }
+    }
+  }
+  return out;
+}
+
+function rolesMatch(ruleRoles: string[], hostRoles: string[], classRoles: string[], known: boolean): boolean {
+  if (!known && !ruleRoles.some((r) => classRoles.includes(r))) return true;
+  return ruleRoles.some((r) => hostRoles.includes(r) || classRoles.includes(r));
+}
+
+const MATCH_RANK: Record<PortMatch, number> = { grant: 0, port: 1, range: 2, 'dynamic-range': 3 };
+
+function endpoint(addr: string, port: number | null): string {
+  if (port === null) return addr;
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+function flowLabel(f: FlowRecord): string {
+  return `${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)} (${f.outcome ?? `${f.packets} packets`})`;
+}
+
+/**
+ * Roles no map gave, read off traffic that only one documented reading explains. A few passes: a role
+ * learnt in one pass rules out readings in the next (the host that clients reach on 1433 is the
+ * database server, so its clients on 1610 are agents, not parents).
+ */
+function inferRoles(flows: FlowRecord[], rules: IndexedRule[], ctx: AuditContext): void {
+  const classIds = new Set(ctx.catalogs.flatMap((c) => c.roles.filter((r) => r.address).map((r) => r.id)));
+  const compatible = (ruleRoles: string[], addr: string) => {
+    const known = ctx.roles.rolesOf(addr).roles;
+    return known.length === 0 || ruleRoles.some((r) => known.includes(r) || classIds.has(r));
+  };
+  for (let pass = 0; pass < 3; pass++) {
+    for (const f of flows) {
+      const strong = !WEAK_DIRECTION.has(f.direction);
+      let cands = candidatesFor(f, rules, ctx.grants, false);
+      if (cands.length === 0 && !strong) cands = candidatesFor(f, rules, ctx.grants, true);
+      if (cands.length === 0 || cands.some((c) => c.rule.direction !== 'one-way')) continue;
+      const swapped = cands[0]!.swapped;
+      const client = swapped ? f.server : f.client;
+      const server = swapped ? f.client : f.server;
+      cands = cands.filter((c) => compatible(c.rule.from, client) && compatible(c.rule.to, server));
+      if (cands.length === 0) continue;
+      const toRoles = new Set(cands.flatMap((c) => c.rule.to).filter((r) => !classIds.has(r)));
+      const fromRoles = new Set(cands.flatMap((c) => c.rule.from).filter((r) => !classIds.has(r)));
+      // Only an unambiguous reading teaches a role: one role on that side for every matching rule.
+      if (toRoles.size === 1) ctx.roles.infer(server, [...toRoles]);
+      if (fromRoles.size === 1) ctx.roles.infer(client, [...fromRoles]);
+    }
+  }
+}
+
+/** Per-flow verdicts: expected, role-mismatch or undocumented, with the rule and the vendor's words. */
+export function judgeFlows(flows: FlowRecord[], ctx: AuditContext): JudgedFlow[] {
+  const rules = indexRules(ctx.catalogs);
+  if (!ctx.roles.map) inferRoles(flows, rules, ctx);
+  return flows.map((f) => {
+    const strong = !WEAK_DIRECTION.has(f.direction);
+    let cands = candidatesFor(f, rules, ctx.grants, false);
+    // Without a SYN our direction is a guess: if only the other side's port is documented, the
+    // catalog knows better who listens.
+    if (cands.length === 0 && !strong) cands = candidatesFor(f, rules, ctx.grants, true);
+    const swapped = cands.length > 0 && cands[0]!.swapped;
+    const view: FlowRecord = swapped
+      ? { ...f, client: f.server, clientPort: f.serverPort, server: f.client, serverPort: f.clientPort, clientPackets: f.serverPackets, clientBytes: f.serverBytes, serverPackets: f.clientPackets, serverBytes: f.clientBytes, clientFlags: f.serverFlags, serverFlags: f.clientFlags }
+      : f;
+    const c = ctx.roles.rolesOf(view.client);
+    const s = ctx.roles.rolesOf(view.server);
+    const cClass = ctx.roles.classRolesOf(view.client);
+    const sClass = ctx.roles.classRolesOf(view.server);
+    const base = {
+      ...view,
+      clientRoles: [...c.roles, ...cClass.filter((r) => !c.roles.includes(r))],
+      serverRoles: [...s.roles, ...sClass.filter((r) => !s.roles.includes(r))],
+      clientRolesFrom: c.source,
+      serverRolesFrom: s.source,
+    };
+    if (swapped) base.direction = 'catalog-port';
+    if (cands.length === 0) {
+      const what = view.serverPort === null ? `${view.proto}${view.icmpType !== undefined ? ` type ${view.icmpType}` : ''}` : `${view.proto}/${view.serverPort}`;
+      return { ...base, verdict: 'undocumented' as const, rule: null, cite: null, detail: `no catalog rule documents ${what}` };
+    }
+    const fits = (cand: Candidate, rev: boolean) => {
+      const [cr, sr, cc, sc, ck, sk] = rev
+        ? [s.roles, c.roles, sClass, cClass, s.source !== 'unknown', c.source !== 'unknown']
+        : [c.roles, s.roles, cClass, sClass, c.source !== 'unknown', s.source !== 'unknown'];
+      return rolesMatch(cand.rule.from, cr, cc, ck) && rolesMatch(cand.rule.to, sr, sc, sk);
+    };
+    const ok = cands.filter((cand) => fits(cand, false) || (cand.rule.direction === 'either' && fits(cand, true)));
+    const rank = (x: Candidate) => MATCH_RANK[x.match] * 10 + REQUIRED_RANK[x.rule.required];
+    if (ok.length > 0) {
+      const best = ok.sort((a, b) => rank(a) - rank(b))[0]!;
+      const g = best.grant;
+      return {
+        ...base,
+        verdict: 'expected' as const,
+        rule: `${best.rule.catalog}:${best.rule.id}`,
+        cite: best.rule.cite,
+        ...(g ? { grant: { reason: g.reason, host: g.host, port: g.port, at: formatIso(g.fromSec, g.fromNs, 6), detail: g.evidence.detail } } : {}),
+        detail: `${best.rule.service || best.rule.id}: ${best.rule.from.join('|')} → ${best.rule.to.join('|')}${g ? ` (port granted by ${g.reason})` : ''}${c.source === 'unknown' || s.source === 'unknown' ? '; roles unknown, judged by port' : ''}`,
+      };
+    }
+    const best = cands.sort((a, b) => rank(a) - rank(b))[0]!;
+    const who = (roles: string[]) => (roles.length ? roles.join('|') : 'a host of no role');
+    return {
+      ...base,
+      verdict: 'role-mismatch' as const,
+      rule: `${best.rule.catalog}:${best.rule.id}`,
+      cite: best.rule.cite,
+      detail: `${view.proto}/${view.serverPort ?? ''} is documented for ${best.rule.from.join('|')} → ${best.rule.to.join('|')}, not ${who(base.clientRoles)} → ${who(base.serverRoles)}`,
+    };
+  });
+}
+
+type AltState = { state: 'satisfied' | 'failing' | 'missing'; flows: JudgedFlow[] };
+
+function stateOf(flows: JudgedFlow[]): AltState {
+  if (flows.length === 0) return { state: 'missing', flows };
+  const ok = flows.filter((f) => f.proto !== 'tcp' || f.outcome === 'established' || (f.outcome === 'partial' && f.serverPackets > 0 && f.clientPackets > 0));
+  return ok.length ? { state: 'satisfied', flows: ok } : { state: 'failing', flows };
+}
+
+function combine(alts: AltState[]): AltState {
+  return alts.find((a) => a.state === 'satisfied') ?? alts.find((a) => a.state === 'failing') ?? { state: 'missing', flows: [] };
+}
+
+/**
+ * Required flows: for every requirement, per host pair (when a trigger rule was seen) or per host (for
+ * every host of a role), whether one of the expected flows is there.
+ */
+export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captureStart: { sec: number; ns: number } | null, captureEnd: { sec: number; ns: number } | null): RequirementFinding[] {
+  const byRule = new Map<string, JudgedFlow[]>();
+  for (const f of judged) {
+    if (f.verdict !== 'expected' || f.rule === null) continue;
+    const list = byRule.get(f.rule) ?? [];
+    list.push(f);
+    byRule.set(f.rule, list);
+  }
+  const seenHosts = new Set<string>();
+  for (const f of judged) {
+    seenHosts.add(f.client);
+    seenHosts.add(f.server);
+  }
+  const out: RequirementFinding[] = [];
+  for (const cat of ctx.catalogs) {
+    const ruleById = new Map(cat.rules.map((r) => [r.id, r]));
+    for (const req of cat.requirements) {
+      const expectRules = req.expect.flatMap((e) => ('rule' in e ? [ruleById.get(e.rule)!] : []));
+      const proto = [...new Set(expectRules.flatMap((r) => r.transport))].join('/') || 'tcp';
+      const ports = [...new Set(expectRules.flatMap((r) => displayPorts(r)))];
+      const period = req.period;
+      const key = `${cat.id}:${req.id}`;
+      const finding = (from: string, to: string | null, alt: AltState, what: string, extraPorts?: Array<number | string>): RequirementFinding => {
+        let status: RequirementState = alt.state;
+        let detail = what;
+        if (status === 'missing') {
+          const span = captureSpanFrom(from, judged, captureEnd, captureStart);
+          if (period !== null && span < period) {
+            status = 'inconclusive';
+            detail += `; the capture covers ${span.toFixed(0)} s of this host, shorter than the documented period of ${period} s`;
+          } else if (ctx.captureLoss) {
+            status = 'inconclusive';
+            detail += `; ${ctx.captureLoss}`;
+          }
+        }
+        return {
+          rule: key,
+          status,
+          from,
+          to,
+          proto,
+          ports: extraPorts ?? ports,
+          description: req.description,
+          detail,
+          cite: req.cite ?? (expectRules[0]?.cite ?? null),
+          evidence: alt.flows.map(flowLabel),
+        };
+      };
+      const describeAlternatives = (from: string, to: string | null) =>
+        req.expect
+          .map((e) => {
+            if ('grant' in e) return `a connection to the port granted by ${e.grant}`;
+            const r = ruleById.get(e.rule)!;
+            const ps = displayPorts(r).join(',');
+            const dir = e.reverse ? `from ${to ?? 'the server'} to ${from}` : `from ${from}${to ? ` to ${to}` : ''}`;
+            return `${r.transport.join('/')}/${ps} ${dir} (${r.id}${r.service ? `, ${r.service}` : ''})`;
+          })
+          .join(' or ');
+
+      if (req.when) {
+        const triggers = byRule.get(`${cat.id}:${req.when.rule}`) ?? [];
+        const pairs = new Map<string, JudgedFlow[]>();
+        for (const f of triggers) {
+          const k = `${f.client}|${f.server}`;
+          pairs.set(k, [...(pairs.get(k) ?? []), f]);
+        }
+        for (const [k, trig] of pairs) {
+          const [client, server] = k.split('|') as [string, string];
+          const ruleAlts: AltState[] = [];
+          const grantKinds = req.expect.flatMap((e) => ('grant' in e ? [e.grant] : []));
+          for (const e of req.expect) {
+            if (!('rule' in e)) continue;
+            const [a, b] = e.reverse ? [server, client] : [client, server];
+            ruleAlts.push(stateOf((byRule.get(`${cat.id}:${e.rule}`) ?? []).filter((f) => f.client === a && f.server === b)));
+          }
+          if (grantKinds.length > 0) {
+            // One finding per grant: each endpoint-mapper answer promises one dynamic connection.
+            const grants = ctx.grants.filter((g) => grantKinds.includes(g.kind) && g.peer === client && g.evidence.server === server);
+            if (grants.length === 0 && ruleAlts.length === 0) {
+              const failed = trig.every((f) => f.proto === 'tcp' && (f.outcome === 'attempted' || f.outcome === 'rejected'));
+              out.push({
+                ...finding(client, server, { state: 'missing', flows: trig }, ''),
+                status: failed ? 'failing' : 'inconclusive',
+                detail: failed
+                  ? `the ${req.when.rule} call itself was never answered, so no dynamic port was granted`
+                  : `no ${grantKinds.join('/')} grant could be read from the ${req.when.rule} exchange (reply not captured or not decodable)`,
+                evidence: trig.map(flowLabel),
+              });
+              continue;
+            }
+            for (const g of grants) {
+              const conns = judged.filter((f) => f.rule !== null && f.grant !== undefined && f.grant.host === g.host && f.grant.port === g.port && f.client === g.peer && compareTime(f.startSec, f.startNs, g.fromSec, g.fromNs) >= 0);
+              const alt = combine([stateOf(conns), ...ruleAlts]);
+              const what =
+                alt.state === 'satisfied'
+                  ? `${g.evidence.detail}; connected`
+                  : alt.state === 'failing'
+                    ? `${g.evidence.detail}; the connection to ${endpoint(g.host, g.port)} was attempted but never established`
+                    : `${g.evidence.detail}; no connection to ${endpoint(g.host, g.port)} followed`;
+              out.push(finding(client, g.host, alt, what, g.port === null ? ['dynamic'] : [g.port]));
+            }
+            continue;
+          }
+          const alt = combine(ruleAlts);
+          const what =
+            alt.state === 'satisfied'
+              ? `seen: ${alt.flows.slice(0, 3).map(flowLabel).join('; ')}`
+              : alt.state === 'failing'
+                ? `attempted but never established: ${describeAlternatives(client, server)}`
+                : `${client} reached ${server} on ${req.when.rule}, but there is no ${describeAlternatives(client, server)}`;
+          out.push(finding(client, server, alt, what));
+        }
+      } else if (req.forEach) {
+        for (const host of ctx.roles.hostsOf(req.forEach, seenHosts).sort()) {
+          const alts: AltState[] = [];
+          for (const e of req.expect) {
+            if (!('rule' in e)) continue;
+            alts.push(stateOf((byRule.get(`${cat.id}:${e.rule}`) ?? []).filter((f) => (e.reverse ? f.server === host : f.client === host))));
+          }
+          const alt = combine(alts);
+          const peers = [...new Set(alt.flows.map((f) => (f.client === host ? f.server : f.client)))];
+          const what =
+            alt.state === 'satisfied'
+              ? `seen: ${alt.flows.slice(0, 3).map(flowLabel).join('; ')}`
+              : alt.state === 'failing'
+                ? `attempted but never established: ${alt.flows.slice(0, 3).map(flowLabel).join('; ')}`
+                : `${host} (${req.forEach}) shows no ${describeAlternatives(host, null)}`;
+          out.push(finding(host, peers.length === 1 ? peers[0]! : null, alt, what));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Seconds of capture in which `host` could have shown the flow: from its first packet (or the capture start) to the end. */
+function captureSpanFrom(host: string, judged: JudgedFlow[], end: { sec: number; ns: number } | null, start: { sec: number; ns: number } | null): number {
+  if (end === null || start === null) return 0;
+  let first: { sec: number; ns: number } | null = null;
+  for (const f of judged) {
+    if (f.client !== host && f.server !== host) continue;
+    if (first === null || compareTime(f.startSec, f.startNs, first.sec, first.ns) < 0) first = { sec: f.startSec, ns: f.startNs };
+  }
+  const from = first ?? start;
+  return end.sec - from.sec + (end.ns - from.ns) / 1e9;
+}

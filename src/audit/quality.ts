@@ -1,0 +1,57 @@
+import type { CaptureSummary } from '../flow/pipeline.js';
+import type { FlowRecord } from '../flow/table.js';
+
+/** What the capture could and could not have seen, stated before any verdict. */
+export interface CaptureQuality {
+  durationSeconds: number;
+  droppedByInterface: number;
+  droppedByOs: number;
+  tcpFlows: number;
+  /** TCP flows with packets in one direction only (attempts excluded): a SPAN that sees one way. */
+  oneSidedTcpFlows: number;
+  oneSidedTcpShare: number;
+  truncatedRecords: number;
+  decodeErrors: number;
+  timeReversals: number;
+  /** Flows whose packets were tagged with a VLAN in one direction only are not tracked yet. */
+  notes: string[];
+  /** Why absence cannot be trusted on this capture, or null. */
+  loss: string | null;
+}
+
+export function assessQuality(capture: CaptureSummary, flows: FlowRecord[], firstSec: number, firstNs: number, lastSec: number, lastNs: number): CaptureQuality {
+  const duration = Number.isFinite(firstSec) && Number.isFinite(lastSec) ? lastSec - firstSec + (lastNs - firstNs) / 1e9 : 0;
+  let dIf = 0;
+  let dOs = 0;
+  for (const f of capture.files) for (const i of f.interfaces) {
+    dIf += i.stats?.droppedByInterface ?? 0;
+    dOs += i.stats?.droppedByOs ?? 0;
+  }
+  const tcp = flows.filter((f) => f.proto === 'tcp');
+  const oneSided = tcp.filter((f) => f.outcome !== 'attempted' && (f.clientPackets === 0 || f.serverPackets === 0)).length;
+  let truncated = 0;
+  for (const [reason, { count }] of Object.entries(capture.decodeErrors)) if (reason.includes('truncated')) truncated += count;
+  const share = tcp.length ? oneSided / tcp.length : 0;
+  const notes: string[] = [];
+  notes.push(`the capture spans ${duration.toFixed(1)} s`);
+  if (dIf + dOs > 0) notes.push(`${dIf + dOs} packets were dropped while capturing (${dIf} by the interface, ${dOs} by the OS)`);
+  if (oneSided > 0) notes.push(`${oneSided} of ${tcp.length} TCP flows (${(share * 100).toFixed(0)}%) show one direction only`);
+  if (truncated > 0) notes.push(`${truncated} records or headers are truncated`);
+  if (capture.timeReversals > 0) notes.push(`${capture.timeReversals} packets are out of time order`);
+  let loss: string | null = null;
+  if (dIf + dOs > 0) loss = `the capture dropped ${dIf + dOs} packets, so absence is not proof`;
+  else if (tcp.length >= 10 && share > 0.5) loss = `most TCP flows are one-sided (${(share * 100).toFixed(0)}%): the mirror sees one direction, so absence is not proof`;
+  return {
+    durationSeconds: Number(duration.toFixed(6)),
+    droppedByInterface: dIf,
+    droppedByOs: dOs,
+    tcpFlows: tcp.length,
+    oneSidedTcpFlows: oneSided,
+    oneSidedTcpShare: Number(share.toFixed(4)),
+    truncatedRecords: truncated,
+    decodeErrors: capture.decodeErrorCount,
+    timeReversals: capture.timeReversals,
+    notes,
+    loss,
+  };
+}

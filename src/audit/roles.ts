@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, Pair, Scalar, YAMLMap } from 'yaml';
+import { InputError } from '../core/errors.js';
+import type { Catalog, Role } from '../catalog/types.js';
+import { addressToBigInt, AddressBlock, canonicalAddress, inBlock, isBroadcast, isMulticast, isPrivate, parseBlock } from './addresses.js';
+
+/** A role map problem names the file and line, like a catalog problem. */
+export class RoleMapError extends InputError {}
+
+export interface RoleMap {
+  file: string;
+  /** role id → the blocks the user gave. */
+  given: Map<string, AddressBlock[]>;
+}
+
+/**
+ * Reads `roles: { role-id: [address or CIDR, …] }`. Role ids must exist in one of the catalogs; every
+ * mistake is reported with file and line.
+ */
+export function loadRoleMap(file: string, catalogs: Catalog[]): RoleMap {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`${file}: cannot open: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true });
+  const problems: string[] = [];
+  const at = (pos: number | undefined, message: string) => {
+    const { line, col } = lc.linePos(pos ?? 0);
+    problems.push(`${file}:${line}:${col}: ${message}`);
+  };
+  for (const e of doc.errors) at(e.pos[0], `YAML: ${e.message.split('\n')[0]}`);
+  if (problems.length) throw new RoleMapError(problems.join('\n'));
+  const known = new Map<string, Role>();
+  for (const c of catalogs) for (const r of c.roles) known.set(r.id, r);
+  const root = doc.contents;
+  const rolesNode = isMap(root) ? root.get('roles', true) : undefined;
+  if (!isMap(root) || !isMap(rolesNode)) {
+    throw new RoleMapError(`${file}:1:1: a role map is a mapping "roles:" of role id → list of addresses and CIDRs`);
+  }
+  for (const pair of (root as YAMLMap).items as Pair[]) {
+    const key = isScalar(pair.key) ? String((pair.key as Scalar).value) : '';
+    if (key !== 'roles') at((pair.key as Scalar | null)?.range?.[0], `unknown key "${key}" (a role map has only "roles")`);
+  }
+  const given = new Map<string, AddressBlock[]>();
+  for (const pair of (rolesNode as YAMLMap).items as Pair[]) {
+    const keyNode = pair.key as Scalar;
+    const id = String(keyNode?.value ?? '');
+    const role = known.get(id);
+    if (!role) {
+      at(keyNode?.range?.[0], `unknown role "${id}" (roles of ${catalogs.map((c) => c.id).join(', ')}: ${[...known.keys()].filter((k) => !known.get(k)!.address).join(', ')})`);
+      continue;
+    }
+    if (role.address) {
+      at(keyNode?.range?.[0], `role "${id}" is an address class (${role.address}): it is not given in a role map`);
+      continue;
+    }
+    const value = pair.value;
+    const items = isSeq(value) ? value.items : [value];
+    const blocks: AddressBlock[] = [];
+    for (const item of items) {
+      const v = isScalar(item) ? String((item as Scalar).value) : '';
+      const b = parseBlock(v);
+      if (!b) at((item as Scalar | null)?.range?.[0] ?? keyNode?.range?.[0], `"${v}" is not an IPv4/IPv6 address or CIDR`);
+      else blocks.push(b);
+    }
+    given.set(id, [...(given.get(id) ?? []), ...blocks]);
+  }
+  if (problems.length) throw new RoleMapError(problems.join('\n'));
+  return { file, given };
+}
+
+/**
+ * Answers "which roles does this address play": from the role map, from the catalogs' address
+ * classes (broadcast, multicast, external, any), and from inference where no map says.
+ */
+export class RoleResolver {
+  readonly inferred = new Map<string, Set<string>>();
+  private readonly classRoles: Array<{ id: string; address: NonNullable<Role['address']> }>;
+  private readonly siteBlocks: AddressBlock[];
+  private readonly cache = new Map<string, string[]>();
+
+  constructor(
+    readonly map: RoleMap | null,
+    catalogs: Catalog[],
+  ) {
+    this.classRoles = [];
+    for (const c of catalogs) for (const r of c.roles) if (r.address && !this.classRoles.some((x) => x.id === r.id)) this.classRoles.push({ id: r.id, address: r.address });
+    this.siteBlocks = map ? [...map.given.values()].flat() : [];
+  }
+
+  /** Roles the role map gives this address. */
+  givenRoles(addr: string): string[] {
+    const cached = this.cache.get(addr);
+    if (cached) return cached;
+    const a = addressToBigInt(addr);
+    const out: string[] = [];
+    // The network and broadcast addresses of a subnet are not its hosts.
+    const isHost = (b: AddressBlock) => b.family !== 4 || b.prefix > 30 || (a!.value !== b.lo && a!.value !== b.hi);
+    if (a && this.map) for (const [role, blocks] of this.map.given) if (blocks.some((b) => inBlock(b, a) && isHost(b))) out.push(role);
+    this.cache.set(addr, out);
+    return out;
+  }
+
+  /** Address-class roles this address falls in. */
+  classRolesOf(addr: string): string[] {
+    const out: string[] = [];
+    for (const { id, address } of this.classRoles) {
+      if (address === 'any') out.push(id);
+      else if (address === 'multicast' && isMulticast(addr)) out.push(id);
+      else if (address === 'broadcast' && isBroadcast(addr, this.siteBlocks)) out.push(id);
+      else if (address === 'external' && !isPrivate(addr) && !isMulticast(addr) && addr !== '255.255.255.255' && this.givenRoles(addr).length === 0) out.push(id);
+    }
+    return out;
+  }
+
+  /** Given roles, or inferred ones where the map says nothing. Empty: unknown. */
+  rolesOf(addr: string): { roles: string[]; source: 'given' | 'inferred' | 'unknown' } {
+    const given = this.givenRoles(addr);
+    if (given.length) return { roles: given, source: 'given' };
+    const inferred = this.inferred.get(addr);
+    if (inferred && inferred.size) return { roles: [...inferred], source: 'inferred' };
+    return { roles: [], source: 'unknown' };
+  }
+
+  infer(addr: string, roles: string[]): void {
+    if (this.givenRoles(addr).length) return;
+    let set = this.inferred.get(addr);
+    if (!set) this.inferred.set(addr, (set = new Set()));
+    for (const r of roles) set.add(r);
+  }
+
+  /** Hosts known to hold `role`: single addresses from the map, plus hosts seen inside its CIDRs or inferred. */
+  hostsOf(role: string, seen: Iterable<string>): string[] {
+    const out = new Set<string>();
+    for (const b of this.map?.given.get(role) ?? []) {
+      if (b.prefix === (b.family === 4 ? 32 : 128)) out.add(canonicalAddress(b.text.split('/')[0]!));
+    }
+    for (const addr of seen) {
+      if (this.givenRoles(addr).includes(role)) out.add(addr);
+      else if (this.givenRoles(addr).length === 0 && this.inferred.get(addr)?.has(role)) out.add(addr);
+    }
+    return [...out];
+  }
+}

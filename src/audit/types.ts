@@ -1,0 +1,52 @@
+import type { Cite, DynamicKind } from '../catalog/types.js';
+import type { FlowRecord } from '../flow/table.js';
+
+/** What the audit needs of a grant (the inspect stage's Grant satisfies it). */
+export interface GrantLike {
+  host: string;
+  transport: 'tcp' | 'udp';
+  port: number | null;
+  peer: string;
+  peerPort?: number;
+  fromSec: number;
+  fromNs: number;
+  kind: DynamicKind;
+  reason: string;
+  evidence: { client: string; clientPort: number; server: string; serverPort: number; detail: string; file?: string; record?: number };
+}
+
+export type Verdict = 'expected' | 'role-mismatch' | 'undocumented';
+export type RequirementState = 'satisfied' | 'missing' | 'failing' | 'inconclusive';
+export type RoleSource = 'given' | 'inferred' | 'unknown';
+
+export interface JudgedFlow extends FlowRecord {
+  verdict: Verdict;
+  /** `catalog:rule-id`, or null when undocumented. */
+  rule: string | null;
+  cite: Cite | null;
+  clientRoles: string[];
+  serverRoles: string[];
+  clientRolesFrom: RoleSource;
+  serverRolesFrom: RoleSource;
+  /** The grant that explains a dynamic port. */
+  grant?: { reason: string; host: string; port: number | null; at: string; detail: string };
+  /** Why the verdict is what it is, in a sentence. */
+  detail: string;
+  waived?: { reason: string; expires?: string };
+}
+
+export interface RequirementFinding {
+  /** `catalog:requirement-id`. */
+  rule: string;
+  status: RequirementState;
+  from: string;
+  to: string | null;
+  proto: string;
+  ports: Array<number | string>;
+  description: string;
+  detail: string;
+  cite: Cite | null;
+  /** The flows (as client:port → server:port) that decided the status. */
+  evidence: string[];
+  waived?: { reason: string; expires?: string };
+}

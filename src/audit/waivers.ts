@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument } from 'yaml';
+import { Ajv } from 'ajv';
+import { InputError } from '../core/errors.js';
+import { addressToBigInt, inBlock, parseBlock, AddressBlock } from './addresses.js';
+import type { JudgedFlow, RequirementFinding } from './types.js';
+
+/** An accepted exception: a rule, requirement or undocumented port, between given hosts, until a date. */
+export interface Waiver {
+  rule?: string;
+  port?: { proto: string; port: number };
+  hosts: AddressBlock[];
+  reason: string;
+  expires?: string;
+  line: number;
+  used: number;
+}
+
+const schema = {
+  type: 'object',
+  required: ['waivers'],
+  additionalProperties: false,
+  properties: {
+    waivers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['reason'],
+        additionalProperties: false,
+        properties: {
+          rule: { type: 'string', pattern: '^[a-z0-9-]+:[a-z0-9-]+$' },
+          port: { type: 'string', pattern: '^(tcp|udp)/\\d{1,5}$' },
+          hosts: { type: 'array', items: { type: 'string' } },
+          reason: { type: 'string', minLength: 1 },
+          expires: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+        },
+      },
+    },
+  },
+};
+const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+
+export function loadWaivers(file: string): Waiver[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`${file}: cannot open: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const { line, col } = lc.linePos(e.pos[0]);
+    throw new InputError(`${file}:${line}:${col}: YAML: ${e.message.split('\n')[0]}`);
+  }
+  const raw = doc.toJS() as { waivers: Array<{ rule?: string; port?: string; hosts?: string[]; reason: string; expires?: string }> };
+  const lineOf = (path: Array<string | number>) => {
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+      if (node?.range) return lc.linePos(node.range[0]).line;
+    }
+    return 1;
+  };
+  if (!validate(raw)) {
+    const e = validate.errors![0]!;
+    const path = e.instancePath.split('/').slice(1).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+    throw new InputError(`${file}:${lineOf(path)}: ${e.instancePath.slice(1).replace(/\//g, '.') || 'the file'} ${e.message}${e.keyword === 'pattern' ? ' (rule as catalog:id, port as tcp/1234, expires as YYYY-MM-DD)' : ''}`);
+  }
+  return raw.waivers.map((w, i) => {
+    if (!w.rule && !w.port) throw new InputError(`${file}:${lineOf(['waivers', i])}: a waiver names a "rule" (catalog:id) or a "port" (tcp/1234)`);
+    const hosts = (w.hosts ?? []).map((h, j) => {
+      const b = parseBlock(h);
+      if (!b) throw new InputError(`${file}:${lineOf(['waivers', i, 'hosts', j])}: "${h}" is not an address or CIDR`);
+      return b;
+    });
+    const [proto, port] = w.port ? w.port.split('/') : [];
+    return {
+      ...(w.rule ? { rule: w.rule } : {}),
+      ...(w.port ? { port: { proto: proto!, port: Number(port) } } : {}),
+      hosts,
+      reason: w.reason,
+      ...(w.expires ? { expires: w.expires } : {}),
+      line: lineOf(['waivers', i]),
+      used: 0,
+    };
+  });
+}
+
+function hostIn(w: Waiver, addrs: Array<string | null>): boolean {
+  if (w.hosts.length === 0) return true;
+  return addrs.some((a) => {
+    if (a === null) return false;
+    const v = addressToBigInt(a);
+    return v !== null && w.hosts.some((b) => inBlock(b, v));
+  });
+}
+
+/** Marks waived findings; expired waivers are not applied. Returns the expired ones. */
+export function applyWaivers(waivers: Waiver[], flows: JudgedFlow[], requirements: RequirementFinding[], today: string): Waiver[] {
+  const active = waivers.filter((w) => !w.expires || w.expires >= today);
+  for (const f of flows) {
+    if (f.verdict === 'expected') continue;
+    const w = active.find((w) => ((w.rule && w.rule === f.rule) || (w.port && w.port.proto === f.proto && w.port.port === f.serverPort)) && hostIn(w, [f.client, f.server]));
+    if (w) {
+      f.waived = { reason: w.reason, ...(w.expires ? { expires: w.expires } : {}) };
+      w.used++;
+    }
+  }
+  for (const r of requirements) {
+    if (r.status === 'satisfied') continue;
+    const w = active.find((w) => w.rule === r.rule && hostIn(w, [r.from, r.to]));
+    if (w) {
+      r.waived = { reason: w.reason, ...(w.expires ? { expires: w.expires } : {}) };
+      w.used++;
+    }
+  }
+  return waivers.filter((w) => w.expires && w.expires < today);
+}

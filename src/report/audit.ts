@@ -1,0 +1,159 @@
+import { format as csvFormat } from 'fast-csv';
+import type { Writable } from 'node:stream';
+import type { AuditReport } from '../audit/index.js';
+import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
+import { humanBytes, publicFlow } from './flows.js';
+
+export function auditJson(r: AuditReport): string {
+  return JSON.stringify({ ...r, flows: r.flows.map((f) => publicFlow(f)) }, null, 2) + '\n';
+}
+
+function endpoint(addr: string, port: number | null): string {
+  if (port === null) return addr;
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+function wrap(text: string, width: number, indent: string): string[] {
+  const words = text.split(/\s+/);
+  const lines: string[] = [];
+  let cur = '';
+  for (const w of words) {
+    if (cur.length + w.length + 1 > width && cur) {
+      lines.push(indent + cur);
+      cur = w;
+    } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) lines.push(indent + cur);
+  return lines;
+}
+
+/** What most often makes a required flow missing or failing, from the TCP evidence. */
+function likelyCause(r: RequirementFinding, flows: JudgedFlow[]): string {
+  if (r.status === 'failing') {
+    const ev = flows.filter((f) => r.evidence.some((e) => e.includes(endpoint(f.client, f.clientPort))));
+    if (ev.some((f) => f.outcome === 'rejected')) return 'the connection was refused (reset): nothing listens on the port, or a host firewall rejects it';
+    return 'the SYN was never answered: a firewall drops it, or the host is down';
+  }
+  if (r.status === 'missing') return 'never attempted: the feature is not configured, or traffic is blocked before it reaches the capture point';
+  return '';
+}
+
+/** The terminal report, read top-down: counts, what is broken, what is unexplained, what is misplaced. */
+export function auditText(r: AuditReport): string {
+  const out: string[] = [];
+  const s = r.summary;
+  const q = r.capture.quality;
+  out.push(`flowaudit analyze — ${r.capture.files.map((f) => f.file).join(', ')}`);
+  out.push(`catalogs: ${r.catalogs.map((c) => `${c.id} (${c.name}, ${c.rules} rules)`).join('; ')}`);
+  const given = Object.entries(r.roles.given);
+  const inferred = Object.entries(r.roles.inferred);
+  out.push(`roles: ${r.roles.file ? `given by ${r.roles.file} (${given.map(([k, v]) => `${k} ${v.length}`).join(', ')})` : 'no role map: flows are judged by port'}${inferred.length ? `; inferred from traffic: ${inferred.map(([k, v]) => `${k} ${v.join(' ')}`).join('; ')}` : ''}`);
+  out.push('');
+  out.push('Capture quality');
+  out.push(`  ${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`);
+  for (const n of q.notes) out.push(`  ${n}`);
+  if (q.loss) out.push(`  ! ${q.loss}`);
+  out.push('');
+  out.push(`Flows: ${s.flows} — ${s.expected} expected, ${s.undocumented} undocumented, ${s.roleMismatch} role mismatch${s.waived ? `; ${s.waived} findings waived` : ''}`);
+  out.push(`Required flows: ${s.requirements} — ${s.satisfied} satisfied, ${s.missing} missing, ${s.failing} failing, ${s.inconclusive} inconclusive`);
+
+  const broken = r.requirements.filter((x) => (x.status === 'missing' || x.status === 'failing') && !x.waived);
+  if (broken.length) {
+    out.push('', 'MISSING AND FAILING REQUIRED FLOWS');
+    for (const x of [...broken].sort((a, b) => (a.status === b.status ? 0 : a.status === 'failing' ? -1 : 1))) {
+      out.push(`  ${x.status.toUpperCase()}  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}  ${x.proto}/${x.ports.join(',')}`);
+      out.push(...wrap(x.detail, 100, '      '));
+      const cause = likelyCause(x, r.flows);
+      if (cause) out.push(...wrap(`likely cause: ${cause}`, 100, '      '));
+      if (x.cite) out.push(...wrap(`vendor: “${x.cite.text}” (${x.cite.section})`, 100, '      '));
+    }
+  }
+  const undocumented = r.flows.filter((f) => f.verdict === 'undocumented' && !f.waived);
+  if (undocumented.length) {
+    out.push('', 'UNDOCUMENTED SERVICES (grouped by port)');
+    const groups = new Map<string, JudgedFlow[]>();
+    for (const f of undocumented) {
+      const k = f.serverPort === null ? `${f.proto}${f.icmpType !== undefined ? ` type ${f.icmpType}` : ''}` : `${f.proto}/${f.serverPort}`;
+      groups.set(k, [...(groups.get(k) ?? []), f]);
+    }
+    for (const [k, list] of [...groups].sort((a, b) => b[1].reduce((n, f) => n + f.bytes, 0) - a[1].reduce((n, f) => n + f.bytes, 0))) {
+      const servers = [...new Set(list.map((f) => f.server))];
+      const clients = [...new Set(list.map((f) => f.client))];
+      out.push(`  ${k.padEnd(14)} ${list.length} flows, ${humanBytes(list.reduce((n, f) => n + f.bytes, 0))}; servers ${servers.slice(0, 4).join(' ')}${servers.length > 4 ? ` (+${servers.length - 4})` : ''}; clients ${clients.slice(0, 4).join(' ')}${clients.length > 4 ? ` (+${clients.length - 4})` : ''}`);
+    }
+  }
+  const mismatched = r.flows.filter((f) => f.verdict === 'role-mismatch' && !f.waived);
+  if (mismatched.length) {
+    out.push('', 'ROLE MISMATCHES (documented port, wrong roles or direction)');
+    for (const f of mismatched) {
+      out.push(`  ${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)}  ${f.rule}`);
+      out.push(...wrap(f.detail, 100, '      '));
+    }
+  }
+  const inconclusive = r.requirements.filter((x) => x.status === 'inconclusive' && !x.waived);
+  if (inconclusive.length) {
+    out.push('', 'INCONCLUSIVE');
+    for (const x of inconclusive) {
+      out.push(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}`);
+      out.push(...wrap(x.detail, 100, '      '));
+    }
+  }
+  const waived = [...r.flows.filter((f) => f.waived), ...r.requirements.filter((x) => x.waived)];
+  if (waived.length) out.push('', `WAIVED: ${waived.length} findings (see --format json for each)`);
+  for (const w of r.waivers.expired) out.push(`  ! expired waiver (line ${w.line}, ${w.rule ?? w.port}, expired ${w.expires}): ${w.reason}`);
+  const satisfied = r.requirements.filter((x) => x.status === 'satisfied');
+  if (satisfied.length) {
+    out.push('', 'SATISFIED');
+    for (const x of satisfied) out.push(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+const FLOW_COLUMNS = ['verdict', 'rule', 'proto', 'client', 'clientPort', 'server', 'serverPort', 'clientRoles', 'serverRoles', 'packets', 'bytes', 'outcome', 'start', 'end', 'grant', 'waived', 'detail', 'cite'];
+const REQ_COLUMNS = ['rule', 'status', 'from', 'to', 'proto', 'ports', 'detail', 'waived', 'cite'];
+
+function csvRows(columns: string[], rows: Array<Record<string, unknown>>, out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stream = csvFormat({ headers: columns });
+    stream.on('error', reject);
+    stream.pipe(out, { end: false });
+    stream.on('end', () => resolve());
+    for (const row of rows) stream.write(row);
+    stream.end();
+  });
+}
+
+export function writeAuditFlowsCsv(r: AuditReport, out: Writable): Promise<void> {
+  return csvRows(
+    FLOW_COLUMNS,
+    r.flows.map((f) => ({
+      verdict: f.verdict,
+      rule: f.rule ?? '',
+      proto: f.proto,
+      client: f.client,
+      clientPort: f.clientPort ?? '',
+      server: f.server,
+      serverPort: f.serverPort ?? '',
+      clientRoles: f.clientRoles.join(' '),
+      serverRoles: f.serverRoles.join(' '),
+      packets: f.packets,
+      bytes: f.bytes,
+      outcome: f.outcome ?? '',
+      start: f.start ?? '',
+      end: f.end ?? '',
+      grant: f.grant ? `${f.grant.reason} ${f.grant.detail}` : '',
+      waived: f.waived?.reason ?? '',
+      detail: f.detail,
+      cite: f.cite?.text ?? '',
+    })),
+    out,
+  );
+}
+
+export function writeAuditRequirementsCsv(r: AuditReport, out: Writable): Promise<void> {
+  return csvRows(
+    REQ_COLUMNS,
+    r.requirements.map((x) => ({ rule: x.rule, status: x.status, from: x.from, to: x.to ?? '', proto: x.proto, ports: x.ports.join(' '), detail: x.detail, waived: x.waived?.reason ?? '', cite: x.cite?.text ?? '' })),
+    out,
+  );
+}
