@@ -20,6 +20,8 @@ export function isPcapMagic(buf: Buffer, off: number): boolean {
  */
 export class PcapParser implements FormatParser {
   need = 24;
+  stopAt = Infinity;
+  stopped = false;
   private headerDone = false;
   private le = true;
   private ticksPerSec = 1_000_000;
@@ -59,6 +61,31 @@ export class PcapParser implements FormatParser {
       bytes: this.bytes,
       capturedBytes: this.capturedBytes,
     };
+  }
+
+  records(): number {
+    return this.recordNo;
+  }
+
+  findBoundary(buf: Buffer, from: number, end: number, _bufBase: number, eof: boolean): number {
+    const hdr = this.hdrLen;
+    for (let q = from; q + hdr <= end; q++) {
+      let p = q;
+      let chained = 0;
+      for (;;) {
+        if (p === end && eof) break; // the chain ends exactly at the end of the file
+        if (p + hdr > end) break;
+        if (!this.plausibleHeader(buf, p)) {
+          chained = -1;
+          break;
+        }
+        chained++;
+        if (chained >= 8) break;
+        p += hdr + this.u32(buf, p + 8);
+      }
+      if (chained >= 8 || (chained >= 2 && p >= end) || (chained >= 1 && p === end && eof)) return q;
+    }
+    return -1;
   }
 
   private u32(buf: Buffer, off: number): number {
@@ -107,6 +134,10 @@ export class PcapParser implements FormatParser {
     const nsPerTick = 1_000_000_000 / tps;
     const digits = tps === 1_000_000 ? 6 : 9;
     for (;;) {
+      if (bufBase + p >= this.stopAt && !this.resyncing) {
+        this.stopped = true;
+        return p;
+      }
       if (end - p < hdrLen) {
         if (eof && end > p) {
           this.damage.add('pcap-truncated-record-header', this.file, this.recordNo + 1, bufBase + p);

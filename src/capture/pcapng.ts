@@ -28,6 +28,10 @@ type SectionInterface = InterfaceInfo;
  */
 export class PcapngParser implements FormatParser {
   need = 12;
+  stopAt = Infinity;
+  stopped = false;
+  /** Section headers and interface descriptions parsed (a shard that meets one cannot stand alone). */
+  structuralBlocks = 0;
   private le = true;
   private orders = new Set<'little' | 'big'>();
   private sectionNo = -1;
@@ -92,6 +96,33 @@ export class PcapngParser implements FormatParser {
     return trailer === len ? len : -1;
   }
 
+  records(): number {
+    return this.recordNo;
+  }
+
+  findBoundary(buf: Buffer, from: number, end: number, bufBase: number, eof: boolean): number {
+    // Blocks start on 4-byte boundaries of the file.
+    let q = from + ((4 - ((bufBase + from) % 4)) % 4);
+    for (; q + 12 <= end; q += 4) {
+      let p = q;
+      let chained = 0;
+      for (;;) {
+        if (p === end && eof) break;
+        const len = this.soundBlockAt(buf, p, end);
+        if (len === -2) break; // runs past the window: judged by what chained so far
+        if (len < 0) {
+          chained = -1;
+          break;
+        }
+        chained++;
+        p += len;
+        if (chained >= 4) break;
+      }
+      if (chained >= 4 || (chained >= 1 && (p >= end || this.soundBlockAt(buf, p, end) === -2))) return q;
+    }
+    return -1;
+  }
+
   /** The length field at `off` of the block at `blockAt`, in the byte order that block would use. */
   private u32orLE(buf: Buffer, off: number, blockAt: number): number {
     if (buf.readUInt32LE(blockAt) === BT_SHB) {
@@ -103,6 +134,10 @@ export class PcapngParser implements FormatParser {
   parse(buf: Buffer, start: number, end: number, bufBase: number, eof: boolean): number {
     let p = start;
     for (;;) {
+      if (bufBase + p >= this.stopAt && !this.resyncing) {
+        this.stopped = true;
+        return p;
+      }
       const avail = end - p;
       if (avail < 12) {
         if (eof && avail > 0) {
@@ -179,11 +214,13 @@ export class PcapngParser implements FormatParser {
       }
       switch (type) {
         case BT_SHB:
+          this.structuralBlocks++;
           this.sectionNo++;
           this.section = [];
           this.orders.add(this.le ? 'little' : 'big');
           break;
         case BT_IDB:
+          this.structuralBlocks++;
           this.interfaceBlock(buf, p, len, bufBase);
           break;
         case BT_EPB:

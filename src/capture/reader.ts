@@ -59,7 +59,7 @@ export async function readFrom(src: ByteSource, label: string, sink: PacketSink,
   for (;;) {
     pos = parser.parse(buf, pos, filled, base, eof);
     opts.onProgress?.(base + pos);
-    if (eof) break;
+    if (eof || parser.stopped) break;
     // Move the unconsumed tail to the front, growing the buffer if one record needs more room.
     const rest = filled - pos;
     const want = Math.max(parser.need, rest + 1);
@@ -87,4 +87,124 @@ export async function readFrom(src: ByteSource, label: string, sink: PacketSink,
   }
   if (src.failure !== undefined) damage.add(src.gzip ? 'gzip-stream-damaged' : 'read-error', label, 0, base + filled);
   return { file: label, gzip: src.gzip, ...parser.facts() };
+}
+
+/** What a reader needs to start in the middle of a file: the file's header bytes and its format. */
+export interface CaptureHeader {
+  format: 'pcap' | 'pcapng';
+  /** pcap: the 24-byte file header; pcapng: every byte before the first packet block (SHB, IDBs …). */
+  bytes: Buffer;
+  fileSize: number;
+}
+
+/**
+ * Reads the header of a plain (not compressed) capture file for sharding, or null when the file cannot
+ * be sharded (gzip, unknown format, or a pcapng file whose header blocks are not all at its start).
+ */
+export async function readCaptureHeader(path: string): Promise<CaptureHeader | null> {
+  const { open } = await import('node:fs/promises');
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const head = Buffer.alloc(Math.min(size, 1 << 20));
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    if (bytesRead < 24) return null;
+    if (isPcapMagic(head, 0)) return { format: 'pcap', bytes: Buffer.from(head.subarray(0, 24)), fileSize: size };
+    if (head.readUInt32LE(0) !== BT_SHB) return null;
+    // Walk the blocks up to the first one that is not a section header or interface description.
+    const le = head.readUInt32LE(8) === 0x1a2b3c4d;
+    let p = 0;
+    while (p + 12 <= bytesRead) {
+      const type = le ? head.readUInt32LE(p) : head.readUInt32BE(p);
+      const len = le ? head.readUInt32LE(p + 4) : head.readUInt32BE(p + 4);
+      if (len < 12 || len % 4 !== 0 || p + len > bytesRead) return null;
+      if (type !== BT_SHB && type !== 1) break;
+      p += len;
+    }
+    return { format: 'pcapng', bytes: Buffer.from(head.subarray(0, p)), fileSize: size };
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface RangeResult {
+  /** Offset of the first record read (the shard's boundary), or -1 when the range holds none. */
+  first: number;
+  /** Offset just after the last record read: the next shard must start exactly here. */
+  stop: number;
+  records: number;
+  facts: Omit<CaptureFacts, 'file' | 'gzip'>;
+  /** pcapng: a section header or interface description inside the range (it cannot stand alone). */
+  structural: boolean;
+}
+
+/**
+ * Reads the records of a plain capture file that start in [start, end): primes the parser with the
+ * file's header, finds the first record boundary at or after `start` (unless `knownBoundary`), then
+ * parses until the first record starting at or after `end`.
+ */
+export async function readRange(path: string, header: CaptureHeader, start: number, end: number, knownBoundary: boolean, sink: PacketSink, opts: ReadOptions): Promise<RangeResult> {
+  const { open } = await import('node:fs/promises');
+  const label = opts.label ?? path;
+  const rec = new PacketRecord();
+  const parser: FormatParser = header.format === 'pcap' ? new PcapParser(rec, sink, opts.damage, label) : new PcapngParser(rec, sink, opts.damage, label);
+  parser.parse(header.bytes, 0, header.bytes.length, 0, false);
+  const structuralBefore = parser instanceof PcapngParser ? parser.structuralBlocks : 0;
+  parser.stopAt = end;
+  const fh = await open(path, 'r');
+  try {
+    let buf = Buffer.allocUnsafe(CHUNK);
+    let base = start;
+    let filled = 0;
+    let eof = false;
+    const fillFrom = async () => {
+      while (filled < buf.length && !eof) {
+        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, base + filled);
+        if (bytesRead === 0) eof = true;
+        filled += bytesRead;
+      }
+    };
+    await fillFrom();
+    let pos = 0;
+    if (!knownBoundary) {
+      // Look for the boundary, sliding the window until one is found or the range is passed.
+      for (;;) {
+        const b = parser.findBoundary(buf, pos, filled, base, eof);
+        if (b >= 0 && base + b < end) {
+          pos = b;
+          break;
+        }
+        if (b >= 0 || eof || base + filled >= end + MAX_RECORD) {
+          return { first: -1, stop: -1, records: 0, facts: parser.facts(), structural: false };
+        }
+        // Keep the last stretch (a candidate may start there) and read on.
+        const keep = Math.min(filled, 64 * 1024);
+        buf.copyWithin(0, filled - keep, filled);
+        base += filled - keep;
+        filled = keep;
+        pos = 0;
+        await fillFrom();
+      }
+    }
+    const first = base + pos;
+    for (;;) {
+      pos = parser.parse(buf, pos, filled, base, eof);
+      if (eof || parser.stopped) break;
+      const rest = filled - pos;
+      const want = Math.max(parser.need, rest + 1);
+      if (want > buf.length) {
+        const bigger = Buffer.allocUnsafe(Math.min(Math.max(buf.length * 2, want), MAX_RECORD * 2));
+        buf.copy(bigger, 0, pos, filled);
+        buf = bigger;
+      } else if (pos > 0) buf.copyWithin(0, pos, filled);
+      base += pos;
+      filled = rest;
+      pos = 0;
+      await fillFrom();
+    }
+    const structural = parser instanceof PcapngParser && parser.structuralBlocks > structuralBefore;
+    return { first, stop: base + pos, records: parser.records(), facts: parser.facts(), structural };
+  } finally {
+    await fh.close();
+  }
 }

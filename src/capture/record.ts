@@ -64,8 +64,19 @@ export interface CaptureFacts {
  */
 export interface FormatParser {
   need: number;
+  /** Stream offset at which to stop: no record starting at or after it is parsed (for shards). */
+  stopAt: number;
+  /** Set when parsing stopped at `stopAt`. */
+  stopped: boolean;
   parse(buf: Buffer, start: number, end: number, bufBase: number, eof: boolean): number;
   facts(): Omit<CaptureFacts, 'file' | 'gzip'>;
+  /** Records (frames, as tshark numbers them) parsed so far. */
+  records(): number;
+  /**
+   * The first offset at or after `from` where a record (block) starts, judged by the records that
+   * follow it chaining correctly; -1 if none in buf[from, end).
+   */
+  findBoundary(buf: Buffer, from: number, end: number, bufBase: number, eof: boolean): number;
 }
 
 /** Largest record or block we accept: larger lengths are treated as corruption, not as data. */

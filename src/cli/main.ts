@@ -3,7 +3,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { InputError } from '../core/errors.js';
-import { buildFlows, summarise } from '../flow/pipeline.js';
+import { summarise } from '../flow/pipeline.js';
+import { buildFlowsSharded } from '../worker/sharded.js';
 import { flowsJson, flowsText, writeFlowsCsv } from '../report/flows.js';
 import { bundledCatalogIds, CatalogError, loadCatalog, checkOverrides } from '../catalog/index.js';
 import { catalogJson, catalogListText, catalogText, writeCatalogCsv } from '../report/catalog.js';
@@ -40,9 +41,10 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'csv']).default('text'))
     .option('--out <file>', 'write to a file instead of standard output')
     .option('--vlan-key', 'keep flows on different VLANs apart (off: a tag seen one way must not split a flow)', false)
-    .action(async (captures: string[], opts: { format: string; out?: string; vlanKey: boolean }) => {
+    .option('--workers <n>', 'worker threads per large file: a number, or auto (default: auto)', 'auto')
+    .action(async (captures: string[], opts: { format: string; out?: string; vlanKey: boolean; workers: string }) => {
       if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
-      const run = await buildFlows(captures, { vlanInKey: opts.vlanKey });
+      const run = await buildFlowsSharded(captures, { vlanInKey: opts.vlanKey, workers: parseWorkers(opts.workers) });
       const flows = run.table.export();
       const capture = summarise(run);
       const out = openOut(opts.out);
@@ -98,6 +100,13 @@ export function buildProgram(): Command {
       if (bad > 0) throw new LintFailed(`${bad} catalog file(s) with problems`);
     });
   return program;
+}
+
+/** `--workers 2` or `--workers auto`. */
+function parseWorkers(text: string): number | 'auto' {
+  if (text === 'auto') return 'auto';
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 64) throw new InputError(`--workers ${text}: expected a number from 1 to 64, or auto`);
+  return Number(text);
 }
 
 /** Lint found problems: they are already printed; exit 2 without another message. */

@@ -32,11 +32,14 @@ export class DamageTally {
     return t;
   }
 
-  merge(other: DamageTally): void {
+  /** Adds another tally; `recordOffset` renumbers its places (a shard numbers its records from 1). */
+  merge(other: { counts: Map<string, number>; places: Map<string, DamagePlace[]> }, recordOffset = 0): void {
     for (const [reason, n] of other.counts) {
       this.counts.set(reason, (this.counts.get(reason) ?? 0) + n);
       const mine = this.places.get(reason) ?? [];
-      for (const p of other.places.get(reason) ?? []) if (mine.length < this.keepPlaces) mine.push(p);
+      for (const p of other.places.get(reason) ?? []) {
+        if (mine.length < this.keepPlaces) mine.push({ ...p, record: p.record === 0 ? 0 : p.record + recordOffset });
+      }
       this.places.set(reason, mine);
     }
   }

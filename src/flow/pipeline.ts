@@ -1,5 +1,5 @@
 import { readCapture } from '../capture/reader.js';
-import type { CaptureFacts, PacketRecord } from '../capture/record.js';
+import type { CaptureFacts, PacketRecord, PacketSink } from '../capture/record.js';
 import { DamageTally } from '../core/errors.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { decodePacket, PacketView, Status } from '../decode/index.js';
@@ -32,12 +32,8 @@ export interface FlowRun {
   timeReversals: number;
 }
 
-/**
- * Capture → decode → flow table, one packet at a time with one reused record and view. Captures are
- * read one after the other into one table, so a conversation that spans files is one flow.
- */
-export async function buildFlows(paths: string[], opts: FlowRunOptions = {}): Promise<FlowRun> {
-  const run: FlowRun = {
+export function newFlowRun(opts: FlowTableOptions = {}): FlowRun {
+  return {
     table: new FlowTable(opts),
     damage: new DamageTally(),
     captures: [],
@@ -53,59 +49,87 @@ export async function buildFlows(paths: string[], opts: FlowRunOptions = {}): Pr
     tsDigits: 0,
     timeReversals: 0,
   };
-  const onIp = opts.onIpPacket;
+}
+
+/** The per-packet work for one file: count, decode, add to the flow table. `done()` flushes counters. */
+export function packetSink(run: FlowRun, label: string, view: PacketView, onIp?: FlowRunOptions['onIpPacket']): { sink: PacketSink; done(): void; firstTs(): [number, number] | null; lastTs(): [number, number] | null } {
+  let lastLink = -1;
+  let linkCount = 0;
+  let prevSec = -Infinity;
+  let prevNs = 0;
+  let firstSec = -Infinity;
+  let firstNs = 0;
+  const sink = (rec: PacketRecord) => {
+    run.packets++;
+    run.bytes += rec.origLen;
+    if (rec.linkType !== lastLink) {
+      if (lastLink >= 0) run.linkTypes.set(lastLink, (run.linkTypes.get(lastLink) ?? 0) + linkCount);
+      lastLink = rec.linkType;
+      linkCount = 0;
+    }
+    linkCount++;
+    if (rec.hasTs) {
+      if (compareTime(rec.tsSec, rec.tsNs, prevSec, prevNs) < 0) run.timeReversals++;
+      if (prevSec === -Infinity) {
+        firstSec = rec.tsSec;
+        firstNs = rec.tsNs;
+      }
+      prevSec = rec.tsSec;
+      prevNs = rec.tsNs;
+      if (compareTime(rec.tsSec, rec.tsNs, run.firstSec, run.firstNs) < 0) {
+        run.firstSec = rec.tsSec;
+        run.firstNs = rec.tsNs;
+      }
+      if (compareTime(rec.tsSec, rec.tsNs, run.lastSec, run.lastNs) > 0) {
+        run.lastSec = rec.tsSec;
+        run.lastNs = rec.tsNs;
+      }
+      if (rec.tsDigits > run.tsDigits) run.tsDigits = rec.tsDigits;
+    }
+    try {
+      decodePacket(rec, view);
+    } catch {
+      // Decoders bounds-check every read; this is the net under the net, never the normal path.
+      view.fail('decoder-exception');
+    }
+    if (view.status === Status.Ip) {
+      run.ipPackets++;
+      run.table.add(view, rec);
+      if (onIp !== undefined) onIp(view, rec, label);
+    } else if (view.status === Status.NotIp) {
+      run.notIp.set(view.notIpType, (run.notIp.get(view.notIpType) ?? 0) + 1);
+    } else {
+      run.damage.add(view.error, label, rec.recordNo, rec.fileOffset);
+    }
+  };
+  return {
+    sink,
+    done: () => {
+      if (lastLink >= 0) run.linkTypes.set(lastLink, (run.linkTypes.get(lastLink) ?? 0) + linkCount);
+      lastLink = -1;
+      linkCount = 0;
+    },
+    firstTs: () => (firstSec === -Infinity ? null : [firstSec, firstNs]),
+    lastTs: () => (prevSec === -Infinity ? null : [prevSec, prevNs]),
+  };
+}
+
+/**
+ * Capture → decode → flow table, one packet at a time with one reused record and view. Captures are
+ * read one after the other into one table, so a conversation that spans files is one flow.
+ */
+export async function buildFlows(paths: string[], opts: FlowRunOptions = {}): Promise<FlowRun> {
+  const run = newFlowRun(opts);
   const view = new PacketView();
   for (const path of paths) {
     const label = path === '-' ? '<stdin>' : path;
-    let lastLink = -1;
-    let linkCount = 0;
-    let prevSec = -Infinity;
-    let prevNs = 0;
-    const sink = (rec: PacketRecord) => {
-      run.packets++;
-      run.bytes += rec.origLen;
-      if (rec.linkType !== lastLink) {
-        if (lastLink >= 0) run.linkTypes.set(lastLink, (run.linkTypes.get(lastLink) ?? 0) + linkCount);
-        lastLink = rec.linkType;
-        linkCount = 0;
-      }
-      linkCount++;
-      if (rec.hasTs) {
-        if (compareTime(rec.tsSec, rec.tsNs, prevSec, prevNs) < 0) run.timeReversals++;
-        prevSec = rec.tsSec;
-        prevNs = rec.tsNs;
-        if (compareTime(rec.tsSec, rec.tsNs, run.firstSec, run.firstNs) < 0) {
-          run.firstSec = rec.tsSec;
-          run.firstNs = rec.tsNs;
-        }
-        if (compareTime(rec.tsSec, rec.tsNs, run.lastSec, run.lastNs) > 0) {
-          run.lastSec = rec.tsSec;
-          run.lastNs = rec.tsNs;
-        }
-        if (rec.tsDigits > run.tsDigits) run.tsDigits = rec.tsDigits;
-      }
-      try {
-        decodePacket(rec, view);
-      } catch {
-        // Decoders bounds-check every read; this is the net under the net, never the normal path.
-        view.fail('decoder-exception');
-      }
-      if (view.status === Status.Ip) {
-        run.ipPackets++;
-        run.table.add(view, rec);
-        if (onIp !== undefined) onIp(view, rec, label);
-      } else if (view.status === Status.NotIp) {
-        run.notIp.set(view.notIpType, (run.notIp.get(view.notIpType) ?? 0) + 1);
-      } else {
-        run.damage.add(view.error, label, rec.recordNo, rec.fileOffset);
-      }
-    };
+    const { sink, done } = packetSink(run, label, view, opts.onIpPacket);
     const facts = await readCapture(path, sink, {
       damage: run.damage,
       label,
       onProgress: opts.onProgress ? (b) => opts.onProgress!(label, b) : undefined,
     });
-    if (lastLink >= 0) run.linkTypes.set(lastLink, (run.linkTypes.get(lastLink) ?? 0) + linkCount);
+    done();
     run.captures.push(facts);
   }
   return run;

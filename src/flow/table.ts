@@ -1,4 +1,4 @@
-import type { PacketRecord } from '../capture/record.js';
+import { PacketRecord } from '../capture/record.js';
 import { formatIPv4, formatIPv6 } from '../core/addr.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { PacketView } from '../decode/view.js';
@@ -63,6 +63,8 @@ const FIN_B = 128;
 /** A SYN-ACK was seen before any SYN; its receiver becomes the client once another packet follows. */
 const PENDING_SYNACK = 256;
 const PENDING_TO_A = 512;
+/** The flow's first packet was a pure SYN: when shards are merged, it cannot continue an earlier flow. */
+const OPENED_BY_SYN = 1024;
 
 const TCP_SYN = 0x02;
 const TCP_ACK = 0x10;
@@ -73,9 +75,58 @@ const KW = 11; // key words: meta, A address ×4, B address ×4, ports, vlan
 const TUNNEL_NAMES = ['vlan', 'mpls', 'pppoe', 'gre', 'erspan', 'vxlan', 'geneve', 'ip-in-ip', 'teredo'];
 const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6' };
 
+/** A flow table as plain arrays: what a worker sends back (the buffers are transferable). */
+export interface FlowShard {
+  size: number;
+  orphanFragments: number;
+  /** First fragments seen in the shard: fragment key → flow index in the shard. */
+  firstFragments: Array<[string, number]>;
+  orphans: OrphanFragment[];
+  keys: Uint32Array;
+  clientIsA: Uint8Array;
+  evidence: Uint8Array;
+  pktsA: Float64Array;
+  pktsB: Float64Array;
+  bytesA: Float64Array;
+  bytesB: Float64Array;
+  firstSec: Float64Array;
+  lastSec: Float64Array;
+  firstNs: Uint32Array;
+  lastNs: Uint32Array;
+  hasTime: Uint8Array;
+  digits: Uint8Array;
+  flagsA: Uint32Array;
+  flagsB: Uint32Array;
+  state: Uint32Array;
+  icmp: Int32Array;
+  vlan: Int32Array;
+  tunnel: Uint32Array;
+}
+
 export interface FlowTableOptions {
   /** Put the outermost VLAN id in the flow key (off by default: a tag seen one way must not split a flow). */
   vlanInKey?: boolean;
+  /** For shards: keep later fragments whose first fragment is not in this table for the merge. */
+  deferOrphanFragments?: boolean;
+}
+
+/** A later IP fragment a shard could not place, with what is needed to count it at the merge. */
+export interface OrphanFragment {
+  ipVersion: number;
+  src: number[];
+  dst: number[];
+  proto: number;
+  fragId: number;
+  vlan: number;
+  tunnel: number;
+  icmpType: number;
+  icmpCode: number;
+  origLen: number;
+  tsSec: number;
+  tsNs: number;
+  hasTs: boolean;
+  tsDigits: number;
+  direction: number;
 }
 
 function portRank(port: number): number {
@@ -130,9 +181,13 @@ export class FlowTable {
   private readonly fragments = new Map<string, number>();
   /** Later fragments whose first fragment was never seen. */
   orphanFragments = 0;
+  /** In a shard: later fragments without a first fragment so far, resolved when shards are merged. */
+  private readonly deferOrphans: boolean;
+  private readonly orphans: OrphanFragment[] = [];
 
   constructor(opts: FlowTableOptions = {}) {
     this.vlanInKey = opts.vlanInKey ?? false;
+    this.deferOrphans = opts.deferOrphanFragments ?? false;
     this.slots = new Int32Array(1 << 12).fill(-1);
     this.mask = (1 << 12) - 1;
     this.ensureFlowCapacity(1024);
@@ -262,6 +317,14 @@ export class FlowTable {
           this.count(f, fromA, v, rec);
           return;
         }
+        if (this.deferOrphans) {
+          // A shard cannot know the first fragments of the shards before it: keep the packet for the merge.
+          this.orphans.push({
+            ipVersion: v.ipVersion, src: Array.from(src), dst: Array.from(dst), proto, fragId: v.fragId, vlan: v.vlan, tunnel: v.tunnel,
+            icmpType: v.icmpType, icmpCode: v.icmpCode, origLen: rec.origLen, tsSec: rec.tsSec, tsNs: rec.tsNs, hasTs: rec.hasTs, tsDigits: rec.tsDigits, direction: rec.direction,
+          });
+          return;
+        }
         this.orphanFragments++;
       }
     }
@@ -296,6 +359,7 @@ export class FlowTable {
     if (f === -1 || (pureSyn && this.finished(f))) {
       f = this.newFlow(slot);
       this.decideDirection(f, srcIsA, sp, dp, v, rec);
+      if (pureSyn) this.state[f] = OPENED_BY_SYN;
       if (this.liveCount * 2 > this.slots.length) this.rehash();
     }
     if (fragKey !== null && v.fragment === 1) {
@@ -402,6 +466,135 @@ export class FlowTable {
     if (flags & TCP_RST) st |= fromA ? RST_A : RST_B;
     if (flags & TCP_FIN) st |= fromA ? FIN_A : FIN_B;
     this.state[f] = st;
+  }
+
+  /** The table as plain typed arrays (sliced to the flows in use), to send from a worker thread. */
+  toShard(): FlowShard {
+    const n = this.size;
+    return {
+      size: n,
+      orphanFragments: this.orphanFragments,
+      firstFragments: [...this.fragments],
+      orphans: this.orphans,
+      keys: this.keys.slice(0, n * KW),
+      clientIsA: this.clientIsA.slice(0, n),
+      evidence: this.evidence.slice(0, n),
+      pktsA: this.pktsA.slice(0, n),
+      pktsB: this.pktsB.slice(0, n),
+      bytesA: this.bytesA.slice(0, n),
+      bytesB: this.bytesB.slice(0, n),
+      firstSec: this.firstSec.slice(0, n),
+      lastSec: this.lastSec.slice(0, n),
+      firstNs: this.firstNs.slice(0, n),
+      lastNs: this.lastNs.slice(0, n),
+      hasTime: this.hasTime.slice(0, n),
+      digits: this.digits.slice(0, n),
+      flagsA: this.flagsA.slice(0, n),
+      flagsB: this.flagsB.slice(0, n),
+      state: this.state.slice(0, n),
+      icmp: this.icmp.slice(0, n),
+      vlan: this.vlan.slice(0, n),
+      tunnel: this.tunnel.slice(0, n),
+    };
+  }
+
+  /**
+   * Adds the flows of a shard that covers the packets after everything already in this table. The first
+   * flow of a 5-tuple in the shard continues the live flow of that 5-tuple here unless it was opened by
+   * a SYN after that flow had finished, exactly as one pass over the file would have decided; so a SYN
+   * at the end of one shard and its SYN-ACK in the next still make an established flow.
+   */
+  mergeShard(sh: FlowShard): void {
+    const k = this.k;
+    this.orphanFragments += sh.orphanFragments;
+    // The shard's fragments that found no first fragment in it meet the first fragments seen before it.
+    if (sh.orphans.length > 0) {
+      const v = new PacketView();
+      const rec = new PacketRecord();
+      for (const o of sh.orphans) {
+        v.reset();
+        v.ipVersion = o.ipVersion;
+        v.src.set(o.src);
+        v.dst.set(o.dst);
+        v.proto = o.proto;
+        v.fragment = 2;
+        v.fragId = o.fragId;
+        v.vlan = o.vlan;
+        v.tunnel = o.tunnel;
+        v.icmpType = o.icmpType;
+        v.icmpCode = o.icmpCode;
+        rec.origLen = o.origLen;
+        rec.tsSec = o.tsSec;
+        rec.tsNs = o.tsNs;
+        rec.hasTs = o.hasTs;
+        rec.tsDigits = o.tsDigits;
+        rec.direction = o.direction;
+        this.add(v, rec);
+      }
+    }
+    const merged = new Int32Array(sh.size);
+    for (let g = 0; g < sh.size; g++) {
+      for (let i = 0; i < KW; i++) k[i] = sh.keys[g * KW + i]!;
+      const slot = this.findSlot();
+      let f = this.slots[slot]!;
+      const st = sh.state[g]!;
+      if (f === -1 || (st & OPENED_BY_SYN && this.finished(f))) {
+        f = this.newFlow(slot);
+        this.clientIsA[f] = sh.clientIsA[g]!;
+        this.evidence[f] = sh.evidence[g]!;
+        this.state[f] = st;
+        if (this.liveCount * 2 > this.slots.length) this.rehash();
+      } else {
+        const mine = this.state[f]!;
+        const haveSyn = (mine & (SYN_A | SYN_B)) !== 0;
+        // A lone SYN-ACK at the end of this table is confirmed by the shard's packets of the flow.
+        if (mine & PENDING_SYNACK && !haveSyn) {
+          this.clientIsA[f] = mine & PENDING_TO_A ? 1 : 0;
+          this.evidence[f] = EV_SYNACK;
+        }
+        // Otherwise a SYN decides unless one was already seen, and the stronger evidence wins.
+        if (!haveSyn && sh.evidence[g]! > this.evidence[f]!) {
+          this.clientIsA[f] = sh.clientIsA[g]!;
+          this.evidence[f] = sh.evidence[g]!;
+        }
+        let merged = (mine & ~(PENDING_SYNACK | PENDING_TO_A)) | (st & ~OPENED_BY_SYN);
+        if (merged & (SYN_A | SYN_B)) merged &= ~(PENDING_SYNACK | PENDING_TO_A);
+        this.state[f] = merged;
+      }
+      this.pktsA[f] += sh.pktsA[g]!;
+      this.pktsB[f] += sh.pktsB[g]!;
+      this.bytesA[f] += sh.bytesA[g]!;
+      this.bytesB[f] += sh.bytesB[g]!;
+      if (sh.hasTime[g]) {
+        if (!this.hasTime[f]) {
+          this.hasTime[f] = 1;
+          this.firstSec[f] = sh.firstSec[g]!;
+          this.firstNs[f] = sh.firstNs[g]!;
+          this.lastSec[f] = sh.lastSec[g]!;
+          this.lastNs[f] = sh.lastNs[g]!;
+        } else {
+          if (compareTime(sh.firstSec[g]!, sh.firstNs[g]!, this.firstSec[f]!, this.firstNs[f]!) < 0) {
+            this.firstSec[f] = sh.firstSec[g]!;
+            this.firstNs[f] = sh.firstNs[g]!;
+          }
+          if (compareTime(sh.lastSec[g]!, sh.lastNs[g]!, this.lastSec[f]!, this.lastNs[f]!) > 0) {
+            this.lastSec[f] = sh.lastSec[g]!;
+            this.lastNs[f] = sh.lastNs[g]!;
+          }
+        }
+      }
+      if (sh.digits[g]! > this.digits[f]!) this.digits[f] = sh.digits[g]!;
+      this.flagsA[f] |= sh.flagsA[g]!;
+      this.flagsB[f] |= sh.flagsB[g]!;
+      this.tunnel[f] |= sh.tunnel[g]!;
+      if (this.icmp[f]! < 0) this.icmp[f] = sh.icmp[g]!;
+      if (this.vlan[f]! < 0) this.vlan[f] = sh.vlan[g]!;
+      merged[g] = f;
+    }
+    for (const [key, g] of sh.firstFragments) {
+      if (this.fragments.size >= 65536) this.fragments.clear();
+      this.fragments.set(key, merged[g]!);
+    }
   }
 
   /** Plain records of every flow, in order of first packet. */

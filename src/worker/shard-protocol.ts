@@ -1,0 +1,35 @@
+import type { CaptureHeader, RangeResult } from '../capture/reader.js';
+import type { DamagePlace } from '../core/errors.js';
+import type { FlowShard } from '../flow/table.js';
+
+/** What the main thread asks of a worker: one byte range of one file. */
+export interface ShardJob {
+  path: string;
+  label: string;
+  header: CaptureHeader;
+  start: number;
+  end: number;
+  knownBoundary: boolean;
+  vlanInKey: boolean;
+}
+
+/** What a worker answers: the range it really covered, and everything one pass over it learnt. */
+export interface ShardResult {
+  range: RangeResult;
+  table: FlowShard;
+  packets: number;
+  bytes: number;
+  ipPackets: number;
+  notIp: Array<[number, number]>;
+  linkTypes: Array<[number, number]>;
+  firstSec: number;
+  firstNs: number;
+  lastSec: number;
+  lastNs: number;
+  tsDigits: number;
+  timeReversals: number;
+  /** Timestamps of the shard's first and last packet in file order (for reversals across shards). */
+  firstTs: [number, number] | null;
+  lastTs: [number, number] | null;
+  damage: { counts: Array<[string, number]>; places: Array<[string, DamagePlace[]]> };
+}

@@ -1,0 +1,121 @@
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { readCapture, readCaptureHeader } from '../capture/reader.js';
+import type { CaptureFacts } from '../capture/record.js';
+import { compareTime } from '../core/time.js';
+import { PacketView } from '../decode/view.js';
+import { FlowRun, FlowRunOptions, newFlowRun, packetSink } from '../flow/pipeline.js';
+import { runShard } from './run-shard.js';
+import type { ShardJob, ShardResult } from './shard-protocol.js';
+
+export interface ShardedOptions extends FlowRunOptions {
+  /** Worker threads per file; 'auto' = the machine's parallelism. */
+  workers: number | 'auto';
+  /** Files smaller than this are read in one pass: starting threads costs more than it saves. */
+  minShardBytes?: number;
+}
+
+const WORKER_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'worker', 'shard-worker.js');
+
+function runInWorker(job: ShardJob): Promise<ShardResult> {
+  return new Promise((resolvePromise, reject) => {
+    const w = new Worker(WORKER_SCRIPT, { workerData: job });
+    w.once('message', (m: ShardResult) => resolvePromise(m));
+    w.once('error', reject);
+    w.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`shard worker exited with code ${code}`));
+    });
+  });
+}
+
+function mergeShard(run: FlowRun, r: ShardResult, recordOffset: number, label: string): void {
+  run.table.mergeShard(r.table);
+  run.packets += r.packets;
+  run.bytes += r.bytes;
+  run.ipPackets += r.ipPackets;
+  for (const [k, n] of r.notIp) run.notIp.set(k, (run.notIp.get(k) ?? 0) + n);
+  for (const [k, n] of r.linkTypes) run.linkTypes.set(k, (run.linkTypes.get(k) ?? 0) + n);
+  if (compareTime(r.firstSec, r.firstNs, run.firstSec, run.firstNs) < 0) {
+    run.firstSec = r.firstSec;
+    run.firstNs = r.firstNs;
+  }
+  if (compareTime(r.lastSec, r.lastNs, run.lastSec, run.lastNs) > 0) {
+    run.lastSec = r.lastSec;
+    run.lastNs = r.lastNs;
+  }
+  run.tsDigits = Math.max(run.tsDigits, r.tsDigits);
+  run.timeReversals += r.timeReversals;
+  run.damage.merge({ counts: new Map(r.damage.counts), places: new Map(r.damage.places) }, recordOffset);
+  void label;
+}
+
+/**
+ * Like buildFlows, but a large plain file is cut into byte ranges that worker threads decode in
+ * parallel. Each worker finds the first record boundary of its range; the main thread checks that the
+ * ranges chain exactly (each starts where the previous stopped) and re-reads any gap itself, so the
+ * result is the same as one pass. Compressed files, stdin and pcapng files whose interface
+ * descriptions are not all at the start fall back to one pass.
+ */
+export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): Promise<FlowRun> {
+  const workers = opts.workers === 'auto' ? availableParallelism() : Math.max(1, opts.workers);
+  const minBytes = opts.minShardBytes ?? 64 * 1024 * 1024;
+  const run = newFlowRun(opts);
+  const view = new PacketView();
+  for (const path of paths) {
+    const label = path === '-' ? '<stdin>' : path;
+    const header = workers > 1 && path !== '-' ? await readCaptureHeader(path).catch(() => null) : null;
+    const dataStart = header?.bytes.length ?? 0;
+    if (header === null || header.fileSize - dataStart < minBytes * 2 || workers < 2) {
+      const s = packetSink(run, label, view, opts.onIpPacket);
+      run.captures.push(await readCapture(path, s.sink, { damage: run.damage, label }));
+      s.done();
+      continue;
+    }
+    const n = Math.min(workers, Math.floor((header.fileSize - dataStart) / minBytes));
+    const size = header.fileSize - dataStart;
+    const jobs: ShardJob[] = [];
+    for (let i = 0; i < n; i++) {
+      const start = dataStart + Math.floor((i * size) / n);
+      const end = i === n - 1 ? header.fileSize : dataStart + Math.floor(((i + 1) * size) / n);
+      jobs.push({ path, label, header, start, end, knownBoundary: i === 0, vlanInKey: opts.vlanInKey ?? false });
+    }
+    const results = await Promise.all(jobs.map((j) => runInWorker(j)));
+    if (results.some((r) => r.range.structural)) {
+      // A section header or interface description in the middle: only one pass knows the interfaces.
+      const s = packetSink(run, label, view, opts.onIpPacket);
+      run.captures.push(await readCapture(path, s.sink, { damage: run.damage, label }));
+      s.done();
+      continue;
+    }
+    // Chain the ranges: each must start exactly where the previous one stopped. A range that does not
+    // (its boundary search was fooled, or damage made the previous range run on) is read again here
+    // from the known boundary.
+    let expected = dataStart;
+    let recordOffset = 0;
+    let prevLast: [number, number] | null = null;
+    let facts: Omit<CaptureFacts, 'file' | 'gzip'> | null = null;
+    for (let i = 0; i < n; i++) {
+      let r = results[i]!;
+      if (r.range.first !== expected) {
+        if (expected >= jobs[i]!.end) continue; // the previous range already read past this one
+        r = await runShard({ ...jobs[i]!, start: expected, knownBoundary: true });
+      }
+      if (prevLast && r.firstTs && compareTime(r.firstTs[0], r.firstTs[1], prevLast[0], prevLast[1]) < 0) run.timeReversals++;
+      if (r.lastTs) prevLast = r.lastTs;
+      mergeShard(run, r, recordOffset, label);
+      recordOffset += r.range.records;
+      expected = r.range.stop;
+      facts = facts === null ? { ...r.range.facts } : mergeFacts(facts, r.range.facts);
+    }
+    run.captures.push({ file: label, gzip: false, ...facts! });
+  }
+  return run;
+}
+
+function mergeFacts(a: Omit<CaptureFacts, 'file' | 'gzip'>, b: Omit<CaptureFacts, 'file' | 'gzip'>): Omit<CaptureFacts, 'file' | 'gzip'> {
+  // Statistics blocks are cumulative: the last range that saw one holds the interface's totals.
+  const interfaces = a.interfaces.map((i, k) => (b.interfaces[k]?.stats ? { ...i, stats: b.interfaces[k]!.stats } : i));
+  return { ...a, interfaces, packets: a.packets + b.packets, bytes: a.bytes + b.bytes, capturedBytes: a.capturedBytes + b.capturedBytes };
+}
