@@ -1,0 +1,109 @@
+/**
+ * The benchmark: `npm run bench` (or `npx tsx bench/run.ts --packets 20000000 --runs 3`).
+ * Generates the captures if they are not there yet (bench/out/, not committed), then measures wall
+ * time, throughput and peak RSS of flowaudit (1 and 2 workers, pcap and pcapng) and of the peers that
+ * are installed (cat as the floor, pcap-parser, tcpdump, tshark on a slice), each as a separate
+ * process, median of --runs. Prints a table and writes bench/out/results-<time>.json.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generate } from './generate.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const out = join(here, 'out');
+mkdirSync(out, { recursive: true });
+
+const { values } = parseArgs({
+  options: {
+    packets: { type: 'string', default: '20000000' },
+    flows: { type: 'string', default: '200000' },
+    runs: { type: 'string', default: '3' },
+    'tshark-slice': { type: 'string', default: '200000' },
+  },
+});
+const packets = Number(values.packets);
+const flows = Number(values.flows);
+const runs = Number(values.runs);
+const slice = Math.min(Number(values['tshark-slice']), packets);
+
+function captureFile(format: 'pcap' | 'pcapng', n: number): string {
+  const file = join(out, `bench-${n}-${flows}.${format}`);
+  if (!existsSync(file)) {
+    const t = performance.now();
+    generate({ out: file, packets: n, flows, format, vlanShare: 0.1, ipv6Share: 0.1, snaplen: 0 });
+    console.log(`generated ${file} (${(statSync(file).size / 1e9).toFixed(2)} GB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  return file;
+}
+
+interface Measure {
+  tool: string;
+  file: string;
+  wallSeconds: number;
+  peakRssMB: number;
+  packets: number;
+  mpps: number;
+  mbps: number;
+  scaledFrom?: number;
+}
+
+function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Median wall time and peak RSS of a command over `runs` runs, via GNU time. */
+function measure(tool: string, file: string, cmd: string[], n: number, scale = 1): Measure | null {
+  const samples: Array<{ wall: number; rss: number }> = [];
+  for (let i = 0; i < runs; i++) {
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', ...cmd], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    const last = r.stderr.trim().split('\n').pop() ?? '';
+    const m = /^([\d.]+) (\d+)$/.exec(last);
+    if (r.status !== 0 || !m) {
+      console.log(`  ${tool}: failed (${r.stderr.trim().split('\n').slice(-2).join(' ')})`);
+      return null;
+    }
+    samples.push({ wall: Number(m[1]), rss: Number(m[2]) / 1024 });
+  }
+  samples.sort((a, b) => a.wall - b.wall);
+  const med = samples[Math.floor(samples.length / 2)]!;
+  const wall = med.wall * scale;
+  const size = statSync(file).size * scale;
+  return { tool, file, wallSeconds: Number(wall.toFixed(3)), peakRssMB: Math.round(med.rss), packets: n * scale, mpps: Number((n * scale / wall / 1e6).toFixed(2)), mbps: Math.round(size / wall / 1e6), ...(scale !== 1 ? { scaledFrom: n } : {}) };
+}
+
+if (!existsSync(join(root, 'dist/cli/main.js'))) spawnSync('npx', ['tsc', '-p', root], { stdio: 'inherit' });
+const pcap = captureFile('pcap', packets);
+const pcapng = captureFile('pcapng', packets);
+const cli = join(root, 'dist/cli/main.js');
+const results: Measure[] = [];
+const add = (m: Measure | null) => {
+  if (m) {
+    results.push(m);
+    console.log(`  ${m.tool.padEnd(38)} ${m.wallSeconds.toFixed(2).padStart(8)} s ${m.mpps.toFixed(2).padStart(7)} Mpkt/s ${String(m.mbps).padStart(6)} MB/s ${String(m.peakRssMB).padStart(6)} MB${m.scaledFrom ? `  (×${packets / m.scaledFrom} from a ${m.scaledFrom}-packet slice)` : ''}`);
+  }
+};
+
+console.log(`\n${packets} packets, ${flows} flows; ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; median of ${runs}`);
+add(measure('cat (page-cache floor)', pcap, ['sh', '-c', `cat '${pcap}' > /dev/null`], packets));
+for (const [file, fmt] of [[pcap, 'pcap'], [pcapng, 'pcapng']] as const) {
+  for (const w of [1, 2]) add(measure(`flowaudit flows ${fmt}, ${w} worker${w > 1 ? 's' : ''}`, file, [process.execPath, cli, 'flows', file, '--workers', String(w), '--format', 'json', '--out', '/dev/null'], packets));
+}
+if (has('tcpdump')) add(measure('tcpdump -r -w /dev/null', pcap, ['tcpdump', '-r', pcap, '-w', '/dev/null'], packets));
+add(measure('pcap-parser (packet events only)', pcap, [process.execPath, join(here, 'peer-pcap-parser.cjs'), pcap], packets));
+if (has('tshark')) {
+  const sliceFile = captureFile('pcap', slice);
+  add(measure('tshark -q -z conv,tcp -z conv,udp', sliceFile, ['tshark', '-r', sliceFile, '-q', '-z', 'conv,tcp', '-z', 'conv,udp'], slice, packets / slice));
+}
+const base = results.find((r) => r.tool === 'flowaudit flows pcap, 2 workers') ?? results.find((r) => r.tool.startsWith('flowaudit'));
+if (base) {
+  console.log(`\nratio (tool wall time / flowaudit flows pcap, 2 workers):`);
+  for (const r of results) console.log(`  ${r.tool.padEnd(38)} ${(r.wallSeconds / base.wallSeconds).toFixed(2)}×`);
+}
+const file = join(out, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), packets, flows, runs, machine: { cores: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, results }, null, 2));
+console.log(`\nresults: ${file}`);
