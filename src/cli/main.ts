@@ -5,7 +5,7 @@ import type { Writable } from 'node:stream';
 import { InputError } from '../core/errors.js';
 import { summarise } from '../flow/pipeline.js';
 import { buildFlowsSharded } from '../worker/sharded.js';
-import { flowsJson, flowsText, writeFlowsCsv } from '../report/flows.js';
+import { flowsText, writeFlowsCsv, writeFlowsJson } from '../report/flows.js';
 import { bundledCatalogIds, CatalogError, loadCatalog, checkOverrides } from '../catalog/index.js';
 import { catalogJson, catalogListText, catalogText, writeCatalogCsv } from '../report/catalog.js';
 
@@ -48,8 +48,10 @@ export function buildProgram(): Command {
       const flows = run.table.export();
       const capture = summarise(run);
       const out = openOut(opts.out);
-      if (opts.format === 'json') await writeAndClose(out, flowsJson(capture, flows));
-      else if (opts.format === 'csv') {
+      if (opts.format === 'json') {
+        await writeFlowsJson(capture, flows, out);
+        if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
+      } else if (opts.format === 'csv') {
         await writeFlowsCsv(flows, out);
         if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
       } else await writeAndClose(out, flowsText(capture, flows));

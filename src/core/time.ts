@@ -63,10 +63,20 @@ export function compareTime(aSec: number, aNs: number, bSec: number, bNs: number
 }
 
 /** ISO 8601 in UTC with `digits` fractional digits (0..9), e.g. 2009-11-18T20:58:56.123456Z. */
+let cachedSec = NaN;
+let cachedBase = '';
+
 export function formatIso(sec: number, ns: number, digits: number): string {
-  const d = new Date(sec * 1000);
-  if (Number.isNaN(d.getTime())) return `@${sec}.${String(ns).padStart(9, '0')}`;
-  const base = d.toISOString().slice(0, 19);
+  // Flows cluster in time: remember the last second's text rather than build a Date for every stamp.
+  let base: string;
+  if (sec === cachedSec) base = cachedBase;
+  else {
+    const d = new Date(sec * 1000);
+    if (Number.isNaN(d.getTime())) return `@${sec}.${String(ns).padStart(9, '0')}`;
+    base = d.toISOString().slice(0, 19);
+    cachedSec = sec;
+    cachedBase = base;
+  }
   if (digits <= 0) return `${base}Z`;
   return `${base}.${String(ns).padStart(9, '0').slice(0, digits)}Z`;
 }

@@ -1,4 +1,5 @@
 import { format as csvFormat } from 'fast-csv';
+import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
 
@@ -16,6 +17,24 @@ export function publicFlow(f: FlowRecord): Omit<FlowRecord, 'startSec' | 'startN
 
 export function flowsJson(capture: CaptureSummary, flows: FlowRecord[]): string {
   return JSON.stringify({ capture, flows: flows.map(publicFlow) }, null, 2) + '\n';
+}
+
+/**
+ * The same document as flowsJson, written in pieces: one flow a line, so a table of millions of flows
+ * never becomes one giant string.
+ */
+export async function writeFlowsJson(capture: CaptureSummary, flows: FlowRecord[], out: Writable): Promise<void> {
+  const write = async (text: string) => {
+    if (!out.write(text)) await once(out, 'drain');
+  };
+  const head = JSON.stringify({ capture }, null, 2);
+  await write(`${head.slice(0, head.lastIndexOf('}')).trimEnd()},\n  "flows": [`);
+  const BATCH = 2000;
+  for (let i = 0; i < flows.length; i += BATCH) {
+    const part = flows.slice(i, i + BATCH).map((f) => `    ${JSON.stringify(publicFlow(f))}`);
+    await write(`${i === 0 ? '\n' : ',\n'}${part.join(',\n')}`);
+  }
+  await write(`${flows.length ? '\n  ' : ''}]\n}\n`);
 }
 
 /** One flow a row, through fast-csv (quoting, escaping). */
