@@ -72,6 +72,9 @@ const TCP_RST = 0x04;
 const TCP_FIN = 0x01;
 
 const KW = 11; // key words: meta, A address ×4, B address ×4, ports, vlan
+const SLOT_W = 12;
+const HOT_W = 8;
+const META_W = 8;
 const TUNNEL_NAMES = ['vlan', 'mpls', 'pppoe', 'gre', 'erspan', 'vxlan', 'geneve', 'ip-in-ip', 'teredo'];
 const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6' };
 
@@ -83,24 +86,10 @@ export interface FlowShard {
   firstFragments: Array<[string, number]>;
   orphans: OrphanFragment[];
   keys: Uint32Array;
-  clientIsA: Uint8Array;
-  evidence: Uint8Array;
-  pktsA: Float64Array;
-  pktsB: Float64Array;
-  bytesA: Float64Array;
-  bytesB: Float64Array;
-  firstSec: Float64Array;
-  lastSec: Float64Array;
-  firstNs: Uint32Array;
-  lastNs: Uint32Array;
-  hasTime: Uint8Array;
-  digits: Uint8Array;
-  flagsA: Uint32Array;
-  flagsB: Uint32Array;
-  state: Uint32Array;
+  hot: Float64Array;
+  meta: Uint32Array;
   icmp: Int32Array;
   vlan: Int32Array;
-  tunnel: Uint32Array;
 }
 
 export interface FlowTableOptions {
@@ -133,16 +122,6 @@ function portRank(port: number): number {
   return port < 1024 ? 0 : port < 49152 ? 1 : 2;
 }
 
-function growF64(a: Float64Array, n: number) {
-  const b = new Float64Array(n);
-  b.set(a);
-  return b;
-}
-function growU32(a: Uint32Array, n: number) {
-  const b = new Uint32Array(n);
-  b.set(a);
-  return b;
-}
 
 /**
  * Bidirectional 5-tuple flows in typed arrays with open addressing. The key is normalised so both
@@ -152,30 +131,23 @@ export class FlowTable {
   readonly vlanInKey: boolean;
   /** Number of flows (including those superseded by a new SYN on the same 5-tuple). */
   size = 0;
-  private slots: Int32Array;
+  /**
+   * Open addressing with the key inline: a slot is SLOT_W words, the 11 key words and the flow id + 1
+   * (0: empty), so a probe reads one place in memory. Per-flow data is laid out by flow, not by field:
+   * the counters a packet updates share one or two cache lines.
+   */
+  private slotKeys: Uint32Array;
   private mask: number;
   private liveCount = 0;
   private cap = 0;
+  /** Key words of every flow (also of flows superseded by a new SYN), for export and merging. */
   private keys = new Uint32Array(0);
-  private live = new Uint8Array(0);
-  private clientIsA = new Uint8Array(0);
-  private evidence = new Uint8Array(0);
-  private pktsA = new Float64Array(0);
-  private pktsB = new Float64Array(0);
-  private bytesA = new Float64Array(0);
-  private bytesB = new Float64Array(0);
-  private firstSec = new Float64Array(0);
-  private lastSec = new Float64Array(0);
-  private firstNs = new Uint32Array(0);
-  private lastNs = new Uint32Array(0);
-  private hasTime = new Uint8Array(0);
-  private digits = new Uint8Array(0);
-  private flagsA = new Uint32Array(0);
-  private flagsB = new Uint32Array(0);
-  private state = new Uint32Array(0);
+  /** HOT_W doubles per flow: packets and bytes from A and from B, first/last seconds and nanoseconds. */
+  private hot = new Float64Array(0);
+  /** META_W words per flow: TCP flags of A and B, state bits, tunnels, has-time, digits, client side, evidence. */
+  private meta = new Uint32Array(0);
   private icmp = new Int32Array(0);
   private vlan = new Int32Array(0);
-  private tunnel = new Uint32Array(0);
   private readonly k = new Uint32Array(KW);
   /** First fragments: (version, addresses, id, proto) → flow, so later fragments join that flow. */
   private readonly fragments = new Map<string, number>();
@@ -188,7 +160,7 @@ export class FlowTable {
   constructor(opts: FlowTableOptions = {}) {
     this.vlanInKey = opts.vlanInKey ?? false;
     this.deferOrphans = opts.deferOrphanFragments ?? false;
-    this.slots = new Int32Array(1 << 12).fill(-1);
+    this.slotKeys = new Uint32Array((1 << 12) * SLOT_W);
     this.mask = (1 << 12) - 1;
     this.ensureFlowCapacity(1024);
   }
@@ -200,35 +172,18 @@ export class FlowTable {
     const keys = new Uint32Array(cap * KW);
     keys.set(this.keys);
     this.keys = keys;
-    const u8 = (a: Uint8Array) => {
-      const b = new Uint8Array(cap);
-      b.set(a);
-      return b;
-    };
-    const i32 = (a: Int32Array) => {
-      const b = new Int32Array(cap);
-      b.set(a);
-      return b;
-    };
-    this.live = u8(this.live);
-    this.clientIsA = u8(this.clientIsA);
-    this.evidence = u8(this.evidence);
-    this.hasTime = u8(this.hasTime);
-    this.digits = u8(this.digits);
-    this.pktsA = growF64(this.pktsA, cap);
-    this.pktsB = growF64(this.pktsB, cap);
-    this.bytesA = growF64(this.bytesA, cap);
-    this.bytesB = growF64(this.bytesB, cap);
-    this.firstSec = growF64(this.firstSec, cap);
-    this.lastSec = growF64(this.lastSec, cap);
-    this.firstNs = growU32(this.firstNs, cap);
-    this.lastNs = growU32(this.lastNs, cap);
-    this.flagsA = growU32(this.flagsA, cap);
-    this.flagsB = growU32(this.flagsB, cap);
-    this.state = growU32(this.state, cap);
-    this.tunnel = growU32(this.tunnel, cap);
-    this.icmp = i32(this.icmp);
-    this.vlan = i32(this.vlan);
+    const hot = new Float64Array(cap * HOT_W);
+    hot.set(this.hot);
+    this.hot = hot;
+    const meta = new Uint32Array(cap * META_W);
+    meta.set(this.meta);
+    this.meta = meta;
+    const icmp = new Int32Array(cap);
+    icmp.set(this.icmp);
+    this.icmp = icmp;
+    const vlan = new Int32Array(cap);
+    vlan.set(this.vlan);
+    this.vlan = vlan;
     this.cap = cap;
   }
 
@@ -243,34 +198,33 @@ export class FlowTable {
   }
 
   private rehash(): void {
-    const n = this.slots.length * 2;
-    const slots = new Int32Array(n).fill(-1);
+    const old = this.slotKeys;
+    const n = (old.length / SLOT_W) * 2;
+    const slotKeys = new Uint32Array(n * SLOT_W);
     const mask = n - 1;
-    for (let f = 0; f < this.size; f++) {
-      if (!this.live[f]) continue;
-      let s = this.hashKey(this.keys, f * KW) & mask;
-      while (slots[s] !== -1) s = (s + 1) & mask;
-      slots[s] = f;
+    for (let o = 0; o < old.length; o += SLOT_W) {
+      if (old[o + KW] === 0) continue;
+      let s = this.hashKey(old, o) & mask;
+      while (slotKeys[s * SLOT_W + KW] !== 0) s = (s + 1) & mask;
+      slotKeys.set(old.subarray(o, o + SLOT_W), s * SLOT_W);
     }
-    this.slots = slots;
+    this.slotKeys = slotKeys;
     this.mask = mask;
   }
 
   /** Finds the slot of the scratch key, or the empty slot where it would go. */
   private findSlot(): number {
     const k = this.k;
-    const keys = this.keys;
-    const slots = this.slots;
+    const sk = this.slotKeys;
     const mask = this.mask;
     let s = this.hashKey(k, 0) & mask;
     for (;;) {
-      const f = slots[s]!;
-      if (f === -1) return s;
-      const b = f * KW;
+      const b = s * SLOT_W;
+      if (sk[b + KW] === 0) return s;
       if (
-        keys[b] === k[0] && keys[b + 1] === k[1] && keys[b + 5] === k[5] && keys[b + 9] === k[9] &&
-        keys[b + 2] === k[2] && keys[b + 3] === k[3] && keys[b + 4] === k[4] &&
-        keys[b + 6] === k[6] && keys[b + 7] === k[7] && keys[b + 8] === k[8] && keys[b + 10] === k[10]
+        sk[b] === k[0] && sk[b + 1] === k[1] && sk[b + 5] === k[5] && sk[b + 9] === k[9] &&
+        sk[b + 2] === k[2] && sk[b + 3] === k[3] && sk[b + 4] === k[4] &&
+        sk[b + 6] === k[6] && sk[b + 7] === k[7] && sk[b + 8] === k[8] && sk[b + 10] === k[10]
       ) {
         return s;
       }
@@ -278,22 +232,25 @@ export class FlowTable {
     }
   }
 
+  /** The live flow in a slot, or -1. */
+  private flowAt(slot: number): number {
+    return this.slotKeys[slot * SLOT_W + KW]! - 1;
+  }
+
   private newFlow(slot: number): number {
     const f = this.size++;
     this.ensureFlowCapacity(this.size);
     this.keys.set(this.k, f * KW);
-    this.live[f] = 1;
-    this.clientIsA[f] = 0;
-    this.evidence[f] = EV_FIRST;
-    this.pktsA[f] = this.pktsB[f] = this.bytesA[f] = this.bytesB[f] = 0;
-    this.hasTime[f] = 0;
-    this.digits[f] = 0;
-    this.flagsA[f] = this.flagsB[f] = this.state[f] = this.tunnel[f] = 0;
+    this.hot.fill(0, f * HOT_W, (f + 1) * HOT_W);
+    this.meta.fill(0, f * META_W, (f + 1) * META_W);
     this.icmp[f] = -1;
     this.vlan[f] = -1;
-    if (this.slots[slot] === -1) this.liveCount++;
-    else this.live[this.slots[slot]!] = 0;
-    this.slots[slot] = f;
+    const b = slot * SLOT_W;
+    if (this.slotKeys[b + KW] === 0) {
+      this.liveCount++;
+      this.slotKeys.set(this.k, b);
+    }
+    this.slotKeys[b + KW] = f + 1;
     return f;
   }
 
@@ -353,14 +310,14 @@ export class FlowTable {
     k[9] = srcIsA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0;
     k[10] = this.vlanInKey ? (v.vlan + 1) >>> 0 : 0;
     const slot = this.findSlot();
-    let f = this.slots[slot]!;
+    let f = this.flowAt(slot);
     const flags = v.tcpFlags;
     const pureSyn = proto === 6 && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
     if (f === -1 || (pureSyn && this.finished(f))) {
       f = this.newFlow(slot);
       this.decideDirection(f, srcIsA, sp, dp, v, rec);
-      if (pureSyn) this.state[f] = OPENED_BY_SYN;
-      if (this.liveCount * 2 > this.slots.length) this.rehash();
+      if (pureSyn) this.meta[f * META_W + 2] = OPENED_BY_SYN;
+      if (this.liveCount * 2 > this.slotKeys.length / SLOT_W) this.rehash();
     }
     if (fragKey !== null && v.fragment === 1) {
       if (this.fragments.size >= 65536) this.fragments.clear(); // bounded: fragments are short-lived
@@ -370,7 +327,7 @@ export class FlowTable {
   }
 
   private finished(f: number): boolean {
-    const st = this.state[f]!;
+    const st = this.meta[f * META_W + 2]!;
     return (st & (RST_A | RST_B)) !== 0 || (st & (FIN_A | FIN_B)) === (FIN_A | FIN_B);
   }
 
@@ -401,71 +358,71 @@ export class FlowTable {
       srcIsClient = rec.direction === 2;
       ev = EV_EPB;
     }
-    this.clientIsA[f] = srcIsClient === srcIsA ? 1 : 0;
-    this.evidence[f] = ev;
+    this.meta[f * META_W + 6] = srcIsClient === srcIsA ? 1 : 0;
+    this.meta[f * META_W + 7] = ev;
   }
 
   private count(f: number, fromA: boolean, v: PacketView, rec: PacketRecord): void {
     const len = rec.origLen;
     if (fromA) {
-      this.pktsA[f]++;
-      this.bytesA[f] += len;
+      this.hot[f * HOT_W + 0]++;
+      this.hot[f * HOT_W + 2] += len;
     } else {
-      this.pktsB[f]++;
-      this.bytesB[f] += len;
+      this.hot[f * HOT_W + 1]++;
+      this.hot[f * HOT_W + 3] += len;
     }
     if (rec.hasTs) {
       const sec = rec.tsSec;
       const ns = rec.tsNs;
-      if (!this.hasTime[f]) {
-        this.hasTime[f] = 1;
-        this.firstSec[f] = this.lastSec[f] = sec;
-        this.firstNs[f] = this.lastNs[f] = ns;
+      if (!this.meta[f * META_W + 4]) {
+        this.meta[f * META_W + 4] = 1;
+        this.hot[f * HOT_W + 4] = this.hot[f * HOT_W + 5] = sec;
+        this.hot[f * HOT_W + 6] = this.hot[f * HOT_W + 7] = ns;
       } else {
-        if (compareTime(sec, ns, this.firstSec[f]!, this.firstNs[f]!) < 0) {
-          this.firstSec[f] = sec;
-          this.firstNs[f] = ns;
+        if (compareTime(sec, ns, this.hot[f * HOT_W + 4]!, this.hot[f * HOT_W + 6]!) < 0) {
+          this.hot[f * HOT_W + 4] = sec;
+          this.hot[f * HOT_W + 6] = ns;
         }
-        if (compareTime(sec, ns, this.lastSec[f]!, this.lastNs[f]!) > 0) {
-          this.lastSec[f] = sec;
-          this.lastNs[f] = ns;
+        if (compareTime(sec, ns, this.hot[f * HOT_W + 5]!, this.hot[f * HOT_W + 7]!) > 0) {
+          this.hot[f * HOT_W + 5] = sec;
+          this.hot[f * HOT_W + 7] = ns;
         }
       }
-      if (rec.tsDigits > this.digits[f]!) this.digits[f] = rec.tsDigits;
+      if (rec.tsDigits > this.meta[f * META_W + 5]!) this.meta[f * META_W + 5] = rec.tsDigits;
     }
-    this.tunnel[f] |= v.tunnel;
+    this.meta[f * META_W + 3] |= v.tunnel;
     if (v.vlan >= 0 && this.vlan[f]! < 0) this.vlan[f] = v.vlan;
     if (v.icmpType >= 0 && this.icmp[f]! < 0) this.icmp[f] = (v.icmpType << 8) | v.icmpCode;
     if (v.proto !== 6 || v.fragment === 2) return;
     const flags = v.tcpFlags;
-    if (fromA) this.flagsA[f] |= flags;
-    else this.flagsB[f] |= flags;
-    let st = this.state[f]!;
+    if (fromA) this.meta[f * META_W + 0] |= flags;
+    else this.meta[f * META_W + 1] |= flags;
+    let st = this.meta[f * META_W + 2]!;
     const syn = flags & TCP_SYN;
     const ack = flags & TCP_ACK;
     if (st & PENDING_SYNACK && !(syn && ack)) {
       // Something followed a lone SYN-ACK: now it counts as evidence of direction.
       if (!(st & (SYN_A | SYN_B))) {
-        this.clientIsA[f] = st & PENDING_TO_A ? 1 : 0;
-        this.evidence[f] = EV_SYNACK;
+        this.meta[f * META_W + 6] = st & PENDING_TO_A ? 1 : 0;
+        this.meta[f * META_W + 7] = EV_SYNACK;
       }
       st &= ~(PENDING_SYNACK | PENDING_TO_A);
     }
     if (syn && !ack) {
       if (!(st & (SYN_A | SYN_B))) {
-        this.clientIsA[f] = fromA ? 1 : 0;
-        this.evidence[f] = EV_SYN;
+        this.meta[f * META_W + 6] = fromA ? 1 : 0;
+        this.meta[f * META_W + 7] = EV_SYN;
       }
       st |= fromA ? SYN_A : SYN_B;
     } else if (syn && ack) {
       st |= fromA ? SYNACK_A : SYNACK_B;
-      if (!(st & (SYN_A | SYN_B)) && this.evidence[f]! < EV_SYNACK) {
+      if (!(st & (SYN_A | SYN_B)) && this.meta[f * META_W + 7]! < EV_SYNACK) {
         st |= PENDING_SYNACK | (fromA ? 0 : PENDING_TO_A);
       }
     }
     if (flags & TCP_RST) st |= fromA ? RST_A : RST_B;
     if (flags & TCP_FIN) st |= fromA ? FIN_A : FIN_B;
-    this.state[f] = st;
+    this.meta[f * META_W + 2] = st;
   }
 
   /** The table as plain typed arrays (sliced to the flows in use), to send from a worker thread. */
@@ -477,24 +434,10 @@ export class FlowTable {
       firstFragments: [...this.fragments],
       orphans: this.orphans,
       keys: this.keys.slice(0, n * KW),
-      clientIsA: this.clientIsA.slice(0, n),
-      evidence: this.evidence.slice(0, n),
-      pktsA: this.pktsA.slice(0, n),
-      pktsB: this.pktsB.slice(0, n),
-      bytesA: this.bytesA.slice(0, n),
-      bytesB: this.bytesB.slice(0, n),
-      firstSec: this.firstSec.slice(0, n),
-      lastSec: this.lastSec.slice(0, n),
-      firstNs: this.firstNs.slice(0, n),
-      lastNs: this.lastNs.slice(0, n),
-      hasTime: this.hasTime.slice(0, n),
-      digits: this.digits.slice(0, n),
-      flagsA: this.flagsA.slice(0, n),
-      flagsB: this.flagsB.slice(0, n),
-      state: this.state.slice(0, n),
+      hot: this.hot.slice(0, n * HOT_W),
+      meta: this.meta.slice(0, n * META_W),
       icmp: this.icmp.slice(0, n),
       vlan: this.vlan.slice(0, n),
-      tunnel: this.tunnel.slice(0, n),
     };
   }
 
@@ -536,57 +479,57 @@ export class FlowTable {
     for (let g = 0; g < sh.size; g++) {
       for (let i = 0; i < KW; i++) k[i] = sh.keys[g * KW + i]!;
       const slot = this.findSlot();
-      let f = this.slots[slot]!;
-      const st = sh.state[g]!;
+      let f = this.flowAt(slot);
+      const st = sh.meta[g * META_W + 2]!;
       if (f === -1 || (st & OPENED_BY_SYN && this.finished(f))) {
         f = this.newFlow(slot);
-        this.clientIsA[f] = sh.clientIsA[g]!;
-        this.evidence[f] = sh.evidence[g]!;
-        this.state[f] = st;
-        if (this.liveCount * 2 > this.slots.length) this.rehash();
+        this.meta[f * META_W + 6] = sh.meta[g * META_W + 6]!;
+        this.meta[f * META_W + 7] = sh.meta[g * META_W + 7]!;
+        this.meta[f * META_W + 2] = st;
+        if (this.liveCount * 2 > this.slotKeys.length / SLOT_W) this.rehash();
       } else {
-        const mine = this.state[f]!;
+        const mine = this.meta[f * META_W + 2]!;
         const haveSyn = (mine & (SYN_A | SYN_B)) !== 0;
         // A lone SYN-ACK at the end of this table is confirmed by the shard's packets of the flow.
         if (mine & PENDING_SYNACK && !haveSyn) {
-          this.clientIsA[f] = mine & PENDING_TO_A ? 1 : 0;
-          this.evidence[f] = EV_SYNACK;
+          this.meta[f * META_W + 6] = mine & PENDING_TO_A ? 1 : 0;
+          this.meta[f * META_W + 7] = EV_SYNACK;
         }
         // Otherwise a SYN decides unless one was already seen, and the stronger evidence wins.
-        if (!haveSyn && sh.evidence[g]! > this.evidence[f]!) {
-          this.clientIsA[f] = sh.clientIsA[g]!;
-          this.evidence[f] = sh.evidence[g]!;
+        if (!haveSyn && sh.meta[g * META_W + 7]! > this.meta[f * META_W + 7]!) {
+          this.meta[f * META_W + 6] = sh.meta[g * META_W + 6]!;
+          this.meta[f * META_W + 7] = sh.meta[g * META_W + 7]!;
         }
         let merged = (mine & ~(PENDING_SYNACK | PENDING_TO_A)) | (st & ~OPENED_BY_SYN);
         if (merged & (SYN_A | SYN_B)) merged &= ~(PENDING_SYNACK | PENDING_TO_A);
-        this.state[f] = merged;
+        this.meta[f * META_W + 2] = merged;
       }
-      this.pktsA[f] += sh.pktsA[g]!;
-      this.pktsB[f] += sh.pktsB[g]!;
-      this.bytesA[f] += sh.bytesA[g]!;
-      this.bytesB[f] += sh.bytesB[g]!;
-      if (sh.hasTime[g]) {
-        if (!this.hasTime[f]) {
-          this.hasTime[f] = 1;
-          this.firstSec[f] = sh.firstSec[g]!;
-          this.firstNs[f] = sh.firstNs[g]!;
-          this.lastSec[f] = sh.lastSec[g]!;
-          this.lastNs[f] = sh.lastNs[g]!;
+      this.hot[f * HOT_W + 0] += sh.hot[g * HOT_W + 0]!;
+      this.hot[f * HOT_W + 1] += sh.hot[g * HOT_W + 1]!;
+      this.hot[f * HOT_W + 2] += sh.hot[g * HOT_W + 2]!;
+      this.hot[f * HOT_W + 3] += sh.hot[g * HOT_W + 3]!;
+      if (sh.meta[g * META_W + 4]) {
+        if (!this.meta[f * META_W + 4]) {
+          this.meta[f * META_W + 4] = 1;
+          this.hot[f * HOT_W + 4] = sh.hot[g * HOT_W + 4]!;
+          this.hot[f * HOT_W + 6] = sh.hot[g * HOT_W + 6]!;
+          this.hot[f * HOT_W + 5] = sh.hot[g * HOT_W + 5]!;
+          this.hot[f * HOT_W + 7] = sh.hot[g * HOT_W + 7]!;
         } else {
-          if (compareTime(sh.firstSec[g]!, sh.firstNs[g]!, this.firstSec[f]!, this.firstNs[f]!) < 0) {
-            this.firstSec[f] = sh.firstSec[g]!;
-            this.firstNs[f] = sh.firstNs[g]!;
+          if (compareTime(sh.hot[g * HOT_W + 4]!, sh.hot[g * HOT_W + 6]!, this.hot[f * HOT_W + 4]!, this.hot[f * HOT_W + 6]!) < 0) {
+            this.hot[f * HOT_W + 4] = sh.hot[g * HOT_W + 4]!;
+            this.hot[f * HOT_W + 6] = sh.hot[g * HOT_W + 6]!;
           }
-          if (compareTime(sh.lastSec[g]!, sh.lastNs[g]!, this.lastSec[f]!, this.lastNs[f]!) > 0) {
-            this.lastSec[f] = sh.lastSec[g]!;
-            this.lastNs[f] = sh.lastNs[g]!;
+          if (compareTime(sh.hot[g * HOT_W + 5]!, sh.hot[g * HOT_W + 7]!, this.hot[f * HOT_W + 5]!, this.hot[f * HOT_W + 7]!) > 0) {
+            this.hot[f * HOT_W + 5] = sh.hot[g * HOT_W + 5]!;
+            this.hot[f * HOT_W + 7] = sh.hot[g * HOT_W + 7]!;
           }
         }
       }
-      if (sh.digits[g]! > this.digits[f]!) this.digits[f] = sh.digits[g]!;
-      this.flagsA[f] |= sh.flagsA[g]!;
-      this.flagsB[f] |= sh.flagsB[g]!;
-      this.tunnel[f] |= sh.tunnel[g]!;
+      if (sh.meta[g * META_W + 5]! > this.meta[f * META_W + 5]!) this.meta[f * META_W + 5] = sh.meta[g * META_W + 5]!;
+      this.meta[f * META_W + 0] |= sh.meta[g * META_W + 0]!;
+      this.meta[f * META_W + 1] |= sh.meta[g * META_W + 1]!;
+      this.meta[f * META_W + 3] |= sh.meta[g * META_W + 3]!;
       if (this.icmp[f]! < 0) this.icmp[f] = sh.icmp[g]!;
       if (this.vlan[f]! < 0) this.vlan[f] = sh.vlan[g]!;
       merged[g] = f;
@@ -615,13 +558,13 @@ export class FlowTable {
     const addr = (o: number) => (version === 4 ? formatIPv4(keys[o]!) : formatIPv6(keys[o]!, keys[o + 1]!, keys[o + 2]!, keys[o + 3]!));
     const portA = keys[b + 9]! >>> 16;
     const portB = keys[b + 9]! & 0xffff;
-    const cA = this.clientIsA[f] === 1;
-    const pC = cA ? this.pktsA[f]! : this.pktsB[f]!;
-    const pS = cA ? this.pktsB[f]! : this.pktsA[f]!;
-    const bC = cA ? this.bytesA[f]! : this.bytesB[f]!;
-    const bS = cA ? this.bytesB[f]! : this.bytesA[f]!;
-    const hasTime = this.hasTime[f] === 1;
-    const digits = this.digits[f]!;
+    const cA = this.meta[f * META_W + 6] === 1;
+    const pC = cA ? this.hot[f * HOT_W + 0]! : this.hot[f * HOT_W + 1]!;
+    const pS = cA ? this.hot[f * HOT_W + 1]! : this.hot[f * HOT_W + 0]!;
+    const bC = cA ? this.hot[f * HOT_W + 2]! : this.hot[f * HOT_W + 3]!;
+    const bS = cA ? this.hot[f * HOT_W + 3]! : this.hot[f * HOT_W + 2]!;
+    const hasTime = this.meta[f * META_W + 4] === 1;
+    const digits = this.meta[f * META_W + 5]!;
     const r: FlowRecord = {
       proto: PROTO_NAMES[proto] ?? String(proto),
       protoNumber: proto,
@@ -636,36 +579,36 @@ export class FlowTable {
       clientBytes: bC,
       serverPackets: pS,
       serverBytes: bS,
-      start: hasTime ? formatIso(this.firstSec[f]!, this.firstNs[f]!, digits) : null,
-      end: hasTime ? formatIso(this.lastSec[f]!, this.lastNs[f]!, digits) : null,
-      duration: hasTime ? Number((this.lastSec[f]! - this.firstSec[f]! + (this.lastNs[f]! - this.firstNs[f]!) / 1e9).toFixed(9)) : 0,
+      start: hasTime ? formatIso(this.hot[f * HOT_W + 4]!, this.hot[f * HOT_W + 6]!, digits) : null,
+      end: hasTime ? formatIso(this.hot[f * HOT_W + 5]!, this.hot[f * HOT_W + 7]!, digits) : null,
+      duration: hasTime ? Number((this.hot[f * HOT_W + 5]! - this.hot[f * HOT_W + 4]! + (this.hot[f * HOT_W + 7]! - this.hot[f * HOT_W + 6]!) / 1e9).toFixed(9)) : 0,
       outcome: proto === 6 ? this.outcome(f, cA) : null,
-      direction: DIRECTION_EVIDENCE[this.evidence[f]!]!,
-      startSec: hasTime ? this.firstSec[f]! : 0,
-      startNs: hasTime ? this.firstNs[f]! : 0,
+      direction: DIRECTION_EVIDENCE[this.meta[f * META_W + 7]!]!,
+      startSec: hasTime ? this.hot[f * HOT_W + 4]! : 0,
+      startNs: hasTime ? this.hot[f * HOT_W + 6]! : 0,
     };
     if (proto === 6) {
-      r.clientFlags = flagLetters(cA ? this.flagsA[f]! : this.flagsB[f]!);
-      r.serverFlags = flagLetters(cA ? this.flagsB[f]! : this.flagsA[f]!);
+      r.clientFlags = flagLetters(cA ? this.meta[f * META_W + 0]! : this.meta[f * META_W + 1]!);
+      r.serverFlags = flagLetters(cA ? this.meta[f * META_W + 1]! : this.meta[f * META_W + 0]!);
     }
     if (this.icmp[f]! >= 0) {
       r.icmpType = this.icmp[f]! >> 8;
       r.icmpCode = this.icmp[f]! & 0xff;
     }
     if (this.vlan[f]! >= 0) r.vlan = this.vlan[f]!;
-    const t = this.tunnel[f]! & ~1; // a VLAN tag is not a tunnel
+    const t = this.meta[f * META_W + 3]! & ~1; // a VLAN tag is not a tunnel
     if (t) r.tunnel = TUNNEL_NAMES.filter((_, i) => t & (1 << i));
     return r;
   }
 
   private outcome(f: number, clientIsA: boolean): TcpOutcome {
-    const st = this.state[f]!;
+    const st = this.meta[f * META_W + 2]!;
     const clientSyn = st & (clientIsA ? SYN_A : SYN_B);
     if (!clientSyn) return 'partial';
     if (st & (clientIsA ? SYNACK_B : SYNACK_A)) return 'established';
-    const serverPkts = clientIsA ? this.pktsB[f]! : this.pktsA[f]!;
+    const serverPkts = clientIsA ? this.hot[f * HOT_W + 1]! : this.hot[f * HOT_W + 0]!;
     if (serverPkts === 0) return 'attempted';
-    const serverFlags = clientIsA ? this.flagsB[f]! : this.flagsA[f]!;
+    const serverFlags = clientIsA ? this.meta[f * META_W + 1]! : this.meta[f * META_W + 0]!;
     // The server answered only with resets: the port is closed (or a firewall answered for it).
     if (serverFlags & TCP_RST && (serverFlags & ~(TCP_RST | TCP_ACK)) === 0) return 'rejected';
     return 'partial';

@@ -6,8 +6,4 @@ import type { ShardJob } from './shard-protocol.js';
 // are transferred, not copied.
 const result = await runShard(workerData as ShardJob);
 const t = result.table;
-parentPort!.postMessage(result, [
-  t.keys.buffer, t.clientIsA.buffer, t.evidence.buffer, t.pktsA.buffer, t.pktsB.buffer, t.bytesA.buffer, t.bytesB.buffer,
-  t.firstSec.buffer, t.lastSec.buffer, t.firstNs.buffer, t.lastNs.buffer, t.hasTime.buffer, t.digits.buffer, t.flagsA.buffer,
-  t.flagsB.buffer, t.state.buffer, t.icmp.buffer, t.vlan.buffer, t.tunnel.buffer,
-] as ArrayBuffer[]);
+parentPort!.postMessage(result, [t.keys.buffer, t.hot.buffer, t.meta.buffer, t.icmp.buffer, t.vlan.buffer] as ArrayBuffer[]);
