@@ -2,7 +2,7 @@ import { decodeEthernet, decodeLinuxSll, decodeLinuxSll2, decodeLoop, decodeMpls
 import { decodeIPv4 } from './ipv4.js';
 import { decodeIPv6 } from './ipv6.js';
 import { decodeIcmp, decodeTcp, decodeUdp } from './transport.js';
-import { decodeGeneve, decodeGre, decodeTeredo, decodeVxlan } from './tunnels.js';
+import { decodeFabricPath, decodeGeneve, decodeGre, decodePbb, decodeTeredo, decodeVnTag, decodeVxlan } from './tunnels.js';
 import { byEthertype, byIpProto, byLinkType, byUdpPort } from './tables.js';
 import { PacketView, Tunnel } from './view.js';
 import type { PacketRecord } from '../capture/record.js';
@@ -29,6 +29,9 @@ byEthertype.set(0x9200, decodeVlan);
 byEthertype.set(0x8847, decodeMpls); // unicast
 byEthertype.set(0x8848, decodeMpls); // multicast
 byEthertype.set(0x8864, decodePppoeSession);
+byEthertype.set(0x8903, decodeFabricPath); // Cisco FabricPath
+byEthertype.set(0x88e7, decodePbb); // 802.1ah provider backbone bridging
+byEthertype.set(0x8926, decodeVnTag); // Cisco VN-Tag
 
 // IP protocol numbers → decoder. Others become protocol-number flows without ports.
 byIpProto.set(1, decodeIcmp);

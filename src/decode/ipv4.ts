@@ -7,6 +7,7 @@ import { PacketView, u16, u32 } from './view.js';
  * header: the flow table attributes it to the flow of its first fragment.
  */
 export function decodeIPv4(buf: Buffer, off: number, end: number, v: PacketView): void {
+  if (++v.hops > 64) return v.fail('encapsulation-too-deep');
   if (end - off < 20) return v.fail('ipv4-truncated');
   const b0 = buf[off]!;
   if (b0 >> 4 !== 4) return v.fail('ipv4-bad-version');

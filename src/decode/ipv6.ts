@@ -6,6 +6,7 @@ import { PacketView, u16, u32 } from './view.js';
  * authentication 51). Mobility (135) and no-next-header (59) end the chain.
  */
 export function decodeIPv6(buf: Buffer, off: number, end: number, v: PacketView): void {
+  if (++v.hops > 64) return v.fail('encapsulation-too-deep');
   if (end - off < 40) return v.fail('ipv6-truncated');
   if (buf[off]! >> 4 !== 6) return v.fail('ipv6-bad-version');
   const payloadLen = u16(buf, off + 4);

@@ -11,6 +11,7 @@ export const byIpProto = new Map<number, Decoder>();
 export const byUdpPort = new Map<number, Decoder>();
 
 export function dispatchEthertype(type: number, buf: Buffer, off: number, end: number, v: import('./view.js').PacketView): void {
+  if (++v.hops > 64) return v.fail('encapsulation-too-deep');
   const next = byEthertype.get(type);
   if (next === undefined) v.notIp(type);
   else next(buf, off, end, v);

@@ -2,11 +2,19 @@ import { byUdpPort } from './tables.js';
 import { PacketView, u16 } from './view.js';
 
 /**
- * TCP. Ports and flags are all a flow needs: 14 bytes suffice (a capture cut inside the options
- * still counts); the payload starts after the data offset.
+ * TCP. Ports and flags are all a flow needs: 14 bytes give both (a capture cut inside the options
+ * still counts); a header cut after the ports still names the conversation, without flags.
  */
 export function decodeTcp(buf: Buffer, off: number, end: number, v: PacketView): void {
-  if (end - off < 14) return v.fail('tcp-truncated');
+  if (end - off < 4) return v.fail('tcp-truncated');
+  if (end - off < 14) {
+    v.srcPort = u16(buf, off);
+    v.dstPort = u16(buf, off + 2);
+    v.tcpFlags = 0;
+    v.payloadOff = end;
+    v.payloadLen = 0;
+    return;
+  }
   v.srcPort = u16(buf, off);
   v.dstPort = u16(buf, off + 2);
   v.tcpFlags = buf[off + 13]! | ((buf[off + 12]! & 1) << 8);

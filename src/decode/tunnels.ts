@@ -1,4 +1,5 @@
 import { decodeEthernet, decodePpp } from './link.js';
+import { decodeIPv4 } from './ipv4.js';
 import { decodeIPv6 } from './ipv6.js';
 import { dispatchEthertype } from './tables.js';
 import { PacketView, Tunnel, u16 } from './view.js';
@@ -43,7 +44,30 @@ export function decodeGre(buf: Buffer, off: number, end: number, v: PacketView):
     return decodeEthernet(buf, p + 12 + (hasPlatform ? 8 : 0), end, v);
   }
   if (proto === 0x6558) return decodeEthernet(buf, p, end, v); // transparent Ethernet bridging
+  if (proto === 0x883e) {
+    // WCCP redirection: a 4-byte redirect header before the original IPv4 packet.
+    if (end - p < 4) return v.fail('gre-truncated');
+    return decodeIPv4(buf, p + 4, end, v);
+  }
   dispatchEthertype(proto, buf, p, end, v);
+}
+
+/** Cisco FabricPath (0x8903): a 2-byte FTag/TTL after the outer header, then the original frame. */
+export function decodeFabricPath(buf: Buffer, off: number, end: number, v: PacketView): void {
+  if (end - off < 2) return v.fail('fabricpath-truncated');
+  decodeEthernet(buf, off + 2, end, v);
+}
+
+/** Provider backbone bridging (802.1ah, 0x88e7): a 4-byte I-TAG, then the customer's frame. */
+export function decodePbb(buf: Buffer, off: number, end: number, v: PacketView): void {
+  if (end - off < 4) return v.fail('pbb-truncated');
+  decodeEthernet(buf, off + 4, end, v);
+}
+
+/** Cisco VN-Tag (0x8926): a 4-byte tag, then the next ethertype. */
+export function decodeVnTag(buf: Buffer, off: number, end: number, v: PacketView): void {
+  if (end - off < 6) return v.fail('vntag-truncated');
+  dispatchEthertype(u16(buf, off + 4), buf, off + 6, end, v);
 }
 
 /** VXLAN (RFC 7348, UDP 4789): 8-byte header, then an Ethernet frame. */
@@ -78,8 +102,8 @@ export function decodeTeredo(buf: Buffer, off: number, end: number, v: PacketVie
   }
   if (end - p >= 8 && buf[p] === 0 && buf[p + 1] === 0) p += 8; // origin indication
   if (end - p < 40 || buf[p]! >> 4 !== 6) return;
-  // The inner header must account for the rest of the datagram, or this is not Teredo.
-  if (p + 40 + u16(buf, p + 4) !== end) return;
+  // The inner header must fit in the datagram (a bubble may carry trailing bytes), or this is not Teredo.
+  if (p + 40 + u16(buf, p + 4) > end) return;
   v.tunnel |= Tunnel.teredo;
   decodeIPv6(buf, p, end, v);
 }

@@ -58,6 +58,8 @@ export class PacketView {
   fragId = 0;
   /** How many IP headers were seen (2 or more means IP-in-IP or a tunnel). */
   ipDepth = 0;
+  /** Headers dispatched so far: bounds crafted frames that nest encapsulations without end. */
+  hops = 0;
 
   reset(): void {
     this.status = Status.Ip;
@@ -78,6 +80,7 @@ export class PacketView {
     this.fragment = 0;
     this.fragId = 0;
     this.ipDepth = 0;
+    this.hops = 0;
   }
 
   fail(reason: string): void {
