@@ -1,7 +1,7 @@
 /**
  * Writes a large synthetic capture for benchmarks with the project's own writer:
  *   npx tsx bench/generate.ts --out bench/out/big.pcap [--packets 20000000] [--flows 200000]
- *     [--format pcap|pcapng] [--vlan 0.1] [--ipv6 0.1] [--snaplen 0]
+ *     [--format pcap|pcapng] [--vlan 0.1] [--ipv6 0.1] [--snaplen 0] [--active 2000]
  * Frame sizes follow a SPAN-port mix (mostly bare ACKs, some full frames: about 107 bytes on average).
  * Addresses and ports are written into prebuilt frames in place, so generation runs at millions of
  * packets per second. Checksums are not recomputed: they are wrong, as with checksum offload.
@@ -19,6 +19,12 @@ export interface GenerateOptions {
   vlanShare: number;
   ipv6Share: number;
   snaplen: number;
+  /**
+   * Flows active at once: each packet belongs to one of a sliding window of this many flows, as on a
+   * real link where a few thousand conversations are open at any moment. 0: every packet picks any of
+   * the flows at random (the worst case for a flow table's caches).
+   */
+  active: number;
 }
 
 /** Payload sizes and their shares: avg frame ≈ 107 bytes. */
@@ -58,8 +64,13 @@ export function generate(o: GenerateOptions): { bytes: number } {
   let rnd = 0x12345678;
   for (let i = 0; i < o.packets; i++) {
     rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0;
-    const flow = Math.imul(i, 0x9e3779b1) >>> 0;
-    const f = flow % o.flows;
+    let f: number;
+    if (o.active > 0) {
+      // The window slides by one flow every packets/flows packets, so every flow gets its share. The
+      // high bits of the generator pick the flow (an LCG's low bits repeat too soon).
+      const base = Math.floor((i * o.flows) / o.packets);
+      f = (base + ((rnd >>> 12) % o.active)) % o.flows;
+    } else f = (Math.imul(i, 0x9e3779b1) >>> 0) % o.flows;
     const v6 = (f % 1000) / 1000 < o.ipv6Share ? 1 : 0;
     const vlan = ((f >>> 3) % 1000) / 1000 < o.vlanShare ? 1 : 0;
     const udp = f % 5 === 0 ? 1 : 0;
@@ -67,12 +78,15 @@ export function generate(o: GenerateOptions): { bytes: number } {
     let c = 0;
     while (c < cumulative.length - 1 && r > cumulative[c]!) c++;
     const t = templates[v6]![vlan]![udp]![c]!;
-    const reply = rnd & 1;
+    const reply = (rnd >>> 7) & 1;
     const ipOff = 14 + vlan * 4;
     const client = 0x0a000000 + f;
     const server = 0x0a010000 + (f % 251);
     if (v6) {
+      // Clients in 2001:db8::/64, servers in 2001:db8:1::/64: the prefix moves with the address.
+      t.writeUInt32BE(reply ? 0x00010000 : 0, ipOff + 8 + 4);
       t.writeUInt32BE(reply ? server : client, ipOff + 8 + 12);
+      t.writeUInt32BE(reply ? 0 : 0x00010000, ipOff + 24 + 4);
       t.writeUInt32BE(reply ? client : server, ipOff + 24 + 12);
     } else {
       t.writeUInt32BE(reply ? server : client, ipOff + 12);
@@ -105,6 +119,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       vlan: { type: 'string', default: '0.1' },
       ipv6: { type: 'string', default: '0.1' },
       snaplen: { type: 'string', default: '0' },
+      active: { type: 'string', default: '2000' },
     },
   });
   const t = performance.now();
@@ -116,6 +131,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     vlanShare: Number(values.vlan),
     ipv6Share: Number(values.ipv6),
     snaplen: Number(values.snaplen),
+    active: Number(values.active),
   };
   const { bytes } = generate(opts);
   console.log(`wrote ${opts.out}: ${opts.packets} packets, ${opts.flows} flows, avg frame ${(bytes / opts.packets).toFixed(0)} B, in ${((performance.now() - t) / 1000).toFixed(1)} s`);

@@ -24,18 +24,20 @@ const { values } = parseArgs({
     flows: { type: 'string', default: '200000' },
     runs: { type: 'string', default: '3' },
     'tshark-slice': { type: 'string', default: '200000' },
+    active: { type: 'string', default: '2000' },
   },
 });
 const packets = Number(values.packets);
 const flows = Number(values.flows);
 const runs = Number(values.runs);
 const slice = Math.min(Number(values['tshark-slice']), packets);
+const active = Number(values.active);
 
 function captureFile(format: 'pcap' | 'pcapng', n: number): string {
-  const file = join(out, `bench-${n}-${flows}.${format}`);
+  const file = join(out, `bench-${n}-${flows}-${active}.${format}`);
   if (!existsSync(file)) {
     const t = performance.now();
-    generate({ out: file, packets: n, flows, format, vlanShare: 0.1, ipv6Share: 0.1, snaplen: 0 });
+    generate({ out: file, packets: n, flows, format, vlanShare: 0.1, ipv6Share: 0.1, snaplen: 0, active });
     console.log(`generated ${file} (${(statSync(file).size / 1e9).toFixed(2)} GB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
   return file;
@@ -88,7 +90,7 @@ const add = (m: Measure | null) => {
   }
 };
 
-console.log(`\n${packets} packets, ${flows} flows; ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; median of ${runs}`);
+console.log(`\n${packets} packets, ${flows} flows (${active ? `${active} active at a time` : 'random order'}); ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; median of ${runs}`);
 add(measure('cat (page-cache floor)', pcap, ['sh', '-c', `cat '${pcap}' > /dev/null`], packets));
 for (const [file, fmt] of [[pcap, 'pcap'], [pcapng, 'pcapng']] as const) {
   for (const w of [1, 2]) add(measure(`flowaudit flows ${fmt}, ${w} worker${w > 1 ? 's' : ''}`, file, [process.execPath, cli, 'flows', file, '--workers', String(w), '--format', 'json', '--out', '/dev/null'], packets));
@@ -105,5 +107,5 @@ if (base) {
   for (const r of results) console.log(`  ${r.tool.padEnd(38)} ${(r.wallSeconds / base.wallSeconds).toFixed(2)}×`);
 }
 const file = join(out, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), packets, flows, runs, machine: { cores: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, results }, null, 2));
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), packets, flows, active, runs, machine: { cores: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, results }, null, 2));
 console.log(`\nresults: ${file}`);

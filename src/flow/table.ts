@@ -160,15 +160,17 @@ export class FlowTable {
   constructor(opts: FlowTableOptions = {}) {
     this.vlanInKey = opts.vlanInKey ?? false;
     this.deferOrphans = opts.deferOrphanFragments ?? false;
-    this.slotKeys = new Uint32Array((1 << 12) * SLOT_W);
-    this.mask = (1 << 12) - 1;
-    this.ensureFlowCapacity(1024);
+    // Start large enough for a busy capture's first seconds (3 MB): rehashing while growing from tiny
+    // tables cost more than the memory.
+    this.slotKeys = new Uint32Array((1 << 16) * SLOT_W);
+    this.mask = (1 << 16) - 1;
+    this.ensureFlowCapacity(16384);
   }
 
   private ensureFlowCapacity(n: number): void {
     if (n <= this.cap) return;
     let cap = Math.max(this.cap, 1024);
-    while (cap < n) cap *= 2;
+    while (cap < n) cap *= 4;
     const keys = new Uint32Array(cap * KW);
     keys.set(this.keys);
     this.keys = keys;
