@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bundledCatalogIds, displayPorts, loadCatalog } from '../src/catalog/index.js';
+
+/**
+ * Every bundled catalog against the vendor documents in ../shared/seeds (see its README): the rules
+ * load, the roles users type exist, and every citation is the vendor's own words.
+ */
+const seeds = resolve(__dirname, '..', '..', 'shared', 'seeds');
+const SOURCES: Record<string, Record<string, string>> = {
+  cam: { 'ipa36-2': '004_b499f6666ec6e135.txt' },
+  'bmc-cm': { ports: '000_10b8f42f5ad0971e.txt' },
+  itms8: { 'article-184952': '001_06cf43f5e72b391f.txt' },
+  sccm2007: { 'port-list': '002_031579148e7645ef.txt', 'network-communications': '003_89b7e3ac6d9abfc6.txt' },
+};
+const USER_ROLES: Record<string, string[]> = {
+  'bmc-cm': ['master-server', 'relay', 'client', 'console', 'database-server'],
+  itms8: ['notification-server', 'agent', 'package-server', 'task-server', 'sql-server'],
+  sccm2007: ['site-server', 'management-point', 'distribution-point', 'software-update-point', 'pxe-service-point', 'sql-server', 'domain-controller', 'console', 'client'],
+  cam: ['manager', 'device', 'client', 'administrator', 'ldap-server'],
+};
+
+/** Whitespace folded, markup of the flattened pages removed: what "the same words" means here. */
+function words(text: string): string {
+  return text.replace(/<\/?b>/g, '').replace(/\*\*/g, '').replace(/\s+/g, ' ').trim();
+}
+
+function seedsAvailable(): boolean {
+  try {
+    readFileSync(join(seeds, 'README.md'));
+    return true;
+  } catch {
+    if (process.env.CI === 'true') throw new Error(`${seeds} is missing; CI=true requires the vendor documents`);
+    console.warn(`[flowaudit tests] catalog citations skipped: ${seeds} not found`);
+    return false;
+  }
+}
+
+describe('bundled catalogs', () => {
+  const ids = bundledCatalogIds();
+
+  it('are there, and each loads', () => {
+    expect(ids.length).toBeGreaterThan(0);
+    for (const id of ids) expect(loadCatalog(id).rules.length, id).toBeGreaterThan(0);
+  });
+
+  for (const id of ids) {
+    describe(id, () => {
+      const c = loadCatalog(id);
+      it('has the roles users type in their role maps', () => {
+        for (const r of USER_ROLES[id] ?? []) expect(c.roles.map((x) => x.id), r).toContain(r);
+      });
+      it('states every rule completely', () => {
+        for (const r of c.rules) {
+          expect(r.cite.text.length, r.id).toBeGreaterThan(0);
+          if (r.transport.some((t) => t === 'tcp' || t === 'udp')) expect(displayPorts(r).length, r.id).toBeGreaterThan(0);
+          if (r.required === 'conditional') expect(r.condition, r.id).toBeTruthy();
+        }
+      });
+      it.skipIf(!seedsAvailable())('cites the vendor document word for word', () => {
+        const sources = SOURCES[id];
+        expect(sources, `the document files of ${id}`).toBeDefined();
+        const texts = Object.fromEntries(Object.entries(sources!).map(([doc, file]) => [doc, words(readFileSync(join(seeds, file), 'utf8'))]));
+        const quotes = [...c.rules.map((r) => ({ what: `rule ${r.id}`, cite: r.cite })), ...c.requirements.flatMap((q) => (q.cite ? [{ what: `requirement ${q.id}`, cite: q.cite }] : []))];
+        for (const { what, cite } of quotes) {
+          const text = texts[cite.document];
+          expect(text, `${what}: document ${cite.document}`).toBeDefined();
+          expect(text!.includes(words(cite.text)), `${what}: "${cite.text}" is not in ${sources![cite.document]}`).toBe(true);
+          expect(text!.includes(words(cite.section)), `${what}: section "${cite.section}" is not in the document`).toBe(true);
+        }
+      });
+    });
+  }
+});
+
+describe('cam: note IPA36-2', () => {
+  const c = loadCatalog('cam');
+  const rule = (id: string) => c.rules.find((r) => r.id === id)!;
+  it('has a rule for each of the nine table rows and the three protocols of the comments', () => {
+    expect(c.rules).toHaveLength(12);
+    expect(c.rules.filter((r) => r.cite.section === 'MORE INFORMATION')).toHaveLength(9);
+  });
+  it('keeps the bidirectional rows two-way and the configurable remote-session range a parameter', () => {
+    expect(rule('device-discovery')).toMatchObject({ direction: 'either', transport: ['udp'], ranges: [[3080, 3080]] });
+    expect(rule('device-communication')).toMatchObject({ direction: 'either', from: ['manager'], to: ['device'] });
+    expect(rule('replication')).toMatchObject({ direction: 'either', required: 'conditional', condition: 'when the system is operated in Replication mode' });
+    expect(displayPorts(rule('remote-session'))).toEqual(['900-902']);
+    expect(rule('remote-session')).toMatchObject({ configurable: true, params: ['remote-session-ports'] });
+    expect(displayPorts(loadCatalog('cam', { set: { 'remote-session-ports': '5900-5902' } }).rules.find((r) => r.id === 'remote-session')!)).toEqual(['5900-5902']);
+  });
+  it('keeps what the document says even where it is unusual, and says so', () => {
+    expect(rule('dns')).toMatchObject({ transport: ['tcp'], ranges: [[53, 53]] });
+    expect(rule('dns').note).toMatch(/UDP 53/);
+    expect(rule('device-discovery-fallback')).toMatchObject({ required: 'conditional', condition: "if port 3080 doesn't work" });
+    expect(c.requirements[0]).toMatchObject({ id: 'discovery-answered-on-3080', when: { rule: 'device-discovery-fallback' }, expect: [{ rule: 'device-discovery', reverse: true }] });
+  });
+});
