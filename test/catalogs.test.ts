@@ -62,7 +62,11 @@ describe('bundled catalogs', () => {
         const sources = SOURCES[id];
         expect(sources, `the document files of ${id}`).toBeDefined();
         const texts = Object.fromEntries(Object.entries(sources!).map(([doc, file]) => [doc, words(readFileSync(join(seeds, file), 'utf8'))]));
-        const quotes = [...c.rules.map((r) => ({ what: `rule ${r.id}`, cite: r.cite })), ...c.requirements.flatMap((q) => (q.cite ? [{ what: `requirement ${q.id}`, cite: q.cite }] : []))];
+        const quotes = [
+          ...c.rules.map((r) => ({ what: `rule ${r.id}`, cite: r.cite })),
+          ...c.requirements.flatMap((q) => (q.cite ? [{ what: `requirement ${q.id}`, cite: q.cite }] : [])),
+          ...Object.values(c.params).flatMap((p) => (p.cite ? [{ what: `parameter ${p.name}`, cite: p.cite }] : [])),
+        ];
         for (const { what, cite } of quotes) {
           const text = texts[cite.document];
           expect(text, `${what}: document ${cite.document}`).toBeDefined();
@@ -94,5 +98,45 @@ describe('cam: note IPA36-2', () => {
     expect(rule('dns').note).toMatch(/UDP 53/);
     expect(rule('device-discovery-fallback')).toMatchObject({ required: 'conditional', condition: "if port 3080 doesn't work" });
     expect(c.requirements[0]).toMatchObject({ id: 'discovery-answered-on-3080', when: { rule: 'device-discovery-fallback' }, expect: [{ rule: 'device-discovery', reverse: true }] });
+  });
+});
+
+describe('bmc-cm: BMC Client Management Ports', () => {
+  const c = loadCatalog('bmc-cm');
+  const rule = (id: string) => c.rules.find((r) => r.id === id)!;
+  const section = (name: string) => c.rules.filter((r) => r.cite.section === name).map((r) => r.id);
+  it('has a rule for every row, section by section', () => {
+    expect(c.rules).toHaveLength(55);
+    expect(section('Port overview')).toHaveLength(14);
+    expect(section('Asset discovery')).toHaveLength(4);
+    expect(section('Mobile Device Management')).toHaveLength(5);
+    expect(section('AutoDiscovery')).toHaveLength(5);
+    expect(section('OSD')).toHaveLength(12);
+  });
+  it('models the agent, its parent and the tunnel as the mission example needs', () => {
+    expect(rule('agent-to-parent')).toMatchObject({ from: ['client'], to: ['master-server', 'relay'], ranges: [[1610, 1610]], params: ['agent-port'], required: 'required' });
+    expect(rule('agent-tunnel')).toMatchObject({ ranges: [[1611, 1611]], required: 'conditional', condition: 'the client cannot be contacted by its parent' });
+    expect(c.requirements.find((q) => q.id === 'parent-return-path')).toMatchObject({ when: { rule: 'agent-to-parent' }, expect: [{ rule: 'parent-to-agent', reverse: true }, { rule: 'agent-tunnel', reverse: false }] });
+  });
+  it('keeps both readings of "1611 (1610)" and of the bandwidth port', () => {
+    expect(displayPorts(rule('console'))).toEqual([1610, 1611]);
+    expect(rule('bandwidth-throttling')).toMatchObject({ from: ['relay'], to: ['client'], ranges: [[1609, 1609]] });
+    expect(rule('bandwidth-calculation')).toMatchObject({ from: ['client'], to: ['master-server', 'relay'], period: 60, required: 'conditional' });
+  });
+  it('has the DMZ relay redirect to 443 as a rule and as a parameter override', () => {
+    expect(rule('agent-port-redirect')).toMatchObject({ ranges: [[443, 443]], required: 'conditional' });
+    const dmz = loadCatalog('bmc-cm', { set: { 'agent-port': '443' } });
+    expect(displayPorts(dmz.rules.find((r) => r.id === 'agent-to-parent')!)).toEqual([443]);
+  });
+  it('has the sections that are easy to skip: asset discovery ranges, MDM cloud endpoints, OSD with TFTP', () => {
+    expect(displayPorts(rule('asset-discovery-tcp'))).toEqual([15, 22, 23, 35, 80, 135, 137, 139, 443, 445, 515, '9100-9102']);
+    expect(displayPorts(rule('asset-discovery-wmi-restricted'))).toEqual(['1024-1030']);
+    expect(displayPorts(rule('asset-discovery-wmi-unrestricted'))).toEqual(['49152-65535']);
+    expect(rule('mdm-apple-push').to).toEqual(['apple-push']);
+    expect(c.roles.find((r) => r.id === 'apple-push')).toMatchObject({ address: 'external', hosts: ['api.push.apple.com'] });
+    expect(rule('mdm-apple-certificate')).toMatchObject({ ranges: [[10610, 10610]], period: 365 * 86400 });
+    expect(rule('osd-tftp')).toMatchObject({ direction: 'either', transport: ['udp'], ranges: [[69, 69]] });
+    expect(rule('osd-tftp-transfer').dynamic).toEqual({ kind: 'tftp-transfer' });
+    expect(rule('autodiscovery-ping')).toMatchObject({ transport: ['icmp'], icmp: { type: 8 } });
   });
 });

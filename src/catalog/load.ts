@@ -196,7 +196,8 @@ export function mergeRanges(ranges: PortRanges): PortRanges {
   const out: PortRanges = [];
   for (const r of sorted) {
     const last = out[out.length - 1];
-    if (last && r[0] <= last[1] + 1) last[1] = Math.max(last[1], r[1]);
+    // Overlaps merge; neighbours stay apart so that 22, 23 is shown as the document lists it.
+    if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
     else out.push([r[0], r[1]]);
   }
   return out;
