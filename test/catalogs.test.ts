@@ -140,3 +140,40 @@ describe('bmc-cm: BMC Client Management Ports', () => {
     expect(rule('autodiscovery-ping')).toMatchObject({ transport: ['icmp'], icmp: { type: 8 } });
   });
 });
+
+describe('itms8: Ports and Protocols for ITMS 8.x (article 184952)', () => {
+  const c = loadCatalog('itms8');
+  const rule = (id: string) => c.rules.find((r) => r.id === id)!;
+  const section = (name: string) => c.rules.filter((r) => r.cite.section === name).length;
+  it('covers every table, including the ones that are easy to skip', () => {
+    expect(c.rules).toHaveLength(93);
+    expect(section('Notification Server and Symantec Management Console')).toBe(22);
+    expect(section('Pluggable Protocol Architecture')).toBe(14);
+    expect(section('Event Console')).toBe(4);
+    expect(section('Deployment Solution')).toBe(5);
+    expect(section('Internet Gateway')).toBe(3);
+    expect(section('Symantec Workflow')).toBe(4);
+  });
+  it('has the tickle ports as parameters, in the documented direction', () => {
+    expect(rule('task-server-tickle')).toMatchObject({ from: ['notification-server'], to: ['task-server'], ranges: [[50123, 50123]], configurable: true });
+    expect(rule('client-task-tickle')).toMatchObject({ from: ['task-server'], to: ['agent'], ranges: [[50124, 50124]] });
+    expect(rule('windows-agent-tickle')).toMatchObject({ transport: ['tcp', 'udp'], ranges: [[52028, 52028]] });
+    const site = loadCatalog('itms8', { set: { 'agent-tickle-port': '52100' } });
+    expect(displayPorts(site.rules.find((r) => r.id === 'windows-agent-tickle')!)).toEqual([52100]);
+  });
+  it('states dynamic ports by the negotiation that grants them', () => {
+    expect(rule('ns-sql-named-instance').dynamic).toEqual({ kind: 'sql-named-instance' });
+    expect(rule('discovery-rpc-dynamic').dynamic).toEqual({ kind: 'dcerpc', range: [49152, 65535] });
+    expect(rule('tftp-transfer').dynamic).toEqual({ kind: 'tftp-transfer', range: [1024, 65535] });
+    expect(rule('ppa-wmi-dynamic-legacy').dynamic).toEqual({ kind: 'dcerpc', range: [1025, 5000] });
+    expect(c.requirements.find((q) => q.id === 'sql-browser-answer-used')!.expect).toEqual([{ grant: 'sql-named-instance' }, { rule: 'ns-sql', reverse: false }]);
+  });
+  it('every agent must reach its notification server', () => {
+    expect(c.requirements.find((q) => q.id === 'agent-reaches-notification-server')).toMatchObject({ forEach: 'agent', expect: [{ rule: 'agent-policy-update', reverse: false }, { rule: 'gateway-from-cem-agents', reverse: false }] });
+    expect(displayPorts(rule('agent-policy-update'))).toEqual([80, 443]);
+  });
+  it('keeps the document where it is odd, and says so', () => {
+    expect(rule('ns-data-connector').note).toMatch(/1024-65536/);
+    expect(rule('wake-on-lan')).toMatchObject({ transport: ['tcp'], ranges: [[50200, 50200]] });
+  });
+});
