@@ -177,3 +177,42 @@ describe('itms8: Ports and Protocols for ITMS 8.x (article 184952)', () => {
     expect(rule('wake-on-lan')).toMatchObject({ transport: ['tcp'], ranges: [[50200, 50200]] });
   });
 });
+
+describe('sccm2007: both Configuration Manager 2007 write-ups', () => {
+  const c = loadCatalog('sccm2007');
+  const rule = (id: string) => c.rules.find((r) => r.id === id)!;
+  it('transcribes both documents in full', () => {
+    expect(c.rules).toHaveLength(262);
+    const links = new Set(c.rules.filter((r) => r.cite.document === 'port-list' && /^\d+\. /.test(r.cite.section)).map((r) => r.cite.section.split('.')[0]));
+    expect([...links].map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: 47 }, (_, i) => i + 1));
+    expect(c.rules.filter((r) => r.cite.section === 'Table 1. Communication Paths and Ports').length).toBeGreaterThan(100);
+    expect(c.rules.filter((r) => r.cite.section.startsWith('Table 2.'))).toHaveLength(4);
+    for (const s of ['Configuration Manager Remote Control Ports', 'Ports Used by Windows Servers', 'Installation Requirements for Internet-Based Site Systems']) {
+      expect(c.rules.some((r) => r.cite.section === s), s).toBe(true);
+    }
+    expect(c.rules.filter((r) => r.id.startsWith('oob-')).length).toBe(8);
+  });
+  it('pairs the WSUS ports: 80 with 443, 8530 with 8531', () => {
+    expect(c.alternatives[0]!.sets).toEqual([{ 'wsus-http-port': [[80, 80]], 'wsus-https-port': [[443, 443]] }, { 'wsus-http-port': [[8530, 8530]], 'wsus-https-port': [[8531, 8531]] }]);
+    expect(rule('link-6-http')).toMatchObject({ params: ['wsus-http-port'], configurable: true });
+  });
+  it('has the documented periods as requirements: policy hourly, state messages every 5 minutes', () => {
+    expect(c.requirements.find((q) => q.id === 'client-policy-poll')).toMatchObject({ forEach: 'client', period: 3600 });
+    expect(c.requirements.find((q) => q.id === 'client-state-messages')).toMatchObject({ forEach: 'client', period: 300 });
+    expect(rule('client-state-messages').period).toBe(300);
+  });
+  it('keeps both readings where the write-ups disagree, and says so', () => {
+    expect(displayPorts(rule('link-22-sql'))).toEqual([1433]);
+    expect(rule('link-22-sql').note).toMatch(/both readings are kept/);
+    expect(displayPorts(rule('t1-mp-sql-sql-udp'))).toEqual([1434]);
+    expect(rule('t1-mp-sql-sql-named-instance').dynamic).toEqual({ kind: 'sql-named-instance' });
+  });
+  it('states RPC, TFTP and alternate client ports the way the audit needs them', () => {
+    expect(rule('link-2-rpc-dynamic').dynamic).toEqual({ kind: 'dcerpc' });
+    expect(rule('link-2-rpc-epm')).toMatchObject({ transport: ['tcp', 'udp'], ranges: [[135, 135]] });
+    expect(rule('link-8-tftp-transfer').dynamic).toEqual({ kind: 'tftp-transfer' });
+    expect(rule('link-17-http')).toMatchObject({ params: ['site-http-port'], configurable: true });
+    expect(displayPorts(loadCatalog('sccm2007', { set: { 'site-http-port': '8080' } }).rules.find((r) => r.id === 'link-17-http')!)).toEqual([8080]);
+    expect(rule('link-15-multicast')).toMatchObject({ transport: ['udp'], ranges: [[63000, 64000]] });
+  });
+});
