@@ -18,6 +18,7 @@ export function decodeTcp(buf: Buffer, off: number, end: number, v: PacketView):
   v.srcPort = u16(buf, off);
   v.dstPort = u16(buf, off + 2);
   v.tcpFlags = buf[off + 13]! | ((buf[off + 12]! & 1) << 8);
+  v.tcpSeq = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
   const hdr = (buf[off + 12]! >> 4) * 4;
   v.payloadOff = Math.min(end, off + Math.max(hdr, 20));
   v.payloadLen = end - v.payloadOff;

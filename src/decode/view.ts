@@ -42,6 +42,8 @@ export class PacketView {
   srcPort = -1;
   dstPort = -1;
   tcpFlags = 0;
+  /** TCP sequence number (for the few inspectors that reassemble a stream). */
+  tcpSeq = 0;
   icmpType = -1;
   icmpCode = -1;
   /** Offset and length of the transport payload (after the TCP/UDP header). */
@@ -70,6 +72,7 @@ export class PacketView {
     this.srcPort = -1;
     this.dstPort = -1;
     this.tcpFlags = 0;
+    this.tcpSeq = 0;
     this.icmpType = -1;
     this.icmpCode = -1;
     this.payloadOff = 0;
