@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writePcapng, WrittenPacket } from '../src/capture/writer.js';
-import { erspanFrame, frame, PacketSpec, tcpConversation } from '../src/synth/frames.js';
+import { erspanFrame, frame, PacketSpec, tcpConversation, TcpSpec } from '../src/synth/frames.js';
+import { bind, bindAck, eptMapRequest, eptMapResponse } from '../src/synth/dcerpc.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -60,5 +61,123 @@ function mirrorPort(): Buffer {
   });
 }
 
+/** Packets laid out in time order from a start, a few milliseconds apart. */
+class Timeline {
+  readonly packets: WrittenPacket[] = [];
+  private t = 1_732_000_000;
+  private ns = 0;
+  add(data: Uint8Array, gapMs = 3): void {
+    this.ns += gapMs * 1_000_000;
+    while (this.ns >= 1e9) {
+      this.t++;
+      this.ns -= 1e9;
+    }
+    this.packets.push({ data, tsSec: this.t, tsNs: this.ns });
+  }
+  conv(specs: PacketSpec[]): void {
+    for (const s of specs) this.add(frame(s));
+  }
+}
+
+/**
+ * bmc-cm-site.pcapng with bmc-cm-roles.yaml: one of each verdict and requirement status of the BMC
+ * Client Management catalog.
+ */
+function bmcSite(): Buffer {
+  const tl = new Timeline();
+  const master = '10.10.0.10';
+  const relay = '10.10.0.11';
+  // Client .21 and its master talk both ways on the agent port: satisfied.
+  tl.conv(tcpConversation('10.20.0.21', 50001, master, 1610));
+  tl.conv(tcpConversation(master, 50002, '10.20.0.21', 1610));
+  // Client .22 reaches the master, which never connects back, and there is no 1611 tunnel: missing.
+  tl.conv(tcpConversation('10.20.0.22', 50003, master, 1610));
+  // Client .23 reaches its relay; the relay's connection back and the client's tunnel both go unanswered: failing.
+  tl.conv(tcpConversation('10.20.0.23', 50004, relay, 1610));
+  tl.conv(tcpConversation(relay, 50005, '10.20.0.23', 1610, { answer: 'silent' }));
+  tl.conv(tcpConversation('10.20.0.23', 50006, relay, 1611, { answer: 'silent' }));
+  // The console manages the master: expected.
+  tl.conv(tcpConversation('10.30.0.5', 50007, master, 1611));
+  // The master talks to its database: expected. A client talks to it too: role mismatch.
+  tl.conv(tcpConversation(master, 50008, '10.10.0.20', 1433));
+  tl.conv(tcpConversation('10.20.0.22', 50009, '10.10.0.20', 1433));
+  // Remote desktop from a client to the master: undocumented.
+  tl.conv(tcpConversation('10.20.0.21', 50010, master, 3389));
+  // Wake-on-LAN from the master to the clients' subnet broadcast: expected.
+  tl.conv([{ proto: 'udp', src: master, dst: '10.20.0.255', srcPort: 50011, dstPort: 9, payload: 102 }]);
+  // Client .24 is in the role map but says nothing: client-reaches-parent is missing for it.
+  return writePcapng(tl.packets, { interfaces: [{ linkType: 1, tsresol: 6, name: 'span-core' }] });
+}
+
+const BMC_ROLES = `# Role map for samples/bmc-cm-site.pcapng (flowaudit analyze --catalog bmc-cm --roles …)
+roles:
+  master-server: [10.10.0.10]
+  relay: [10.10.0.11]
+  database-server: [10.10.0.20]
+  console: [10.30.0.5]
+  client: [10.20.0.21, 10.20.0.22, 10.20.0.23, 10.20.0.24]
+`;
+
+/** An endpoint-mapper call from a to b on 135 whose reply grants `port` on b. */
+function epmCall(tl: Timeline, a: string, b: string, clientPort: number, port: number): void {
+  let cseq = 1000;
+  let sseq = 9000;
+  const c = (flags: string, payload?: Buffer): TcpSpec => ({ proto: 'tcp', src: a, dst: b, srcPort: clientPort, dstPort: 135, flags, seq: cseq, ack: sseq, ...(payload ? { payload } : {}) });
+  const s = (flags: string, payload?: Buffer): TcpSpec => ({ proto: 'tcp', src: b, dst: a, srcPort: 135, dstPort: clientPort, flags, seq: sseq, ack: cseq, ...(payload ? { payload } : {}) });
+  tl.conv([c('S')]);
+  cseq++;
+  tl.conv([s('SA')]);
+  sseq++;
+  tl.conv([c('A')]);
+  for (const [who, pdu] of [['c', bind(1)], ['s', bindAck(1)], ['c', eptMapRequest(2)], ['s', eptMapResponse(2, [{ port, ip: b }])]] as const) {
+    if (who === 'c') {
+      tl.conv([c('PA', pdu)]);
+      cseq += pdu.length;
+    } else {
+      tl.conv([s('PA', pdu)]);
+      sseq += pdu.length;
+    }
+  }
+  tl.conv([c('FA'), s('FA'), c('A')]);
+}
+
+/**
+ * sccm2007-site.pcapng with sccm2007-roles.yaml: RPC endpoint-mapper calls whose granted ports are
+ * used, never tried, or tried and never answered; clients polling their management point.
+ */
+function sccmSite(): Buffer {
+  const tl = new Timeline();
+  const site = '10.1.0.10';
+  // Site server → DC1: the endpoint mapper grants 49667 and the site server connects: satisfied.
+  epmCall(tl, site, '10.1.0.2', 51001, 49667);
+  tl.conv(tcpConversation(site, 51002, '10.1.0.2', 49667));
+  // Site server → DC2: granted 49670, never connected: missing.
+  epmCall(tl, site, '10.1.0.3', 51003, 49670);
+  // Site server → distribution point: granted 49700, tried, never answered: failing.
+  epmCall(tl, site, '10.1.0.12', 51004, 49700);
+  tl.conv(tcpConversation(site, 51005, '10.1.0.12', 49700, { answer: 'silent' }));
+  // Clients poll the management point over HTTP; the site server reads the database.
+  tl.conv(tcpConversation('10.2.0.31', 52001, '10.1.0.11', 80));
+  tl.conv(tcpConversation('10.2.0.32', 52002, '10.1.0.11', 80));
+  tl.conv(tcpConversation(site, 51006, '10.1.0.20', 1433));
+  // An SSH session from a client to the site server: undocumented.
+  tl.conv(tcpConversation('10.2.0.32', 52003, site, 22));
+  return writePcapng(tl.packets, { interfaces: [{ linkType: 1, tsresol: 9, name: 'span-datacenter' }] });
+}
+
+const SCCM_ROLES = `# Role map for samples/sccm2007-site.pcapng (flowaudit analyze --catalog sccm2007 --roles …)
+roles:
+  site-server: [10.1.0.10]
+  domain-controller: [10.1.0.2, 10.1.0.3]
+  management-point: [10.1.0.11]
+  distribution-point: [10.1.0.12]
+  sql-server: [10.1.0.20]
+  client: [10.2.0.0/24]
+`;
+
 writeFileSync(join(here, 'mirror-port.pcapng'), mirrorPort());
-console.log('wrote samples/mirror-port.pcapng');
+writeFileSync(join(here, 'bmc-cm-site.pcapng'), bmcSite());
+writeFileSync(join(here, 'bmc-cm-roles.yaml'), BMC_ROLES);
+writeFileSync(join(here, 'sccm2007-site.pcapng'), sccmSite());
+writeFileSync(join(here, 'sccm2007-roles.yaml'), SCCM_ROLES);
+console.log('wrote samples/mirror-port.pcapng, bmc-cm-site.pcapng (+ roles), sccm2007-site.pcapng (+ roles)');

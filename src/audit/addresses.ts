@@ -71,7 +71,9 @@ export function isBroadcast(addr: string, siteBlocks: AddressBlock[]): boolean {
   if (addr === '255.255.255.255') return true;
   const a = addressToBigInt(addr);
   if (!a || a.family !== 4) return false;
-  return siteBlocks.some((b) => b.family === 4 && b.prefix <= 30 && a.value === b.hi);
+  if (siteBlocks.some((b) => b.family === 4 && b.prefix <= 30 && a.value === b.hi)) return true;
+  // Without the subnet's mask, x.y.z.255 is the directed broadcast of the /24 (or wider) it ends.
+  return (a.value & 0xffn) === 0xffn && !siteBlocks.some((b) => b.family === 4 && b.prefix > 24 && inBlock(b, a));
 }
 
 /** The canonical text of an address (as flows print it), or the input when it is not an address. */

@@ -4,7 +4,12 @@ import type { FlowRecord } from '../flow/table.js';
 import { RoleResolver } from './roles.js';
 import type { GrantLike, JudgedFlow, RequirementFinding, RequirementState } from './types.js';
 
-type PortMatch = 'port' | 'range' | 'grant' | 'dynamic-range';
+/**
+ * How a rule's ports cover a flow. 'wide' is a range of more than 1024 ports (WMI's 49152-65535, a
+ * vendor's "depends on configuration"): it explains a flow only between hosts whose roles the user
+ * gave, and never makes an otherwise undocumented flow a role mismatch.
+ */
+type PortMatch = 'port' | 'range' | 'grant' | 'dynamic-range' | 'wide';
 
 interface Candidate {
   rule: Rule;
@@ -17,9 +22,14 @@ interface Candidate {
 const WEAK_DIRECTION = new Set(['first-packet', 'port-rank', 'epb-flags']);
 const REQUIRED_RANK = { required: 0, conditional: 1, optional: 2 } as const;
 
-function inRanges(port: number, ranges: Array<[number, number]>): 'port' | 'range' | null {
-  for (const [lo, hi] of ranges) if (port >= lo && port <= hi) return lo === hi ? 'port' : 'range';
-  return null;
+function inRanges(port: number, ranges: Array<[number, number]>): 'port' | 'range' | 'wide' | null {
+  let found: 'port' | 'range' | 'wide' | null = null;
+  for (const [lo, hi] of ranges) {
+    if (port < lo || port > hi) continue;
+    const m = lo === hi ? 'port' : hi - lo >= 1024 ? 'wide' : 'range';
+    if (found === null || MATCH_RANK[m] < MATCH_RANK[found]) found = m;
+  }
+  return found;
 }
 
 function transportOf(f: FlowRecord): string {
@@ -84,8 +94,9 @@ function candidatesFor(f: FlowRecord, rules: IndexedRule[], grants: GrantLike[],
     if (rule.dynamic) {
       const g = grants.find((x) => x.kind === rule.dynamic!.kind && grantCovers(x, f, swapped));
       if (g) out.push({ rule, match: 'grant', swapped, grant: g });
-      else if (rule.dynamic.range && port >= rule.dynamic.range[0] && port <= rule.dynamic.range[1] && rule.dynamic.kind === 'ephemeral') {
-        out.push({ rule, match: 'dynamic-range', swapped });
+      else if (rule.dynamic.kind === 'ephemeral') {
+        const [lo, hi] = rule.dynamic.range ?? [1024, 65535];
+        if (port >= lo && port <= hi) out.push({ rule, match: 'wide', swapped });
       }
     }
   }
@@ -97,7 +108,7 @@ function rolesMatch(ruleRoles: string[], hostRoles: string[], classRoles: string
   return ruleRoles.some((r) => hostRoles.includes(r) || classRoles.includes(r));
 }
 
-const MATCH_RANK: Record<PortMatch, number> = { grant: 0, port: 1, range: 2, 'dynamic-range': 3 };
+const MATCH_RANK: Record<PortMatch, number> = { grant: 0, port: 1, range: 2, 'dynamic-range': 3, wide: 4 };
 
 function endpoint(addr: string, port: number | null): string {
   if (port === null) return addr;
@@ -122,9 +133,10 @@ function inferRoles(flows: FlowRecord[], rules: IndexedRule[], ctx: AuditContext
   for (let pass = 0; pass < 3; pass++) {
     for (const f of flows) {
       const strong = !WEAK_DIRECTION.has(f.direction);
-      let cands = candidatesFor(f, rules, ctx.grants, false);
-      if (cands.length === 0 && !strong) cands = candidatesFor(f, rules, ctx.grants, true);
-      if (cands.length === 0 || cands.some((c) => c.rule.direction !== 'one-way')) continue;
+      let cands = candidatesFor(f, rules, ctx.grants, false).filter((x) => x.match !== 'wide');
+      if (cands.length === 0 && !strong) cands = candidatesFor(f, rules, ctx.grants, true).filter((x) => x.match !== 'wide');
+      // ICMP rules (any host may be pinged) and two-way rules say too little about who is who.
+      if (cands.length === 0 || cands.some((c) => c.rule.direction !== 'one-way' || c.rule.transport.some((t) => t.startsWith('icmp')))) continue;
       const swapped = cands[0]!.swapped;
       const client = swapped ? f.server : f.client;
       const server = swapped ? f.client : f.server;
@@ -149,6 +161,11 @@ export function judgeFlows(flows: FlowRecord[], ctx: AuditContext): JudgedFlow[]
     // Without a SYN our direction is a guess: if only the other side's port is documented, the
     // catalog knows better who listens.
     if (cands.length === 0 && !strong) cands = candidatesFor(f, rules, ctx.grants, true);
+    // A wide range explains a flow only between hosts of given roles (checked below).
+    const known = (addr: string) => ctx.roles.rolesOf(addr).source === 'given' || ctx.roles.classRolesOf(addr).some((r) => r !== 'any');
+    const cGiven = known(cands[0]?.swapped ? f.server : f.client);
+    const sGiven = known(cands[0]?.swapped ? f.client : f.server);
+    if (!(cGiven && sGiven)) cands = cands.filter((x) => x.match !== 'wide');
     const swapped = cands.length > 0 && cands[0]!.swapped;
     const view: FlowRecord = swapped
       ? { ...f, client: f.server, clientPort: f.serverPort, server: f.client, serverPort: f.clientPort, clientPackets: f.serverPackets, clientBytes: f.serverBytes, serverPackets: f.clientPackets, serverBytes: f.clientBytes, clientFlags: f.serverFlags, serverFlags: f.clientFlags }
@@ -167,12 +184,13 @@ export function judgeFlows(flows: FlowRecord[], ctx: AuditContext): JudgedFlow[]
     if (swapped) base.direction = 'catalog-port';
     if (cands.length === 0) {
       const what = view.serverPort === null ? `${view.proto}${view.icmpType !== undefined ? ` type ${view.icmpType}` : ''}` : `${view.proto}/${view.serverPort}`;
-      return { ...base, verdict: 'undocumented' as const, rule: null, cite: null, detail: `no catalog rule documents ${what}` };
+      return { ...base, verdict: 'undocumented' as const, rule: null, matches: [], cite: null, detail: `no catalog rule documents ${what}` };
     }
     const fits = (cand: Candidate, rev: boolean) => {
+      // Only roles the user gave can condemn a flow; inferred roles are guesses that order readings.
       const [cr, sr, cc, sc, ck, sk] = rev
-        ? [s.roles, c.roles, sClass, cClass, s.source !== 'unknown', c.source !== 'unknown']
-        : [c.roles, s.roles, cClass, sClass, c.source !== 'unknown', s.source !== 'unknown'];
+        ? [s.roles, c.roles, sClass, cClass, s.source === 'given', c.source === 'given']
+        : [c.roles, s.roles, cClass, sClass, c.source === 'given', s.source === 'given'];
       return rolesMatch(cand.rule.from, cr, cc, ck) && rolesMatch(cand.rule.to, sr, sc, sk);
     };
     const ok = cands.filter((cand) => fits(cand, false) || (cand.rule.direction === 'either' && fits(cand, true)));
@@ -184,17 +202,23 @@ export function judgeFlows(flows: FlowRecord[], ctx: AuditContext): JudgedFlow[]
         ...base,
         verdict: 'expected' as const,
         rule: `${best.rule.catalog}:${best.rule.id}`,
+        matches: [...new Set(ok.map((c) => `${c.rule.catalog}:${c.rule.id}`))],
         cite: best.rule.cite,
         ...(g ? { grant: { reason: g.reason, host: g.host, port: g.port, at: formatIso(g.fromSec, g.fromNs, 6), detail: g.evidence.detail } } : {}),
         detail: `${best.rule.service || best.rule.id}: ${best.rule.from.join('|')} → ${best.rule.to.join('|')}${g ? ` (port granted by ${g.reason})` : ''}${c.source === 'unknown' || s.source === 'unknown' ? '; roles unknown, judged by port' : ''}`,
       };
     }
-    const best = cands.sort((a, b) => rank(a) - rank(b))[0]!;
+    const narrow = cands.filter((x) => x.match !== 'wide');
+    if (narrow.length === 0) {
+      return { ...base, verdict: 'undocumented' as const, rule: null, matches: [], cite: null, detail: `no catalog rule documents ${view.proto}/${view.serverPort ?? ''} between these roles` };
+    }
+    const best = narrow.sort((a, b) => rank(a) - rank(b))[0]!;
     const who = (roles: string[]) => (roles.length ? roles.join('|') : 'a host of no role');
     return {
       ...base,
       verdict: 'role-mismatch' as const,
       rule: `${best.rule.catalog}:${best.rule.id}`,
+      matches: [],
       cite: best.rule.cite,
       detail: `${view.proto}/${view.serverPort ?? ''} is documented for ${best.rule.from.join('|')} → ${best.rule.to.join('|')}, not ${who(base.clientRoles)} → ${who(base.serverRoles)}`,
     };
@@ -220,10 +244,12 @@ function combine(alts: AltState[]): AltState {
 export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captureStart: { sec: number; ns: number } | null, captureEnd: { sec: number; ns: number } | null): RequirementFinding[] {
   const byRule = new Map<string, JudgedFlow[]>();
   for (const f of judged) {
-    if (f.verdict !== 'expected' || f.rule === null) continue;
-    const list = byRule.get(f.rule) ?? [];
-    list.push(f);
-    byRule.set(f.rule, list);
+    if (f.verdict !== 'expected') continue;
+    for (const key of f.matches) {
+      const list = byRule.get(key) ?? [];
+      list.push(f);
+      byRule.set(key, list);
+    }
   }
   const seenHosts = new Set<string>();
   for (const f of judged) {

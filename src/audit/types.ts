@@ -23,6 +23,8 @@ export interface JudgedFlow extends FlowRecord {
   verdict: Verdict;
   /** `catalog:rule-id`, or null when undocumented. */
   rule: string | null;
+  /** Every rule the flow fits (when roles cannot tell two readings apart, it counts for each). */
+  matches: string[];
   cite: Cite | null;
   clientRoles: string[];
   serverRoles: string[];

@@ -7,7 +7,9 @@ import { summarise } from '../flow/pipeline.js';
 import { buildFlowsSharded } from '../worker/sharded.js';
 import { flowsText, writeFlowsCsv, writeFlowsJson } from '../report/flows.js';
 import { bundledCatalogIds, CatalogError, loadCatalog, checkOverrides } from '../catalog/index.js';
+import { RoleMapError } from '../audit/index.js';
 import { catalogJson, catalogListText, catalogText, writeCatalogCsv } from '../report/catalog.js';
+import { parseSets, registerAnalyze } from './analyze.js';
 
 /** Exit codes: 0 done, 2 unusable input or arguments (1 is kept for "findings matched --fail-on"). */
 export const EXIT_OK = 0;
@@ -24,6 +26,8 @@ async function writeAndClose(out: Writable, text: string): Promise<void> {
     else out.end(text, () => resolve());
   });
 }
+
+let exitOverride: number | null = null;
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -56,6 +60,10 @@ export function buildProgram(): Command {
         if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
       } else await writeAndClose(out, flowsText(capture, flows));
     });
+  registerAnalyze(program, '0.1.0', (code) => {
+    exitOverride = code;
+  });
+
   const catalog = program.command('catalog').description('the port catalogs: list them, show one, or lint your own');
   catalog
     .command('list')
@@ -114,16 +122,6 @@ function parseWorkers(text: string): number | 'auto' {
 /** Lint found problems: they are already printed; exit 2 without another message. */
 class LintFailed extends Error {}
 
-/** `--set a=1 --set b=80,443` → { a: '1', b: '80,443' }. */
-function parseSets(items: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of items) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw new InputError(`--set ${item}: expected name=value`);
-    out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
-  }
-  return out;
-}
 
 export async function main(argv: string[]): Promise<number> {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -131,14 +129,14 @@ export async function main(argv: string[]): Promise<number> {
   });
   try {
     await buildProgram().parseAsync(argv);
-    return EXIT_OK;
+    return exitOverride ?? EXIT_OK;
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and version are not errors; everything else commander rejects is a usage error.
       return e.exitCode === 0 ? EXIT_OK : EXIT_INPUT;
     }
     if (e instanceof LintFailed) return EXIT_INPUT;
-    if (e instanceof CatalogError) {
+    if (e instanceof CatalogError || e instanceof RoleMapError) {
       process.stderr.write(`${e.message}\n`);
       return EXIT_INPUT;
     }

@@ -1,0 +1,105 @@
+import { Command, Option } from 'commander';
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { audit, FailOn, loadRoleMap, loadWaivers, tripsFailOn } from '../audit/index.js';
+import { checkOverrides, loadCatalog } from '../catalog/index.js';
+import type { Catalog } from '../catalog/types.js';
+import { InputError } from '../core/errors.js';
+import { buildFlows } from '../flow/pipeline.js';
+import { Inspectors } from '../inspect/index.js';
+import { auditJson, auditText, writeAuditFlowsCsv, writeAuditRequirementsCsv } from '../report/audit.js';
+
+export const EXIT_FINDINGS = 1;
+const FAIL_ON = ['missing', 'failing', 'undocumented', 'role-mismatch'] as const;
+
+interface AnalyzeOptions {
+  catalog: string[];
+  roles?: string;
+  waivers?: string;
+  format: 'text' | 'json' | 'csv';
+  out?: string;
+  set?: string[];
+  failOn?: string;
+  vlanKey: boolean;
+}
+
+/** `--set a=1 --set b=80,443` → { a: '1', b: '80,443' }. */
+export function parseSets(items: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new InputError(`--set ${item}: expected name=value`);
+    out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function parseFailOn(text: string | undefined): FailOn[] {
+  if (text === undefined) return [];
+  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const i of items) if (!(FAIL_ON as readonly string[]).includes(i)) throw new InputError(`--fail-on ${i}: expected one or more of ${FAIL_ON.join(', ')}`);
+  return items as FailOn[];
+}
+
+function endStream(out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    out.once('error', reject);
+    out.end(() => resolve());
+  });
+}
+
+async function writeText(path: string | undefined, text: string): Promise<void> {
+  if (path === undefined || path === '-') {
+    await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()));
+    return;
+  }
+  const out = createWriteStream(path);
+  out.write(text);
+  await endStream(out);
+}
+
+/** Registers `flowaudit analyze`; `setExit(1)` when --fail-on matched. */
+export function registerAnalyze(program: Command, version: string, setExit: (code: number) => void): void {
+  program
+    .command('analyze')
+    .description('judge every flow of the captures against vendor port catalogs, and check the required flows')
+    .argument('<capture...>', 'capture files (pcap, pcapng, gzip), or - for standard input')
+    .requiredOption('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
+    .option('--roles <file>', 'role map: which hosts play which role (YAML)')
+    .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
+    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'csv']).default('text'))
+    .option('--out <file>', 'write the report to a file (csv: FILE and FILE with .requirements.csv)')
+    .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
+    .option('--fail-on <list>', `exit 1 when findings of these kinds remain unwaived: ${FAIL_ON.join(',')}`)
+    .option('--vlan-key', 'keep flows on different VLANs apart', false)
+    .action(async (captures: string[], opts: AnalyzeOptions) => {
+      if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
+      const failOn = parseFailOn(opts.failOn);
+      const set = parseSets(opts.set ?? []);
+      const plain: Catalog[] = opts.catalog.map((ref) => loadCatalog(ref));
+      checkOverrides(plain, set);
+      const catalogs = opts.catalog.map((ref) => loadCatalog(ref, { set }));
+      const roleMap = opts.roles ? loadRoleMap(opts.roles, catalogs) : null;
+      const waivers = opts.waivers ? loadWaivers(opts.waivers) : [];
+      // Inspectors follow TCP streams, so the audit reads each file in one pass (no worker sharding yet).
+      const inspectors = new Inspectors();
+      const run = await buildFlows(captures, { vlanInKey: opts.vlanKey, onIpPacket: (view, rec, file) => inspectors.onPacket(view, rec, file) });
+      const report = audit(run, { catalogs, roleMap, grants: inspectors.grants, waivers, version });
+      if (opts.format === 'json') await writeText(opts.out, auditJson(report));
+      else if (opts.format === 'csv') {
+        if (opts.out === undefined || opts.out === '-') {
+          await writeAuditFlowsCsv(report, process.stdout);
+          await new Promise<void>((r) => process.stdout.write('\n', () => r()));
+          await writeAuditRequirementsCsv(report, process.stdout);
+        } else {
+          const flowsOut = createWriteStream(opts.out);
+          await writeAuditFlowsCsv(report, flowsOut);
+          await endStream(flowsOut);
+          const reqOut = createWriteStream(opts.out.replace(/(\.csv)?$/i, '.requirements.csv'));
+          await writeAuditRequirementsCsv(report, reqOut);
+          await endStream(reqOut);
+        }
+      } else await writeText(opts.out, auditText(report));
+      if (tripsFailOn(report, failOn)) setExit(EXIT_FINDINGS);
+    });
+}

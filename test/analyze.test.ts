@@ -1,0 +1,132 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(__dirname, '..');
+const cli = join(root, 'dist/cli/main.js');
+const sample = (f: string) => join(root, 'samples', f);
+const dir = mkdtempSync(join(tmpdir(), 'fa-analyze-'));
+
+function analyze(args: string[]) {
+  const r = spawnSync(process.execPath, [cli, 'analyze', ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Report {
+  flows: Array<{ client: string; server: string; serverPort: number | null; verdict: string; rule: string | null; cite: { text: string } | null; clientRoles: string[]; serverRoles: string[]; grant?: { reason: string; port: number } }>;
+  requirements: Array<{ rule: string; status: string; from: string; to: string | null; ports: Array<number | string>; detail: string; cite: { text: string } | null }>;
+  summary: Record<string, number>;
+  roles: { given: Record<string, string[]> };
+  catalogs: Array<{ id: string }>;
+  tool: { name: string };
+  capture: { packets: number; quality: { durationSeconds: number } };
+}
+
+function report(args: string[]): Report {
+  const r = analyze([...args, '--format', 'json']);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as Report;
+}
+
+describe('the bmc-cm sample: every verdict and requirement status', () => {
+  const r = report([sample('bmc-cm-site.pcapng'), '--catalog', 'bmc-cm', '--roles', sample('bmc-cm-roles.yaml')]);
+  const flow = (client: string, port: number) => r.flows.find((f) => f.client === client && f.serverPort === port)!;
+  const req = (id: string, from: string) => r.requirements.find((q) => q.rule === `bmc-cm:${id}` && q.from === from)!;
+
+  it('judges each flow', () => {
+    expect(flow('10.20.0.21', 1610)).toMatchObject({ verdict: 'expected', rule: 'bmc-cm:agent-to-parent', clientRoles: ['client'], serverRoles: ['master-server'] });
+    expect(flow('10.10.0.10', 1610)).toMatchObject({ verdict: 'expected', rule: 'bmc-cm:parent-to-agent' });
+    expect(flow('10.30.0.5', 1611)).toMatchObject({ verdict: 'expected', rule: 'bmc-cm:console' });
+    expect(flow('10.10.0.10', 1433)).toMatchObject({ verdict: 'expected', rule: 'bmc-cm:database-connection' });
+    expect(flow('10.20.0.22', 1433)).toMatchObject({ verdict: 'role-mismatch', rule: 'bmc-cm:database-connection' });
+    expect(flow('10.20.0.21', 3389)).toMatchObject({ verdict: 'undocumented', rule: null });
+    expect(flow('10.10.0.10', 9)).toMatchObject({ verdict: 'expected', rule: 'bmc-cm:bandwidth-wake-on-lan', serverRoles: ['broadcast'] });
+    expect(r.summary).toMatchObject({ flows: 11, expected: 9, roleMismatch: 1, undocumented: 1 });
+  });
+
+  it('reports the mission example: no connection back and no tunnel is missing, naming the tunnel', () => {
+    const x = req('parent-return-path', '10.20.0.22');
+    expect(x).toMatchObject({ status: 'missing', to: '10.10.0.10', ports: [1610, 1611] });
+    expect(x.detail).toContain('tcp/1611 from 10.20.0.22 to 10.10.0.10 (agent-tunnel');
+    expect(x.cite!.text).toContain('a tunnel on the port 1611 is used');
+  });
+
+  it('satisfied, failing and missing for the other hosts', () => {
+    expect(req('parent-return-path', '10.20.0.21').status).toBe('satisfied');
+    expect(req('parent-return-path', '10.20.0.23')).toMatchObject({ status: 'failing', to: '10.10.0.11' });
+    expect(req('client-reaches-parent', '10.20.0.24')).toMatchObject({ status: 'missing', to: null });
+    expect(r.summary).toMatchObject({ requirements: 7, satisfied: 4, missing: 2, failing: 1, inconclusive: 0 });
+  });
+
+  it('keeps the JSON contract', () => {
+    expect(r.tool.name).toBe('flowaudit');
+    expect(r.catalogs.map((c) => c.id)).toEqual(['bmc-cm']);
+    expect(r.roles.given.client).toEqual(['10.20.0.21', '10.20.0.22', '10.20.0.23', '10.20.0.24']);
+    expect(r.capture.packets).toBe(87);
+  });
+});
+
+describe('the sccm2007 sample: endpoint-mapper grants used, never tried, and tried in vain', () => {
+  const r = report([sample('sccm2007-site.pcapng'), '--catalog', 'sccm2007', '--roles', sample('sccm2007-roles.yaml')]);
+  const req = (id: string, to: string) => r.requirements.find((q) => q.rule === `sccm2007:${id}` && q.to === to)!;
+  it('an endpoint-mapper call whose granted port is connected is satisfied, and that connection is expected by its grant', () => {
+    expect(req('dc-rpc-dynamic-follows', '10.1.0.2')).toMatchObject({ status: 'satisfied', ports: [49667] });
+    const dyn = r.flows.find((f) => f.serverPort === 49667)!;
+    expect(dyn).toMatchObject({ verdict: 'expected', grant: { reason: 'dcerpc-epm', port: 49667 } });
+    expect(dyn.rule).toMatch(/rpc-dynamic/);
+  });
+  it('one whose granted port is never connected is missing; one attempted but never answered is failing', () => {
+    expect(req('dc-rpc-dynamic-follows', '10.1.0.3')).toMatchObject({ status: 'missing', ports: [49670] });
+    expect(req('dp-rpc-dynamic-follows', '10.1.0.12')).toMatchObject({ status: 'failing', ports: [49700] });
+  });
+  it('clients polling their management point satisfy the periodic requirements; SSH is undocumented', () => {
+    expect(r.requirements.filter((q) => q.rule === 'sccm2007:client-policy-poll').map((q) => q.status)).toEqual(['satisfied', 'satisfied']);
+    expect(r.flows.find((f) => f.serverPort === 22)).toMatchObject({ verdict: 'undocumented' });
+  });
+});
+
+describe('analyze on the command line', () => {
+  it('--fail-on sets exit 1 for CI gates; waivers keep findings visible without failing', () => {
+    const args = [sample('bmc-cm-site.pcapng'), '--catalog', 'bmc-cm', '--roles', sample('bmc-cm-roles.yaml')];
+    expect(analyze([...args, '--fail-on', 'missing']).code).toBe(1);
+    expect(analyze([...args, '--fail-on', 'undocumented']).code).toBe(1);
+    const waivers = join(dir, 'waivers.yaml');
+    writeFileSync(waivers, 'waivers:\n  - port: tcp/3389\n    hosts: [10.10.0.10]\n    reason: admin RDP, change 1234\n    expires: 2099-01-01\n');
+    const waived = analyze([...args, '--waivers', waivers, '--fail-on', 'undocumented', '--format', 'json']);
+    expect(waived.code).toBe(0);
+    expect(JSON.parse(waived.stdout).flows.find((f: { serverPort: number }) => f.serverPort === 3389).waived.reason).toBe('admin RDP, change 1234');
+  });
+
+  it('the text report puts missing and failing required flows first, with the vendor words', () => {
+    const r = analyze([sample('bmc-cm-site.pcapng'), '--catalog', 'bmc-cm', '--roles', sample('bmc-cm-roles.yaml')]);
+    expect(r.code).toBe(0);
+    const text = r.stdout;
+    expect(text.indexOf('Capture quality')).toBeLessThan(text.indexOf('MISSING AND FAILING'));
+    expect(text.indexOf('MISSING AND FAILING')).toBeLessThan(text.indexOf('UNDOCUMENTED SERVICES'));
+    expect(text).toMatch(/FAILING\s+bmc-cm:parent-return-path\s+10\.20\.0\.23 → 10\.10\.0\.11/);
+    expect(text).toContain('likely cause: the SYN was never answered');
+  });
+
+  it('writes flows and requirements as CSV files', () => {
+    const out = join(dir, 'audit.csv');
+    expect(analyze([sample('bmc-cm-site.pcapng'), '--catalog', 'bmc-cm', '--roles', sample('bmc-cm-roles.yaml'), '--format', 'csv', '--out', out]).code).toBe(0);
+    expect(readFileSync(out, 'utf8').split('\n')[0]).toBe('verdict,rule,proto,client,clientPort,server,serverPort,clientRoles,serverRoles,packets,bytes,outcome,start,end,grant,waived,detail,cite');
+    const reqs = readFileSync(join(dir, 'audit.requirements.csv'), 'utf8').trim().split('\n');
+    expect(reqs).toHaveLength(8);
+  });
+
+  it('a bad role map, catalog or --set is a one-line (per problem) error with exit 2', () => {
+    const roles = join(dir, 'roles.yaml');
+    writeFileSync(roles, 'roles:\n  master: [10.0.0.1]\n');
+    const r = analyze([sample('bmc-cm-site.pcapng'), '--catalog', 'bmc-cm', '--roles', roles]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/roles\.yaml:2:3: unknown role "master"/);
+    expect(analyze([sample('bmc-cm-site.pcapng'), '--catalog', 'nope']).stderr).toMatch(/unknown catalog "nope"/);
+    const set = analyze([sample('bmc-cm-site.pcapng'), '--catalog', 'bmc-cm', '--set', 'agent-prot=443']);
+    expect(set.code).toBe(2);
+    expect(set.stderr).toMatch(/--set agent-prot: no such parameter/);
+  });
+});
