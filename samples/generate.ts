@@ -1,6 +1,6 @@
 /**
  * Regenerates the bundled sample captures with the project's own writer:
- *   npx tsx samples/generate.ts
+ *   npm run samples            (or: npx tsx samples/generate.ts [output folder])
  * Deterministic: the same bytes every run, so a diff shows when a sample changed.
  */
 import { writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { writePcapng, WrittenPacket } from '../src/capture/writer.js';
 import { erspanFrame, frame, PacketSpec, tcpConversation, TcpSpec } from '../src/synth/frames.js';
 import { bind, bindAck, eptMapRequest, eptMapResponse } from '../src/synth/dcerpc.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
+const here = process.argv[2] ?? dirname(fileURLToPath(import.meta.url));
 
 /**
  * mirror-port.pcapng: what a SPAN port in front of a client-management server sees in a few seconds.
@@ -180,4 +180,4 @@ writeFileSync(join(here, 'bmc-cm-site.pcapng'), bmcSite());
 writeFileSync(join(here, 'bmc-cm-roles.yaml'), BMC_ROLES);
 writeFileSync(join(here, 'sccm2007-site.pcapng'), sccmSite());
 writeFileSync(join(here, 'sccm2007-roles.yaml'), SCCM_ROLES);
-console.log('wrote samples/mirror-port.pcapng, bmc-cm-site.pcapng (+ roles), sccm2007-site.pcapng (+ roles)');
+console.log(`wrote ${here}: mirror-port.pcapng, bmc-cm-site.pcapng (+ roles), sccm2007-site.pcapng (+ roles)`);

@@ -130,3 +130,14 @@ describe('analyze on the command line', () => {
     expect(set.stderr).toMatch(/--set agent-prot: no such parameter/);
   });
 });
+
+describe('samples', () => {
+  it('npm run samples rebuilds them byte for byte', () => {
+    const out = mkdtempSync(join(tmpdir(), 'fa-samples-'));
+    const r = spawnSync(process.execPath, [join(root, 'node_modules/tsx/dist/cli.mjs'), join(root, 'samples/generate.ts'), out], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    for (const f of ['mirror-port.pcapng', 'bmc-cm-site.pcapng', 'bmc-cm-roles.yaml', 'sccm2007-site.pcapng', 'sccm2007-roles.yaml']) {
+      expect(readFileSync(join(out, f)).equals(readFileSync(sample(f))), f).toBe(true);
+    }
+  });
+});
