@@ -8,6 +8,7 @@ import { InputError } from '../core/errors.js';
 import { buildFlows } from '../flow/pipeline.js';
 import { Inspectors } from '../inspect/index.js';
 import { auditJson, auditText, writeAuditFlowsCsv, writeAuditRequirementsCsv } from '../report/audit.js';
+import { auditHtml } from '../report/html.js';
 
 export const EXIT_FINDINGS = 1;
 const FAIL_ON = ['missing', 'failing', 'undocumented', 'role-mismatch'] as const;
@@ -16,7 +17,7 @@ interface AnalyzeOptions {
   catalog: string[];
   roles?: string;
   waivers?: string;
-  format: 'text' | 'json' | 'csv';
+  format: 'text' | 'json' | 'csv' | 'html';
   out?: string;
   set?: string[];
   failOn?: string;
@@ -67,7 +68,7 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
     .requiredOption('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
     .option('--roles <file>', 'role map: which hosts play which role (YAML)')
     .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
-    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'csv']).default('text'))
+    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'csv', 'html']).default('text'))
     .option('--out <file>', 'write the report to a file (csv: FILE and FILE with .requirements.csv)')
     .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
     .option('--fail-on <list>', `exit 1 when findings of these kinds remain unwaived: ${FAIL_ON.join(',')}`)
@@ -86,6 +87,7 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
       const run = await buildFlows(captures, { vlanInKey: opts.vlanKey, onIpPacket: (view, rec, file) => inspectors.onPacket(view, rec, file) });
       const report = audit(run, { catalogs, roleMap, grants: inspectors.grants, waivers, version });
       if (opts.format === 'json') await writeText(opts.out, auditJson(report));
+      else if (opts.format === 'html') await writeText(opts.out, auditHtml(report));
       else if (opts.format === 'csv') {
         if (opts.out === undefined || opts.out === '-') {
           await writeAuditFlowsCsv(report, process.stdout);

@@ -133,3 +133,21 @@ export function tsharkFields(file: string, fields: readonly string[], args: read
     });
   });
 }
+
+let chromiumChecked: boolean | undefined;
+
+/** Debian's headless Chromium, for the tests that look at the HTML report as a person would. */
+export const CHROMIUM_PATH = process.env.FLOWAUDIT_CHROMIUM ?? '/usr/bin/chromium';
+
+export function chromiumAvailable(): boolean {
+  if (chromiumChecked === undefined) {
+    const run = spawnSync(CHROMIUM_PATH, ['--version'], { stdio: 'ignore', timeout: 30_000 });
+    chromiumChecked = run.error === undefined && run.status === 0;
+  }
+  return chromiumChecked;
+}
+
+/** True when browser tests must be skipped; throws instead under CI=true. */
+export function skipWithoutChromium(what: string): boolean {
+  return skipWhenMissing(chromiumAvailable(), what, () => `${CHROMIUM_PATH} not found (install Debian's chromium package)`);
+}

@@ -1,0 +1,150 @@
+import type { AuditReport } from '../audit/index.js';
+import type { JudgedFlow } from '../audit/types.js';
+import { humanBytes } from './flows.js';
+
+/** Every string from a capture, a catalog or a role map goes through this before it reaches the page. */
+export function escapeHtml(s: unknown): string {
+  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+const VERDICT_RANK: Record<string, number> = { expected: 0, 'role-mismatch': 1, undocumented: 2 };
+const COLOURS: Record<string, string> = { expected: '#2e7d32', 'role-mismatch': '#ef8f00', undocumented: '#c62828', waived: '#9e9e9e' };
+
+function endpoint(addr: string, port: number | null): string {
+  if (port === null) return addr;
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+/** Who talks to whom, on what: client roles down, server roles across, coloured by the worst verdict. */
+function matrix(flows: JudgedFlow[]): string {
+  const roleOf = (roles: string[]) => roles[0] ?? 'unknown';
+  const rows = [...new Set(flows.map((f) => roleOf(f.clientRoles)))].sort();
+  const cols = [...new Set(flows.map((f) => roleOf(f.serverRoles)))].sort();
+  const cells = new Map<string, JudgedFlow[]>();
+  for (const f of flows) {
+    const k = `${roleOf(f.clientRoles)}\u0000${roleOf(f.serverRoles)}`;
+    cells.set(k, [...(cells.get(k) ?? []), f]);
+  }
+  const cw = 150;
+  const ch = 48;
+  const left = 170;
+  const top = 40;
+  const w = left + cols.length * cw + 10;
+  const h = top + rows.length * ch + 10;
+  const parts: string[] = [];
+  parts.push(`<svg id="matrix" xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="role to role matrix">`);
+  cols.forEach((c, j) => parts.push(`<text class="col" x="${left + j * cw + cw / 2}" y="${top - 12}" text-anchor="middle">${escapeHtml(c)}</text>`));
+  rows.forEach((r, i) => {
+    parts.push(`<text class="row" x="${left - 8}" y="${top + i * ch + ch / 2 + 4}" text-anchor="end">${escapeHtml(r)}</text>`);
+    cols.forEach((c, j) => {
+      const list = cells.get(`${r}\u0000${c}`);
+      const x = left + j * cw;
+      const y = top + i * ch;
+      if (!list) {
+        parts.push(`<rect class="empty" x="${x + 2}" y="${y + 2}" width="${cw - 4}" height="${ch - 4}" rx="4"/>`);
+        return;
+      }
+      const live = list.filter((f) => !f.waived);
+      const worst = live.length ? live.reduce((a, f) => (VERDICT_RANK[f.verdict]! > VERDICT_RANK[a]! ? f.verdict : a), 'expected' as string) : 'waived';
+      const ports = [...new Set(list.map((f) => (f.serverPort === null ? f.proto : `${f.proto}/${f.serverPort}`)))];
+      const label = ports.slice(0, 3).join(' ') + (ports.length > 3 ? ` +${ports.length - 3}` : '');
+      const tip = `${r} → ${c}: ${list.length} flows; ${ports.join(', ')}; worst: ${worst}`;
+      parts.push(`<g class="cell" data-verdict="${worst}"><title>${escapeHtml(tip)}</title><rect x="${x + 2}" y="${y + 2}" width="${cw - 4}" height="${ch - 4}" rx="4" fill="${COLOURS[worst]}"/><text x="${x + cw / 2}" y="${y + ch / 2 + 4}" text-anchor="middle" fill="#fff">${escapeHtml(label)}</text></g>`);
+    });
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+function table(id: string, head: Array<[string, boolean]>, rows: string[][]): string {
+  const th = head.map(([h, num], i) => `<th data-col="${i}"${num ? ' data-num="1"' : ''}>${escapeHtml(h)}</th>`).join('');
+  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n');
+  return `<table id="${id}" class="sortable"><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+const SORT_SCRIPT = `
+for (const table of document.querySelectorAll('table.sortable')) {
+  for (const th of table.querySelectorAll('th')) {
+    th.addEventListener('click', () => {
+      const col = Number(th.dataset.col);
+      const num = th.dataset.num === '1';
+      const dir = th.dataset.dir === 'asc' ? 'desc' : 'asc';
+      for (const other of table.querySelectorAll('th')) delete other.dataset.dir;
+      th.dataset.dir = dir;
+      const body = table.tBodies[0];
+      const rows = Array.from(body.rows);
+      const key = (r) => r.cells[col].textContent.trim();
+      rows.sort((a, b) => {
+        const x = key(a), y = key(b);
+        const c = num ? (parseFloat(x) || 0) - (parseFloat(y) || 0) : x.localeCompare(y, undefined, { numeric: true });
+        return dir === 'asc' ? c : -c;
+      });
+      for (const r of rows) body.appendChild(r);
+    });
+  }
+}`;
+
+/** One self-contained page: no server, nothing fetched, every capture string escaped. */
+export function auditHtml(r: AuditReport): string {
+  const s = r.summary;
+  const q = r.capture.quality;
+  const reqRows = [...r.requirements]
+    .sort((a, b) => ['failing', 'missing', 'inconclusive', 'satisfied'].indexOf(a.status) - ['failing', 'missing', 'inconclusive', 'satisfied'].indexOf(b.status))
+    .map((x) => [
+      `<span class="badge ${escapeHtml(x.waived ? 'waived' : x.status)}">${escapeHtml(x.waived ? `${x.status} (waived)` : x.status)}</span>`,
+      escapeHtml(x.rule),
+      escapeHtml(x.from),
+      escapeHtml(x.to ?? ''),
+      escapeHtml(`${x.proto}/${x.ports.join(',')}`),
+      `${escapeHtml(x.detail)}${x.cite ? `<div class="cite">“${escapeHtml(x.cite.text)}” — ${escapeHtml(x.cite.section)}</div>` : ''}`,
+    ]);
+  const flowRows = r.flows.map((f) => [
+    `<span class="badge ${escapeHtml(f.waived ? 'waived' : f.verdict)}">${escapeHtml(f.verdict)}</span>`,
+    escapeHtml(f.proto),
+    escapeHtml(endpoint(f.client, f.clientPort)),
+    escapeHtml(f.clientRoles.join(' ')),
+    escapeHtml(endpoint(f.server, f.serverPort)),
+    escapeHtml(f.serverRoles.join(' ')),
+    String(f.packets),
+    String(f.bytes),
+    escapeHtml(f.outcome ?? ''),
+    escapeHtml(f.rule ?? ''),
+    `${escapeHtml(f.detail)}${f.grant ? `<div class="cite">granted by ${escapeHtml(f.grant.reason)}: ${escapeHtml(f.grant.detail)}</div>` : ''}`,
+  ]);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<title>flowaudit — ${escapeHtml(r.capture.files.map((f) => f.file).join(', '))}</title>
+<style>
+body { font: 14px/1.45 system-ui, sans-serif; margin: 24px; color: #222; }
+h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 24px 0 8px; }
+.meta { color: #555; } .counts span { margin-right: 16px; } .loss { color: #b71c1c; font-weight: 600; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { border-bottom: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; cursor: pointer; user-select: none; } th[data-dir="asc"]::after { content: " ▲"; } th[data-dir="desc"]::after { content: " ▼"; }
+.badge { color: #fff; border-radius: 3px; padding: 1px 6px; font-size: 12px; white-space: nowrap; }
+.expected, .satisfied { background: #2e7d32; } .role-mismatch, .inconclusive { background: #ef8f00; } .undocumented, .missing, .failing { background: #c62828; } .waived { background: #9e9e9e; }
+.cite { color: #555; font-style: italic; margin-top: 2px; }
+svg text { font: 12px system-ui, sans-serif; } svg .empty { fill: #f5f5f5; } .legend span { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px; vertical-align: -2px; }
+@media print { th { background: none; } }
+</style></head><body>
+<h1>flowaudit analyze</h1>
+<div class="meta">${escapeHtml(r.capture.files.map((f) => f.file).join(', '))} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · roles ${escapeHtml(r.roles.file ? `from ${r.roles.file}` : 'inferred from traffic (no role map)')}</div>
+<h2>Capture quality</h2>
+<p>${escapeHtml(`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`)}</p>
+<ul>${q.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
+${q.loss ? `<p class="loss">${escapeHtml(q.loss)}</p>` : ''}
+<h2>Summary</h2>
+<p class="counts"><span>${s.flows} flows</span><span>${s.expected} expected</span><span>${s.undocumented} undocumented</span><span>${s.roleMismatch} role mismatch</span></p>
+<p class="counts"><span>${s.requirements} required flows</span><span>${s.satisfied} satisfied</span><span>${s.missing} missing</span><span>${s.failing} failing</span><span>${s.inconclusive} inconclusive</span>${s.waived ? `<span>${s.waived} waived</span>` : ''}</p>
+<h2>Who talks to whom</h2>
+<p class="legend"><span style="background:${COLOURS.expected}"></span>expected<span style="background:${COLOURS['role-mismatch']}"></span>role mismatch<span style="background:${COLOURS.undocumented}"></span>undocumented<span style="background:${COLOURS.waived}"></span>waived</p>
+${matrix(r.flows)}
+<h2>Required flows</h2>
+${table('requirements', [['status', false], ['rule', false], ['from', false], ['to', false], ['ports', false], ['detail and vendor words', false]], reqRows)}
+<h2>Flows</h2>
+${table('flows', [['verdict', false], ['proto', false], ['client', false], ['client roles', false], ['server', false], ['server roles', false], ['packets', true], ['bytes', true], ['outcome', false], ['rule', false], ['detail', false]], flowRows)}
+<script>${SORT_SCRIPT}</script>
+</body></html>
+`;
+}
