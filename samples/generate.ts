@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writePcapng, WrittenPacket } from '../src/capture/writer.js';
 import { erspanFrame, frame, PacketSpec, tcpConversation, TcpSpec } from '../src/synth/frames.js';
-import { bind, bindAck, eptMapRequest, eptMapResponse } from '../src/synth/dcerpc.js';
+import { bind, bindAck, eptMapRequest, eptMapResponse, ssrpReply } from '../src/synth/dcerpc.js';
 
 const here = process.argv[2] ?? dirname(fileURLToPath(import.meta.url));
 
@@ -175,9 +175,76 @@ roles:
   client: [10.2.0.0/24]
 `;
 
+/**
+ * itms8-site.pcapng with itms8-roles.yaml: agents reaching (or not) their Notification Server, a task
+ * server tickle, package downloads, a SQL named instance found through the SQL Browser.
+ */
+function itmsSite(): Buffer {
+  const tl = new Timeline();
+  const ns = '10.5.0.10';
+  // Agent .21 polls the NS over HTTPS: satisfied. Agent .22 only reaches the package server: missing.
+  tl.conv(tcpConversation('10.6.0.21', 53001, ns, 443));
+  tl.conv(tcpConversation('10.6.0.22', 53002, '10.5.0.30', 80));
+  // The NS tickles agent .21 on 52028 but nobody answers: the flow is documented, the outcome attempted.
+  tl.conv(tcpConversation(ns, 53003, '10.6.0.21', 52028, { answer: 'silent' }));
+  // The task server downloads tasks from the NS: satisfied.
+  tl.conv(tcpConversation('10.5.0.40', 53004, ns, 443));
+  // The NS asks the SQL Browser for the instance, which answers tcp 49172; the NS connects there.
+  tl.conv([
+    { proto: 'udp', src: ns, dst: '10.5.0.20', srcPort: 53005, dstPort: 1434, payload: Buffer.from([0x04, ...Buffer.from('ALTIRIS')]) },
+    { proto: 'udp', src: '10.5.0.20', dst: ns, srcPort: 1434, dstPort: 53005, payload: ssrpReply([{ server: 'SQL1', name: 'ALTIRIS', port: 49172 }]) },
+  ]);
+  tl.conv(tcpConversation(ns, 53006, '10.5.0.20', 49172));
+  // An agent connects straight to the SQL server: role mismatch. Telnet to the NS: undocumented.
+  tl.conv(tcpConversation('10.6.0.22', 53007, '10.5.0.20', 1433));
+  tl.conv(tcpConversation('10.6.0.21', 53008, ns, 23));
+  return writePcapng(tl.packets, { interfaces: [{ linkType: 1, tsresol: 6, name: 'span-smp' }] });
+}
+
+const ITMS_ROLES = `# Role map for samples/itms8-site.pcapng (flowaudit analyze --catalog itms8 --roles …)
+roles:
+  notification-server: [10.5.0.10]
+  sql-server: [10.5.0.20]
+  package-server: [10.5.0.30]
+  task-server: [10.5.0.40]
+  agent: [10.6.0.0/24]
+`;
+
+/** cam-site.pcapng with cam-roles.yaml: the KVM manager, its devices, a user's remote session. */
+function camSite(): Buffer {
+  const tl = new Timeline();
+  const manager = '10.8.0.10';
+  // Discovery broadcast from the manager, the device answering on 3080.
+  tl.conv([
+    { proto: 'udp', src: manager, dst: '10.8.1.255', srcPort: 3080, dstPort: 3080, payload: 64 },
+    { proto: 'udp', src: '10.8.1.21', dst: manager, srcPort: 3080, dstPort: 3080, payload: 96 },
+  ]);
+  // Fallback discovery on 3081 to device .22, which never answers on 3080: missing.
+  tl.conv([{ proto: 'udp', src: manager, dst: '10.8.1.22', srcPort: 50100, dstPort: 3081, payload: 64 }]);
+  // Status updates, a user's web login and a remote session: expected.
+  tl.conv(tcpConversation(manager, 50101, '10.8.1.21', 443));
+  tl.conv(tcpConversation('10.9.0.5', 50102, manager, 443));
+  tl.conv(tcpConversation('10.9.0.5', 50103, '10.8.1.21', 901));
+  // A user trying SSH on the manager (administrators only): role mismatch.
+  tl.conv(tcpConversation('10.9.0.5', 50104, manager, 22, { answer: 'reset' }));
+  return writePcapng(tl.packets, { interfaces: [{ linkType: 1, tsresol: 6, name: 'span-kvm' }] });
+}
+
+const CAM_ROLES = `# Role map for samples/cam-site.pcapng (flowaudit analyze --catalog cam --roles …)
+roles:
+  manager: [10.8.0.10]
+  device: [10.8.1.21, 10.8.1.22]
+  client: [10.9.0.5]
+  administrator: [10.9.0.100]
+`;
+
+writeFileSync(join(here, 'itms8-site.pcapng'), itmsSite());
+writeFileSync(join(here, 'itms8-roles.yaml'), ITMS_ROLES);
+writeFileSync(join(here, 'cam-site.pcapng'), camSite());
+writeFileSync(join(here, 'cam-roles.yaml'), CAM_ROLES);
 writeFileSync(join(here, 'mirror-port.pcapng'), mirrorPort());
 writeFileSync(join(here, 'bmc-cm-site.pcapng'), bmcSite());
 writeFileSync(join(here, 'bmc-cm-roles.yaml'), BMC_ROLES);
 writeFileSync(join(here, 'sccm2007-site.pcapng'), sccmSite());
 writeFileSync(join(here, 'sccm2007-roles.yaml'), SCCM_ROLES);
-console.log(`wrote ${here}: mirror-port.pcapng, bmc-cm-site.pcapng (+ roles), sccm2007-site.pcapng (+ roles)`);
+console.log(`wrote ${here}: mirror-port.pcapng and a site capture with its role map for bmc-cm, sccm2007, itms8 and cam`);

@@ -88,6 +88,36 @@ describe('the sccm2007 sample: endpoint-mapper grants used, never tried, and tri
   });
 });
 
+describe('the itms8 sample', () => {
+  const r = report([sample('itms8-site.pcapng'), '--catalog', 'itms8', '--roles', sample('itms8-roles.yaml')]);
+  const flow = (client: string, port: number) => r.flows.find((f) => f.client === client && f.serverPort === port)!;
+  it('judges each flow, the SQL named instance by the browser answer that granted it', () => {
+    expect(flow('10.6.0.21', 443)).toMatchObject({ verdict: 'expected', serverRoles: ['notification-server'] });
+    expect(flow('10.6.0.22', 80)).toMatchObject({ verdict: 'expected', rule: 'itms8:package-download-http' });
+    expect(flow('10.5.0.10', 52028)).toMatchObject({ verdict: 'expected', rule: 'itms8:windows-agent-tickle' });
+    expect(flow('10.5.0.10', 49172)).toMatchObject({ verdict: 'expected', rule: 'itms8:ns-sql-named-instance', grant: { reason: 'ssrp', port: 49172 } });
+    expect(flow('10.6.0.22', 1433)).toMatchObject({ verdict: 'role-mismatch' });
+    expect(flow('10.6.0.21', 23)).toMatchObject({ verdict: 'undocumented' });
+  });
+  it('an agent that never reaches its notification server is missing', () => {
+    const status = (from: string) => r.requirements.find((q) => q.rule === 'itms8:agent-reaches-notification-server' && q.from === from)!.status;
+    expect([status('10.6.0.21'), status('10.6.0.22')]).toEqual(['satisfied', 'missing']);
+    expect(r.requirements.find((q) => q.rule === 'itms8:sql-browser-answer-used')!.status).toBe('satisfied');
+    expect(r.summary).toMatchObject({ flows: 8, expected: 6, roleMismatch: 1, undocumented: 1, satisfied: 3, missing: 1 });
+  });
+});
+
+describe('the cam sample', () => {
+  const r = report([sample('cam-site.pcapng'), '--catalog', 'cam', '--roles', sample('cam-roles.yaml')]);
+  it('discovery, status, web login and a remote session are expected; a user on SSH is not', () => {
+    expect(r.flows.filter((f) => f.verdict === 'expected').map((f) => f.rule).sort()).toEqual(['cam:device-communication', 'cam:device-discovery', 'cam:device-discovery-fallback', 'cam:remote-session', 'cam:web-interface', 'cam:device-discovery'].sort());
+    expect(r.flows.find((f) => f.serverPort === 22)).toMatchObject({ verdict: 'role-mismatch', rule: 'cam:ssh-troubleshooting' });
+  });
+  it('a device asked on 3081 that never answers on 3080 is missing', () => {
+    expect(r.requirements).toMatchObject([{ rule: 'cam:discovery-answered-on-3080', status: 'missing', from: '10.8.0.10', to: '10.8.1.22' }]);
+  });
+});
+
 describe('analyze on the command line', () => {
   it('--fail-on sets exit 1 for CI gates; waivers keep findings visible without failing', () => {
     const args = [sample('bmc-cm-site.pcapng'), '--catalog', 'bmc-cm', '--roles', sample('bmc-cm-roles.yaml')];
@@ -136,7 +166,7 @@ describe('samples', () => {
     const out = mkdtempSync(join(tmpdir(), 'fa-samples-'));
     const r = spawnSync(process.execPath, [join(root, 'node_modules/tsx/dist/cli.mjs'), join(root, 'samples/generate.ts'), out], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
-    for (const f of ['mirror-port.pcapng', 'bmc-cm-site.pcapng', 'bmc-cm-roles.yaml', 'sccm2007-site.pcapng', 'sccm2007-roles.yaml']) {
+    for (const f of ['mirror-port.pcapng', 'bmc-cm-site.pcapng', 'bmc-cm-roles.yaml', 'sccm2007-site.pcapng', 'sccm2007-roles.yaml', 'itms8-site.pcapng', 'itms8-roles.yaml', 'cam-site.pcapng', 'cam-roles.yaml']) {
       expect(readFileSync(join(out, f)).equals(readFileSync(sample(f))), f).toBe(true);
     }
   });
