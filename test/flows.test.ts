@@ -119,6 +119,7 @@ describe('VLANs, tunnels, fragments', () => {
     const one = flowsOf(mixed);
     expect(one).toHaveLength(1);
     expect(one[0]!.vlan).toBe(20);
+    expect(one[0]!.vlanAsymmetric).toBe(true);
     expect(flowsOf(mixed, { vlanInKey: true })).toHaveLength(2);
   });
 

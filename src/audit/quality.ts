@@ -13,7 +13,8 @@ export interface CaptureQuality {
   truncatedRecords: number;
   decodeErrors: number;
   timeReversals: number;
-  /** Flows whose packets were tagged with a VLAN in one direction only are not tracked yet. */
+  /** Flows tagged with a VLAN in one direction only. */
+  vlanAsymmetricFlows: number;
   notes: string[];
   /** Why absence cannot be trusted on this capture, or null. */
   loss: string | null;
@@ -38,6 +39,8 @@ export function assessQuality(capture: CaptureSummary, flows: FlowRecord[], firs
   if (oneSided > 0) notes.push(`${oneSided} of ${tcp.length} TCP flows (${(share * 100).toFixed(0)}%) show one direction only`);
   if (truncated > 0) notes.push(`${truncated} records or headers are truncated`);
   if (capture.timeReversals > 0) notes.push(`${capture.timeReversals} packets are out of time order`);
+  const vlanAsym = flows.filter((f) => f.vlanAsymmetric).length;
+  if (vlanAsym > 0) notes.push(`${vlanAsym} flows carry a VLAN tag in one direction only (the mirror sees the directions on different ports or trunks)`);
   let loss: string | null = null;
   if (dIf + dOs > 0) loss = `the capture dropped ${dIf + dOs} packets, so absence is not proof`;
   else if (tcp.length >= 10 && share > 0.5) loss = `most TCP flows are one-sided (${(share * 100).toFixed(0)}%): the mirror sees one direction, so absence is not proof`;
@@ -51,6 +54,7 @@ export function assessQuality(capture: CaptureSummary, flows: FlowRecord[], firs
     truncatedRecords: truncated,
     decodeErrors: capture.decodeErrorCount,
     timeReversals: capture.timeReversals,
+    vlanAsymmetricFlows: vlanAsym,
     notes,
     loss,
   };

@@ -45,6 +45,8 @@ export interface FlowRecord {
   icmpType?: number;
   icmpCode?: number;
   vlan?: number;
+  /** Tagged with a VLAN in one direction only. */
+  vlanAsymmetric?: boolean;
   tunnel?: string[];
   /** For sorting and later stages: the start time as numbers. */
   startSec: number;
@@ -65,6 +67,11 @@ const PENDING_SYNACK = 256;
 const PENDING_TO_A = 512;
 /** The flow's first packet was a pure SYN: when shards are merged, it cannot continue an earlier flow. */
 const OPENED_BY_SYN = 1024;
+/** Packets from A (B) were seen with and without a VLAN tag: for the capture-quality statement. */
+const TAGGED_A = 2048;
+const UNTAGGED_A = 4096;
+const TAGGED_B = 8192;
+const UNTAGGED_B = 16384;
 
 const TCP_SYN = 0x02;
 const TCP_ACK = 0x10;
@@ -394,6 +401,7 @@ export class FlowTable {
     }
     this.meta[f * META_W + 3] |= v.tunnel;
     if (v.vlan >= 0 && this.vlan[f]! < 0) this.vlan[f] = v.vlan;
+    this.meta[f * META_W + 2] |= v.vlan >= 0 ? (fromA ? TAGGED_A : TAGGED_B) : fromA ? UNTAGGED_A : UNTAGGED_B;
     if (v.icmpType >= 0 && this.icmp[f]! < 0) this.icmp[f] = (v.icmpType << 8) | v.icmpCode;
     if (v.proto !== 6 || v.fragment === 2) return;
     const flags = v.tcpFlags;
@@ -598,6 +606,9 @@ export class FlowTable {
       r.icmpCode = this.icmp[f]! & 0xff;
     }
     if (this.vlan[f]! >= 0) r.vlan = this.vlan[f]!;
+    const st = this.meta[f * META_W + 2]!;
+    // Tagged one way and untagged the other: the mirror sees the two directions on different ports.
+    if ((st & TAGGED_A && !(st & TAGGED_B) && st & UNTAGGED_B) || (st & TAGGED_B && !(st & TAGGED_A) && st & UNTAGGED_A)) r.vlanAsymmetric = true;
     const t = this.meta[f * META_W + 3]! & ~1; // a VLAN tag is not a tunnel
     if (t) r.tunnel = TUNNEL_NAMES.filter((_, i) => t & (1 << i));
     return r;
