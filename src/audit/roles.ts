@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, Pair, Scalar, YAMLMap } from 'yaml';
-import { InputError } from '../core/errors.js';
+import { InputError, readUserFile } from '../core/errors.js';
 import type { Catalog, Role } from '../catalog/types.js';
 import { addressToBigInt, AddressBlock, canonicalAddress, inBlock, isBroadcast, isMulticast, isPrivate, parseBlock } from './addresses.js';
 
@@ -18,12 +17,7 @@ export interface RoleMap {
  * mistake is reported with file and line.
  */
 export function loadRoleMap(file: string, catalogs: Catalog[]): RoleMap {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError(`${file}: cannot open: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
+  const text = readUserFile(file);
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true });
   const problems: string[] = [];

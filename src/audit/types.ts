@@ -1,19 +1,9 @@
-import type { Cite, DynamicKind } from '../catalog/types.js';
+import type { Cite } from '../catalog/types.js';
+import type { Grant } from '../inspect/grants.js';
 import type { FlowRecord } from '../flow/table.js';
 
-/** What the audit needs of a grant (the inspect stage's Grant satisfies it). */
-export interface GrantLike {
-  host: string;
-  transport: 'tcp' | 'udp';
-  port: number | null;
-  peer: string;
-  peerPort?: number;
-  fromSec: number;
-  fromNs: number;
-  kind: DynamicKind;
-  reason: string;
-  evidence: { client: string; clientPort: number; server: string; serverPort: number; detail: string; file?: string; record?: number };
-}
+/** A grant from the inspect stage: a port a negotiation seen in the capture made legitimate. */
+export type GrantLike = Grant;
 
 export type Verdict = 'expected' | 'role-mismatch' | 'undocumented';
 export type RequirementState = 'satisfied' | 'missing' | 'failing' | 'inconclusive';

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { Ajv } from 'ajv';
-import { InputError } from '../core/errors.js';
+import { InputError, readUserFile } from '../core/errors.js';
 import { addressToBigInt, inBlock, parseBlock, AddressBlock } from './addresses.js';
 import type { JudgedFlow, RequirementFinding } from './types.js';
 
@@ -41,12 +40,7 @@ const schema = {
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
 
 export function loadWaivers(file: string): Waiver[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError(`${file}: cannot open: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
+  const text = readUserFile(file);
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc });
   if (doc.errors.length) {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** Where a piece of damage was found: enough for a person to open the file at that spot. */
 export interface DamagePlace {
   file: string;
@@ -58,5 +60,15 @@ export class InputError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'InputError';
+  }
+}
+
+/** Reads a text file a user named, or throws an InputError that says why it could not be read. */
+export function readUserFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(`${file}: cannot open: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
   }
 }

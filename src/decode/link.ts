@@ -6,10 +6,12 @@ import { decodeIPv6 } from './ipv6.js';
 /** Ethernet II, and 802.3 frames with an LLC/SNAP header that names an ethertype. */
 export function decodeEthernet(buf: Buffer, off: number, end: number, v: PacketView): void {
   if (end - off < 14) return v.fail('ethernet-truncated');
-  const type = u16(buf, off + 12);
-  if (type >= 0x0600) return dispatchEthertype(type, buf, off + 14, end, v);
-  // A length field: 802.3. Only SNAP (AA AA 03) carries an ethertype we can follow.
-  const p = off + 14;
+  typeOrLength(u16(buf, off + 12), buf, off + 14, end, v);
+}
+
+/** An ethertype, or an 802.3 length field after which only SNAP (AA AA 03) names an ethertype. */
+function typeOrLength(type: number, buf: Buffer, p: number, end: number, v: PacketView): void {
+  if (type >= 0x0600) return dispatchEthertype(type, buf, p, end, v);
   if (end - p >= 8 && buf[p] === 0xaa && buf[p + 1] === 0xaa && buf[p + 2] === 0x03) {
     return dispatchEthertype(u16(buf, p + 6), buf, p + 8, end, v);
   }
@@ -67,13 +69,7 @@ export function decodeVlan(buf: Buffer, off: number, end: number, v: PacketView)
   if (v.vlan < 0) v.vlan = vid;
   else if (v.innerVlan < 0) v.innerVlan = vid;
   v.tunnel |= 1;
-  const type = u16(buf, off + 2);
-  if (type >= 0x0600) return dispatchEthertype(type, buf, off + 4, end, v);
-  const p = off + 4;
-  if (end - p >= 8 && buf[p] === 0xaa && buf[p + 1] === 0xaa && buf[p + 2] === 0x03) {
-    return dispatchEthertype(u16(buf, p + 6), buf, p + 8, end, v);
-  }
-  v.notIp(-1);
+  typeOrLength(u16(buf, off + 2), buf, off + 4, end, v);
 }
 
 /**

@@ -3,29 +3,13 @@ import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
 import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
 import { humanBytes, publicFlow } from './flows.js';
+import { endpoint, wrap } from './text.js';
 
 export function auditJson(r: AuditReport): string {
   return JSON.stringify({ ...r, flows: r.flows.map((f) => publicFlow(f)) }, null, 2) + '\n';
 }
 
-function endpoint(addr: string, port: number | null): string {
-  if (port === null) return addr;
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
-}
 
-function wrap(text: string, width: number, indent: string): string[] {
-  const words = text.split(/\s+/);
-  const lines: string[] = [];
-  let cur = '';
-  for (const w of words) {
-    if (cur.length + w.length + 1 > width && cur) {
-      lines.push(indent + cur);
-      cur = w;
-    } else cur = cur ? `${cur} ${w}` : w;
-  }
-  if (cur) lines.push(indent + cur);
-  return lines;
-}
 
 /** What most often makes a required flow missing or failing, from the TCP evidence. */
 function likelyCause(r: RequirementFinding, flows: JudgedFlow[]): string {

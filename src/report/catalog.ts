@@ -1,6 +1,7 @@
 import { format as csvFormat } from 'fast-csv';
 import type { Writable } from 'node:stream';
 import { alternativePorts, Catalog, displayPorts, Rule } from '../catalog/types.js';
+import { wrap } from './text.js';
 
 function fmtRanges(r: Array<[number, number]>): Array<number | string> {
   return r.map(([lo, hi]) => (lo === hi ? lo : `${lo}-${hi}`));
@@ -71,19 +72,6 @@ export function catalogJson(c: Catalog): string {
   );
 }
 
-function wrap(text: string, width: number, indent: string): string[] {
-  const words = text.split(/\s+/);
-  const lines: string[] = [];
-  let cur = '';
-  for (const w of words) {
-    if (cur.length + w.length + 1 > width && cur) {
-      lines.push(indent + cur);
-      cur = w;
-    } else cur = cur ? `${cur} ${w}` : w;
-  }
-  if (cur) lines.push(indent + cur);
-  return lines;
-}
 
 /** A reading of the catalog beside the vendor document: rules grouped by the document's sections. */
 export function catalogText(c: Catalog): string {

@@ -2,6 +2,7 @@ import { format as csvFormat } from 'fast-csv';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
+import { endpoint } from './text.js';
 
 export const FLOW_CSV_COLUMNS = [
   'proto', 'client', 'clientPort', 'server', 'serverPort', 'packets', 'bytes', 'clientPackets', 'clientBytes',
@@ -65,10 +66,6 @@ export function writeFlowsCsv(flows: FlowRecord[], out: Writable): Promise<void>
   });
 }
 
-function endpoint(addr: string, port: number | null): string {
-  if (port === null) return addr;
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
-}
 
 export function humanBytes(n: number): string {
   if (n < 1000) return `${n} B`;

@@ -1,6 +1,7 @@
 import type { AuditReport } from '../audit/index.js';
 import type { JudgedFlow } from '../audit/types.js';
 import { humanBytes } from './flows.js';
+import { endpoint } from './text.js';
 
 /** Every string from a capture, a catalog or a role map goes through this before it reaches the page. */
 export function escapeHtml(s: unknown): string {
@@ -10,10 +11,6 @@ export function escapeHtml(s: unknown): string {
 const VERDICT_RANK: Record<string, number> = { expected: 0, 'role-mismatch': 1, undocumented: 2 };
 const COLOURS: Record<string, string> = { expected: '#2e7d32', 'role-mismatch': '#ef8f00', undocumented: '#c62828', waived: '#9e9e9e' };
 
-function endpoint(addr: string, port: number | null): string {
-  if (port === null) return addr;
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
-}
 
 /** Who talks to whom, on what: client roles down, server roles across, coloured by the worst verdict. */
 function matrix(flows: JudgedFlow[]): string {
