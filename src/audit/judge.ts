@@ -311,6 +311,15 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
         }
         for (const [k, trig] of pairs) {
           const [client, server] = k.split('|') as [string, string];
+          // Without given roles a rule and its reverse cannot be told apart on one port: a pair seen
+          // both ways is one relationship, triggered by whichever side spoke first.
+          const reverse = pairs.get(`${server}|${client}`);
+          if (reverse && ctx.roles.rolesOf(client).source !== 'given' && ctx.roles.rolesOf(server).source !== 'given') {
+            const first = (fs: JudgedFlow[]) => fs.reduce((m, f) => (compareTime(f.startSec, f.startNs, m.startSec, m.startNs) < 0 ? f : m));
+            const a = first(trig);
+            const b = first(reverse);
+            if (compareTime(b.startSec, b.startNs, a.startSec, a.startNs) < 0) continue;
+          }
           const ruleAlts: AltState[] = [];
           const grantKinds = req.expect.flatMap((e) => ('grant' in e ? [e.grant] : []));
           for (const e of req.expect) {
