@@ -78,3 +78,18 @@ describe('flowaudit flows', () => {
     }
   });
 });
+
+describe('progress', () => {
+  it('a large file shows a progress bar on a terminal, and nothing on a pipe', async () => {
+    const { generate } = await import('../bench/generate.js');
+    const big = join(mkdtempSync(join(tmpdir(), 'fa-progress-')), 'big.pcap');
+    generate({ out: big, packets: 700_000, flows: 5000, format: 'pcap', vlanShare: 0, ipv6Share: 0, snaplen: 0, active: 100 });
+    // `script` gives the command a pseudo-terminal, as a user's shell would.
+    const tty = spawnSync('script', ['-qc', `${process.execPath} ${cli} flows ${big} --workers 1 --format json --out /dev/null`, '/dev/null'], { encoding: 'utf8', timeout: 120_000 });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/reading .* 100% \| \d+\/\d+ MB/);
+    const piped = flowaudit(['flows', big, '--workers', '1', '--format', 'json', '--out', '/dev/null']);
+    expect(piped.code).toBe(0);
+    expect(piped.stderr).toBe('');
+  }, 180_000);
+});

@@ -5,6 +5,7 @@ import { audit, FailOn, loadRoleMap, loadWaivers, tripsFailOn } from '../audit/i
 import { checkOverrides, loadCatalog } from '../catalog/index.js';
 import type { Catalog } from '../catalog/types.js';
 import { InputError } from '../core/errors.js';
+import { progressFor } from './progress.js';
 import { buildFlows } from '../flow/pipeline.js';
 import { Inspectors } from '../inspect/index.js';
 import { auditJson, auditText, writeAuditFlowsCsv, writeAuditRequirementsCsv } from '../report/audit.js';
@@ -84,7 +85,12 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
       const waivers = opts.waivers ? loadWaivers(opts.waivers) : [];
       // Inspectors follow TCP streams, so the audit reads each file in one pass (no worker sharding yet).
       const inspectors = new Inspectors();
-      const run = await buildFlows(captures, { vlanInKey: opts.vlanKey, onIpPacket: (view, rec, file) => inspectors.onPacket(view, rec, file) });
+      const progress = progressFor(captures);
+      const run = await buildFlows(captures, {
+        vlanInKey: opts.vlanKey,
+        onIpPacket: (view, rec, file) => inspectors.onPacket(view, rec, file),
+        ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
+      }).finally(progress.stop);
       const report = audit(run, { catalogs, roleMap, grants: inspectors.grants, waivers, version });
       if (opts.format === 'json') await writeText(opts.out, auditJson(report));
       else if (opts.format === 'html') await writeText(opts.out, auditHtml(report));

@@ -10,6 +10,7 @@ import { bundledCatalogIds, CatalogError, loadCatalog, checkOverrides } from '..
 import { RoleMapError } from '../audit/index.js';
 import { catalogJson, catalogListText, catalogText, writeCatalogCsv } from '../report/catalog.js';
 import { parseSets, registerAnalyze } from './analyze.js';
+import { progressFor } from './progress.js';
 
 /** Exit codes: 0 done, 2 unusable input or arguments (1 is kept for "findings matched --fail-on"). */
 export const EXIT_OK = 0;
@@ -48,7 +49,8 @@ export function buildProgram(): Command {
     .option('--workers <n>', 'worker threads per large file: a number, or auto (default: auto)', 'auto')
     .action(async (captures: string[], opts: { format: string; out?: string; vlanKey: boolean; workers: string }) => {
       if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
-      const run = await buildFlowsSharded(captures, { vlanInKey: opts.vlanKey, workers: parseWorkers(opts.workers) });
+      const progress = progressFor(captures);
+      const run = await buildFlowsSharded(captures, { vlanInKey: opts.vlanKey, workers: parseWorkers(opts.workers), ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) }).finally(progress.stop);
       const flows = run.table.export();
       const capture = summarise(run);
       const out = openOut(opts.out);

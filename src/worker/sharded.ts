@@ -69,7 +69,7 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
     const dataStart = header?.bytes.length ?? 0;
     if (header === null || header.fileSize - dataStart < minBytes * 2 || workers < 2) {
       const s = packetSink(run, label, view, opts.onIpPacket);
-      run.captures.push(await readCapture(path, s.sink, { damage: run.damage, label }));
+      run.captures.push(await readCapture(path, s.sink, { damage: run.damage, label, ...(opts.onProgress ? { onProgress: (b: number) => opts.onProgress!(label, b) } : {}) }));
       s.done();
       continue;
     }
@@ -81,7 +81,16 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
       const end = i === n - 1 ? header.fileSize : dataStart + Math.floor(((i + 1) * size) / n);
       jobs.push({ path, label, header, start, end, knownBoundary: i === 0, vlanInKey: opts.vlanInKey ?? false });
     }
-    const results = await Promise.all(jobs.map((j) => runInWorker(j)));
+    let finished = 0;
+    const results = await Promise.all(
+      jobs.map((j) =>
+        runInWorker(j).then((r) => {
+          finished += j.end - j.start;
+          opts.onProgress?.(label, finished);
+          return r;
+        }),
+      ),
+    );
     if (results.some((r) => r.range.structural)) {
       // A section header or interface description in the middle: only one pass knows the interfaces.
       const s = packetSink(run, label, view, opts.onIpPacket);
