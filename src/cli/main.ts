@@ -51,16 +51,15 @@ export function buildProgram(): Command {
       if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
       const progress = progressFor(captures);
       const run = await buildFlowsSharded(captures, { vlanInKey: opts.vlanKey, workers: parseWorkers(opts.workers), ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) }).finally(progress.stop);
-      const flows = run.table.export();
       const capture = summarise(run);
       const out = openOut(opts.out);
       if (opts.format === 'json') {
-        await writeFlowsJson(capture, flows, out);
+        await writeFlowsJson(capture, run.table.exportBatches(), out);
         if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
       } else if (opts.format === 'csv') {
-        await writeFlowsCsv(flows, out);
+        await writeFlowsCsv(run.table.exportBatches(), out);
         if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
-      } else await writeAndClose(out, flowsText(capture, flows));
+      } else await writeAndClose(out, flowsText(capture, run.table.export()));
     });
   registerAnalyze(program, '0.1.0', (code) => {
     exitOverride = code;

@@ -63,20 +63,24 @@ export function compareTime(aSec: number, aNs: number, bSec: number, bNs: number
 }
 
 /** ISO 8601 in UTC with `digits` fractional digits (0..9), e.g. 2009-11-18T20:58:56.123456Z. */
-let cachedSec = NaN;
-let cachedBase = '';
+let cachedDay = NaN;
+let cachedDate = '';
+const TWO = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
 
 export function formatIso(sec: number, ns: number, digits: number): string {
-  // Flows cluster in time: remember the last second's text rather than build a Date for every stamp.
-  let base: string;
-  if (sec === cachedSec) base = cachedBase;
-  else {
-    const d = new Date(sec * 1000);
+  // Many stamps share a day: build the date part once per day and the time of day by arithmetic,
+  // rather than a Date object for every stamp.
+  const day = Math.floor(sec / 86400);
+  if (day !== cachedDay) {
+    const d = new Date(day * 86400000);
     if (Number.isNaN(d.getTime())) return `@${sec}.${String(ns).padStart(9, '0')}`;
-    base = d.toISOString().slice(0, 19);
-    cachedSec = sec;
-    cachedBase = base;
+    cachedDate = d.toISOString().slice(0, 10);
+    cachedDay = day;
   }
+  const t = sec - day * 86400;
+  const hh = Math.floor(t / 3600);
+  const mm = Math.floor((t % 3600) / 60);
+  const base = `${cachedDate}T${TWO[hh]}:${TWO[mm]}:${TWO[t % 60]}`;
   if (digits <= 0) return `${base}Z`;
   return `${base}.${String(ns).padStart(9, '0').slice(0, digits)}Z`;
 }

@@ -552,10 +552,36 @@ export class FlowTable {
 
   /** Plain records of every flow, in order of first packet. */
   export(): FlowRecord[] {
-    const out: FlowRecord[] = [];
-    for (let f = 0; f < this.size; f++) out.push(this.record(f));
-    out.sort((x, y) => compareTime(x.startSec, x.startNs, y.startSec, y.startNs));
+    const order = this.exportOrder();
+    const out: FlowRecord[] = new Array(order.length);
+    for (let i = 0; i < order.length; i++) out[i] = this.record(order[i]!);
     return out;
+  }
+
+  /**
+   * Plain records in batches, in order of first packet: a writer can stream millions of flows without
+   * holding them all as objects at once.
+   */
+  *exportBatches(size = 4096): Generator<FlowRecord[]> {
+    const order = this.exportOrder();
+    for (let i = 0; i < order.length; i += size) {
+      const batch: FlowRecord[] = [];
+      for (let j = i; j < Math.min(order.length, i + size); j++) batch.push(this.record(order[j]!));
+      yield batch;
+    }
+  }
+
+  /** Flow indices sorted by first packet (flows without time first), ties in creation order. */
+  private exportOrder(): Uint32Array {
+    const n = this.size;
+    const hot = this.hot;
+    const meta = this.meta;
+    const order = new Uint32Array(n);
+    for (let f = 0; f < n; f++) order[f] = f;
+    const sec = (f: number) => (meta[f * META_W + 4] ? hot[f * HOT_W + 4]! : -Infinity);
+    const ns = (f: number) => (meta[f * META_W + 4] ? hot[f * HOT_W + 6]! : 0);
+    const sorted = Array.from(order).sort((a, b) => sec(a) - sec(b) || ns(a) - ns(b) || a - b);
+    return Uint32Array.from(sorted);
   }
 
   private record(f: number): FlowRecord {

@@ -21,33 +21,37 @@ export function flowsJson(capture: CaptureSummary, flows: FlowRecord[]): string 
 }
 
 /**
- * The same document as flowsJson, written in pieces: one flow a line, so a table of millions of flows
- * never becomes one giant string.
+ * The same document as flowsJson, written in pieces: one flow a line, batch by batch, so a table of
+ * millions of flows never becomes one giant string or millions of objects at once.
  */
-export async function writeFlowsJson(capture: CaptureSummary, flows: FlowRecord[], out: Writable): Promise<void> {
+export async function writeFlowsJson(capture: CaptureSummary, batches: Iterable<FlowRecord[]>, out: Writable): Promise<void> {
   const write = async (text: string) => {
     if (!out.write(text)) await once(out, 'drain');
   };
   const head = JSON.stringify({ capture }, null, 2);
   await write(`${head.slice(0, head.lastIndexOf('}')).trimEnd()},\n  "flows": [`);
-  const BATCH = 2000;
-  for (let i = 0; i < flows.length; i += BATCH) {
-    const part = flows.slice(i, i + BATCH).map((f) => `    ${JSON.stringify(publicFlow(f))}`);
-    await write(`${i === 0 ? '\n' : ',\n'}${part.join(',\n')}`);
+  let first = true;
+  for (const batch of batches) {
+    if (batch.length === 0) continue;
+    const part = batch.map((f) => `    ${JSON.stringify(publicFlow(f))}`);
+    await write(`${first ? '\n' : ',\n'}${part.join(',\n')}`);
+    first = false;
   }
-  await write(`${flows.length ? '\n  ' : ''}]\n}\n`);
+  await write(`${first ? '' : '\n  '}]\n}\n`);
 }
 
-/** One flow a row, through fast-csv (quoting, escaping). */
-export function writeFlowsCsv(flows: FlowRecord[], out: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stream = csvFormat({ headers: [...FLOW_CSV_COLUMNS] });
+/** One flow a row, through fast-csv (quoting, escaping), batch by batch with backpressure. */
+export async function writeFlowsCsv(batches: Iterable<FlowRecord[]>, out: Writable): Promise<void> {
+  const stream = csvFormat({ headers: [...FLOW_CSV_COLUMNS] });
+  const ended = new Promise<void>((resolve, reject) => {
     stream.on('error', reject);
     out.on('error', reject);
-    stream.pipe(out, { end: false });
     stream.on('end', () => resolve());
-    for (const f of flows) {
-      stream.write({
+  });
+  stream.pipe(out, { end: false });
+  for (const batch of batches) {
+    for (const f of batch) {
+      const ok = stream.write({
         ...f,
         clientPort: f.clientPort ?? '',
         serverPort: f.serverPort ?? '',
@@ -61,11 +65,12 @@ export function writeFlowsCsv(flows: FlowRecord[], out: Writable): Promise<void>
         vlan: f.vlan ?? '',
         tunnel: f.tunnel?.join('+') ?? '',
       });
+      if (!ok) await once(stream, 'drain');
     }
-    stream.end();
-  });
+  }
+  stream.end();
+  await ended;
 }
-
 
 export function humanBytes(n: number): string {
   if (n < 1000) return `${n} B`;
