@@ -1,4 +1,6 @@
 import type { Catalog } from '../catalog/types.js';
+import { compareTime } from '../core/time.js';
+import type { FlowRecord } from '../flow/table.js';
 import { CaptureSummary, FlowRun, summarise } from '../flow/pipeline.js';
 import { checkRequirements, judgeFlows } from './judge.js';
 import { assessQuality, CaptureQuality } from './quality.js';
@@ -15,6 +17,8 @@ export interface AuditReport {
   flows: JudgedFlow[];
   requirements: RequirementFinding[];
   waivers: { applied: number; expired: Array<{ rule?: string; port?: string; reason: string; expires?: string; line: number }> };
+  /** Only from `flowaudit live`: the capture's own counters and the state of the flow table. */
+  live?: LiveSection;
   summary: {
     flows: number;
     expected: number;
@@ -37,6 +41,36 @@ export interface AuditOptions {
   /** YYYY-MM-DD, for waiver expiry. */
   today?: string;
   version: string;
+  /** Flows that already left the flow table (a long live capture), judged along with the table's. */
+  foldedFlows?: FlowRecord[];
+  live?: LiveSection;
+}
+
+/** What `flowaudit live` adds to a report. */
+export interface LiveSection {
+  interface: string;
+  linkType: number;
+  bpf: string | null;
+  snaplen: number;
+  bufferSize: number;
+  started: string;
+  at: string;
+  elapsedSeconds: number;
+  /** 1 for the first periodic report; the final report has the next number. */
+  report: number;
+  final: boolean;
+  stoppedBy: 'duration' | 'SIGINT' | 'SIGTERM' | null;
+  captured: number;
+  capturedBytes: number;
+  /** Packets longer than the snaplen, kept cut. */
+  cut: number;
+  /** The interface's counters since the capture started, where the system has them. */
+  interfaceCounters: { rxPackets: number; txPackets: number; rxDropped: number; rxMissed: number; rxFifo: number } | null;
+  droppedByInterface: number;
+  /** Counted by the interface but never delivered to flowaudit (estimated; null with a BPF filter). */
+  notDelivered: number | null;
+  flowTable: { active: number; limit: number; expired: number; evicted: number; foldedRecords: number; foldedOverflow: number };
+  write: string | null;
 }
 
 function fmtRanges(r: Array<[number, number]>): Array<number | string> {
@@ -45,7 +79,7 @@ function fmtRanges(r: Array<[number, number]>): Array<number | string> {
 
 /** Flows + grants + catalogs + roles → every finding of the audit, as one plain object. */
 export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
-  const flows = run.table.export();
+  const flows = opts.foldedFlows?.length ? [...opts.foldedFlows, ...run.table.export()].sort((a, b) => compareTime(a.startSec, a.startNs, b.startSec, b.startNs)) : run.table.export();
   const capture = summarise(run);
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
   const roles = new RoleResolver(opts.roleMap, opts.catalogs);
@@ -85,6 +119,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
     })),
     flows: judged,
     requirements,
+    ...(opts.live ? { live: opts.live } : {}),
     waivers: {
       applied: (opts.waivers ?? []).reduce((s, w) => s + w.used, 0),
       expired: expired.map((w) => ({ ...(w.rule ? { rule: w.rule } : {}), ...(w.port ? { port: `${w.port.proto}/${w.port.port}` } : {}), reason: w.reason, ...(w.expires ? { expires: w.expires } : {}), line: w.line })),

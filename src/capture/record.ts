@@ -48,7 +48,8 @@ export interface InterfaceInfo {
 /** Facts about one capture file that a report shows beside its flows. */
 export interface CaptureFacts {
   file: string;
-  format: 'pcap' | 'pcapng';
+  /** 'live': an interface through libpcap (`flowaudit live`). */
+  format: 'pcap' | 'pcapng' | 'live';
   gzip: boolean;
   byteOrder: 'little' | 'big' | 'mixed';
   interfaces: InterfaceInfo[];

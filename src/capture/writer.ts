@@ -1,6 +1,6 @@
 import { writeSync } from 'node:fs';
 import { PCAP_MAGIC_NS, PCAP_MAGIC_US } from './pcap.js';
-import { BT_EPB, BT_IDB, BT_SHB, BT_SPB } from './pcapng.js';
+import { BT_EPB, BT_IDB, BT_ISB, BT_SHB, BT_SPB } from './pcapng.js';
 
 /** One packet to write. Times are absolute (what the reader yields), before any pcapng if_tsoffset. */
 export interface WrittenPacket {
@@ -324,6 +324,41 @@ export class PcapngWriter {
     out.zero(at + 12 + capLen, dataLen - capLen);
     out.bytes(at + 12, pkt.data, capLen);
     out.u32(at + 12 + dataLen, len);
+  }
+
+  /**
+   * An interface statistics block: the interface's cumulative counters at a time (isb_ifrecv,
+   * isb_ifdrop, isb_osdrop, isb_usrdeliv), as libpcap-based tools write at the end of a capture.
+   */
+  statistics(ifIndex: number, tsSec: number, tsNs: number, counters: { received?: number; droppedByInterface?: number; droppedByOs?: number; delivered?: number }): void {
+    const timing = this.timing[ifIndex];
+    if (timing === undefined) throw new RangeError(`statistics for interface ${ifIndex}, but the section declares ${this.timing.length}`);
+    const ticks = ticksAt(tsSec - timing.tsOffset, tsNs, timing.ticksPerSec);
+    const opts: Array<[number, number]> = [];
+    if (counters.received !== undefined) opts.push([4, counters.received]);
+    if (counters.droppedByInterface !== undefined) opts.push([5, counters.droppedByInterface]);
+    if (counters.droppedByOs !== undefined) opts.push([7, counters.droppedByOs]);
+    if (counters.delivered !== undefined) opts.push([8, counters.delivered]);
+    const len = 24 + opts.length * 12 + (opts.length ? 4 : 0);
+    const out = this.out;
+    const at = out.reserve(len);
+    out.u32(at, BT_ISB);
+    out.u32(at + 4, len);
+    out.u32(at + 8, ifIndex);
+    out.u32(at + 12, Number((ticks >> 32n) & 0xffffffffn));
+    out.u32(at + 16, Number(ticks & 0xffffffffn));
+    let o = at + 20;
+    for (const [code, v] of opts) {
+      out.u16(o, code);
+      out.u16(o + 2, 8);
+      out.u64(o + 4, BigInt(Math.max(0, Math.floor(v))));
+      o += 12;
+    }
+    if (opts.length) {
+      out.u32(o, 0);
+      o += 4;
+    }
+    out.u32(o, len);
   }
 
   flush(): void {

@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { audit, FailOn, loadRoleMap, loadWaivers, tripsFailOn } from '../audit/index.js';
+import { audit, AuditReport, FailOn, loadRoleMap, loadWaivers, tripsFailOn } from '../audit/index.js';
+import type { RoleMap } from '../audit/roles.js';
+import type { Waiver } from '../audit/waivers.js';
 import { checkOverrides, loadCatalog } from '../catalog/index.js';
 import type { Catalog } from '../catalog/types.js';
 import { InputError } from '../core/errors.js';
@@ -36,7 +38,7 @@ export function parseSets(items: string[]): Record<string, string> {
   return out;
 }
 
-function parseFailOn(text: string | undefined): FailOn[] {
+export function parseFailOn(text: string | undefined): FailOn[] {
   if (text === undefined) return [];
   const items = text.split(',').map((s) => s.trim()).filter(Boolean);
   for (const i of items) if (!(FAIL_ON as readonly string[]).includes(i)) throw new InputError(`--fail-on ${i}: expected one or more of ${FAIL_ON.join(', ')}`);
@@ -60,6 +62,45 @@ async function writeText(path: string | undefined, text: string): Promise<void> 
   await endStream(out);
 }
 
+/** What every audit command reads before it looks at packets: --fail-on, catalogs with --set, roles, waivers. */
+export function loadAuditInputs(opts: { catalog: string[]; roles?: string; waivers?: string; set?: string[]; failOn?: string }): { failOn: FailOn[]; catalogs: Catalog[]; roleMap: RoleMap | null; waivers: Waiver[] } {
+  const failOn = parseFailOn(opts.failOn);
+  const set = parseSets(opts.set ?? []);
+  const plain: Catalog[] = opts.catalog.map((ref) => loadCatalog(ref));
+  checkOverrides(plain, set);
+  const catalogs = opts.catalog.map((ref) => loadCatalog(ref, { set }));
+  const roleMap = opts.roles ? loadRoleMap(opts.roles, catalogs) : null;
+  const waivers = opts.waivers ? loadWaivers(opts.waivers) : [];
+  return { failOn, catalogs, roleMap, waivers };
+}
+
+export type ReportFormat = 'text' | 'json' | 'csv' | 'html';
+
+/** The report in a format, to standard output (no path or -) or to a file (csv: FILE and FILE.requirements.csv). */
+export async function writeReport(report: AuditReport, format: ReportFormat, out: string | undefined): Promise<void> {
+  if (format === 'json') await writeText(out, auditJson(report));
+  else if (format === 'html') await writeText(out, auditHtml(report));
+  else if (format === 'csv') {
+    if (out === undefined || out === '-') {
+      await writeAuditFlowsCsv(report, process.stdout);
+      await new Promise<void>((r) => process.stdout.write('\n', () => r()));
+      await writeAuditRequirementsCsv(report, process.stdout);
+    } else {
+      const flowsOut = createWriteStream(out);
+      await writeAuditFlowsCsv(report, flowsOut);
+      await endStream(flowsOut);
+      const reqOut = createWriteStream(requirementsCsvPath(out));
+      await writeAuditRequirementsCsv(report, reqOut);
+      await endStream(reqOut);
+    }
+  } else await writeText(out, auditText(report));
+}
+
+/** Where `--format csv --out FILE` puts the requirements table. */
+export function requirementsCsvPath(out: string): string {
+  return out.replace(/(\.csv)?$/i, '.requirements.csv');
+}
+
 /** Registers `flowaudit analyze`; `setExit(1)` when --fail-on matched. */
 export function registerAnalyze(program: Command, version: string, setExit: (code: number) => void): void {
   program
@@ -76,13 +117,7 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
     .option('--vlan-key', 'keep flows on different VLANs apart', false)
     .action(async (captures: string[], opts: AnalyzeOptions) => {
       if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
-      const failOn = parseFailOn(opts.failOn);
-      const set = parseSets(opts.set ?? []);
-      const plain: Catalog[] = opts.catalog.map((ref) => loadCatalog(ref));
-      checkOverrides(plain, set);
-      const catalogs = opts.catalog.map((ref) => loadCatalog(ref, { set }));
-      const roleMap = opts.roles ? loadRoleMap(opts.roles, catalogs) : null;
-      const waivers = opts.waivers ? loadWaivers(opts.waivers) : [];
+      const { failOn, catalogs, roleMap, waivers } = loadAuditInputs(opts);
       // Inspectors follow TCP streams, so the audit reads each file in one pass (no worker sharding yet).
       const inspectors = new Inspectors();
       const progress = progressFor(captures);
@@ -92,22 +127,7 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
         ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
       }).finally(progress.stop);
       const report = audit(run, { catalogs, roleMap, grants: inspectors.grants, waivers, version });
-      if (opts.format === 'json') await writeText(opts.out, auditJson(report));
-      else if (opts.format === 'html') await writeText(opts.out, auditHtml(report));
-      else if (opts.format === 'csv') {
-        if (opts.out === undefined || opts.out === '-') {
-          await writeAuditFlowsCsv(report, process.stdout);
-          await new Promise<void>((r) => process.stdout.write('\n', () => r()));
-          await writeAuditRequirementsCsv(report, process.stdout);
-        } else {
-          const flowsOut = createWriteStream(opts.out);
-          await writeAuditFlowsCsv(report, flowsOut);
-          await endStream(flowsOut);
-          const reqOut = createWriteStream(opts.out.replace(/(\.csv)?$/i, '.requirements.csv'));
-          await writeAuditRequirementsCsv(report, reqOut);
-          await endStream(reqOut);
-        }
-      } else await writeText(opts.out, auditText(report));
+      await writeReport(report, opts.format, opts.out);
       if (tripsFailOn(report, failOn)) setExit(EXIT_FINDINGS);
     });
 }

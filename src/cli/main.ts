@@ -10,6 +10,7 @@ import { bundledCatalogIds, CatalogError, loadCatalog, checkOverrides } from '..
 import { RoleMapError } from '../audit/index.js';
 import { catalogJson, catalogListText, catalogText, writeCatalogCsv } from '../report/catalog.js';
 import { parseSets, registerAnalyze } from './analyze.js';
+import { registerLive } from './live.js';
 import { progressFor } from './progress.js';
 
 /** Exit codes: 0 done, 2 unusable input or arguments (1 is kept for "findings matched --fail-on"). */
@@ -62,6 +63,9 @@ export function buildProgram(): Command {
       } else await writeAndClose(out, flowsText(capture, run.table.export()));
     });
   registerAnalyze(program, '0.1.0', (code) => {
+    exitOverride = code;
+  });
+  registerLive(program, '0.1.0', (code) => {
     exitOverride = code;
   });
 

@@ -125,6 +125,17 @@ export interface OrphanFragment {
   direction: number;
 }
 
+/** When `FlowTable.retire` lets a flow go, in seconds of capture time, and how many may stay. */
+export interface RetireLimits {
+  /** UDP, ICMP and other protocols. */
+  idle: number;
+  /** TCP flows that are still open. */
+  tcpIdle: number;
+  /** TCP flows that ended with a reset or FINs both ways. */
+  finishedIdle: number;
+  maxFlows: number;
+}
+
 function portRank(port: number): number {
   return port < 1024 ? 0 : port < 49152 ? 1 : 2;
 }
@@ -547,6 +558,82 @@ export class FlowTable {
     for (const [key, g] of sh.firstFragments) {
       if (this.fragments.size >= 65536) this.fragments.clear();
       this.fragments.set(key, merged[g]!);
+    }
+  }
+
+  /** Flows a 5-tuple still points at (the others were superseded by a new SYN on the same 5-tuple). */
+  get activeFlows(): number {
+    return this.liveCount;
+  }
+
+  /**
+   * For a capture that runs for days: removes the flows that are over and returns them as records, so
+   * the table holds only what is still going on. Gone are flows superseded by a new SYN, finished TCP
+   * flows (reset, or FIN both ways) idle for `finishedIdle` seconds, TCP flows idle for `tcpIdle`,
+   * other flows idle for `idle`; then, while more than `maxFlows` remain, the longest idle (`evicted`).
+   * Flow indices are compacted and the slots rebuilt; O(flows), meant for a timer, not per packet.
+   */
+  retire(nowSec: number, limits: RetireLimits): { expired: FlowRecord[]; evicted: FlowRecord[] } {
+    const n = this.size;
+    const current = new Uint8Array(n);
+    const sk = this.slotKeys;
+    for (let b = KW; b < sk.length; b += SLOT_W) if (sk[b] !== 0) current[sk[b]! - 1] = 1;
+    const keep: number[] = [];
+    const expired: number[] = [];
+    for (let f = 0; f < n; f++) {
+      if (!current[f]) {
+        expired.push(f);
+        continue;
+      }
+      const last = this.meta[f * META_W + 4] ? this.hot[f * HOT_W + 5]! : nowSec;
+      const idle = nowSec - last;
+      const proto = this.keys[f * KW]! & 0xff;
+      const limit = proto === 6 ? (this.finished(f) ? limits.finishedIdle : limits.tcpIdle) : limits.idle;
+      if (idle >= limit) expired.push(f);
+      else keep.push(f);
+    }
+    const evicted: number[] = [];
+    if (keep.length > limits.maxFlows) {
+      // Least recently seen first; ties in creation order, so the choice is reproducible.
+      const lastSeen = (f: number) => (this.meta[f * META_W + 4] ? this.hot[f * HOT_W + 5]! + this.hot[f * HOT_W + 7]! / 1e9 : -Infinity);
+      keep.sort((a, b) => lastSeen(a) - lastSeen(b) || a - b);
+      evicted.push(...keep.splice(0, keep.length - limits.maxFlows));
+      keep.sort((a, b) => a - b);
+    }
+    const out = { expired: expired.map((f) => this.record(f)), evicted: evicted.map((f) => this.record(f)) };
+    if (expired.length + evicted.length > 0) this.compact(keep);
+    return out;
+  }
+
+  /** Keeps only the given flows (in ascending order), renumbered from 0, with the slots rebuilt. */
+  private compact(keep: number[]): void {
+    const remap = new Int32Array(this.size).fill(-1);
+    keep.forEach((f, i) => {
+      remap[f] = i;
+      if (i === f) return;
+      this.keys.copyWithin(i * KW, f * KW, (f + 1) * KW);
+      this.hot.copyWithin(i * HOT_W, f * HOT_W, (f + 1) * HOT_W);
+      this.meta.copyWithin(i * META_W, f * META_W, (f + 1) * META_W);
+      this.icmp[i] = this.icmp[f]!;
+      this.vlan[i] = this.vlan[f]!;
+    });
+    this.size = keep.length;
+    const slots = Math.max(1 << 16, 1 << Math.ceil(Math.log2(Math.max(1, keep.length) * 4)));
+    this.slotKeys = new Uint32Array(slots * SLOT_W);
+    this.mask = slots - 1;
+    this.liveCount = 0;
+    const k = this.k;
+    for (let i = 0; i < keep.length; i++) {
+      for (let w = 0; w < KW; w++) k[w] = this.keys[i * KW + w]!;
+      const s = this.findSlot();
+      this.slotKeys.set(k, s * SLOT_W);
+      this.slotKeys[s * SLOT_W + KW] = i + 1;
+      this.liveCount++;
+    }
+    for (const [key, f] of this.fragments) {
+      const g = remap[f]!;
+      if (g < 0) this.fragments.delete(key);
+      else this.fragments.set(key, g);
     }
   }
 

@@ -5,8 +5,9 @@ import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
 import { humanBytes, publicFlow } from './flows.js';
 import { endpoint, wrap } from './text.js';
 
-export function auditJson(r: AuditReport): string {
-  return JSON.stringify({ ...r, flows: r.flows.map((f) => publicFlow(f)) }, null, 2) + '\n';
+/** The JSON contract; `indent` 0 puts the whole report on one line (JSON Lines, for live streams). */
+export function auditJson(r: AuditReport, indent = 2): string {
+  return JSON.stringify({ ...r, flows: r.flows.map((f) => publicFlow(f)) }, null, indent || undefined) + '\n';
 }
 
 
@@ -22,12 +23,40 @@ function likelyCause(r: RequirementFinding, flows: JudgedFlow[]): string {
   return '';
 }
 
+function formatElapsed(s: number): string {
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = Math.floor(s % 60);
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${s.toFixed(1)} s`;
+}
+
+/** What a live capture says of itself: drops first and loudly, then what it keeps. */
+function liveLines(l: NonNullable<AuditReport['live']>): string[] {
+  const out: string[] = [];
+  const lost = l.droppedByInterface + (l.notDelivered ?? 0);
+  if (lost > 0) {
+    out.push(`  !!! DROPS: ${lost} packets lost while capturing (${l.droppedByInterface} by the interface, ${l.notDelivered ?? 'unknown'} not delivered to the capture): this report cannot prove absence`);
+  }
+  const c = l.interfaceCounters;
+  out.push(`  captured ${l.captured} packets (${humanBytes(l.capturedBytes)}) on ${l.interface}${l.cut ? `, ${l.cut} cut to the snaplen ${l.snaplen}` : ''}; ` +
+    (c ? `the interface counted ${c.rxPackets} in, ${c.txPackets} out, ${l.droppedByInterface} dropped` : 'the interface has no counters here') +
+    (l.notDelivered === null ? (c ? ' (with a BPF filter, undelivered packets cannot be told from filtered ones)' : '') : `, ${l.notDelivered} not delivered`));
+  const t = l.flowTable;
+  out.push(`  flow table: ${t.active} active (limit ${t.limit}); ${t.expired} flows ended and ${t.evicted} evicted at the limit, folded into ${t.foldedRecords} conversation records${t.foldedOverflow ? ` (${t.foldedOverflow} flows counted only: the fold store is full)` : ''}`);
+  if (l.write) out.push(`  writing the packets to ${l.write}`);
+  return out;
+}
+
 /** The terminal report, read top-down: counts, what is broken, what is unexplained, what is misplaced. */
 export function auditText(r: AuditReport): string {
   const out: string[] = [];
   const s = r.summary;
   const q = r.capture.quality;
-  out.push(`flowaudit analyze — ${r.capture.files.map((f) => f.file).join(', ')}`);
+  const live = r.live;
+  if (live) {
+    const when = live.final ? `final report${live.stoppedBy ? ` (${live.stoppedBy})` : ''}` : `report ${live.report}`;
+    out.push(`flowaudit live — ${live.interface}${live.bpf ? ` (bpf: ${live.bpf})` : ''}, ${when} at ${live.at}, ${formatElapsed(live.elapsedSeconds)} since ${live.started}`);
+  } else out.push(`flowaudit analyze — ${r.capture.files.map((f) => f.file).join(', ')}`);
   out.push(`catalogs: ${r.catalogs.map((c) => `${c.id} (${c.name}, ${c.rules} rules)`).join('; ')}`);
   const given = Object.entries(r.roles.given);
   const inferred = Object.entries(r.roles.inferred);
@@ -35,6 +64,7 @@ export function auditText(r: AuditReport): string {
   out.push('');
   out.push('Capture quality');
   out.push(`  ${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`);
+  if (live) out.push(...liveLines(live));
   for (const n of q.notes) out.push(`  ${n}`);
   if (q.loss) out.push(`  ! ${q.loss}`);
   out.push('');

@@ -151,3 +151,21 @@ export function chromiumAvailable(): boolean {
 export function skipWithoutChromium(what: string): boolean {
   return skipWhenMissing(chromiumAvailable(), what, () => `${CHROMIUM_PATH} not found (install Debian's chromium package)`);
 }
+
+let netnsChecked: boolean | undefined;
+
+/** Root, `ip netns` and the libpcap binding: what the live-capture tests need to make and sniff a veth pair. */
+export function netnsAvailable(): boolean {
+  if (netnsChecked === undefined) {
+    const root = typeof process.getuid === 'function' && process.getuid() === 0;
+    const ip = spawnSync('ip', ['netns', 'list'], { stdio: 'ignore', timeout: 30_000 });
+    const cap = spawnSync(process.execPath, ['-e', "require('cap')"], { cwd: repositoryRoot, stdio: 'ignore', timeout: 30_000 });
+    netnsChecked = root && ip.error === undefined && ip.status === 0 && cap.status === 0;
+  }
+  return netnsChecked;
+}
+
+/** True when live-capture tests must be skipped; throws instead under CI=true. */
+export function skipWithoutNetns(what: string): boolean {
+  return skipWhenMissing(netnsAvailable(), what, () => 'live capture tests need root, iproute2 (ip netns) and the built cap binding (libpcap-dev, then npm rebuild cap)');
+}

@@ -1,0 +1,359 @@
+import { Command, Option } from 'commander';
+import { closeSync, openSync, renameSync, rmSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { audit, AuditReport, LiveSection, tripsFailOn } from '../audit/index.js';
+import { listInterfaces, LiveCapture, LiveStats } from '../capture/live.js';
+import type { CaptureFacts, PacketRecord } from '../capture/record.js';
+import { PcapngWriter, WrittenPacket } from '../capture/writer.js';
+import { InputError } from '../core/errors.js';
+import { formatIso } from '../core/time.js';
+import { PacketView } from '../decode/index.js';
+import { FlowFolds } from '../flow/aggregate.js';
+import { newFlowRun, packetSink } from '../flow/pipeline.js';
+import type { RetireLimits } from '../flow/table.js';
+import { Inspectors } from '../inspect/index.js';
+import { auditJson, auditText } from '../report/audit.js';
+import { EXIT_FINDINGS, loadAuditInputs, ReportFormat, requirementsCsvPath, writeReport } from './analyze.js';
+
+interface LiveCliOptions {
+  interface?: string;
+  listInterfaces?: boolean;
+  catalog?: string[];
+  roles?: string;
+  waivers?: string;
+  set?: string[];
+  failOn?: string;
+  bpf?: string;
+  snaplen: string;
+  bufferSize: string;
+  reportEvery: string;
+  duration?: string;
+  format: ReportFormat;
+  out?: string;
+  write?: string;
+  vlanKey: boolean;
+  idleTimeout: string;
+  tcpIdleTimeout: string;
+  maxFlows: string;
+}
+
+/** "90", "90s", "500ms", "10m", "2h", "1d" → seconds. */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new InputError(`${flag} ${text}: expected a duration such as 30s, 10m, 2h`);
+  const n = Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  if (!(n > 0)) throw new InputError(`${flag} ${text}: must be more than zero`);
+  return n;
+}
+
+/** A whole number with an optional k or M: thousands and millions, or KiB and MiB for `bytes`. */
+function parseCount(flag: string, text: string, min: number, max: number, bytes = false): number {
+  const m = /^(\d+)([kKmM])?$/.exec(text.trim());
+  const unit = m?.[2]?.toLowerCase();
+  const scale = unit === 'k' ? (bytes ? 1024 : 1e3) : unit === 'm' ? (bytes ? 1 << 20 : 1e6) : 1;
+  const n = m ? Number(m[1]) * scale : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`${flag} ${text}: expected a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** Writes next to the target and renames over it, so a reader never sees half a report. */
+async function writeAtomically(path: string, format: ReportFormat, report: AuditReport): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    await writeReport(report, format, tmp);
+    if (format === 'csv') renameSync(requirementsCsvPath(tmp), requirementsCsvPath(path));
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+function nowTime(): [number, number] {
+  const t = performance.timeOrigin + performance.now();
+  const sec = Math.floor(t / 1000);
+  return [sec, Math.floor((t - sec * 1000) * 1000) * 1000];
+}
+
+/** Registers `flowaudit live`; `setExit(1)` when --fail-on matched in the final report. */
+export function registerLive(program: Command, version: string, setExit: (code: number) => void): void {
+  program
+    .command('live')
+    .description('capture on an interface (a SPAN port) and judge the flows as they happen, with a report every tick and a final one')
+    .option('-i, --interface <name>', 'the interface to capture on (see --list-interfaces)')
+    .option('--list-interfaces', 'list the interfaces libpcap can capture on, and exit')
+    .option('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
+    .option('--roles <file>', 'role map: which hosts play which role (YAML)')
+    .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
+    .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
+    .option('--bpf <expression>', 'capture filter (libpcap syntax), e.g. "not port 22"')
+    .option('--snaplen <bytes>', 'bytes of each packet kept; the payload inspectors need the whole packet', '65535')
+    .option('--buffer-size <bytes>', "libpcap's kernel buffer: bytes, or with k (KiB) or M (MiB)", '64M')
+    .option('--report-every <duration>', 'a report every interval (e.g. 30s, 10m)', '60s')
+    .option('--duration <duration>', 'stop after this long and write the final report (default: until Ctrl-C or SIGTERM)')
+    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'csv', 'html']).default('text'))
+    .option('--out <file>', 'rewrite this file (atomically) at every report instead of writing to standard output')
+    .option('--write <file.pcapng>', 'also keep every captured packet as pcapng, for a later flowaudit analyze')
+    .option('--fail-on <list>', 'exit 1 when the final report has findings of these kinds: missing,failing,undocumented,role-mismatch')
+    .option('--vlan-key', 'keep flows on different VLANs apart', false)
+    .option('--idle-timeout <duration>', 'a UDP/ICMP flow with no packet for this long is over', '120s')
+    .option('--tcp-idle-timeout <duration>', 'an open TCP flow with no packet for this long is over', '2h')
+    .option('--max-flows <n>', 'most flows held at once; beyond it the longest idle are evicted (and counted)', '1000000')
+    .action(async (opts: LiveCliOptions) => {
+      if (opts.listInterfaces) {
+        const lines = listInterfaces().map((d) => `${d.name.padEnd(18)} ${d.addresses.map((a) => a.addr).join(' ') || '-'}${d.description ? `  (${d.description})` : ''}`);
+        process.stdout.write(`${lines.join('\n')}\n`);
+        return;
+      }
+      if (!opts.interface) throw new InputError('live needs --interface NAME (see flowaudit live --list-interfaces)');
+      if (!opts.catalog?.length) throw new InputError('live needs --catalog ID (see flowaudit catalog list)');
+      const inputs = loadAuditInputs({ ...opts, catalog: opts.catalog });
+      const reportEvery = parseDuration('--report-every', opts.reportEvery);
+      const duration = opts.duration === undefined ? null : parseDuration('--duration', opts.duration);
+      const snaplen = parseCount('--snaplen', opts.snaplen, 64, 65535);
+      const bufferSize = parseCount('--buffer-size', opts.bufferSize, 65536, 2 ** 31 - 1, true);
+      const maxFlows = parseCount('--max-flows', opts.maxFlows, 1000, 100_000_000);
+      const limits: RetireLimits = {
+        idle: parseDuration('--idle-timeout', opts.idleTimeout),
+        tcpIdle: parseDuration('--tcp-idle-timeout', opts.tcpIdleTimeout),
+        // A finished TCP flow lingers briefly so that late retransmissions and the last ACKs join it.
+        finishedIdle: 30,
+        maxFlows,
+      };
+      const session = new LiveSession(opts.interface, { ...inputs, version, snaplen, bufferSize, limits, bpf: opts.bpf ?? null, write: opts.write ?? null, vlanKey: opts.vlanKey });
+      const emit = new ReportOutput(opts.format, opts.out);
+      let ticks = 0;
+      const tick = setInterval(() => {
+        ticks++;
+        emit.periodic(session.report(ticks, false, null)).catch((e) => process.stderr.write(`flowaudit: could not write the report: ${(e as Error).message}\n`));
+      }, reportEvery * 1000);
+      // Housekeeping more often than reports: old flows fold away, the pcapng file is flushed.
+      const chores = setInterval(() => session.housekeeping(), Math.min(reportEvery, 5) * 1000);
+      let timer: NodeJS.Timeout | undefined;
+      const onSignal: Record<'SIGINT' | 'SIGTERM', () => void> = { SIGINT: () => {}, SIGTERM: () => {} };
+      const stoppedBy = await new Promise<LiveSection['stoppedBy']>((resolve) => {
+        onSignal.SIGINT = () => resolve('SIGINT');
+        onSignal.SIGTERM = () => resolve('SIGTERM');
+        process.once('SIGINT', onSignal.SIGINT);
+        process.once('SIGTERM', onSignal.SIGTERM);
+        if (duration !== null) timer = setTimeout(() => resolve('duration'), duration * 1000);
+      });
+      clearTimeout(timer);
+      process.removeListener('SIGINT', onSignal.SIGINT);
+      process.removeListener('SIGTERM', onSignal.SIGTERM);
+      clearInterval(tick);
+      clearInterval(chores);
+      // A second Ctrl-C while the final report is being made stops at once.
+      process.once('SIGINT', () => process.exit(130));
+      await session.stop();
+      const final = session.report(ticks + 1, true, stoppedBy);
+      await emit.final(final);
+      if (tripsFailOn(final, inputs.failOn)) setExit(EXIT_FINDINGS);
+      // The capture handle and timers are closed: nothing keeps the process beyond this point.
+    });
+}
+
+interface SessionOptions extends ReturnType<typeof loadAuditInputs> {
+  version: string;
+  snaplen: number;
+  bufferSize: number;
+  limits: RetireLimits;
+  bpf: string | null;
+  write: string | null;
+  vlanKey: boolean;
+}
+
+/** One live capture: the interface, the flow table and inspectors it feeds, folds, and the pcapng copy. */
+class LiveSession {
+  private readonly run: ReturnType<typeof newFlowRun>;
+  private readonly inspectors = new Inspectors();
+  private readonly folds: FlowFolds;
+  private readonly capture: LiveCapture;
+  private readonly facts: CaptureFacts;
+  private readonly label: string;
+  private writer: PcapngWriter | null = null;
+  private writeFd: number | null = null;
+  private lastStats: LiveStats;
+  private expired = 0;
+  private evicted = 0;
+
+  constructor(
+    private readonly iface: string,
+    private readonly opts: SessionOptions,
+  ) {
+    this.run = newFlowRun({ vlanInKey: opts.vlanKey });
+    this.folds = new FlowFolds(opts.limits.maxFlows);
+    this.label = `live:${iface}`;
+    const view = new PacketView();
+    const { sink } = packetSink(this.run, this.label, view, (v, r, f) => this.inspectors.onPacket(v, r, f));
+    const table = this.run.table;
+    // Past the limit by a quarter, the table is trimmed at once rather than at the next chore.
+    const trimAt = Math.ceil(opts.limits.maxFlows * 1.25);
+    let onPacket = (rec: PacketRecord) => {
+      sink(rec);
+      if (table.size > trimAt) this.retire();
+    };
+    if (opts.write !== null) {
+      try {
+        this.writeFd = openSync(opts.write, 'w');
+      } catch (e) {
+        throw new InputError(`--write ${opts.write}: ${(e as Error).message}`);
+      }
+      const pkt: WrittenPacket = { data: Buffer.alloc(0), tsSec: 0, tsNs: 0 };
+      const counted = onPacket;
+      onPacket = (rec: PacketRecord) => {
+        counted(rec);
+        pkt.data = rec.buf.subarray(rec.off, rec.off + rec.capLen);
+        pkt.origLen = rec.origLen;
+        pkt.tsSec = rec.tsSec;
+        pkt.tsNs = rec.tsNs;
+        this.writer!.write(pkt);
+      };
+    }
+    try {
+      this.capture = new LiveCapture({ iface, snaplen: opts.snaplen, bufferSize: opts.bufferSize, ...(opts.bpf ? { bpf: opts.bpf } : {}) }, onPacket);
+    } catch (e) {
+      if (this.writeFd !== null) {
+        closeSync(this.writeFd);
+        rmSync(opts.write!, { force: true });
+      }
+      throw e;
+    }
+    if (this.writeFd !== null) {
+      this.writer = new PcapngWriter(this.writeFd, { interfaces: [{ linkType: this.capture.linkType, snaplen: opts.snaplen, name: iface }] });
+    }
+    this.facts = {
+      file: this.label,
+      format: 'live',
+      gzip: false,
+      byteOrder: 'little',
+      interfaces: [{ index: 0, section: 0, linkType: this.capture.linkType, snaplen: opts.snaplen, ticksPerSec: 1e6, tsDigits: 6, tsOffset: 0, name: iface }],
+      packets: 0,
+      bytes: 0,
+      capturedBytes: 0,
+    };
+    this.run.captures.push(this.facts);
+    this.lastStats = this.capture.stats();
+  }
+
+  /** Flows that are over leave the table and are folded per conversation. */
+  private retire(): void {
+    const [sec] = nowTime();
+    const { expired, evicted } = this.run.table.retire(sec, this.opts.limits);
+    for (const f of expired) this.folds.add(f);
+    for (const f of evicted) this.folds.add(f);
+    this.expired += expired.length;
+    this.evicted += evicted.length;
+  }
+
+  housekeeping(): void {
+    this.retire();
+    this.writer?.flush();
+  }
+
+  async stop(): Promise<void> {
+    // Counters now, then a moment for what is still in the kernel's buffer to arrive.
+    this.capture.stats();
+    await new Promise((r) => setTimeout(r, 250));
+    this.capture.close();
+    this.lastStats = this.capture.stats();
+    if (this.writer !== null && this.writeFd !== null) {
+      const [sec, ns] = nowTime();
+      const s = this.lastStats;
+      this.writer.statistics(0, sec, ns, {
+        received: s.interface ? s.interface.rxPackets + s.interface.txPackets : s.captured,
+        droppedByInterface: s.droppedByInterface,
+        ...(s.notDelivered !== null ? { droppedByOs: s.notDelivered } : {}),
+        delivered: s.captured,
+      });
+      this.writer.flush();
+      closeSync(this.writeFd);
+      this.writeFd = null;
+    }
+  }
+
+  report(n: number, final: boolean, stoppedBy: LiveSection['stoppedBy']): AuditReport {
+    if (!final) this.lastStats = this.capture.stats();
+    const s = this.lastStats;
+    const [sec, ns] = nowTime();
+    const facts = this.facts;
+    facts.packets = s.captured;
+    facts.bytes = s.capturedBytes;
+    facts.capturedBytes = s.capturedBytes;
+    facts.interfaces[0]!.stats = {
+      ...(s.interface ? { received: s.interface.rxPackets + s.interface.txPackets } : {}),
+      droppedByInterface: s.droppedByInterface,
+      droppedByOs: s.notDelivered ?? 0,
+      delivered: s.captured,
+    };
+    const c = this.capture;
+    // The window observed is from the start of the capture until now, packets or not.
+    const run = this.run;
+    const window = { ...run, firstSec: c.startedSec, firstNs: c.startedNs, lastSec: sec, lastNs: ns, tsDigits: 6 };
+    const elapsed = sec - c.startedSec + (ns - c.startedNs) / 1e9;
+    const live: LiveSection = {
+      interface: this.iface,
+      linkType: c.linkType,
+      bpf: this.opts.bpf,
+      snaplen: this.opts.snaplen,
+      bufferSize: this.opts.bufferSize,
+      started: formatIso(c.startedSec, c.startedNs, 6),
+      at: formatIso(sec, ns, 6),
+      elapsedSeconds: Number(elapsed.toFixed(3)),
+      report: n,
+      final,
+      stoppedBy,
+      captured: s.captured,
+      capturedBytes: s.capturedBytes,
+      cut: s.cut,
+      interfaceCounters: s.interface,
+      droppedByInterface: s.droppedByInterface,
+      notDelivered: s.notDelivered,
+      flowTable: { active: run.table.activeFlows, limit: this.opts.limits.maxFlows, expired: this.expired, evicted: this.evicted, foldedRecords: this.folds.size, foldedOverflow: this.folds.dropped },
+      write: this.opts.write,
+    };
+    return audit(window, {
+      catalogs: this.opts.catalogs,
+      roleMap: this.opts.roleMap,
+      grants: this.inspectors.grants,
+      waivers: this.opts.waivers,
+      version: this.opts.version,
+      foldedFlows: this.folds.records(),
+      live,
+    });
+  }
+}
+
+/**
+ * Where the reports go. With --out, the file is rewritten atomically at every report. On standard
+ * output: text reports one after the other (the screen cleared first on a terminal), JSON one report
+ * a line; csv and html, which make no sense as a stream, only at the end.
+ */
+class ReportOutput {
+  constructor(
+    private readonly format: ReportFormat,
+    private readonly out: string | undefined,
+  ) {}
+
+  private get toFile(): boolean {
+    return this.out !== undefined && this.out !== '-';
+  }
+
+  async periodic(report: AuditReport): Promise<void> {
+    if (this.toFile) return writeAtomically(this.out!, this.format, report);
+    if (this.format === 'text') {
+      const clear = process.stdout.isTTY ? '\x1b[2J\x1b[H' : '';
+      await write(`${clear}${auditText(report)}\n`);
+    } else if (this.format === 'json') await write(auditJson(report, 0));
+  }
+
+  async final(report: AuditReport): Promise<void> {
+    if (this.toFile) return writeAtomically(this.out!, this.format, report);
+    if (this.format === 'json') return write(auditJson(report, 0));
+    return writeReport(report, this.format, undefined);
+  }
+}
+
+function write(text: string): Promise<void> {
+  return new Promise((resolve) => process.stdout.write(text, () => resolve()));
+}
