@@ -94,6 +94,8 @@ console.log(`\n${packets} packets, ${flows} flows (${active ? `${active} active 
 add(measure('cat (page-cache floor)', pcap, ['sh', '-c', `cat '${pcap}' > /dev/null`], packets));
 for (const [file, fmt] of [[pcap, 'pcap'], [pcapng, 'pcapng']] as const) {
   for (const w of [1, 2]) add(measure(`flowaudit flows ${fmt}, ${w} worker${w > 1 ? 's' : ''}`, file, [process.execPath, cli, 'flows', file, '--workers', String(w), '--format', 'json', '--out', '/dev/null'], packets));
+  // The audit reads in one pass (its inspectors follow TCP streams): one thread.
+  add(measure(`flowaudit analyze ${fmt} (bmc-cm)`, file, [process.execPath, cli, 'analyze', file, '--catalog', 'bmc-cm', '--format', 'json', '--out', '/dev/null'], packets));
 }
 if (has('tcpdump')) add(measure('tcpdump -r -w /dev/null', pcap, ['tcpdump', '-r', pcap, '-w', '/dev/null'], packets));
 add(measure('pcap-parser (packet events only)', pcap, [process.execPath, join(here, 'peer-pcap-parser.cjs'), pcap], packets));
