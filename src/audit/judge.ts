@@ -74,7 +74,24 @@ function indexRules(catalogs: Catalog[]): IndexedRule[] {
   return out;
 }
 
+/**
+ * The readings of a flow depend on its transport, port and ICMP type alone, unless a grant of its
+ * transport exists: so they are worked out once per (transport, port) and shared (callers never
+ * change the array). With 200 000 flows on a few hundred ports this is most of the audit's time saved.
+ */
+const candidateMemo = new WeakMap<IndexedRule[], Map<string, Candidate[]>>();
+
 function candidatesFor(f: FlowRecord, rules: IndexedRule[], grants: GrantLike[], swapped: boolean): Candidate[] {
+  if (grants.some((g) => g.transport === f.proto)) return candidatesOf(f, rules, grants, swapped);
+  let memo = candidateMemo.get(rules);
+  if (!memo) candidateMemo.set(rules, (memo = new Map()));
+  const key = `${swapped ? 1 : 0}|${f.proto}|${swapped ? f.clientPort : f.serverPort}|${f.icmpType}`;
+  let out = memo.get(key);
+  if (!out) memo.set(key, (out = candidatesOf(f, rules, grants, swapped)));
+  return out;
+}
+
+function candidatesOf(f: FlowRecord, rules: IndexedRule[], grants: GrantLike[], swapped: boolean): Candidate[] {
   const out: Candidate[] = [];
   const port = swapped ? f.clientPort : f.serverPort;
   const t = transportOf(f);

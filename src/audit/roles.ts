@@ -75,6 +75,8 @@ export class RoleResolver {
   private readonly classRoles: Array<{ id: string; address: NonNullable<Role['address']> }>;
   private readonly siteBlocks: AddressBlock[];
   private readonly cache = new Map<string, string[]>();
+  /** Address classes depend only on the address and the map: asked for every flow, worked out once a host. */
+  private readonly classCache = new Map<string, string[]>();
 
   constructor(
     readonly map: RoleMap | null,
@@ -100,6 +102,8 @@ export class RoleResolver {
 
   /** Address-class roles this address falls in. */
   classRolesOf(addr: string): string[] {
+    const cached = this.classCache.get(addr);
+    if (cached) return cached;
     const out: string[] = [];
     for (const { id, address } of this.classRoles) {
       if (address === 'any') out.push(id);
@@ -107,6 +111,7 @@ export class RoleResolver {
       else if (address === 'broadcast' && isBroadcast(addr, this.siteBlocks)) out.push(id);
       else if (address === 'external' && !isPrivate(addr) && !isMulticast(addr) && addr !== '255.255.255.255' && this.givenRoles(addr).length === 0) out.push(id);
     }
+    this.classCache.set(addr, out);
     return out;
   }
 

@@ -10,7 +10,7 @@ import { InputError } from '../core/errors.js';
 import { progressFor } from './progress.js';
 import { buildFlows } from '../flow/pipeline.js';
 import { Inspectors } from '../inspect/index.js';
-import { auditJson, auditText, writeAuditFlowsCsv, writeAuditRequirementsCsv } from '../report/audit.js';
+import { auditText, writeAuditJson, writeAuditFlowsCsv, writeAuditRequirementsCsv } from '../report/audit.js';
 import { auditHtml } from '../report/html.js';
 
 export const EXIT_FINDINGS = 1;
@@ -78,7 +78,11 @@ export type ReportFormat = 'text' | 'json' | 'csv' | 'html';
 
 /** The report in a format, to standard output (no path or -) or to a file (csv: FILE and FILE.requirements.csv). */
 export async function writeReport(report: AuditReport, format: ReportFormat, out: string | undefined): Promise<void> {
-  if (format === 'json') await writeText(out, auditJson(report));
+  if (format === 'json') {
+    const stream = out === undefined || out === '-' ? process.stdout : createWriteStream(out);
+    await writeAuditJson(report, stream);
+    if (stream !== process.stdout) await endStream(stream);
+  }
   else if (format === 'html') await writeText(out, auditHtml(report));
   else if (format === 'csv') {
     if (out === undefined || out === '-') {

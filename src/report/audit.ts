@@ -1,4 +1,5 @@
 import { format as csvFormat } from 'fast-csv';
+import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
 import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
@@ -11,6 +12,27 @@ export function auditJson(r: AuditReport, indent = 2): string {
 }
 
 
+const FLOWS_MARK = '\u0000flows\u0000';
+
+/**
+ * The same document as auditJson, written in pieces with one flow a line, so that hundreds of
+ * thousands of judged flows never become one giant string.
+ */
+export async function writeAuditJson(r: AuditReport, out: Writable): Promise<void> {
+  const write = async (text: string) => {
+    if (!out.write(text)) await once(out, 'drain');
+  };
+  const text = JSON.stringify({ ...r, flows: FLOWS_MARK }, null, 2);
+  const mark = `"flows": ${JSON.stringify(FLOWS_MARK)}`;
+  const at = text.indexOf(mark);
+  await write(`${text.slice(0, at)}"flows": [`);
+  const BATCH = 2000;
+  for (let i = 0; i < r.flows.length; i += BATCH) {
+    const part = r.flows.slice(i, i + BATCH).map((f) => `    ${JSON.stringify(publicFlow(f))}`);
+    await write(`${i === 0 ? '\n' : ',\n'}${part.join(',\n')}`);
+  }
+  await write(`${r.flows.length ? '\n  ' : ''}]${text.slice(at + mark.length)}\n`);
+}
 
 /** What most often makes a required flow missing or failing, from the TCP evidence. */
 function likelyCause(r: RequirementFinding, flows: JudgedFlow[]): string {
@@ -85,15 +107,20 @@ export function auditText(r: AuditReport): string {
   const undocumented = r.flows.filter((f) => f.verdict === 'undocumented' && !f.waived);
   if (undocumented.length) {
     out.push('', 'UNDOCUMENTED SERVICES (grouped by port)');
-    const groups = new Map<string, JudgedFlow[]>();
+    const groups = new Map<string, { flows: number; bytes: number; servers: Set<string>; clients: Set<string> }>();
     for (const f of undocumented) {
       const k = f.serverPort === null ? `${f.proto}${f.icmpType !== undefined ? ` type ${f.icmpType}` : ''}` : `${f.proto}/${f.serverPort}`;
-      groups.set(k, [...(groups.get(k) ?? []), f]);
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { flows: 0, bytes: 0, servers: new Set(), clients: new Set() }));
+      g.flows++;
+      g.bytes += f.bytes;
+      g.servers.add(f.server);
+      g.clients.add(f.client);
     }
-    for (const [k, list] of [...groups].sort((a, b) => b[1].reduce((n, f) => n + f.bytes, 0) - a[1].reduce((n, f) => n + f.bytes, 0))) {
-      const servers = [...new Set(list.map((f) => f.server))];
-      const clients = [...new Set(list.map((f) => f.client))];
-      out.push(`  ${k.padEnd(14)} ${list.length} flows, ${humanBytes(list.reduce((n, f) => n + f.bytes, 0))}; servers ${servers.slice(0, 4).join(' ')}${servers.length > 4 ? ` (+${servers.length - 4})` : ''}; clients ${clients.slice(0, 4).join(' ')}${clients.length > 4 ? ` (+${clients.length - 4})` : ''}`);
+    for (const [k, g] of [...groups].sort((a, b) => b[1].bytes - a[1].bytes)) {
+      const servers = [...g.servers];
+      const clients = [...g.clients];
+      out.push(`  ${k.padEnd(14)} ${g.flows} flows, ${humanBytes(g.bytes)}; servers ${servers.slice(0, 4).join(' ')}${servers.length > 4 ? ` (+${servers.length - 4})` : ''}; clients ${clients.slice(0, 4).join(' ')}${clients.length > 4 ? ` (+${clients.length - 4})` : ''}`);
     }
   }
   const mismatched = r.flows.filter((f) => f.verdict === 'role-mismatch' && !f.waived);
