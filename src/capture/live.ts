@@ -61,6 +61,13 @@ export interface LiveStats {
 // DLT names the binding returns, as link-type numbers (the Linux DLT_RAW is 12).
 const LINK_TYPES: Record<string, number> = { NULL: 0, ETHERNET: 1, IEEE802_11_RADIO: 127, LINKTYPE_LINUX_SLL: 113, RAW: 12 };
 
+/** Wall-clock time as [seconds, nanoseconds] with microsecond resolution (what the clock can honestly tell). */
+export function wallTime(): [number, number] {
+  const t = performance.timeOrigin + performance.now();
+  const sec = Math.floor(t / 1000);
+  return [sec, Math.floor((t - sec * 1000) * 1000) * 1000];
+}
+
 let capModule: CapModule | null | undefined;
 
 function loadCap(): CapModule {
@@ -153,9 +160,7 @@ export class LiveCapture {
     const named = LINK_TYPES[lt];
     const unknown = /^Unknown linktype (\d+)$/.exec(lt);
     this.linkType = named ?? (unknown ? Number(unknown[1]) : -1);
-    const now = performance.timeOrigin + performance.now();
-    this.startedSec = Math.floor(now / 1000);
-    this.startedNs = Math.round((now - this.startedSec * 1000) * 1e6);
+    [this.startedSec, this.startedNs] = wallTime();
     const rec = this.rec;
     rec.buf = this.buf;
     rec.off = 0;
@@ -164,10 +169,11 @@ export class LiveCapture {
     rec.hasTs = true;
     const snaplen = opts.snaplen;
     this.cap.on('packet', (nbytes: number) => {
+      // wallTime() inlined: no array per packet.
       const t = performance.timeOrigin + performance.now();
       const sec = Math.floor(t / 1000);
       rec.tsSec = sec;
-      rec.tsNs = Math.floor((t - sec * 1000) * 1000) * 1000; // µs: what the clock can honestly tell
+      rec.tsNs = Math.floor((t - sec * 1000) * 1000) * 1000;
       rec.origLen = nbytes;
       rec.capLen = nbytes > snaplen ? snaplen : nbytes;
       if (nbytes > snaplen) this.cut++;

@@ -1,8 +1,7 @@
 import { Command, Option } from 'commander';
 import { closeSync, openSync, renameSync, rmSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { audit, AuditReport, LiveSection, tripsFailOn } from '../audit/index.js';
-import { listInterfaces, LiveCapture, LiveStats } from '../capture/live.js';
+import { listInterfaces, LiveCapture, LiveStats, wallTime } from '../capture/live.js';
 import type { CaptureFacts, PacketRecord } from '../capture/record.js';
 import { PcapngWriter, WrittenPacket } from '../capture/writer.js';
 import { InputError } from '../core/errors.js';
@@ -67,12 +66,6 @@ async function writeAtomically(path: string, format: ReportFormat, report: Audit
     rmSync(tmp, { force: true });
     throw e;
   }
-}
-
-function nowTime(): [number, number] {
-  const t = performance.timeOrigin + performance.now();
-  const sec = Math.floor(t / 1000);
-  return [sec, Math.floor((t - sec * 1000) * 1000) * 1000];
 }
 
 /** Registers `flowaudit live`; `setExit(1)` when --fail-on matched in the final report. */
@@ -238,7 +231,7 @@ class LiveSession {
 
   /** Flows that are over leave the table and are folded per conversation. */
   private retire(): void {
-    const [sec] = nowTime();
+    const [sec] = wallTime();
     const { expired, evicted } = this.run.table.retire(sec, this.opts.limits);
     for (const f of expired) this.folds.add(f);
     for (const f of evicted) this.folds.add(f);
@@ -258,7 +251,7 @@ class LiveSession {
     this.capture.close();
     this.lastStats = this.capture.stats();
     if (this.writer !== null && this.writeFd !== null) {
-      const [sec, ns] = nowTime();
+      const [sec, ns] = wallTime();
       const s = this.lastStats;
       this.writer.statistics(0, sec, ns, {
         received: s.interface ? s.interface.rxPackets + s.interface.txPackets : s.captured,
@@ -275,7 +268,7 @@ class LiveSession {
   report(n: number, final: boolean, stoppedBy: LiveSection['stoppedBy']): AuditReport {
     if (!final) this.lastStats = this.capture.stats();
     const s = this.lastStats;
-    const [sec, ns] = nowTime();
+    const [sec, ns] = wallTime();
     const facts = this.facts;
     facts.packets = s.captured;
     facts.bytes = s.capturedBytes;

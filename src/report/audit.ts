@@ -1,9 +1,8 @@
 import { format as csvFormat } from 'fast-csv';
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
 import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
-import { humanBytes, publicFlow } from './flows.js';
+import { humanBytes, publicFlow, writeJsonWithFlows } from './flows.js';
 import { endpoint, wrap } from './text.js';
 
 /** The JSON contract; `indent` 0 puts the whole report on one line (JSON Lines, for live streams). */
@@ -12,26 +11,16 @@ export function auditJson(r: AuditReport, indent = 2): string {
 }
 
 
-const FLOWS_MARK = '\u0000flows\u0000';
-
 /**
  * The same document as auditJson, written in pieces with one flow a line, so that hundreds of
  * thousands of judged flows never become one giant string.
  */
-export async function writeAuditJson(r: AuditReport, out: Writable): Promise<void> {
-  const write = async (text: string) => {
-    if (!out.write(text)) await once(out, 'drain');
-  };
-  const text = JSON.stringify({ ...r, flows: FLOWS_MARK }, null, 2);
-  const mark = `"flows": ${JSON.stringify(FLOWS_MARK)}`;
-  const at = text.indexOf(mark);
-  await write(`${text.slice(0, at)}"flows": [`);
+export function writeAuditJson(r: AuditReport, out: Writable): Promise<void> {
   const BATCH = 2000;
-  for (let i = 0; i < r.flows.length; i += BATCH) {
-    const part = r.flows.slice(i, i + BATCH).map((f) => `    ${JSON.stringify(publicFlow(f))}`);
-    await write(`${i === 0 ? '\n' : ',\n'}${part.join(',\n')}`);
+  function* batches() {
+    for (let i = 0; i < r.flows.length; i += BATCH) yield r.flows.slice(i, i + BATCH);
   }
-  await write(`${r.flows.length ? '\n  ' : ''}]${text.slice(at + mark.length)}\n`);
+  return writeJsonWithFlows(r, batches(), out);
 }
 
 /** What most often makes a required flow missing or failing, from the TCP evidence. */

@@ -24,12 +24,24 @@ export function flowsJson(capture: CaptureSummary, flows: FlowRecord[]): string 
  * The same document as flowsJson, written in pieces: one flow a line, batch by batch, so a table of
  * millions of flows never becomes one giant string or millions of objects at once.
  */
-export async function writeFlowsJson(capture: CaptureSummary, batches: Iterable<FlowRecord[]>, out: Writable): Promise<void> {
+export function writeFlowsJson(capture: CaptureSummary, batches: Iterable<FlowRecord[]>, out: Writable): Promise<void> {
+  return writeJsonWithFlows({ capture, flows: [] }, batches, out);
+}
+
+const FLOWS_MARK = '\u0000flows\u0000';
+
+/**
+ * A pretty-printed JSON document whose `flows` array is written one flow a line, batch by batch, with
+ * backpressure: the rest of the document is stringified once, the flows never become one string.
+ */
+export async function writeJsonWithFlows(doc: object, batches: Iterable<FlowRecord[]>, out: Writable): Promise<void> {
   const write = async (text: string) => {
     if (!out.write(text)) await once(out, 'drain');
   };
-  const head = JSON.stringify({ capture }, null, 2);
-  await write(`${head.slice(0, head.lastIndexOf('}')).trimEnd()},\n  "flows": [`);
+  const text = JSON.stringify({ ...doc, flows: FLOWS_MARK }, null, 2);
+  const mark = `"flows": ${JSON.stringify(FLOWS_MARK)}`;
+  const at = text.indexOf(mark);
+  await write(`${text.slice(0, at)}"flows": [`);
   let first = true;
   for (const batch of batches) {
     if (batch.length === 0) continue;
@@ -37,7 +49,7 @@ export async function writeFlowsJson(capture: CaptureSummary, batches: Iterable<
     await write(`${first ? '\n' : ',\n'}${part.join(',\n')}`);
     first = false;
   }
-  await write(`${first ? '' : '\n  '}]\n}\n`);
+  await write(`${first ? '' : '\n  '}]${text.slice(at + mark.length)}\n`);
 }
 
 /** One flow a row, through fast-csv (quoting, escaping), batch by batch with backpressure. */
