@@ -162,7 +162,8 @@ describe('fuzzing: random damage never throws, hangs or grows without bound', ()
   for (const f of corpus.filter((_, i) => i % 12 === 0)) seeds.push([basename(f), readFileSync(f)]);
 
   it(`${seeds.length} seed captures × random mutations`, async () => {
-    expect(seeds.length).toBeGreaterThan(20);
+    // Without the shared corpus (skipped with a warning above; an error under CI) the project's own seeds are fuzzed.
+    if (corpus.length > 0) expect(seeds.length).toBeGreaterThan(20);
     const mutation = fc.oneof(
       fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
       fc.record({ kind: fc.constant('byte' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
