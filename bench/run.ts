@@ -4,6 +4,7 @@
  * time, throughput and peak RSS of flowaudit (1 and 2 workers, pcap and pcapng) and of the peers that
  * are installed (cat as the floor, pcap-parser, tcpdump, tshark on a slice), each as a separate
  * process, median of --runs. Prints a table and writes bench/out/results-<time>.json.
+ * `--memory` instead measures peak RSS on a 5 GB file and on a table of 2 M flows.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     'tshark-slice': { type: 'string', default: '200000' },
     active: { type: 'string', default: '2000' },
+    memory: { type: 'boolean', default: false },
   },
 });
 const packets = Number(values.packets);
@@ -33,11 +35,11 @@ const runs = Number(values.runs);
 const slice = Math.min(Number(values['tshark-slice']), packets);
 const active = Number(values.active);
 
-function captureFile(format: 'pcap' | 'pcapng', n: number): string {
-  const file = join(out, `bench-${n}-${flows}-${active}.${format}`);
+function captureFile(format: 'pcap' | 'pcapng', n: number, nFlows = flows): string {
+  const file = join(out, `bench-${n}-${nFlows}-${active}.${format}`);
   if (!existsSync(file)) {
     const t = performance.now();
-    generate({ out: file, packets: n, flows, format, vlanShare: 0.1, ipv6Share: 0.1, snaplen: 0, active });
+    generate({ out: file, packets: n, flows: nFlows, format, vlanShare: 0.1, ipv6Share: 0.1, snaplen: 0, active });
     console.log(`generated ${file} (${(statSync(file).size / 1e9).toFixed(2)} GB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
   return file;
@@ -79,6 +81,29 @@ function measure(tool: string, file: string, cmd: string[], n: number, scale = 1
 }
 
 if (!existsSync(join(root, 'dist/cli/main.js'))) spawnSync('npx', ['tsc', '-p', root], { stdio: 'inherit' });
+const cliPath = join(root, 'dist/cli/main.js');
+
+if (values.memory) {
+  // Issue 6's memory targets: peak RSS independent of file size, and a table of 2 M flows.
+  const big = captureFile('pcap', 40_000_000);
+  const huge = captureFile('pcap', 20_000_000, 2_000_000);
+  console.log(`\nmemory (median of ${runs}); files of ${(statSync(big).size / 1e9).toFixed(2)} GB / 200 000 flows and ${(statSync(huge).size / 1e9).toFixed(2)} GB / 2 000 000 flows`);
+  const rows: Array<Measure | null> = [];
+  const show = (m: Measure | null) => {
+    rows.push(m);
+    if (m) console.log(`  ${m.tool.padEnd(52)} ${m.wallSeconds.toFixed(2).padStart(8)} s ${String(m.peakRssMB).padStart(6)} MB peak RSS`);
+  };
+  const small = captureFile('pcap', packets);
+  for (const [label, file, n] of [['2.5 GB, 200 k flows', small, packets], ['5 GB, 200 k flows', big, 40_000_000], ['2.5 GB, 2 M flows', huge, 20_000_000]] as const) {
+    for (const w of [1, 2]) show(measure(`flows ${label}, ${w} worker${w > 1 ? 's' : ''}`, file, [process.execPath, cliPath, 'flows', file, '--workers', String(w), '--format', 'json', '--out', '/dev/null'], n));
+    show(measure(`analyze ${label} (bmc-cm, json)`, file, [process.execPath, cliPath, 'analyze', file, '--catalog', 'bmc-cm', '--format', 'json', '--out', '/dev/null'], n));
+  }
+  const file = join(out, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), runs, machine: { cores: cpus().length, model: cpus()[0]?.model, node: process.version }, results: rows.filter(Boolean) }, null, 2));
+  console.log(`\nresults: ${file}`);
+  process.exit(0);
+}
+
 const pcap = captureFile('pcap', packets);
 const pcapng = captureFile('pcapng', packets);
 const cli = join(root, 'dist/cli/main.js');
