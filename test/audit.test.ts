@@ -94,6 +94,42 @@ describe('required flows', () => {
   });
 });
 
+describe('many hosts', () => {
+  it('each of 2000 clients is judged on its own flows: return path, reach and period per host and pair', async () => {
+    const bigRoles = write('big-roles.yaml', `roles:\n  master-server: [${MASTER}]\n  database-server: [${DB}]\n  client: [10.1.0.0/16]\n`);
+    const host = (i: number) => `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+    const convs: PacketSpec[][] = [];
+    const firstPacket: number[] = [];
+    let count = 0;
+    for (let i = 0; i < 2000; i++) {
+      const c = host(i);
+      firstPacket.push(count);
+      if (i % 3 === 0) convs.push(tcpConversation(c, 50001, MASTER, 1610), tcpConversation(MASTER, 50100, c, 1610));
+      else if (i % 3 === 1) convs.push(tcpConversation(c, 50001, MASTER, 1610));
+      else convs.push(tcpConversation(c, 50001, MASTER, 1612));
+      count = firstPacket[i]! + convs.slice(convs.length - (i % 3 === 0 ? 2 : 1)).reduce((sum, x) => sum + x.length, 0);
+    }
+    const packets = convs.flat().map((spec, i) => ({ data: frame(spec), tsSec: T0 + Math.floor(i / 100), tsNs: (i % 100) * 10_000_000 }));
+    const file = join(dir, `c${n++}.pcap`);
+    writeFileSync(file, writePcap(packets, { linkType: 1 }));
+    const r = audit(await buildFlows([file]), { catalogs: [catalog], roleMap: loadRoleMap(bigRoles, [catalog]), grants: [], version: 'test' });
+    for (let i = 0; i < 2000; i++) {
+      const c = host(i);
+      const reach = req(r, 'client-reaches-parent', c);
+      expect(reach).toHaveLength(1);
+      expect(reach[0]!.status).toBe(i % 3 === 2 ? 'missing' : 'satisfied');
+      const back = req(r, 'parent-return-path', c);
+      if (i % 3 === 2) expect(back).toHaveLength(0);
+      else expect(back[0]!.status, c).toBe(i % 3 === 0 ? 'satisfied' : 'missing');
+      // Bandwidth every 60 s: only hosts first seen a minute or more before the end can miss it.
+      const at = (k: number) => Math.floor(k / 100) + (k % 100) / 100;
+      const span = at(count - 1) - at(firstPacket[i]!);
+      expect(req(r, 'bandwidth-check', c)[0]!.status, c).toBe(i % 3 === 2 ? 'satisfied' : span >= 60 ? 'missing' : 'inconclusive');
+    }
+    expect(r.summary).toMatchObject({ flows: 2000 + 667, roleMismatch: 0, undocumented: 0 });
+  });
+});
+
 describe('flow verdicts', () => {
   it('expected, role-mismatch and undocumented, each with its rule and the vendor words', async () => {
     const r = await run([tcpConversation(MASTER, 50300, DB, 1433), tcpConversation(C1, 50301, DB, 1433), tcpConversation(C1, 50302, MASTER, 8080)]);

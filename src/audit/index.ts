@@ -79,7 +79,8 @@ function fmtRanges(r: Array<[number, number]>): Array<number | string> {
 
 /** Flows + grants + catalogs + roles → every finding of the audit, as one plain object. */
 export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
-  const flows = opts.foldedFlows?.length ? [...opts.foldedFlows, ...run.table.export()].sort((a, b) => compareTime(a.startSec, a.startNs, b.startSec, b.startNs)) : run.table.export();
+  // Judging turns the records into judged flows in place: folded records belong to the caller, so copies.
+  const flows = opts.foldedFlows?.length ? [...opts.foldedFlows.map((f) => ({ ...f })), ...run.table.export()].sort((a, b) => compareTime(a.startSec, a.startNs, b.startSec, b.startNs)) : run.table.export();
   const capture = summarise(run);
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
   const roles = new RoleResolver(opts.roleMap, opts.catalogs);

@@ -1,8 +1,8 @@
-import { alternativePorts, Catalog, displayPorts, Rule } from '../catalog/types.js';
+import { alternativePorts, Catalog, Cite, displayPorts, Rule } from '../catalog/types.js';
 import { compareTime, formatIso } from '../core/time.js';
 import type { FlowRecord } from '../flow/table.js';
 import { RoleResolver } from './roles.js';
-import type { GrantLike, JudgedFlow, RequirementFinding, RequirementState } from './types.js';
+import type { GrantLike, JudgedFlow, RequirementFinding, RequirementState, RoleSource, Verdict } from './types.js';
 
 /**
  * How a rule's ports cover a flow. 'wide' is a range of more than 1024 ports (WMI's 49152-65535, a
@@ -75,21 +75,37 @@ function indexRules(catalogs: Catalog[]): IndexedRule[] {
 }
 
 /**
- * The readings of a flow depend on its transport, port and ICMP type alone, unless a grant of its
- * transport exists: so they are worked out once per (transport, port) and shared (callers never
- * change the array). With 200 000 flows on a few hundred ports this is most of the audit's time saved.
+ * The readings of a flow depend on its transport, port and ICMP type alone, unless a grant names one
+ * of its hosts: so they are worked out once per (transport, port) and shared (callers never change
+ * the array). With 200 000 flows on a few hundred ports this is most of the audit's time saved.
  */
 const candidateMemo = new WeakMap<IndexedRule[], Map<string, Candidate[]>>();
+const sharedLists = new WeakSet<Candidate[]>();
+const grantHosts = new WeakMap<GrantLike[], Set<string>>();
+
+/** Whether a list of readings is the shared one of its (transport, port), not worked out for one flow. */
+function isShared(l: Candidate[]): boolean {
+  return sharedLists.has(l);
+}
 
 function candidatesFor(f: FlowRecord, rules: IndexedRule[], grants: GrantLike[], swapped: boolean): Candidate[] {
-  if (grants.some((g) => g.transport === f.proto)) return candidatesOf(f, rules, grants, swapped);
+  if (grants.length > 0) {
+    let hosts = grantHosts.get(grants);
+    if (!hosts) grantHosts.set(grants, (hosts = new Set(grants.map((g) => `${g.transport}|${g.host}`))));
+    if (hosts.has(`${f.proto}|${f.server}`) || hosts.has(`${f.proto}|${f.client}`)) return candidatesOf(f, rules, grants, swapped);
+  }
   let memo = candidateMemo.get(rules);
   if (!memo) candidateMemo.set(rules, (memo = new Map()));
   const key = `${swapped ? 1 : 0}|${f.proto}|${swapped ? f.clientPort : f.serverPort}|${f.icmpType}`;
   let out = memo.get(key);
-  if (!out) memo.set(key, (out = candidatesOf(f, rules, grants, swapped)));
+  if (!out) {
+    memo.set(key, (out = candidatesOf(f, rules, NO_GRANTS, swapped)));
+    sharedLists.add(out);
+  }
   return out;
 }
+
+const NO_GRANTS: GrantLike[] = [];
 
 function candidatesOf(f: FlowRecord, rules: IndexedRule[], grants: GrantLike[], swapped: boolean): Candidate[] {
   const out: Candidate[] = [];
@@ -136,110 +152,245 @@ function flowLabel(f: FlowRecord): string {
   return `${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)} (${f.outcome ?? `${f.packets} packets`})`;
 }
 
+/** Readings without the ones a wide range gives, worked out once for each shared array. */
+const narrowMemo = new WeakMap<Candidate[], Candidate[]>();
+function narrowOf(cands: Candidate[]): Candidate[] {
+  let out = narrowMemo.get(cands);
+  if (!out) narrowMemo.set(cands, (out = cands.filter((x) => x.match !== 'wide')));
+  return out;
+}
+
 /**
  * Roles no map gave, read off traffic that only one documented reading explains. A few passes: a role
  * learnt in one pass rules out readings in the next (the host that clients reach on 1433 is the
- * database server, so its clients on 1610 are agents, not parents).
+ * database server, so its clients on 1610 are agents, not parents). A pass that learns nothing ends
+ * the passes: the next one would see the same roles and learn nothing either.
  */
 function inferRoles(flows: FlowRecord[], rules: IndexedRule[], ctx: AuditContext): void {
   const classIds = new Set(ctx.catalogs.flatMap((c) => c.roles.filter((r) => r.address).map((r) => r.id)));
+  const roles = ctx.roles;
+  // A rule side naming an address class is compatible with any host.
+  const anyClass = new Map<string[], boolean>();
   const compatible = (ruleRoles: string[], addr: string) => {
-    const known = ctx.roles.rolesOf(addr).roles;
-    return known.length === 0 || ruleRoles.some((r) => known.includes(r) || classIds.has(r));
+    let cls = anyClass.get(ruleRoles);
+    if (cls === undefined) anyClass.set(ruleRoles, (cls = ruleRoles.some((r) => classIds.has(r))));
+    if (cls || !roles.hasRoles(addr)) return true;
+    for (const r of ruleRoles) if (roles.knowsRole(addr, r)) return true;
+    return false;
+  };
+  // What a list of readings can teach, when every one of them fits the hosts: worked out once a list.
+  const lessons = new WeakMap<Candidate[], { usable: boolean; to: Set<string>; from: Set<string> }>();
+  const lessonOf = (cands: Candidate[]) => {
+    let l = lessons.get(cands);
+    if (!l) {
+      // ICMP rules (any host may be pinged) and two-way rules say too little about who is who.
+      const usable = cands.length > 0 && !cands.some((c) => c.rule.direction !== 'one-way' || c.rule.transport.some((t) => t.startsWith('icmp')));
+      l = { usable, ...sidesOf(cands, classIds) };
+      lessons.set(cands, l);
+    }
+    return l;
   };
   for (let pass = 0; pass < 3; pass++) {
+    let learnt = false;
     for (const f of flows) {
       const strong = !WEAK_DIRECTION.has(f.direction);
-      let cands = candidatesFor(f, rules, ctx.grants, false).filter((x) => x.match !== 'wide');
-      if (cands.length === 0 && !strong) cands = candidatesFor(f, rules, ctx.grants, true).filter((x) => x.match !== 'wide');
-      // ICMP rules (any host may be pinged) and two-way rules say too little about who is who.
-      if (cands.length === 0 || cands.some((c) => c.rule.direction !== 'one-way' || c.rule.transport.some((t) => t.startsWith('icmp')))) continue;
+      let cands = narrowOf(candidatesFor(f, rules, ctx.grants, false));
+      if (cands.length === 0 && !strong) cands = narrowOf(candidatesFor(f, rules, ctx.grants, true));
+      const lesson = lessonOf(cands);
+      if (!lesson.usable) continue;
       const swapped = cands[0]!.swapped;
       const client = swapped ? f.server : f.client;
       const server = swapped ? f.client : f.server;
-      cands = cands.filter((c) => compatible(c.rule.from, client) && compatible(c.rule.to, server));
-      if (cands.length === 0) continue;
-      const toRoles = new Set(cands.flatMap((c) => c.rule.to).filter((r) => !classIds.has(r)));
-      const fromRoles = new Set(cands.flatMap((c) => c.rule.from).filter((r) => !classIds.has(r)));
+      let fit = 0;
+      for (const c of cands) if (compatible(c.rule.from, client) && compatible(c.rule.to, server)) fit++;
+      if (fit === 0) continue;
+      const { to, from } = fit === cands.length ? lesson : sidesOf(cands.filter((c) => compatible(c.rule.from, client) && compatible(c.rule.to, server)), classIds);
       // Only an unambiguous reading teaches a role: one role on that side for every matching rule.
-      if (toRoles.size === 1) ctx.roles.infer(server, [...toRoles]);
-      if (fromRoles.size === 1) ctx.roles.infer(client, [...fromRoles]);
+      if (to.size === 1 && roles.infer(server, to)) learnt = true;
+      if (from.size === 1 && roles.infer(client, from)) learnt = true;
     }
+    if (!learnt) break;
   }
 }
 
-/** Per-flow verdicts: expected, role-mismatch or undocumented, with the rule and the vendor's words. */
+function sidesOf(cands: Candidate[], classIds: Set<string>): { to: Set<string>; from: Set<string> } {
+  return {
+    to: new Set(cands.flatMap((c) => c.rule.to).filter((r) => !classIds.has(r))),
+    from: new Set(cands.flatMap((c) => c.rule.from).filter((r) => !classIds.has(r))),
+  };
+}
+
+/** What the audit knows of a host once roles are settled; equal profiles are one object. */
+interface HostProfile {
+  id: number;
+  roles: string[];
+  source: RoleSource;
+  classRoles: string[];
+  /** Given roles, or an address class other than "any": enough for a wide range to explain a flow. */
+  known: boolean;
+  /** What reports show: the host's roles, then its address classes. */
+  shown: string[];
+}
+
+/** The part of a verdict that does not depend on the flow's own counters and times. */
+interface Judgement {
+  swapped: boolean;
+  clientRoles: string[];
+  serverRoles: string[];
+  clientRolesFrom: RoleSource;
+  serverRolesFrom: RoleSource;
+  verdict: Verdict;
+  rule: string | null;
+  matches: string[];
+  cite: Cite | null;
+  grant?: JudgedFlow['grant'];
+  detail: string;
+}
+
+function judge(f: FlowRecord, cands: Candidate[], pc: HostProfile, ps: HostProfile): Judgement {
+  // A wide range explains a flow only between hosts of given roles.
+  const swapped0 = cands[0]?.swapped ?? false;
+  const cGiven = (swapped0 ? ps : pc).known;
+  const sGiven = (swapped0 ? pc : ps).known;
+  if (!(cGiven && sGiven)) cands = narrowOf(cands);
+  const swapped = cands.length > 0 && cands[0]!.swapped;
+  const c = swapped ? ps : pc;
+  const s = swapped ? pc : ps;
+  const proto = f.proto;
+  const serverPort = swapped ? f.clientPort : f.serverPort;
+  const base = { swapped, clientRoles: c.shown, serverRoles: s.shown, clientRolesFrom: c.source, serverRolesFrom: s.source };
+  if (cands.length === 0) {
+    const what = serverPort === null ? `${proto}${f.icmpType !== undefined ? ` type ${f.icmpType}` : ''}` : `${proto}/${serverPort}`;
+    return { ...base, verdict: 'undocumented', rule: null, matches: NO_MATCHES, cite: null, detail: `no catalog rule documents ${what}` };
+  }
+  const fits = (cand: Candidate, rev: boolean) => {
+    // Only roles the user gave can condemn a flow; inferred roles are guesses that order readings.
+    const [x, y] = rev ? [s, c] : [c, s];
+    return rolesMatch(cand.rule.from, x.roles, x.classRoles, x.source === 'given') && rolesMatch(cand.rule.to, y.roles, y.classRoles, y.source === 'given');
+  };
+  const ok = cands.filter((cand) => fits(cand, false) || (cand.rule.direction === 'either' && fits(cand, true)));
+  const rank = (x: Candidate) => MATCH_RANK[x.match] * 10 + REQUIRED_RANK[x.rule.required];
+  if (ok.length > 0) {
+    const best = ok.sort((a, b) => rank(a) - rank(b))[0]!;
+    const g = best.grant;
+    return {
+      ...base,
+      verdict: 'expected',
+      rule: `${best.rule.catalog}:${best.rule.id}`,
+      matches: [...new Set(ok.map((x) => `${x.rule.catalog}:${x.rule.id}`))],
+      cite: best.rule.cite,
+      ...(g ? { grant: { reason: g.reason, host: g.host, port: g.port, at: formatIso(g.fromSec, g.fromNs, 6), detail: g.evidence.detail } } : {}),
+      detail: `${best.rule.service || best.rule.id}: ${best.rule.from.join('|')} → ${best.rule.to.join('|')}${g ? ` (port granted by ${g.reason})` : ''}${c.source === 'unknown' || s.source === 'unknown' ? '; roles unknown, judged by port' : ''}`,
+    };
+  }
+  const narrow = narrowOf(cands);
+  if (narrow.length === 0) {
+    return { ...base, verdict: 'undocumented', rule: null, matches: NO_MATCHES, cite: null, detail: `no catalog rule documents ${proto}/${serverPort ?? ''} between these roles` };
+  }
+  const best = [...narrow].sort((a, b) => rank(a) - rank(b))[0]!;
+  const who = (roles: string[]) => (roles.length ? roles.join('|') : 'a host of no role');
+  return {
+    ...base,
+    verdict: 'role-mismatch',
+    rule: `${best.rule.catalog}:${best.rule.id}`,
+    matches: NO_MATCHES,
+    cite: best.rule.cite,
+    detail: `${proto}/${serverPort ?? ''} is documented for ${best.rule.from.join('|')} → ${best.rule.to.join('|')}, not ${who(c.shown)} → ${who(s.shown)}`,
+  };
+}
+
+const NO_MATCHES: string[] = [];
+
+/**
+ * Per-flow verdicts: expected, role-mismatch or undocumented, with the rule and the vendor's words.
+ * The flows are judged in place (the records become the judged flows: one object a flow, not two).
+ * A verdict depends on the readings of the flow's ports and the two hosts' roles, so it is worked out
+ * once for each (readings, client profile, server profile) and shared: hundreds of thousands of flows
+ * make only as many distinct verdicts as there are ports and kinds of host. Readings that depend on a
+ * grant are worked out for each flow.
+ */
 export function judgeFlows(flows: FlowRecord[], ctx: AuditContext): JudgedFlow[] {
   const rules = indexRules(ctx.catalogs);
   if (!ctx.roles.map) inferRoles(flows, rules, ctx);
-  return flows.map((f) => {
+  const profiles = new Map<string, HostProfile>();
+  const byContent = new Map<string, HostProfile>();
+  const profileOf = (addr: string): HostProfile => {
+    let p = profiles.get(addr);
+    if (p) return p;
+    const r = ctx.roles.rolesOf(addr);
+    const classRoles = ctx.roles.classRolesOf(addr);
+    const key = `${r.source}|${r.roles.join(',')}|${classRoles.join(',')}`;
+    p = byContent.get(key);
+    if (!p) {
+      p = {
+        id: byContent.size,
+        roles: r.roles,
+        source: r.source,
+        classRoles,
+        known: r.source === 'given' || classRoles.some((x) => x !== 'any'),
+        shown: [...r.roles, ...classRoles.filter((x) => !r.roles.includes(x))],
+      };
+      byContent.set(key, p);
+    }
+    profiles.set(addr, p);
+    return p;
+  };
+  const listIds = new WeakMap<Candidate[], number>();
+  let nextList = 0;
+  const listId = (l: Candidate[]) => {
+    let id = listIds.get(l);
+    if (id === undefined) listIds.set(l, (id = nextList++));
+    return id;
+  };
+  const shared = new Map<string, Judgement>();
+  const out = flows as JudgedFlow[];
+  for (const f of flows) {
     const strong = !WEAK_DIRECTION.has(f.direction);
-    let cands = candidatesFor(f, rules, ctx.grants, false);
+    const first = candidatesFor(f, rules, ctx.grants, false);
+    let cands = first;
     // Without a SYN our direction is a guess: if only the other side's port is documented, the
     // catalog knows better who listens.
     if (cands.length === 0 && !strong) cands = candidatesFor(f, rules, ctx.grants, true);
-    // A wide range explains a flow only between hosts of given roles (checked below).
-    const known = (addr: string) => ctx.roles.rolesOf(addr).source === 'given' || ctx.roles.classRolesOf(addr).some((r) => r !== 'any');
-    const cGiven = known(cands[0]?.swapped ? f.server : f.client);
-    const sGiven = known(cands[0]?.swapped ? f.client : f.server);
-    if (!(cGiven && sGiven)) cands = cands.filter((x) => x.match !== 'wide');
-    const swapped = cands.length > 0 && cands[0]!.swapped;
-    const view: FlowRecord = swapped
-      ? { ...f, client: f.server, clientPort: f.serverPort, server: f.client, serverPort: f.clientPort, clientPackets: f.serverPackets, clientBytes: f.serverBytes, serverPackets: f.clientPackets, serverBytes: f.clientBytes, clientFlags: f.serverFlags, serverFlags: f.clientFlags }
-      : f;
-    const c = ctx.roles.rolesOf(view.client);
-    const s = ctx.roles.rolesOf(view.server);
-    const cClass = ctx.roles.classRolesOf(view.client);
-    const sClass = ctx.roles.classRolesOf(view.server);
-    const base = {
-      ...view,
-      clientRoles: [...c.roles, ...cClass.filter((r) => !c.roles.includes(r))],
-      serverRoles: [...s.roles, ...sClass.filter((r) => !s.roles.includes(r))],
-      clientRolesFrom: c.source,
-      serverRolesFrom: s.source,
-    };
-    if (swapped) base.direction = 'catalog-port';
-    if (cands.length === 0) {
-      const what = view.serverPort === null ? `${view.proto}${view.icmpType !== undefined ? ` type ${view.icmpType}` : ''}` : `${view.proto}/${view.serverPort}`;
-      return { ...base, verdict: 'undocumented' as const, rule: null, matches: [], cite: null, detail: `no catalog rule documents ${what}` };
-    }
-    const fits = (cand: Candidate, rev: boolean) => {
-      // Only roles the user gave can condemn a flow; inferred roles are guesses that order readings.
-      const [cr, sr, cc, sc, ck, sk] = rev
-        ? [s.roles, c.roles, sClass, cClass, s.source === 'given', c.source === 'given']
-        : [c.roles, s.roles, cClass, sClass, c.source === 'given', s.source === 'given'];
-      return rolesMatch(cand.rule.from, cr, cc, ck) && rolesMatch(cand.rule.to, sr, sc, sk);
-    };
-    const ok = cands.filter((cand) => fits(cand, false) || (cand.rule.direction === 'either' && fits(cand, true)));
-    const rank = (x: Candidate) => MATCH_RANK[x.match] * 10 + REQUIRED_RANK[x.rule.required];
-    if (ok.length > 0) {
-      const best = ok.sort((a, b) => rank(a) - rank(b))[0]!;
-      const g = best.grant;
-      return {
-        ...base,
-        verdict: 'expected' as const,
-        rule: `${best.rule.catalog}:${best.rule.id}`,
-        matches: [...new Set(ok.map((c) => `${c.rule.catalog}:${c.rule.id}`))],
-        cite: best.rule.cite,
-        ...(g ? { grant: { reason: g.reason, host: g.host, port: g.port, at: formatIso(g.fromSec, g.fromNs, 6), detail: g.evidence.detail } } : {}),
-        detail: `${best.rule.service || best.rule.id}: ${best.rule.from.join('|')} → ${best.rule.to.join('|')}${g ? ` (port granted by ${g.reason})` : ''}${c.source === 'unknown' || s.source === 'unknown' ? '; roles unknown, judged by port' : ''}`,
-      };
-    }
-    const narrow = cands.filter((x) => x.match !== 'wide');
-    if (narrow.length === 0) {
-      return { ...base, verdict: 'undocumented' as const, rule: null, matches: [], cite: null, detail: `no catalog rule documents ${view.proto}/${view.serverPort ?? ''} between these roles` };
-    }
-    const best = narrow.sort((a, b) => rank(a) - rank(b))[0]!;
-    const who = (roles: string[]) => (roles.length ? roles.join('|') : 'a host of no role');
-    return {
-      ...base,
-      verdict: 'role-mismatch' as const,
-      rule: `${best.rule.catalog}:${best.rule.id}`,
-      matches: [],
-      cite: best.rule.cite,
-      detail: `${view.proto}/${view.serverPort ?? ''} is documented for ${best.rule.from.join('|')} → ${best.rule.to.join('|')}, not ${who(base.clientRoles)} → ${who(base.serverRoles)}`,
-    };
-  });
+    const pc = profileOf(f.client);
+    const ps = profileOf(f.server);
+    let j: Judgement;
+    if (isShared(first) && isShared(cands)) {
+      const key = `${listId(first)}|${listId(cands)}|${pc.id}|${ps.id}`;
+      const known = shared.get(key);
+      if (known) j = known;
+      else shared.set(key, (j = judge(f, cands, pc, ps)));
+    } else j = judge(f, cands, pc, ps);
+    applyJudgement(f as JudgedFlow, j);
+  }
+  return out;
+}
+
+/** Turns a flow record into its judged flow, in place, with the keys in the order reports print them. */
+function applyJudgement(f: JudgedFlow, j: Judgement): void {
+  if (j.swapped) {
+    const { client, clientPort, clientPackets, clientBytes, clientFlags } = f;
+    f.client = f.server;
+    f.clientPort = f.serverPort;
+    f.server = client;
+    f.serverPort = clientPort;
+    f.clientPackets = f.serverPackets;
+    f.clientBytes = f.serverBytes;
+    f.serverPackets = clientPackets;
+    f.serverBytes = clientBytes;
+    f.clientFlags = f.serverFlags;
+    f.serverFlags = clientFlags;
+  }
+  f.clientRoles = j.clientRoles;
+  f.serverRoles = j.serverRoles;
+  f.clientRolesFrom = j.clientRolesFrom;
+  f.serverRolesFrom = j.serverRolesFrom;
+  if (j.swapped) f.direction = 'catalog-port';
+  f.verdict = j.verdict;
+  f.rule = j.rule;
+  f.matches = j.matches;
+  f.cite = j.cite;
+  if (j.grant) f.grant = j.grant;
+  f.detail = j.detail;
 }
 
 type AltState = { state: 'satisfied' | 'failing' | 'missing'; flows: JudgedFlow[] };
@@ -269,10 +420,35 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
     }
   }
   const seenHosts = new Set<string>();
+  // Where each host is first seen, for how long the capture could have shown its flows.
+  const firstSeen = new Map<string, { sec: number; ns: number }>();
+  const seen = (host: string, f: JudgedFlow) => {
+    seenHosts.add(host);
+    const t = firstSeen.get(host);
+    if (t === undefined || compareTime(f.startSec, f.startNs, t.sec, t.ns) < 0) firstSeen.set(host, { sec: f.startSec, ns: f.startNs });
+  };
   for (const f of judged) {
-    seenHosts.add(f.client);
-    seenHosts.add(f.server);
+    seen(f.client, f);
+    seen(f.server, f);
   }
+  const withGrant = judged.filter((f) => f.rule !== null && f.grant !== undefined);
+  // A rule's flows by client, by server and by pair, made when first asked: one pass, not one a host.
+  const indexes = new Map<string, Map<string, JudgedFlow[]>>();
+  const flowsOf = (rule: string, by: 'client' | 'server' | 'pair', key: string): JudgedFlow[] => {
+    const ik = `${by}\u0000${rule}`;
+    let index = indexes.get(ik);
+    if (!index) {
+      index = new Map();
+      for (const f of byRule.get(rule) ?? []) {
+        const k = by === 'client' ? f.client : by === 'server' ? f.server : `${f.client}|${f.server}`;
+        const list = index.get(k);
+        if (list) list.push(f);
+        else index.set(k, [f]);
+      }
+      indexes.set(ik, index);
+    }
+    return index.get(key) ?? [];
+  };
   const out: RequirementFinding[] = [];
   for (const cat of ctx.catalogs) {
     const ruleById = new Map(cat.rules.map((r) => [r.id, r]));
@@ -286,7 +462,7 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
         let status: RequirementState = alt.state;
         let detail = what;
         if (status === 'missing') {
-          const span = captureSpanFrom(from, judged, captureEnd, captureStart);
+          const span = captureSpanFrom(firstSeen.get(from) ?? null, captureEnd, captureStart);
           if (period !== null && span < period) {
             status = 'inconclusive';
             detail += `; the capture covers ${span.toFixed(0)} s of this host, shorter than the documented period of ${period} s`;
@@ -324,7 +500,9 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
         const pairs = new Map<string, JudgedFlow[]>();
         for (const f of triggers) {
           const k = `${f.client}|${f.server}`;
-          pairs.set(k, [...(pairs.get(k) ?? []), f]);
+          const list = pairs.get(k);
+          if (list) list.push(f);
+          else pairs.set(k, [f]);
         }
         for (const [k, trig] of pairs) {
           const [client, server] = k.split('|') as [string, string];
@@ -342,7 +520,7 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
           for (const e of req.expect) {
             if (!('rule' in e)) continue;
             const [a, b] = e.reverse ? [server, client] : [client, server];
-            ruleAlts.push(stateOf((byRule.get(`${cat.id}:${e.rule}`) ?? []).filter((f) => f.client === a && f.server === b)));
+            ruleAlts.push(stateOf(flowsOf(`${cat.id}:${e.rule}`, 'pair', `${a}|${b}`)));
           }
           if (grantKinds.length > 0) {
             // One finding per grant: each endpoint-mapper answer promises one dynamic connection.
@@ -360,7 +538,7 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
               continue;
             }
             for (const g of grants) {
-              const conns = judged.filter((f) => f.rule !== null && f.grant !== undefined && f.grant.host === g.host && f.grant.port === g.port && f.client === g.peer && compareTime(f.startSec, f.startNs, g.fromSec, g.fromNs) >= 0);
+              const conns = withGrant.filter((f) => f.grant!.host === g.host && f.grant!.port === g.port && f.client === g.peer && compareTime(f.startSec, f.startNs, g.fromSec, g.fromNs) >= 0);
               const alt = combine([stateOf(conns), ...ruleAlts]);
               const what =
                 alt.state === 'satisfied'
@@ -386,7 +564,7 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
           const alts: AltState[] = [];
           for (const e of req.expect) {
             if (!('rule' in e)) continue;
-            alts.push(stateOf((byRule.get(`${cat.id}:${e.rule}`) ?? []).filter((f) => (e.reverse ? f.server === host : f.client === host))));
+            alts.push(stateOf(flowsOf(`${cat.id}:${e.rule}`, e.reverse ? 'server' : 'client', host)));
           }
           const alt = combine(alts);
           const peers = [...new Set(alt.flows.map((f) => (f.client === host ? f.server : f.client)))];
@@ -404,14 +582,9 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
   return out;
 }
 
-/** Seconds of capture in which `host` could have shown the flow: from its first packet (or the capture start) to the end. */
-function captureSpanFrom(host: string, judged: JudgedFlow[], end: { sec: number; ns: number } | null, start: { sec: number; ns: number } | null): number {
+/** Seconds of capture in which a host could have shown the flow: from its first packet (or the capture start) to the end. */
+function captureSpanFrom(first: { sec: number; ns: number } | null, end: { sec: number; ns: number } | null, start: { sec: number; ns: number } | null): number {
   if (end === null || start === null) return 0;
-  let first: { sec: number; ns: number } | null = null;
-  for (const f of judged) {
-    if (f.client !== host && f.server !== host) continue;
-    if (first === null || compareTime(f.startSec, f.startNs, first.sec, first.ns) < 0) first = { sec: f.startSec, ns: f.startNs };
-  }
   const from = first ?? start;
   return end.sec - from.sec + (end.ns - from.ns) / 1e9;
 }

@@ -66,6 +66,8 @@ export function loadRoleMap(file: string, catalogs: Catalog[]): RoleMap {
   return { file, given };
 }
 
+const NO_ROLES: string[] = [];
+
 /**
  * Answers "which roles does this address play": from the role map, from the catalogs' address
  * classes (broadcast, multicast, external, any), and from inference where no map says.
@@ -89,6 +91,7 @@ export class RoleResolver {
 
   /** Roles the role map gives this address. */
   givenRoles(addr: string): string[] {
+    if (!this.map) return NO_ROLES;
     const cached = this.cache.get(addr);
     if (cached) return cached;
     const a = addressToBigInt(addr);
@@ -124,11 +127,26 @@ export class RoleResolver {
     return { roles: [], source: 'unknown' };
   }
 
-  infer(addr: string, roles: string[]): void {
-    if (this.givenRoles(addr).length) return;
+  /** Learns roles of an address the map says nothing of; true when one of them is new. */
+  infer(addr: string, roles: Iterable<string>): boolean {
+    if (this.givenRoles(addr).length) return false;
     let set = this.inferred.get(addr);
     if (!set) this.inferred.set(addr, (set = new Set()));
+    const before = set.size;
     for (const r of roles) set.add(r);
+    return set.size !== before;
+  }
+
+  /** Whether the address has a role, given or inferred (no arrays made: asked for every flow). */
+  knowsRole(addr: string, role: string): boolean {
+    const given = this.givenRoles(addr);
+    if (given.length) return given.includes(role);
+    return this.inferred.get(addr)?.has(role) ?? false;
+  }
+
+  /** Whether the address has any role, given or inferred. */
+  hasRoles(addr: string): boolean {
+    return this.givenRoles(addr).length > 0 || (this.inferred.get(addr)?.size ?? 0) > 0;
   }
 
   /** Hosts known to hold `role`: single addresses from the map, plus hosts seen inside its CIDRs or inferred. */
