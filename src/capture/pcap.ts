@@ -89,7 +89,10 @@ export class PcapParser implements FormatParser {
   }
 
   private u32(buf: Buffer, off: number): number {
-    return this.le ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
+    // Plain indexing: Buffer.readUInt32LE validates its argument on every call (per record, it shows).
+    return this.le
+      ? (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0
+      : ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
   }
 
   /** A record header that a real writer could have produced (used to resync after damage). */

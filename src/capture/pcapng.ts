@@ -43,6 +43,11 @@ export class PcapngParser implements FormatParser {
   private capturedBytes = 0;
   private resyncing = false;
   private readonly split: SplitTime = { sec: 0, ns: 0 };
+  /** The second of the last timestamp split, for interfaces whose tick divides a nanosecond count. */
+  private cachedTps = 0;
+  private cachedSec = 0;
+  private cachedSecTicks = 0;
+  private cachedNsPerTick = 0;
 
   constructor(
     private readonly rec: PacketRecord,
@@ -63,11 +68,15 @@ export class PcapngParser implements FormatParser {
     };
   }
 
+  // Plain indexing rather than Buffer.readUInt32LE, which validates its argument on every call.
+  // Callers check lengths first; a read past the end gives 0 bytes, never an exception.
   private u32(buf: Buffer, off: number): number {
-    return this.le ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
+    return this.le
+      ? (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0
+      : ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
   }
   private u16(buf: Buffer, off: number): number {
-    return this.le ? buf.readUInt16LE(off) : buf.readUInt16BE(off);
+    return this.le ? buf[off]! | (buf[off + 1]! << 8) : (buf[off]! << 8) | buf[off + 1]!;
   }
   private u64(buf: Buffer, off: number): number {
     const a = this.u32(buf, off);
@@ -174,7 +183,8 @@ export class PcapngParser implements FormatParser {
         continue;
       }
       let type = this.u32(buf, p);
-      if (buf.readUInt32LE(p) === BT_SHB) {
+      // BT_SHB reads the same in both byte orders (0x0a0d0d0a).
+      if (buf[p] === 0x0a && buf[p + 1] === 0x0d && buf[p + 2] === 0x0d && buf[p + 3] === 0x0a) {
         const bom = buf.readUInt32LE(p + 8);
         if (bom === BYTE_ORDER_MAGIC) this.le = true;
         else if (bom === 0x4d3c2b1a) this.le = false;
@@ -325,10 +335,26 @@ export class PcapngParser implements FormatParser {
       this.damage.add('pcapng-captured-length-exceeds-block', this.file, this.recordNo, bufBase + p);
       return;
     }
-    splitTicks(this.u32(buf, p + 12), this.u32(buf, p + 16), iface.ticksPerSec, this.split);
     const rec = this.rec;
-    rec.tsSec = this.split.sec + iface.tsOffset;
-    rec.tsNs = this.split.ns;
+    const hi = this.u32(buf, p + 12);
+    const lo = this.u32(buf, p + 16);
+    const tps = iface.ticksPerSec;
+    const ticks = hi * 4294967296 + lo;
+    if (tps === this.cachedTps && hi < 0x200000 && ticks >= this.cachedSecTicks && ticks < this.cachedSecTicks + tps) {
+      // Same second as the last packet (the usual case): no division. Exact below 2^53 ticks.
+      rec.tsSec = this.cachedSec + iface.tsOffset;
+      rec.tsNs = (ticks - this.cachedSecTicks) * this.cachedNsPerTick;
+    } else {
+      splitTicks(hi, lo, tps, this.split);
+      rec.tsSec = this.split.sec + iface.tsOffset;
+      rec.tsNs = this.split.ns;
+      if (hi < 0x200000 && 1_000_000_000 % tps === 0) {
+        this.cachedTps = tps;
+        this.cachedSec = this.split.sec;
+        this.cachedSecTicks = this.split.sec * tps;
+        this.cachedNsPerTick = 1_000_000_000 / tps;
+      }
+    }
     rec.hasTs = true;
     rec.direction = 0;
     // epb_flags (code 2) / pack_flags (code 2): the low two bits are the direction.

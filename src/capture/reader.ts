@@ -3,8 +3,8 @@ import { isPcapMagic, PcapParser } from './pcap.js';
 import { BT_SHB, PcapngParser } from './pcapng.js';
 import { CaptureFacts, FormatParser, MAX_RECORD, PacketRecord, PacketSink } from './record.js';
 import { ByteSource, openSource } from './source.js';
+import { CHUNK, pumpRecords, Window } from './pump.js';
 
-const CHUNK = 4 * 1024 * 1024;
 
 export interface ReadOptions {
   damage: DamageTally;
@@ -29,13 +29,13 @@ export async function readCapture(path: string, sink: PacketSink, opts: ReadOpti
   }
 }
 
-async function fill(src: ByteSource, buf: Buffer, from: number): Promise<number> {
-  return src.read(buf, from, buf.length - from);
+function fill(src: ByteSource, buf: Buffer, from: number, length = buf.length - from): Promise<number> {
+  return src.read(buf, from, length);
 }
 
 export async function readFrom(src: ByteSource, label: string, sink: PacketSink, opts: ReadOptions): Promise<CaptureFacts> {
   const damage = opts.damage;
-  let buf = Buffer.allocUnsafe(CHUNK);
+  const buf = Buffer.allocUnsafe(CHUNK);
   let filled = 0;
   // Read until we have enough bytes to tell the format (or the stream ends).
   while (filled < 12) {
@@ -53,39 +53,9 @@ export async function readFrom(src: ByteSource, label: string, sink: PacketSink,
     const magic = buf.subarray(0, 4).toString('hex');
     throw new InputError(`${label}: not a pcap or pcapng capture (starts with 0x${magic})`);
   }
-  let pos = 0;
-  let base = 0; // stream offset of buf[0]
-  let eof = false;
-  for (;;) {
-    pos = parser.parse(buf, pos, filled, base, eof);
-    opts.onProgress?.(base + pos);
-    if (eof || parser.stopped) break;
-    // Move the unconsumed tail to the front, growing the buffer if one record needs more room.
-    const rest = filled - pos;
-    const want = Math.max(parser.need, rest + 1);
-    if (want > buf.length) {
-      const size = Math.min(Math.max(buf.length * 2, want), MAX_RECORD * 2);
-      const bigger = Buffer.allocUnsafe(size);
-      buf.copy(bigger, 0, pos, filled);
-      buf = bigger;
-    } else if (pos > 0) {
-      buf.copyWithin(0, pos, filled);
-    }
-    base += pos;
-    filled = rest;
-    pos = 0;
-    // Fill the buffer (several reads for streams) before parsing again.
-    while (filled < buf.length) {
-      const n = await fill(src, buf, filled);
-      if (n === 0) {
-        eof = true;
-        break;
-      }
-      filled += n;
-      if (filled - pos >= parser.need && filled >= buf.length / 2) break;
-    }
-  }
-  if (src.failure !== undefined) damage.add(src.gzip ? 'gzip-stream-damaged' : 'read-error', label, 0, base + filled);
+  const w: Window = { buf, pos: 0, filled, base: 0, eof: false };
+  await pumpRecords(w, (t, o, l) => fill(src, t, o, l), parser, opts.onProgress);
+  if (src.failure !== undefined) damage.add(src.gzip ? 'gzip-stream-damaged' : 'read-error', label, 0, w.base + w.filled);
   return { file: label, gzip: src.gzip, ...parser.facts() };
 }
 
@@ -157,11 +127,17 @@ export async function readRange(path: string, header: CaptureHeader, start: numb
     let base = start;
     let filled = 0;
     let eof = false;
+    let at = start;
+    const read = async (target: Buffer, offset: number, length: number): Promise<number> => {
+      const { bytesRead } = await fh.read(target, offset, length, at);
+      at += bytesRead;
+      return bytesRead;
+    };
     const fillFrom = async () => {
       while (filled < buf.length && !eof) {
-        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, base + filled);
-        if (bytesRead === 0) eof = true;
-        filled += bytesRead;
+        const n = await read(buf, filled, buf.length - filled);
+        if (n === 0) eof = true;
+        filled += n;
       }
     };
     await fillFrom();
@@ -187,23 +163,10 @@ export async function readRange(path: string, header: CaptureHeader, start: numb
       }
     }
     const first = base + pos;
-    for (;;) {
-      pos = parser.parse(buf, pos, filled, base, eof);
-      if (eof || parser.stopped) break;
-      const rest = filled - pos;
-      const want = Math.max(parser.need, rest + 1);
-      if (want > buf.length) {
-        const bigger = Buffer.allocUnsafe(Math.min(Math.max(buf.length * 2, want), MAX_RECORD * 2));
-        buf.copy(bigger, 0, pos, filled);
-        buf = bigger;
-      } else if (pos > 0) buf.copyWithin(0, pos, filled);
-      base += pos;
-      filled = rest;
-      pos = 0;
-      await fillFrom();
-    }
+    const w: Window = { buf, pos, filled, base, eof };
+    await pumpRecords(w, read, parser);
     const structural = parser instanceof PcapngParser && parser.structuralBlocks > structuralBefore;
-    return { first, stop: base + pos, records: parser.records(), facts: parser.facts(), structural };
+    return { first, stop: w.base + w.pos, records: parser.records(), facts: parser.facts(), structural };
   } finally {
     await fh.close();
   }
