@@ -1,17 +1,18 @@
 import { Command, Option } from 'commander';
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { audit, AuditReport, FailOn, loadRoleMap, loadWaivers, tripsFailOn } from '../audit/index.js';
+import { audit, AuditOptions, AuditReport, FailOn, loadRoleMap, loadWaivers, tripsFailOn } from '../audit/index.js';
 import type { RoleMap } from '../audit/roles.js';
 import type { Waiver } from '../audit/waivers.js';
 import { checkOverrides, loadCatalog } from '../catalog/index.js';
 import type { Catalog } from '../catalog/types.js';
 import { InputError } from '../core/errors.js';
 import { progressFor } from './progress.js';
-import { buildFlows } from '../flow/pipeline.js';
 import { Inspectors } from '../inspect/index.js';
 import { auditText, writeAuditJson, writeAuditFlowsCsv, writeAuditRequirementsCsv } from '../report/audit.js';
 import { auditHtml } from '../report/html.js';
+import { buildFlowsSharded, ShardedOptions } from '../worker/sharded.js';
+import { parseWorkers, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
 export const EXIT_FINDINGS = 1;
 const FAIL_ON = ['missing', 'failing', 'undocumented', 'role-mismatch'] as const;
@@ -25,6 +26,7 @@ interface AnalyzeOptions {
   set?: string[];
   failOn?: string;
   vlanKey: boolean;
+  workers: string;
 }
 
 /** `--set a=1 --set b=80,443` → { a: '1', b: '80,443' }. */
@@ -74,6 +76,18 @@ export function loadAuditInputs(opts: { catalog: string[]; roles?: string; waive
   return { failOn, catalogs, roleMap, waivers };
 }
 
+/**
+ * Reads the captures (large files in byte ranges on worker threads), runs the payload inspectors and
+ * judges the flows. The inspectors follow TCP streams across a whole file, so they run here: workers
+ * hand over copies of the packets the inspectors read, and those are fed to them shard by shard in
+ * record order, as one pass would.
+ */
+export async function analyzeCaptures(captures: string[], inputs: Omit<AuditOptions, 'grants'>, read: ShardedOptions): Promise<AuditReport> {
+  const inspectors = new Inspectors();
+  const run = await buildFlowsSharded(captures, { ...read, onIpPacket: (view, rec, file) => inspectors.onPacket(view, rec, file) });
+  return audit(run, { ...inputs, grants: inspectors.grants });
+}
+
 export type ReportFormat = 'text' | 'json' | 'csv' | 'html';
 
 /** The report in a format, to standard output (no path or -) or to a file (csv: FILE and FILE.requirements.csv). */
@@ -119,18 +133,17 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
     .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
     .option('--fail-on <list>', `exit 1 when findings of these kinds remain unwaived: ${FAIL_ON.join(',')}`)
     .option('--vlan-key', 'keep flows on different VLANs apart', false)
+    .option(WORKERS_FLAG, WORKERS_HELP, 'auto')
     .action(async (captures: string[], opts: AnalyzeOptions) => {
       if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
       const { failOn, catalogs, roleMap, waivers } = loadAuditInputs(opts);
-      // Inspectors follow TCP streams, so the audit reads each file in one pass (no worker sharding yet).
-      const inspectors = new Inspectors();
+      const workers = parseWorkers(opts.workers);
       const progress = progressFor(captures);
-      const run = await buildFlows(captures, {
+      const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version }, {
+        workers,
         vlanInKey: opts.vlanKey,
-        onIpPacket: (view, rec, file) => inspectors.onPacket(view, rec, file),
         ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
       }).finally(progress.stop);
-      const report = audit(run, { catalogs, roleMap, grants: inspectors.grants, waivers, version });
       await writeReport(report, opts.format, opts.out);
       if (tripsFailOn(report, failOn)) setExit(EXIT_FINDINGS);
     });

@@ -12,6 +12,7 @@ import { catalogJson, catalogListText, catalogText, writeCatalogCsv } from '../r
 import { parseSets, registerAnalyze } from './analyze.js';
 import { registerLive } from './live.js';
 import { progressFor } from './progress.js';
+import { parseWorkers, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
 /** Exit codes: 0 done, 2 unusable input or arguments (1 is kept for "findings matched --fail-on"). */
 export const EXIT_OK = 0;
@@ -47,7 +48,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'csv']).default('text'))
     .option('--out <file>', 'write to a file instead of standard output')
     .option('--vlan-key', 'keep flows on different VLANs apart (off: a tag seen one way must not split a flow)', false)
-    .option('--workers <n>', 'worker threads per large file: a number, or auto (default: auto)', 'auto')
+    .option(WORKERS_FLAG, WORKERS_HELP, 'auto')
     .action(async (captures: string[], opts: { format: string; out?: string; vlanKey: boolean; workers: string }) => {
       if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
       const progress = progressFor(captures);
@@ -115,13 +116,6 @@ export function buildProgram(): Command {
       if (bad > 0) throw new LintFailed(`${bad} catalog file(s) with problems`);
     });
   return program;
-}
-
-/** `--workers 2` or `--workers auto`. */
-function parseWorkers(text: string): number | 'auto' {
-  if (text === 'auto') return 'auto';
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 64) throw new InputError(`--workers ${text}: expected a number from 1 to 64, or auto`);
-  return Number(text);
 }
 
 /** Lint found problems: they are already printed; exit 2 without another message. */

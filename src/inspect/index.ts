@@ -25,6 +25,17 @@ function addr(v: PacketView, a: Uint32Array): string {
 }
 
 /**
+ * Whether the inspectors look at this packet: TCP payload to or from the endpoint mapper, SQL Browser
+ * replies, TFTP requests. Workers use it to pick the packets they hand to the main thread.
+ */
+export function inspectorWants(v: PacketView): boolean {
+  if (v.fragment === 2) return false;
+  if (v.proto === 6) return (v.srcPort === EPM_PORT || v.dstPort === EPM_PORT) && v.payloadLen > 0;
+  if (v.proto === 17) return v.srcPort === SSRP_PORT || v.dstPort === TFTP_PORT;
+  return false;
+}
+
+/**
  * The payload inspectors. Called for every IP packet; a couple of port comparisons decide whether
  * a packet is theirs, so other traffic costs nothing. Nothing here throws on bad bytes: malformed
  * PDUs are counted.
@@ -36,10 +47,8 @@ export class Inspectors {
   private readonly calls = new Map<string, Set<number>>();
 
   onPacket(v: PacketView, rec: PacketRecord, file: string): void {
-    if (v.fragment === 2) return;
+    if (!inspectorWants(v)) return;
     if (v.proto === 6) {
-      if (v.srcPort !== EPM_PORT && v.dstPort !== EPM_PORT) return;
-      if (v.payloadLen <= 0) return;
       try {
         this.epmSegment(v, rec, file);
       } catch {

@@ -1,6 +1,7 @@
 import type { CaptureHeader, RangeResult } from '../capture/reader.js';
 import type { DamagePlace } from '../core/errors.js';
 import type { FlowShard } from '../flow/table.js';
+import type { KeptPackets } from './kept-packets.js';
 
 /** What the main thread asks of a worker: one byte range of one file. */
 export interface ShardJob {
@@ -11,6 +12,8 @@ export interface ShardJob {
   end: number;
   knownBoundary: boolean;
   vlanInKey: boolean;
+  /** Keep copies of the packets the payload inspectors read, for the main thread to replay in order. */
+  keepInspected: boolean;
 }
 
 /** What a worker answers: the range it really covered, and everything one pass over it learnt. */
@@ -32,4 +35,6 @@ export interface ShardResult {
   firstTs: [number, number] | null;
   lastTs: [number, number] | null;
   damage: { counts: Array<[string, number]>; places: Array<[string, DamagePlace[]]> };
+  /** With `keepInspected`: the inspectors' packets of this range, in record order. */
+  kept: KeptPackets | null;
 }

@@ -6,4 +6,6 @@ import type { ShardJob } from './shard-protocol.js';
 // are transferred, not copied.
 const result = await runShard(workerData as ShardJob);
 const t = result.table;
-parentPort!.postMessage(result, [t.keys.buffer, t.hot.buffer, t.meta.buffer, t.icmp.buffer, t.vlan.buffer] as ArrayBuffer[]);
+const transfer = [t.keys.buffer, t.hot.buffer, t.meta.buffer, t.icmp.buffer, t.vlan.buffer] as ArrayBuffer[];
+if (result.kept) transfer.push(result.kept.bytes.buffer as ArrayBuffer, result.kept.meta.buffer as ArrayBuffer);
+parentPort!.postMessage(result, transfer);

@@ -7,6 +7,7 @@ import type { CaptureFacts } from '../capture/record.js';
 import { compareTime } from '../core/time.js';
 import { PacketView } from '../decode/view.js';
 import { FlowRun, FlowRunOptions, newFlowRun, packetSink } from '../flow/pipeline.js';
+import { replayKept } from './kept-packets.js';
 import { runShard } from './run-shard.js';
 import type { ShardJob, ShardResult } from './shard-protocol.js';
 
@@ -79,7 +80,7 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
     for (let i = 0; i < n; i++) {
       const start = dataStart + Math.floor((i * size) / n);
       const end = i === n - 1 ? header.fileSize : dataStart + Math.floor(((i + 1) * size) / n);
-      jobs.push({ path, label, header, start, end, knownBoundary: i === 0, vlanInKey: opts.vlanInKey ?? false });
+      jobs.push({ path, label, header, start, end, knownBoundary: i === 0, vlanInKey: opts.vlanInKey ?? false, keepInspected: opts.onIpPacket !== undefined });
     }
     let finished = 0;
     const results = await Promise.all(
@@ -114,6 +115,10 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
       if (prevLast && r.firstTs && compareTime(r.firstTs[0], r.firstTs[1], prevLast[0], prevLast[1]) < 0) run.timeReversals++;
       if (r.lastTs) prevLast = r.lastTs;
       mergeShard(run, r, recordOffset, label);
+      if (r.kept && opts.onIpPacket) {
+        const onIp = opts.onIpPacket;
+        replayKept(r.kept, recordOffset, view, (v, rec) => onIp(v, rec, label));
+      }
       recordOffset += r.range.records;
       expected = r.range.stop;
       facts = facts === null ? { ...r.range.facts } : mergeFacts(facts, r.range.facts);
