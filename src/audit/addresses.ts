@@ -34,7 +34,20 @@ function parseIPv4Fast(addr: string): number {
   return value * 256 + part;
 }
 
+/** The last address parsed: the class checks of one host (private, multicast, broadcast …) ask in a row. */
+let lastText = '';
+let lastParsed: { family: 4 | 6; value: bigint } | null = null;
+
+/** An address as a number of its family; the result is shared, never to be changed by the caller. */
 export function addressToBigInt(addr: string): { family: 4 | 6; value: bigint } | null {
+  if (addr === lastText) return lastParsed;
+  const parsed = parseAddress(addr);
+  lastText = addr;
+  lastParsed = parsed;
+  return parsed;
+}
+
+function parseAddress(addr: string): { family: 4 | 6; value: bigint } | null {
   const fast = parseIPv4Fast(addr);
   if (fast >= 0) return { family: 4, value: BigInt(fast) };
   const kind = isIP(addr);
@@ -47,7 +60,7 @@ export function addressToBigInt(addr: string): { family: 4 | 6; value: bigint } 
     // An embedded IPv4 tail (::ffff:10.0.0.1) becomes two hex groups.
     const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
     if (v4) {
-      const n = addressToBigInt(v4[1]!)!.value;
+      const n = parseAddress(v4[1]!)!.value;
       text = text.slice(0, -v4[1]!.length) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
     }
     const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];

@@ -229,9 +229,17 @@ export class FlowTable {
     return (h ^ (h >>> 15)) >>> 0;
   }
 
-  private rehash(): void {
+  /** Makes room for `more` flows at once (before merging shards): one growth instead of several. */
+  reserve(more: number): void {
+    this.ensureFlowCapacity(this.size + more);
+    let slots = this.slotKeys.length / SLOT_W;
+    while ((this.liveCount + more) * 2 > slots) slots *= 2;
+    if (slots > this.slotKeys.length / SLOT_W) this.rehash(slots);
+  }
+
+  private rehash(slots = (this.slotKeys.length / SLOT_W) * 2): void {
     const old = this.slotKeys;
-    const n = (old.length / SLOT_W) * 2;
+    const n = slots;
     const slotKeys = new Uint32Array(n * SLOT_W);
     const mask = n - 1;
     for (let o = 0; o < old.length; o += SLOT_W) {

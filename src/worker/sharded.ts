@@ -102,6 +102,7 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
     // Chain the ranges: each must start exactly where the previous one stopped. A range that does not
     // (its boundary search was fooled, or damage made the previous range run on) is read again here
     // from the known boundary.
+    run.table.reserve(results.reduce((n, r) => n + r.table.size, 0));
     let expected = dataStart;
     let recordOffset = 0;
     let prevLast: [number, number] | null = null;
