@@ -96,7 +96,7 @@ if (values.memory) {
   const small = captureFile('pcap', packets);
   for (const [label, file, n] of [['2.5 GB, 200 k flows', small, packets], ['5 GB, 200 k flows', big, 40_000_000], ['2.5 GB, 2 M flows', huge, 20_000_000]] as const) {
     for (const w of [1, 2]) show(measure(`flows ${label}, ${w} worker${w > 1 ? 's' : ''}`, file, [process.execPath, cliPath, 'flows', file, '--workers', String(w), '--format', 'json', '--out', '/dev/null'], n));
-    show(measure(`analyze ${label} (bmc-cm, json)`, file, [process.execPath, cliPath, 'analyze', file, '--catalog', 'bmc-cm', '--format', 'json', '--out', '/dev/null'], n));
+    for (const w of [1, 2]) show(measure(`analyze ${label} (bmc-cm, json), ${w} worker${w > 1 ? 's' : ''}`, file, [process.execPath, cliPath, 'analyze', file, '--catalog', 'bmc-cm', '--format', 'json', '--workers', String(w), '--out', '/dev/null'], n));
   }
   const file = join(out, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), runs, machine: { cores: cpus().length, model: cpus()[0]?.model, node: process.version }, results: rows.filter(Boolean) }, null, 2));
@@ -111,7 +111,7 @@ const results: Measure[] = [];
 const add = (m: Measure | null) => {
   if (m) {
     results.push(m);
-    console.log(`  ${m.tool.padEnd(38)} ${m.wallSeconds.toFixed(2).padStart(8)} s ${m.mpps.toFixed(2).padStart(7)} Mpkt/s ${String(m.mbps).padStart(6)} MB/s ${String(m.peakRssMB).padStart(6)} MB${m.scaledFrom ? `  (×${packets / m.scaledFrom} from a ${m.scaledFrom}-packet slice)` : ''}`);
+    console.log(`  ${m.tool.padEnd(42)} ${m.wallSeconds.toFixed(2).padStart(8)} s ${m.mpps.toFixed(2).padStart(7)} Mpkt/s ${String(m.mbps).padStart(6)} MB/s ${String(m.peakRssMB).padStart(6)} MB${m.scaledFrom ? `  (×${packets / m.scaledFrom} from a ${m.scaledFrom}-packet slice)` : ''}`);
   }
 };
 
@@ -119,19 +119,30 @@ console.log(`\n${packets} packets, ${flows} flows (${active ? `${active} active 
 add(measure('cat (page-cache floor)', pcap, ['sh', '-c', `cat '${pcap}' > /dev/null`], packets));
 for (const [file, fmt] of [[pcap, 'pcap'], [pcapng, 'pcapng']] as const) {
   for (const w of [1, 2]) add(measure(`flowaudit flows ${fmt}, ${w} worker${w > 1 ? 's' : ''}`, file, [process.execPath, cli, 'flows', file, '--workers', String(w), '--format', 'json', '--out', '/dev/null'], packets));
-  // The audit reads in one pass (its inspectors follow TCP streams): one thread.
-  add(measure(`flowaudit analyze ${fmt} (bmc-cm)`, file, [process.execPath, cli, 'analyze', file, '--catalog', 'bmc-cm', '--format', 'json', '--out', '/dev/null'], packets));
+  for (const w of [1, 2]) {
+    for (const format of ['json', 'text']) {
+      add(measure(`flowaudit analyze ${fmt} ${format}, ${w} worker${w > 1 ? 's' : ''}`, file, [process.execPath, cli, 'analyze', file, '--catalog', 'bmc-cm', '--format', format, '--workers', String(w), '--out', '/dev/null'], packets));
+    }
+  }
 }
+// The machine's own ceiling for two threads: two independent one-worker runs at once, against one alone.
+const pair = measure('two flows runs at once, 1 worker each', pcap, ['sh', '-c', `'${process.execPath}' '${cli}' flows '${pcap}' --workers 1 --format json --out /dev/null & '${process.execPath}' '${cli}' flows '${pcap}' --workers 1 --format json --out /dev/null; wait`], packets * 2);
+if (pair) add(pair);
 if (has('tcpdump')) add(measure('tcpdump -r -w /dev/null', pcap, ['tcpdump', '-r', pcap, '-w', '/dev/null'], packets));
 add(measure('pcap-parser (packet events only)', pcap, [process.execPath, join(here, 'peer-pcap-parser.cjs'), pcap], packets));
 if (has('tshark')) {
   const sliceFile = captureFile('pcap', slice);
   add(measure('tshark -q -z conv,tcp -z conv,udp', sliceFile, ['tshark', '-r', sliceFile, '-q', '-z', 'conv,tcp', '-z', 'conv,udp'], slice, packets / slice));
 }
+const lone = results.find((r) => r.tool === 'flowaudit flows pcap, 1 worker');
+const two = results.find((r) => r.tool === 'flowaudit flows pcap, 2 workers');
+if (lone && two) {
+  console.log(`\nscaling: 2 workers ${(lone.wallSeconds / two.wallSeconds).toFixed(2)}× one worker` + (pair ? `; the machine's ceiling (two independent runs at once) ${((2 * lone.wallSeconds) / pair.wallSeconds).toFixed(2)}×` : ''));
+}
 const base = results.find((r) => r.tool === 'flowaudit flows pcap, 2 workers') ?? results.find((r) => r.tool.startsWith('flowaudit'));
 if (base) {
   console.log(`\nratio (tool wall time / flowaudit flows pcap, 2 workers):`);
-  for (const r of results) console.log(`  ${r.tool.padEnd(38)} ${(r.wallSeconds / base.wallSeconds).toFixed(2)}×`);
+  for (const r of results) console.log(`  ${r.tool.padEnd(42)} ${(r.wallSeconds / base.wallSeconds).toFixed(2)}×`);
 }
 const file = join(out, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), packets, flows, active, runs, machine: { cores: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, results }, null, 2));
