@@ -35,11 +35,11 @@ const runs = Number(values.runs);
 const slice = Math.min(Number(values['tshark-slice']), packets);
 const active = Number(values.active);
 
-function captureFile(format: 'pcap' | 'pcapng', n: number, nFlows = flows): string {
-  const file = join(out, `bench-${n}-${nFlows}-${active}.${format}`);
+function captureFile(format: 'pcap' | 'pcapng', n: number, nFlows = flows, snaplen = 0): string {
+  const file = join(out, `bench-${n}-${nFlows}-${active}${snaplen ? `-snap${snaplen}` : ''}.${format}`);
   if (!existsSync(file)) {
     const t = performance.now();
-    generate({ out: file, packets: n, flows: nFlows, format, vlanShare: 0.1, ipv6Share: 0.1, snaplen: 0, active });
+    generate({ out: file, packets: n, flows: nFlows, format, vlanShare: 0.1, ipv6Share: 0.1, snaplen, active });
     console.log(`generated ${file} (${(statSync(file).size / 1e9).toFixed(2)} GB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
   return file;
@@ -125,6 +125,9 @@ for (const [file, fmt] of [[pcap, 'pcap'], [pcapng, 'pcapng']] as const) {
     }
   }
 }
+// Headers only (snaplen 96): as fast per packet as full frames, or faster (fewer bytes to read).
+const snap = captureFile('pcap', packets, flows, 96);
+for (const w of [1, 2]) add(measure(`flowaudit flows pcap snaplen 96, ${w} worker${w > 1 ? 's' : ''}`, snap, [process.execPath, cli, 'flows', snap, '--workers', String(w), '--format', 'json', '--out', '/dev/null'], packets));
 // The machine's own ceiling for two threads: two independent one-worker runs at once, against one alone.
 const pair = measure('two flows runs at once, 1 worker each', pcap, ['sh', '-c', `'${process.execPath}' '${cli}' flows '${pcap}' --workers 1 --format json --out /dev/null & '${process.execPath}' '${cli}' flows '${pcap}' --workers 1 --format json --out /dev/null; wait`], packets * 2);
 if (pair) add(pair);
