@@ -16,7 +16,8 @@ export function auditJson(r: AuditReport, indent = 2): string {
  * thousands of judged flows never become one giant string.
  */
 export function writeAuditJson(r: AuditReport, out: Writable): Promise<void> {
-  const BATCH = 2000;
+  // Small batches: each batch's text stays below V8's large-object size and dies young.
+  const BATCH = 128;
   function* batches() {
     for (let i = 0; i < r.flows.length; i += BATCH) yield r.flows.slice(i, i + BATCH);
   }
