@@ -1,7 +1,7 @@
 import { InputError } from '../core/errors.js';
 
 export const WORKERS_FLAG = '--workers <n>';
-export const WORKERS_HELP = 'worker threads per large file: a number, or auto (default: auto)';
+export const WORKERS_HELP = 'worker threads per large file: a number, or auto (one per core)';
 
 /** `--workers 2` or `--workers auto`. */
 export function parseWorkers(text: string): number | 'auto' {
