@@ -244,7 +244,10 @@ describe.skipIf(skip)('flowaudit live on a veth pair', () => {
     expect(t.active).toBeLessThanOrEqual(1250);
     expect(t.evicted).toBeGreaterThan(3000);
     expect(t.foldedRecords).toBeLessThanOrEqual(1000);
-    expect(t.foldedRecords + t.foldedOverflow).toBeGreaterThanOrEqual(t.evicted);
+    // Every flow that left the table is in a record or counted as overflow. (Records can be fewer
+    // than evicted flows: the ICMP unreachables between the two hosts are one conversation.)
+    expect(t.folded + t.foldedOverflow).toBe(t.expired + t.evicted);
+    expect(t.folded).toBeGreaterThanOrEqual(t.foldedRecords);
   });
 
   it('says in one line, exit 2, what is wrong: no such interface, a bad filter, no permission, no binding', () => {

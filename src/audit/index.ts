@@ -69,7 +69,7 @@ export interface LiveSection {
   droppedByInterface: number;
   /** Counted by the interface but never delivered to flowaudit (estimated; null with a BPF filter). */
   notDelivered: number | null;
-  flowTable: { active: number; limit: number; expired: number; evicted: number; foldedRecords: number; foldedOverflow: number };
+  flowTable: { active: number; limit: number; expired: number; evicted: number; folded: number; foldedRecords: number; foldedOverflow: number };
   write: string | null;
 }
 

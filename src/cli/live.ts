@@ -302,7 +302,7 @@ class LiveSession {
       interfaceCounters: s.interface,
       droppedByInterface: s.droppedByInterface,
       notDelivered: s.notDelivered,
-      flowTable: { active: run.table.activeFlows, limit: this.opts.limits.maxFlows, expired: this.expired, evicted: this.evicted, foldedRecords: this.folds.size, foldedOverflow: this.folds.dropped },
+      flowTable: { active: run.table.activeFlows, limit: this.opts.limits.maxFlows, expired: this.expired, evicted: this.evicted, folded: this.folds.folded - this.folds.dropped, foldedRecords: this.folds.size, foldedOverflow: this.folds.dropped },
       write: this.opts.write,
     };
     return audit(window, {
