@@ -1,7 +1,7 @@
 /**
  * Writes a large synthetic capture for benchmarks with the project's own writer:
  *   npx tsx bench/generate.ts --out bench/out/big.pcap [--packets 20000000] [--flows 200000]
- *     [--format pcap|pcapng] [--vlan 0.1] [--ipv6 0.1] [--snaplen 0] [--active 2000]
+ *     [--format pcap|pcapng] [--vlan 0.1] [--ipv6 0.1] [--snaplen 0] [--active 2000] [--ports web|catalog]
  * Frame sizes follow a SPAN-port mix (mostly bare ACKs, some full frames: about 107 bytes on average).
  * Addresses and ports are written into prebuilt frames in place, so generation runs at millions of
  * packets per second. Checksums are not recomputed: they are wrong, as with checksum offload.
@@ -25,7 +25,18 @@ export interface GenerateOptions {
    * the flows at random (the worst case for a flow table's caches).
    */
   active: number;
+  /**
+   * Server ports: 'web' (TCP 443, UDP 53: a flow table's plain case) or 'catalog' (a client-management
+   * site's mix: BMC Client Management's agent and tunnel ports, SMB, RDP, SQL, SNMP, syslog … most
+   * documented by the bmc-cm catalog, some not), so that `analyze` judges many rules.
+   */
+  ports?: 'web' | 'catalog';
 }
+
+const PORT_MIXES = {
+  web: { tcp: [443], udp: [53] },
+  catalog: { tcp: [1610, 1611, 443, 80, 445, 3389, 1433, 8080, 22, 1612, 5985, 23], udp: [53, 1610, 161, 514, 67, 123] },
+} as const;
 
 /** Payload sizes and their shares: avg frame ≈ 107 bytes. */
 const SIZE_MIX: Array<[payload: number, share: number]> = [
@@ -62,6 +73,8 @@ export function generate(o: GenerateOptions): { bytes: number } {
   const pkt: WrittenPacket = { data: Buffer.alloc(0), origLen: 0, tsSec: 1_732_000_000, tsNs: 0 };
   let bytes = 0;
   let rnd = 0x12345678;
+  const mix = PORT_MIXES[o.ports ?? 'web'];
+  const catalogMix = o.ports === 'catalog';
   for (let i = 0; i < o.packets; i++) {
     rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0;
     let f: number;
@@ -93,8 +106,9 @@ export function generate(o: GenerateOptions): { bytes: number } {
       t.writeUInt32BE(reply ? client : server, ipOff + 16);
     }
     const l4 = ipOff + (v6 ? 40 : 20);
-    const cport = 1024 + (f % 60000);
-    const sport = udp ? 53 : 443;
+    // The catalog mix's server ports are registered ones (1610 …): clients on ephemeral ports, as Windows's.
+    const cport = catalogMix ? 49152 + (f % 16384) : 1024 + (f % 60000);
+    const sport = udp ? mix.udp[(f >>> 4) % mix.udp.length]! : mix.tcp[(f >>> 4) % mix.tcp.length]!;
     t.writeUInt16BE(reply ? sport : cport, l4);
     t.writeUInt16BE(reply ? cport : sport, l4 + 2);
     pkt.data = t;
@@ -120,6 +134,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       ipv6: { type: 'string', default: '0.1' },
       snaplen: { type: 'string', default: '0' },
       active: { type: 'string', default: '2000' },
+      ports: { type: 'string', default: 'web' },
     },
   });
   const t = performance.now();
@@ -132,6 +147,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     ipv6Share: Number(values.ipv6),
     snaplen: Number(values.snaplen),
     active: Number(values.active),
+    ports: values.ports === 'catalog' ? 'catalog' : 'web',
   };
   const { bytes } = generate(opts);
   console.log(`wrote ${opts.out}: ${opts.packets} packets, ${opts.flows} flows, avg frame ${(bytes / opts.packets).toFixed(0)} B, in ${((performance.now() - t) / 1000).toFixed(1)} s`);

@@ -35,11 +35,11 @@ const runs = Number(values.runs);
 const slice = Math.min(Number(values['tshark-slice']), packets);
 const active = Number(values.active);
 
-function captureFile(format: 'pcap' | 'pcapng', n: number, nFlows = flows, snaplen = 0): string {
-  const file = join(out, `bench-${n}-${nFlows}-${active}${snaplen ? `-snap${snaplen}` : ''}.${format}`);
+function captureFile(format: 'pcap' | 'pcapng', n: number, nFlows = flows, snaplen = 0, ports: 'web' | 'catalog' = 'web'): string {
+  const file = join(out, `bench-${n}-${nFlows}-${active}${snaplen ? `-snap${snaplen}` : ''}${ports === 'catalog' ? '-catalog' : ''}.${format}`);
   if (!existsSync(file)) {
     const t = performance.now();
-    generate({ out: file, packets: n, flows: nFlows, format, vlanShare: 0.1, ipv6Share: 0.1, snaplen, active });
+    generate({ out: file, packets: n, flows: nFlows, format, vlanShare: 0.1, ipv6Share: 0.1, snaplen, active, ports });
     console.log(`generated ${file} (${(statSync(file).size / 1e9).toFixed(2)} GB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
   return file;
@@ -124,6 +124,13 @@ for (const [file, fmt] of [[pcap, 'pcap'], [pcapng, 'pcapng']] as const) {
       add(measure(`flowaudit analyze ${fmt} ${format}, ${w} worker${w > 1 ? 's' : ''}`, file, [process.execPath, cli, 'analyze', file, '--catalog', 'bmc-cm', '--format', format, '--workers', String(w), '--out', '/dev/null'], packets));
     }
   }
+}
+// A client-management site's port mix (bmc-cm's agent, tunnel, SMB, RDP, SQL … ports): the audit
+// judges many rules and roles instead of two ports.
+const site = captureFile('pcap', packets, flows, 0, 'catalog');
+add(measure('flowaudit flows pcap site mix, 2 workers', site, [process.execPath, cli, 'flows', site, '--workers', '2', '--format', 'json', '--out', '/dev/null'], packets));
+for (const format of ['json', 'text']) {
+  add(measure(`flowaudit analyze pcap site mix ${format}, 2 workers`, site, [process.execPath, cli, 'analyze', site, '--catalog', 'bmc-cm', '--format', format, '--workers', '2', '--out', '/dev/null'], packets));
 }
 // Headers only (snaplen 96): as fast per packet as full frames, or faster (fewer bytes to read).
 const snap = captureFile('pcap', packets, flows, 96);
