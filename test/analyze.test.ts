@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writePcap } from '../src/capture/writer.js';
+import { frame, tcpConversation } from '../src/synth/frames.js';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'dist/cli/main.js');
@@ -138,6 +140,29 @@ describe('analyze on the command line', () => {
     expect(text.indexOf('MISSING AND FAILING')).toBeLessThan(text.indexOf('UNDOCUMENTED SERVICES'));
     expect(text).toMatch(/FAILING\s+bmc-cm:parent-return-path\s+10\.20\.0\.23 → 10\.10\.0\.11/);
     expect(text).toContain('likely cause: the SYN was never answered');
+  });
+
+  it('a tunnel the parent refuses is failing with "refused" as the likely cause, for each of 2000 agents', () => {
+    // Every agent reaches its parent on 1610; the parent never connects back and resets the 1611 tunnel.
+    const packets = [];
+    let t = 0;
+    for (let i = 0; i < 2000; i++) {
+      const agent = `10.20.${Math.floor(i / 250) + 1}.${(i % 250) + 1}`;
+      for (const [port, answer] of [[1610, 'accept'], [1611, 'reset']] as const) {
+        for (const spec of tcpConversation(agent, 50000 + (i % 10000), '10.10.0.10', port, { answer })) {
+          packets.push({ data: frame(spec), tsSec: 1_700_000_000 + Math.floor(t / 1000), tsNs: (t++ % 1000) * 1_000_000 });
+        }
+      }
+    }
+    const file = join(dir, 'refused-tunnels.pcap');
+    writeFileSync(file, writePcap(packets, { linkType: 1 }));
+    const roles = join(dir, 'refused-roles.yaml');
+    writeFileSync(roles, 'roles:\n  master-server: [10.10.0.10]\n  client: [10.20.0.0/16]\n');
+    const out = join(dir, 'refused.txt');
+    expect(analyze([file, '--catalog', 'bmc-cm', '--roles', roles, '--out', out]).code).toBe(0);
+    const text = readFileSync(out, 'utf8');
+    expect(text.match(/FAILING\s+bmc-cm:parent-return-path/g)?.length).toBe(2000);
+    expect(text.match(/likely cause: the connection was refused \(reset\)/g)?.length).toBe(2000);
   });
 
   it('writes flows and requirements as CSV files', () => {

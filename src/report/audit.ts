@@ -25,10 +25,11 @@ export function writeAuditJson(r: AuditReport, out: Writable): Promise<void> {
 }
 
 /** What most often makes a required flow missing or failing, from the TCP evidence. */
-function likelyCause(r: RequirementFinding, flows: JudgedFlow[]): string {
+function likelyCause(r: RequirementFinding): string {
   if (r.status === 'failing') {
-    const ev = flows.filter((f) => r.evidence.some((e) => e.includes(endpoint(f.client, f.clientPort))));
-    if (ev.some((f) => f.outcome === 'rejected')) return 'the connection was refused (reset): nothing listens on the port, or a host firewall rejects it';
+    // Evidence labels end in the flow's outcome: reading them is enough (scanning every flow of the
+    // capture for each failing finding was quadratic when a firewall fails thousands of agents).
+    if (r.evidence.some((e) => e.endsWith(' (rejected)'))) return 'the connection was refused (reset): nothing listens on the port, or a host firewall rejects it';
     return 'the SYN was never answered: a firewall drops it, or the host is down';
   }
   if (r.status === 'missing') return 'never attempted: the feature is not configured, or traffic is blocked before it reaches the capture point';
@@ -89,7 +90,7 @@ export function auditText(r: AuditReport): string {
     for (const x of [...broken].sort((a, b) => (a.status === b.status ? 0 : a.status === 'failing' ? -1 : 1))) {
       out.push(`  ${x.status.toUpperCase()}  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}  ${x.proto}/${x.ports.join(',')}`);
       out.push(...wrap(x.detail, 100, '      '));
-      const cause = likelyCause(x, r.flows);
+      const cause = likelyCause(x);
       if (cause) out.push(...wrap(`likely cause: ${cause}`, 100, '      '));
       if (x.cite) out.push(...wrap(`vendor: “${x.cite.text}” (${x.cite.section})`, 100, '      '));
     }
