@@ -1,3 +1,4 @@
+import { u32be, u32le } from '../core/bytes.js';
 import { DamageTally } from '../core/errors.js';
 import { digitsForTicks } from '../core/time.js';
 import { FormatParser, InterfaceInfo, MAX_RECORD, PacketRecord, PacketSink } from './record.js';
@@ -89,10 +90,7 @@ export class PcapParser implements FormatParser {
   }
 
   private u32(buf: Buffer, off: number): number {
-    // Plain indexing: Buffer.readUInt32LE validates its argument on every call (per record, it shows).
-    return this.le
-      ? (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0
-      : ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+    return this.le ? u32le(buf, off) : u32be(buf, off);
   }
 
   /** A record header that a real writer could have produced (used to resync after damage). */

@@ -1,3 +1,4 @@
+import { u16be, u16le, u32be, u32le } from '../core/bytes.js';
 import { DamageTally } from '../core/errors.js';
 import { digitsForTicks, SplitTime, splitTicks } from '../core/time.js';
 import { FormatParser, InterfaceInfo, MAX_RECORD, PacketRecord, PacketSink } from './record.js';
@@ -68,15 +69,11 @@ export class PcapngParser implements FormatParser {
     };
   }
 
-  // Plain indexing rather than Buffer.readUInt32LE, which validates its argument on every call.
-  // Callers check lengths first; a read past the end gives 0 bytes, never an exception.
   private u32(buf: Buffer, off: number): number {
-    return this.le
-      ? (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0
-      : ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+    return this.le ? u32le(buf, off) : u32be(buf, off);
   }
   private u16(buf: Buffer, off: number): number {
-    return this.le ? buf[off]! | (buf[off + 1]! << 8) : (buf[off]! << 8) | buf[off + 1]!;
+    return this.le ? u16le(buf, off) : u16be(buf, off);
   }
   private u64(buf: Buffer, off: number): number {
     const a = this.u32(buf, off);
@@ -184,7 +181,7 @@ export class PcapngParser implements FormatParser {
       }
       let type = this.u32(buf, p);
       // BT_SHB reads the same in both byte orders (0x0a0d0d0a).
-      if (buf[p] === 0x0a && buf[p + 1] === 0x0d && buf[p + 2] === 0x0d && buf[p + 3] === 0x0a) {
+      if (u32le(buf, p) === BT_SHB) {
         const bom = buf.readUInt32LE(p + 8);
         if (bom === BYTE_ORDER_MAGIC) this.le = true;
         else if (bom === 0x4d3c2b1a) this.le = false;

@@ -5,7 +5,6 @@ import { CaptureFacts, FormatParser, MAX_RECORD, PacketRecord, PacketSink } from
 import { ByteSource, openSource } from './source.js';
 import { CHUNK, pumpRecords, Window } from './pump.js';
 
-
 export interface ReadOptions {
   damage: DamageTally;
   /** Name used in damage places (defaults to the path). */
@@ -29,8 +28,8 @@ export async function readCapture(path: string, sink: PacketSink, opts: ReadOpti
   }
 }
 
-function fill(src: ByteSource, buf: Buffer, from: number, length = buf.length - from): Promise<number> {
-  return src.read(buf, from, length);
+function fill(src: ByteSource, buf: Buffer, from: number): Promise<number> {
+  return src.read(buf, from, buf.length - from);
 }
 
 export async function readFrom(src: ByteSource, label: string, sink: PacketSink, opts: ReadOptions): Promise<CaptureFacts> {
@@ -54,7 +53,7 @@ export async function readFrom(src: ByteSource, label: string, sink: PacketSink,
     throw new InputError(`${label}: not a pcap or pcapng capture (starts with 0x${magic})`);
   }
   const w: Window = { buf, pos: 0, filled, base: 0, eof: false };
-  await pumpRecords(w, (t, o, l) => fill(src, t, o, l), parser, opts.onProgress);
+  await pumpRecords(w, (t, o, l) => src.read(t, o, l), parser, opts.onProgress);
   if (src.failure !== undefined) damage.add(src.gzip ? 'gzip-stream-damaged' : 'read-error', label, 0, w.base + w.filled);
   return { file: label, gzip: src.gzip, ...parser.facts() };
 }

@@ -103,10 +103,5 @@ export class PacketView {
  */
 export type Decoder = (buf: Buffer, off: number, end: number, v: PacketView) => void;
 
-export function u16(buf: Buffer, o: number): number {
-  return (buf[o]! << 8) | buf[o + 1]!;
-}
-
-export function u32(buf: Buffer, o: number): number {
-  return ((buf[o]! << 24) | (buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!) >>> 0;
-}
+/** Network byte order, as every header the decoders read. */
+export { u16be as u16, u32be as u32 } from '../core/bytes.js';
