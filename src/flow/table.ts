@@ -728,6 +728,13 @@ export class FlowTable {
       duration: hasTime ? Number((this.hot[f * HOT_W + 5]! - this.hot[f * HOT_W + 4]! + (this.hot[f * HOT_W + 7]! - this.hot[f * HOT_W + 6]!) / 1e9).toFixed(9)) : 0,
       outcome: proto === 6 ? this.outcome(f, cA) : null,
       direction: DIRECTION_EVIDENCE[this.meta[f * META_W + 7]!]!,
+      clientFlags: undefined,
+      serverFlags: undefined,
+      icmpType: undefined,
+      icmpCode: undefined,
+      vlan: undefined,
+      vlanAsymmetric: undefined,
+      tunnel: undefined,
       startSec: hasTime ? this.hot[f * HOT_W + 4]! : 0,
       startNs: hasTime ? this.hot[f * HOT_W + 6]! : 0,
     };

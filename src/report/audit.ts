@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
 import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
 import { humanBytes, publicFlow, writeJsonWithFlows } from './flows.js';
+import { judgedLineChunks } from './json-lines.js';
 import { endpoint, wrap } from './text.js';
 
 /** The JSON contract; `indent` 0 puts the whole report on one line (JSON Lines, for live streams). */
@@ -16,12 +17,7 @@ export function auditJson(r: AuditReport, indent = 2): string {
  * thousands of judged flows never become one giant string.
  */
 export function writeAuditJson(r: AuditReport, out: Writable): Promise<void> {
-  // Small batches: each batch's text stays below V8's large-object size and dies young.
-  const BATCH = 128;
-  function* batches() {
-    for (let i = 0; i < r.flows.length; i += BATCH) yield r.flows.slice(i, i + BATCH);
-  }
-  return writeJsonWithFlows(r, batches(), out);
+  return writeJsonWithFlows(r, judgedLineChunks(r.flows), out);
 }
 
 /** What most often makes a required flow missing or failing, from the TCP evidence. */

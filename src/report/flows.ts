@@ -2,6 +2,7 @@ import { format as csvFormat } from 'fast-csv';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
+import { flowLineChunks } from './json-lines.js';
 import { endpoint } from './text.js';
 
 export const FLOW_CSV_COLUMNS = [
@@ -25,31 +26,30 @@ export function flowsJson(capture: CaptureSummary, flows: FlowRecord[]): string 
  * millions of flows never becomes one giant string or millions of objects at once.
  */
 export function writeFlowsJson(capture: CaptureSummary, batches: Iterable<FlowRecord[]>, out: Writable): Promise<void> {
-  return writeJsonWithFlows({ capture, flows: [] }, batches, out);
+  return writeJsonWithFlows({ capture, flows: [] }, flowLineChunks(batches), out);
 }
 
 const FLOWS_MARK = '\u0000flows\u0000';
 
 /**
- * A pretty-printed JSON document whose `flows` array is written one flow a line, batch by batch, with
- * backpressure: the rest of the document is stringified once, the flows never become one string.
+ * A pretty-printed JSON document whose `flows` array is written from chunks of flow lines (see
+ * json-lines.ts) with backpressure: the rest of the document is stringified once.
  */
-export async function writeJsonWithFlows(doc: object, batches: Iterable<FlowRecord[]>, out: Writable): Promise<void> {
-  const write = async (text: string) => {
-    if (!out.write(text)) await once(out, 'drain');
+export async function writeJsonWithFlows(doc: object, chunks: Iterable<Buffer>, out: Writable): Promise<void> {
+  const write = async (data: string | Buffer) => {
+    if (!out.write(data)) await once(out, 'drain');
   };
   const text = JSON.stringify({ ...doc, flows: FLOWS_MARK }, null, 2);
   const mark = `"flows": ${JSON.stringify(FLOWS_MARK)}`;
   const at = text.indexOf(mark);
   await write(`${text.slice(0, at)}"flows": [`);
-  let first = true;
-  for (const batch of batches) {
-    if (batch.length === 0) continue;
-    const part = batch.map((f) => `    ${JSON.stringify(publicFlow(f))}`);
-    await write(`${first ? '\n' : ',\n'}${part.join(',\n')}`);
-    first = false;
+  let any = false;
+  for (const chunk of chunks) {
+    if (chunk.length === 0) continue;
+    await write(chunk);
+    any = true;
   }
-  await write(`${first ? '' : '\n  '}]${text.slice(at + mark.length)}\n`);
+  await write(`${any ? '\n  ' : ''}]${text.slice(at + mark.length)}\n`);
 }
 
 /** One flow a row, through fast-csv (quoting, escaping), batch by batch with backpressure. */
