@@ -13,7 +13,7 @@ import { buildFlows, summarise } from '../src/flow/pipeline.js';
 import type { FlowRecord } from '../src/flow/table.js';
 import { writeAuditJson, auditJson } from '../src/report/audit.js';
 import { flowsJson, publicFlow, writeFlowsJson } from '../src/report/flows.js';
-import { FlowLineEncoder } from '../src/report/json-lines.js';
+import { FlowLineEncoder, flowLineChunks } from '../src/report/json-lines.js';
 import { listCaptures, skipWithoutCaptures } from './helpers/captures.js';
 
 const root = resolve(__dirname, '..');
@@ -114,8 +114,10 @@ describe('flow lines written as bytes', () => {
       const run = await buildFlows([sample(file)]);
       const capture = summarise(run);
       const sink = new Sink();
-      await writeFlowsJson(capture, run.table.exportBatches(), sink);
+      await writeFlowsJson(capture, run.table.jsonChunks(), sink);
       same(sink.text, flowsJson(capture, run.table.export()));
+      const fromRecords = Buffer.concat([...flowLineChunks(run.table.exportBatches())]);
+      expect(Buffer.concat([...run.table.jsonChunks(100)]).equals(fromRecords)).toBe(true);
     }
     const empty = new Sink();
     const run = await buildFlows([sample('cam-site.pcapng')]);
@@ -155,6 +157,10 @@ describe.skipIf(skipWithoutCaptures('flow lines on the shared corpus'))('flow li
       const records = run.table.export();
       expectLinesEqual(records, false);
       flows += records.length;
+      // Straight from the table: the same bytes as from its records, in big chunks and in tiny ones.
+      const fromRecords = Buffer.concat([...flowLineChunks(run.table.exportBatches())]);
+      expect(Buffer.concat([...run.table.jsonChunks()]).equals(fromRecords), f).toBe(true);
+      expect(Buffer.concat([...run.table.jsonChunks(64)]).equals(fromRecords), f).toBe(true);
     }
     expect(flows).toBeGreaterThan(1000);
     const inputs = { ...loadAuditInputs({ catalog: ['sccm2007', 'itms8'] }), version: 'test' };

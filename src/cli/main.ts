@@ -56,7 +56,7 @@ export function buildProgram(): Command {
       const capture = summarise(run);
       const out = openOut(opts.out);
       if (opts.format === 'json') {
-        await writeFlowsJson(capture, run.table.exportBatches(), out);
+        await writeFlowsJson(capture, run.table.jsonChunks(), out);
         if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
       } else if (opts.format === 'csv') {
         await writeFlowsCsv(run.table.exportBatches(), out);

@@ -2,7 +2,6 @@ import { format as csvFormat } from 'fast-csv';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
-import { flowLineChunks } from './json-lines.js';
 import { endpoint } from './text.js';
 
 export const FLOW_CSV_COLUMNS = [
@@ -22,11 +21,12 @@ export function flowsJson(capture: CaptureSummary, flows: FlowRecord[]): string 
 }
 
 /**
- * The same document as flowsJson, written in pieces: one flow a line, batch by batch, so a table of
- * millions of flows never becomes one giant string or millions of objects at once.
+ * The same document as flowsJson, written in pieces: one flow a line, chunk by chunk, so a table of
+ * millions of flows never becomes one giant string or millions of objects at once. The chunks come
+ * from `FlowTable.jsonChunks()` (straight from the table) or `flowLineChunks()` (from records).
  */
-export function writeFlowsJson(capture: CaptureSummary, batches: Iterable<FlowRecord[]>, out: Writable): Promise<void> {
-  return writeJsonWithFlows({ capture, flows: [] }, flowLineChunks(batches), out);
+export function writeFlowsJson(capture: CaptureSummary, chunks: Iterable<Buffer>, out: Writable): Promise<void> {
+  return writeJsonWithFlows({ capture, flows: [] }, chunks, out);
 }
 
 const FLOWS_MARK = '\u0000flows\u0000';
