@@ -1,10 +1,10 @@
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, Pair, Scalar, YAMLMap } from 'yaml';
-import { InputError, readUserFile } from '../core/errors.js';
+import { InputError, LocatedInputError, readUserFile } from '../core/errors.js';
 import type { Catalog, Role } from '../catalog/types.js';
 import { addressToBigInt, AddressBlock, canonicalAddress, inBlock, isBroadcast, isMulticast, isPrivate, parseBlock } from './addresses.js';
 
 /** A role map problem names the file and line, like a catalog problem. */
-export class RoleMapError extends InputError {}
+export class RoleMapError extends LocatedInputError {}
 
 export interface RoleMap {
   file: string;

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Document, LineCounter, parseDocument, isCollection, isNode, Node as YamlNode } from 'yaml';
-import { InputError } from '../core/errors.js';
+import { InputError, LocatedInputError } from '../core/errors.js';
 import { catalogSchema } from './schema.js';
 import type { Alternative, Catalog, Cite, DynamicKind, Expectation, Param, PortRanges, Requirement, Role, Rule, Transport } from './types.js';
 
@@ -27,7 +27,7 @@ export interface CatalogProblem {
 }
 
 /** A catalog that cannot be used: every problem with file, line and what is wrong. */
-export class CatalogError extends InputError {
+export class CatalogError extends LocatedInputError {
   constructor(readonly problems: CatalogProblem[]) {
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
     super(problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('\n'));

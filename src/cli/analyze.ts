@@ -1,4 +1,3 @@
-import { Command, Option } from 'commander';
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { audit, AuditOptions, AuditReport, FailOn, loadRoleMap, loadWaivers, tripsFailOn } from '../audit/index.js';
@@ -12,12 +11,12 @@ import { Inspectors } from '../inspect/index.js';
 import { auditText, writeAuditJson, writeAuditFlowsCsv, writeAuditRequirementsCsv } from '../report/audit.js';
 import { auditHtml } from '../report/html.js';
 import { buildFlowsSharded, ShardedOptions } from '../worker/sharded.js';
-import { parseWorkers, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
+import { parseWorkers } from './workers.js';
 
 export const EXIT_FINDINGS = 1;
 const FAIL_ON = ['missing', 'failing', 'undocumented', 'role-mismatch'] as const;
 
-interface AnalyzeOptions {
+export interface AnalyzeOptions {
   catalog: string[];
   roles?: string;
   waivers?: string;
@@ -119,32 +118,17 @@ export function requirementsCsvPath(out: string): string {
   return out.replace(/(\.csv)?$/i, '.requirements.csv');
 }
 
-/** Registers `flowaudit analyze`; `setExit(1)` when --fail-on matched. */
-export function registerAnalyze(program: Command, version: string, setExit: (code: number) => void): void {
-  program
-    .command('analyze')
-    .description('judge every flow of the captures against vendor port catalogs, and check the required flows')
-    .argument('<capture...>', 'capture files (pcap, pcapng, gzip), or - for standard input')
-    .requiredOption('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
-    .option('--roles <file>', 'role map: which hosts play which role (YAML)')
-    .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
-    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'csv', 'html']).default('text'))
-    .option('--out <file>', 'write the report to a file (csv: FILE and FILE with .requirements.csv)')
-    .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
-    .option('--fail-on <list>', `exit 1 when findings of these kinds remain unwaived: ${FAIL_ON.join(',')}`)
-    .option('--vlan-key', 'keep flows on different VLANs apart', false)
-    .option(WORKERS_FLAG, WORKERS_HELP, 'auto')
-    .action(async (captures: string[], opts: AnalyzeOptions) => {
-      if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
-      const { failOn, catalogs, roleMap, waivers } = loadAuditInputs(opts);
-      const workers = parseWorkers(opts.workers);
-      const progress = progressFor(captures);
-      const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version }, {
-        workers,
-        vlanInKey: opts.vlanKey,
-        ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
-      }).finally(progress.stop);
-      await writeReport(report, opts.format, opts.out);
-      if (tripsFailOn(report, failOn)) setExit(EXIT_FINDINGS);
-    });
+/** `flowaudit analyze`: read, audit, report; `setExit(1)` when --fail-on matched. */
+export async function runAnalyze(captures: string[], opts: AnalyzeOptions, version: string, setExit: (code: number) => void): Promise<void> {
+    if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
+    const { failOn, catalogs, roleMap, waivers } = loadAuditInputs(opts);
+    const workers = parseWorkers(opts.workers);
+    const progress = progressFor(captures);
+    const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version }, {
+      workers,
+      vlanInKey: opts.vlanKey,
+      ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
+    }).finally(progress.stop);
+    await writeReport(report, opts.format, opts.out);
+    if (tripsFailOn(report, failOn)) setExit(EXIT_FINDINGS);
 }

@@ -1,4 +1,3 @@
-import { Command, Option } from 'commander';
 import { closeSync, openSync, renameSync, rmSync } from 'node:fs';
 import { audit, AuditReport, LiveSection, tripsFailOn } from '../audit/index.js';
 import { listInterfaces, LiveCapture, LiveStats, wallTime } from '../capture/live.js';
@@ -14,7 +13,7 @@ import { Inspectors } from '../inspect/index.js';
 import { auditJson, auditText } from '../report/audit.js';
 import { EXIT_FINDINGS, loadAuditInputs, ReportFormat, requirementsCsvPath, writeReport } from './analyze.js';
 
-interface LiveCliOptions {
+export interface LiveCliOptions {
   interface?: string;
   listInterfaces?: boolean;
   catalog?: string[];
@@ -68,82 +67,58 @@ async function writeAtomically(path: string, format: ReportFormat, report: Audit
   }
 }
 
-/** Registers `flowaudit live`; `setExit(1)` when --fail-on matched in the final report. */
-export function registerLive(program: Command, version: string, setExit: (code: number) => void): void {
-  program
-    .command('live')
-    .description('capture on an interface (a SPAN port) and judge the flows as they happen, with a report every tick and a final one')
-    .option('-i, --interface <name>', 'the interface to capture on (see --list-interfaces)')
-    .option('--list-interfaces', 'list the interfaces libpcap can capture on, and exit')
-    .option('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
-    .option('--roles <file>', 'role map: which hosts play which role (YAML)')
-    .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
-    .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
-    .option('--bpf <expression>', 'capture filter (libpcap syntax), e.g. "not port 22"')
-    .option('--snaplen <bytes>', 'bytes of each packet kept; the payload inspectors need the whole packet', '65535')
-    .option('--buffer-size <bytes>', "libpcap's kernel buffer: bytes, or with k (KiB) or M (MiB)", '64M')
-    .option('--report-every <duration>', 'a report every interval (e.g. 30s, 10m)', '60s')
-    .option('--duration <duration>', 'stop after this long and write the final report (default: until Ctrl-C or SIGTERM)')
-    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'csv', 'html']).default('text'))
-    .option('--out <file>', 'rewrite this file (atomically) at every report instead of writing to standard output')
-    .option('--write <file.pcapng>', 'also keep every captured packet as pcapng, for a later flowaudit analyze')
-    .option('--fail-on <list>', 'exit 1 when the final report has findings of these kinds: missing,failing,undocumented,role-mismatch')
-    .option('--vlan-key', 'keep flows on different VLANs apart', false)
-    .option('--idle-timeout <duration>', 'a UDP/ICMP flow with no packet for this long is over', '120s')
-    .option('--tcp-idle-timeout <duration>', 'an open TCP flow with no packet for this long is over', '2h')
-    .option('--max-flows <n>', 'most flows held at once; beyond it the longest idle are evicted (and counted)', '1000000')
-    .action(async (opts: LiveCliOptions) => {
-      if (opts.listInterfaces) {
-        const lines = listInterfaces().map((d) => `${d.name.padEnd(18)} ${d.addresses.map((a) => a.addr).join(' ') || '-'}${d.description ? `  (${d.description})` : ''}`);
-        process.stdout.write(`${lines.join('\n')}\n`);
-        return;
-      }
-      if (!opts.interface) throw new InputError('live needs --interface NAME (see flowaudit live --list-interfaces)');
-      if (!opts.catalog?.length) throw new InputError('live needs --catalog ID (see flowaudit catalog list)');
-      const inputs = loadAuditInputs({ ...opts, catalog: opts.catalog });
-      const reportEvery = parseDuration('--report-every', opts.reportEvery);
-      const duration = opts.duration === undefined ? null : parseDuration('--duration', opts.duration);
-      const snaplen = parseCount('--snaplen', opts.snaplen, 64, 65535);
-      const bufferSize = parseCount('--buffer-size', opts.bufferSize, 65536, 2 ** 31 - 1, true);
-      const maxFlows = parseCount('--max-flows', opts.maxFlows, 1000, 100_000_000);
-      const limits: RetireLimits = {
-        idle: parseDuration('--idle-timeout', opts.idleTimeout),
-        tcpIdle: parseDuration('--tcp-idle-timeout', opts.tcpIdleTimeout),
-        // A finished TCP flow lingers briefly so that late retransmissions and the last ACKs join it.
-        finishedIdle: 30,
-        maxFlows,
-      };
-      const session = new LiveSession(opts.interface, { ...inputs, version, snaplen, bufferSize, limits, bpf: opts.bpf ?? null, write: opts.write ?? null, vlanKey: opts.vlanKey });
-      const emit = new ReportOutput(opts.format, opts.out);
-      let ticks = 0;
-      const tick = setInterval(() => {
-        ticks++;
-        emit.periodic(session.report(ticks, false, null)).catch((e) => process.stderr.write(`flowaudit: could not write the report: ${(e as Error).message}\n`));
-      }, reportEvery * 1000);
-      // Housekeeping more often than reports: old flows fold away, the pcapng file is flushed.
-      const chores = setInterval(() => session.housekeeping(), Math.min(reportEvery, 5) * 1000);
-      let timer: NodeJS.Timeout | undefined;
-      const onSignal: Record<'SIGINT' | 'SIGTERM', () => void> = { SIGINT: () => {}, SIGTERM: () => {} };
-      const stoppedBy = await new Promise<LiveSection['stoppedBy']>((resolve) => {
-        onSignal.SIGINT = () => resolve('SIGINT');
-        onSignal.SIGTERM = () => resolve('SIGTERM');
-        process.once('SIGINT', onSignal.SIGINT);
-        process.once('SIGTERM', onSignal.SIGTERM);
-        if (duration !== null) timer = setTimeout(() => resolve('duration'), duration * 1000);
-      });
-      clearTimeout(timer);
-      process.removeListener('SIGINT', onSignal.SIGINT);
-      process.removeListener('SIGTERM', onSignal.SIGTERM);
-      clearInterval(tick);
-      clearInterval(chores);
-      // A second Ctrl-C while the final report is being made stops at once.
-      process.once('SIGINT', () => process.exit(130));
-      await session.stop();
-      const final = session.report(ticks + 1, true, stoppedBy);
-      await emit.final(final);
-      if (tripsFailOn(final, inputs.failOn)) setExit(EXIT_FINDINGS);
-      // The capture handle and timers are closed: nothing keeps the process beyond this point.
+/** `flowaudit live`: the session from its options; `setExit(1)` when --fail-on matched in the final report. */
+export async function runLive(opts: LiveCliOptions, version: string, setExit: (code: number) => void): Promise<void> {
+    if (opts.listInterfaces) {
+      const lines = listInterfaces().map((d) => `${d.name.padEnd(18)} ${d.addresses.map((a) => a.addr).join(' ') || '-'}${d.description ? `  (${d.description})` : ''}`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+      return;
+    }
+    if (!opts.interface) throw new InputError('live needs --interface NAME (see flowaudit live --list-interfaces)');
+    if (!opts.catalog?.length) throw new InputError('live needs --catalog ID (see flowaudit catalog list)');
+    const inputs = loadAuditInputs({ ...opts, catalog: opts.catalog });
+    const reportEvery = parseDuration('--report-every', opts.reportEvery);
+    const duration = opts.duration === undefined ? null : parseDuration('--duration', opts.duration);
+    const snaplen = parseCount('--snaplen', opts.snaplen, 64, 65535);
+    const bufferSize = parseCount('--buffer-size', opts.bufferSize, 65536, 2 ** 31 - 1, true);
+    const maxFlows = parseCount('--max-flows', opts.maxFlows, 1000, 100_000_000);
+    const limits: RetireLimits = {
+      idle: parseDuration('--idle-timeout', opts.idleTimeout),
+      tcpIdle: parseDuration('--tcp-idle-timeout', opts.tcpIdleTimeout),
+      // A finished TCP flow lingers briefly so that late retransmissions and the last ACKs join it.
+      finishedIdle: 30,
+      maxFlows,
+    };
+    const session = new LiveSession(opts.interface, { ...inputs, version, snaplen, bufferSize, limits, bpf: opts.bpf ?? null, write: opts.write ?? null, vlanKey: opts.vlanKey });
+    const emit = new ReportOutput(opts.format, opts.out);
+    let ticks = 0;
+    const tick = setInterval(() => {
+      ticks++;
+      emit.periodic(session.report(ticks, false, null)).catch((e) => process.stderr.write(`flowaudit: could not write the report: ${(e as Error).message}\n`));
+    }, reportEvery * 1000);
+    // Housekeeping more often than reports: old flows fold away, the pcapng file is flushed.
+    const chores = setInterval(() => session.housekeeping(), Math.min(reportEvery, 5) * 1000);
+    let timer: NodeJS.Timeout | undefined;
+    const onSignal: Record<'SIGINT' | 'SIGTERM', () => void> = { SIGINT: () => {}, SIGTERM: () => {} };
+    const stoppedBy = await new Promise<LiveSection['stoppedBy']>((resolve) => {
+      onSignal.SIGINT = () => resolve('SIGINT');
+      onSignal.SIGTERM = () => resolve('SIGTERM');
+      process.once('SIGINT', onSignal.SIGINT);
+      process.once('SIGTERM', onSignal.SIGTERM);
+      if (duration !== null) timer = setTimeout(() => resolve('duration'), duration * 1000);
     });
+    clearTimeout(timer);
+    process.removeListener('SIGINT', onSignal.SIGINT);
+    process.removeListener('SIGTERM', onSignal.SIGTERM);
+    clearInterval(tick);
+    clearInterval(chores);
+    // A second Ctrl-C while the final report is being made stops at once.
+    process.once('SIGINT', () => process.exit(130));
+    await session.stop();
+    const final = session.report(ticks + 1, true, stoppedBy);
+    await emit.final(final);
+    if (tripsFailOn(final, inputs.failOn)) setExit(EXIT_FINDINGS);
+    // The capture handle and timers are closed: nothing keeps the process beyond this point.
 }
 
 interface SessionOptions extends ReturnType<typeof loadAuditInputs> {

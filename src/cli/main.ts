@@ -2,15 +2,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { InputError } from '../core/errors.js';
+import { InputError, LocatedInputError } from '../core/errors.js';
 import { summarise } from '../flow/pipeline.js';
 import { buildFlowsSharded } from '../worker/sharded.js';
 import { flowsText, writeFlowsCsv, writeFlowsJson } from '../report/flows.js';
-import { bundledCatalogIds, CatalogError, loadCatalog, checkOverrides } from '../catalog/index.js';
-import { RoleMapError } from '../audit/index.js';
-import { catalogJson, catalogListText, catalogText, writeCatalogCsv } from '../report/catalog.js';
-import { parseSets, registerAnalyze } from './analyze.js';
-import { registerLive } from './live.js';
+import { registerAnalyze, registerLive } from './commands.js';
 import { progressFor } from './progress.js';
 import { parseWorkers, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
@@ -76,6 +72,8 @@ export function buildProgram(): Command {
     .description('bundled catalogs with their rule counts')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (opts: { format: string }) => {
+      const { bundledCatalogIds, loadCatalog } = await import('../catalog/index.js');
+      const { catalogListText } = await import('../report/catalog.js');
       const rows = bundledCatalogIds().map((id) => {
         const c = loadCatalog(id);
         return { id: c.id, name: c.name, rules: c.rules.length, requirements: c.requirements.length, documents: c.documents.length };
@@ -89,6 +87,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'csv']).default('text'))
     .option('--set <name=value...>', 'override a parameter (e.g. --set agent-port=443)')
     .action(async (ref: string, opts: { format: string; set?: string[] }) => {
+      const { checkOverrides, loadCatalog } = await import('../catalog/index.js');
+      const { catalogJson, catalogText, writeCatalogCsv } = await import('../report/catalog.js');
+      const { parseSets } = await import('./analyze.js');
       const set = parseSets(opts.set ?? []);
       const c0 = loadCatalog(ref);
       checkOverrides([c0], set);
@@ -102,6 +103,7 @@ export function buildProgram(): Command {
     .description('validate a catalog file; errors as file:line:col: message, exit 2')
     .argument('<file...>', 'catalog files (or bundled ids)')
     .action(async (files: string[]) => {
+      const { loadCatalog } = await import('../catalog/index.js');
       let bad = 0;
       for (const f of files) {
         try {
@@ -135,7 +137,7 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? EXIT_OK : EXIT_INPUT;
     }
     if (e instanceof LintFailed) return EXIT_INPUT;
-    if (e instanceof CatalogError || e instanceof RoleMapError) {
+    if (e instanceof LocatedInputError) {
       process.stderr.write(`${e.message}\n`);
       return EXIT_INPUT;
     }

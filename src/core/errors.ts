@@ -63,6 +63,9 @@ export class InputError extends Error {
   }
 }
 
+/** An input error whose message already names the file and line (a catalog, a role map): printed as is. */
+export class LocatedInputError extends InputError {}
+
 /** Reads a text file a user named, or throws an InputError that says why it could not be read. */
 export function readUserFile(file: string): string {
   try {

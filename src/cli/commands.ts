@@ -1,0 +1,62 @@
+import { Command, Option } from 'commander';
+import type { AnalyzeOptions } from './analyze.js';
+import type { LiveCliOptions } from './live.js';
+import { WORKERS_FLAG, WORKERS_HELP } from './workers.js';
+
+/*
+ * The commands' options, without what runs them: `analyze` and `live` load their modules (the audit,
+ * the catalogs with their schema, libpcap's binding) only when they run, so `flows` starts sooner.
+ */
+
+const FAIL_ON_KINDS = 'missing,failing,undocumented,role-mismatch';
+
+/** Registers `flowaudit analyze`; `setExit(1)` when --fail-on matched. */
+export function registerAnalyze(program: Command, version: string, setExit: (code: number) => void): void {
+  program
+    .command('analyze')
+    .description('judge every flow of the captures against vendor port catalogs, and check the required flows')
+    .argument('<capture...>', 'capture files (pcap, pcapng, gzip), or - for standard input')
+    .requiredOption('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
+    .option('--roles <file>', 'role map: which hosts play which role (YAML)')
+    .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
+    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'csv', 'html']).default('text'))
+    .option('--out <file>', 'write the report to a file (csv: FILE and FILE with .requirements.csv)')
+    .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
+    .option('--fail-on <list>', `exit 1 when findings of these kinds remain unwaived: ${FAIL_ON_KINDS}`)
+    .option('--vlan-key', 'keep flows on different VLANs apart', false)
+    .option(WORKERS_FLAG, WORKERS_HELP, 'auto')
+    .action(async (captures: string[], opts: AnalyzeOptions) => {
+      const { runAnalyze } = await import('./analyze.js');
+      await runAnalyze(captures, opts, version, setExit);
+    });
+}
+
+/** Registers `flowaudit live`; `setExit(1)` when --fail-on matched in the final report. */
+export function registerLive(program: Command, version: string, setExit: (code: number) => void): void {
+  program
+    .command('live')
+    .description('capture on an interface (a SPAN port) and judge the flows as they happen, with a report every tick and a final one')
+    .option('-i, --interface <name>', 'the interface to capture on (see --list-interfaces)')
+    .option('--list-interfaces', 'list the interfaces libpcap can capture on, and exit')
+    .option('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
+    .option('--roles <file>', 'role map: which hosts play which role (YAML)')
+    .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
+    .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
+    .option('--bpf <expression>', 'capture filter (libpcap syntax), e.g. "not port 22"')
+    .option('--snaplen <bytes>', 'bytes of each packet kept; the payload inspectors need the whole packet', '65535')
+    .option('--buffer-size <bytes>', "libpcap's kernel buffer: bytes, or with k (KiB) or M (MiB)", '64M')
+    .option('--report-every <duration>', 'a report every interval (e.g. 30s, 10m)', '60s')
+    .option('--duration <duration>', 'stop after this long and write the final report (default: until Ctrl-C or SIGTERM)')
+    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'csv', 'html']).default('text'))
+    .option('--out <file>', 'rewrite this file (atomically) at every report instead of writing to standard output')
+    .option('--write <file.pcapng>', 'also keep every captured packet as pcapng, for a later flowaudit analyze')
+    .option('--fail-on <list>', 'exit 1 when the final report has findings of these kinds: missing,failing,undocumented,role-mismatch')
+    .option('--vlan-key', 'keep flows on different VLANs apart', false)
+    .option('--idle-timeout <duration>', 'a UDP/ICMP flow with no packet for this long is over', '120s')
+    .option('--tcp-idle-timeout <duration>', 'an open TCP flow with no packet for this long is over', '2h')
+    .option('--max-flows <n>', 'most flows held at once; beyond it the longest idle are evicted (and counted)', '1000000')
+    .action(async (opts: LiveCliOptions) => {
+      const { runLive } = await import('./live.js');
+      await runLive(opts, version, setExit);
+    });
+}
