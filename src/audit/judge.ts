@@ -79,7 +79,7 @@ function indexRules(catalogs: Catalog[]): IndexedRule[] {
  * of its hosts: so they are worked out once per (transport, port) and shared (callers never change
  * the array). With 200 000 flows on a few hundred ports this is most of the audit's time saved.
  */
-const candidateMemo = new WeakMap<IndexedRule[], Map<string, Candidate[]>>();
+const candidateMemo = new WeakMap<IndexedRule[], Map<string, [Array<Candidate[] | undefined>, Array<Candidate[] | undefined>]>>();
 const sharedLists = new WeakSet<Candidate[]>();
 const grantHosts = new WeakMap<GrantLike[], Set<string>>();
 
@@ -96,16 +96,24 @@ function candidatesFor(f: FlowRecord, rules: IndexedRule[], grants: GrantLike[],
   }
   let memo = candidateMemo.get(rules);
   if (!memo) candidateMemo.set(rules, (memo = new Map()));
-  const key = `${swapped ? 1 : 0}|${f.proto}|${swapped ? f.clientPort : f.serverPort}|${f.icmpType}`;
-  let out = memo.get(key);
+  // By transport (a handful of interned names), then by direction and port (or ICMP type) as an
+  // index: no key string is made per flow, and this runs several times for every flow.
+  let byProto = memo.get(f.proto);
+  if (!byProto) memo.set(f.proto, (byProto = [new Array(PORT_SLOTS), new Array(PORT_SLOTS)]));
+  const port = swapped ? f.clientPort : f.serverPort;
+  const slot = port !== null ? port : 65537 + (f.icmpType ?? -1);
+  const lists = byProto[swapped ? 1 : 0]!;
+  let out = lists[slot];
   if (!out) {
-    memo.set(key, (out = candidatesOf(f, rules, NO_GRANTS, swapped)));
+    lists[slot] = out = candidatesOf(f, rules, NO_GRANTS, swapped);
     sharedLists.add(out);
   }
   return out;
 }
 
 const NO_GRANTS: GrantLike[] = [];
+/** Ports 0-65535, then "no port" for each ICMP type (and none). */
+const PORT_SLOTS = 65536 + 257;
 
 function candidatesOf(f: FlowRecord, rules: IndexedRule[], grants: GrantLike[], swapped: boolean): Candidate[] {
   const out: Candidate[] = [];
@@ -179,13 +187,13 @@ function inferRoles(flows: FlowRecord[], rules: IndexedRule[], ctx: AuditContext
     return false;
   };
   // What a list of readings can teach, when every one of them fits the hosts: worked out once a list.
-  const lessons = new WeakMap<Candidate[], { usable: boolean; to: Set<string>; from: Set<string> }>();
+  const lessons = new WeakMap<Candidate[], { usable: boolean; to: Set<string>; from: Set<string>; partial: Map<number, { to: Set<string>; from: Set<string> }> }>();
   const lessonOf = (cands: Candidate[]) => {
     let l = lessons.get(cands);
     if (!l) {
       // ICMP rules (any host may be pinged) and two-way rules say too little about who is who.
       const usable = cands.length > 0 && !cands.some((c) => c.rule.direction !== 'one-way' || c.rule.transport.some((t) => t.startsWith('icmp')));
-      l = { usable, ...sidesOf(cands, classIds) };
+      l = { usable, ...sidesOf(cands, classIds), partial: new Map() };
       lessons.set(cands, l);
     }
     return l;
@@ -201,10 +209,25 @@ function inferRoles(flows: FlowRecord[], rules: IndexedRule[], ctx: AuditContext
       const swapped = cands[0]!.swapped;
       const client = swapped ? f.server : f.client;
       const server = swapped ? f.client : f.server;
+      // Which readings fit these hosts, as a bit mask: the sides of a partial fit are worked out once
+      // per (list, mask), not once a flow.
       let fit = 0;
-      for (const c of cands) if (compatible(c.rule.from, client) && compatible(c.rule.to, server)) fit++;
+      let mask = 0;
+      for (let i = 0; i < cands.length; i++) {
+        const c = cands[i]!;
+        if (compatible(c.rule.from, client) && compatible(c.rule.to, server)) {
+          fit++;
+          if (i < 31) mask |= 1 << i;
+        }
+      }
       if (fit === 0) continue;
-      const { to, from } = fit === cands.length ? lesson : sidesOf(cands.filter((c) => compatible(c.rule.from, client) && compatible(c.rule.to, server)), classIds);
+      let sides: { to: Set<string>; from: Set<string> } | undefined = fit === cands.length ? lesson : undefined;
+      if (sides === undefined) {
+        const fitting = () => cands.filter((c) => compatible(c.rule.from, client) && compatible(c.rule.to, server));
+        if (cands.length > 31) sides = sidesOf(fitting(), classIds);
+        else if (!(sides = lesson.partial.get(mask))) lesson.partial.set(mask, (sides = sidesOf(fitting(), classIds)));
+      }
+      const { to, from } = sides;
       // Only an unambiguous reading teaches a role: one role on that side for every matching rule.
       if (to.size === 1 && roles.infer(server, to)) learnt = true;
       if (from.size === 1 && roles.infer(client, from)) learnt = true;
@@ -419,13 +442,17 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
       byRule.set(key, list);
     }
   }
-  const seenHosts = new Set<string>();
-  // Where each host is first seen, for how long the capture could have shown its flows.
+  // Where each host is first seen, for how long the capture could have shown its flows (its keys are
+  // the hosts seen). One lookup a side; a later flow that starts earlier updates the time in place.
   const firstSeen = new Map<string, { sec: number; ns: number }>();
+  const seenHosts = firstSeen.keys.bind(firstSeen);
   const seen = (host: string, f: JudgedFlow) => {
-    seenHosts.add(host);
     const t = firstSeen.get(host);
-    if (t === undefined || compareTime(f.startSec, f.startNs, t.sec, t.ns) < 0) firstSeen.set(host, { sec: f.startSec, ns: f.startNs });
+    if (t === undefined) firstSeen.set(host, { sec: f.startSec, ns: f.startNs });
+    else if (compareTime(f.startSec, f.startNs, t.sec, t.ns) < 0) {
+      t.sec = f.startSec;
+      t.ns = f.startNs;
+    }
   };
   for (const f of judged) {
     seen(f.client, f);
@@ -560,7 +587,7 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
           out.push(finding(client, server, alt, what));
         }
       } else if (req.forEach) {
-        for (const host of ctx.roles.hostsOf(req.forEach, seenHosts).sort()) {
+        for (const host of ctx.roles.hostsOf(req.forEach, seenHosts()).sort()) {
           const alts: AltState[] = [];
           for (const e of req.expect) {
             if (!('rule' in e)) continue;
