@@ -66,23 +66,37 @@ export function compareTime(aSec: number, aNs: number, bSec: number, bNs: number
 let cachedDay = NaN;
 let cachedDate = '';
 const TWO = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+// The text down to the second of the last two seconds asked for (a flow's start and end alternate).
+let secA = NaN;
+let textA = '';
+let secB = NaN;
+let textB = '';
 
 export function formatIso(sec: number, ns: number, digits: number): string {
-  // Many stamps share a day: build the date part once per day and the time of day by arithmetic,
-  // rather than a Date object for every stamp.
-  const day = Math.floor(sec / 86400);
-  if (day !== cachedDay) {
-    const d = new Date(day * 86400000);
-    if (Number.isNaN(d.getTime())) return `@${sec}.${String(ns).padStart(9, '0')}`;
-    cachedDate = d.toISOString().slice(0, 10);
-    cachedDay = day;
+  let base: string;
+  if (sec === secA) base = textA;
+  else if (sec === secB) base = textB;
+  else {
+    // Many stamps share a day: build the date part once per day and the time of day by arithmetic,
+    // rather than a Date object for every stamp.
+    const day = Math.floor(sec / 86400);
+    if (day !== cachedDay) {
+      const d = new Date(day * 86400000);
+      if (Number.isNaN(d.getTime())) return `@${sec}.${String(ns).padStart(9, '0')}`;
+      cachedDate = d.toISOString().slice(0, 10);
+      cachedDay = day;
+    }
+    const t = sec - day * 86400;
+    base = `${cachedDate}T${TWO[Math.floor(t / 3600)]}:${TWO[Math.floor((t % 3600) / 60)]}:${TWO[t % 60]}`;
+    secB = secA;
+    textB = textA;
+    secA = sec;
+    textA = base;
   }
-  const t = sec - day * 86400;
-  const hh = Math.floor(t / 3600);
-  const mm = Math.floor((t % 3600) / 60);
-  const base = `${cachedDate}T${TWO[hh]}:${TWO[mm]}:${TWO[t % 60]}`;
   if (digits <= 0) return `${base}Z`;
-  return `${base}.${String(ns).padStart(9, '0').slice(0, digits)}Z`;
+  // 1e9 + ns has ten digits, a 1 and the nine of ns with their leading zeros.
+  const frac = Number.isInteger(ns) && ns >= 0 && ns < 1e9 ? String(1e9 + ns).slice(1, 1 + digits) : String(ns).padStart(9, '0').slice(0, digits);
+  return `${base}.${frac}Z`;
 }
 
 /** Seconds between two times, as a double. */

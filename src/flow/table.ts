@@ -863,8 +863,8 @@ export class FlowTable {
       startNs: hasTime ? this.hot[f * HOT_W + 6]! : 0,
     };
     if (proto === 6) {
-      r.clientFlags = flagLetters(cA ? this.meta[f * META_W + 0]! : this.meta[f * META_W + 1]!);
-      r.serverFlags = flagLetters(cA ? this.meta[f * META_W + 1]! : this.meta[f * META_W + 0]!);
+      r.clientFlags = FLAG_TEXT[(cA ? this.meta[f * META_W + 0]! : this.meta[f * META_W + 1]!) & 0xff]!;
+      r.serverFlags = FLAG_TEXT[(cA ? this.meta[f * META_W + 1]! : this.meta[f * META_W + 0]!) & 0xff]!;
     }
     if (this.icmp[f]! >= 0) {
       r.icmpType = this.icmp[f]! >> 8;
@@ -927,7 +927,9 @@ const OUTCOME_JSON: Record<TcpOutcome, Uint8Array> = {
 const DIRECTION_JSON = DIRECTION_EVIDENCE.map((d) => ascii(`,"direction":"${d}"`));
 const J_CLIENT_FLAGS = ascii(',"clientFlags":');
 const J_SERVER_FLAGS = ascii(',"serverFlags":');
-const FLAGS_JSON = Array.from({ length: 256 }, (_, n) => ascii(JSON.stringify(flagLetters(n))));
+/** The letters of every TCP flags byte, made once: records share them instead of making two strings a flow. */
+const FLAG_TEXT = Array.from({ length: 256 }, (_, n) => flagLetters(n));
+const FLAGS_JSON = FLAG_TEXT.map((t) => ascii(JSON.stringify(t)));
 const J_ICMP_TYPE = ascii(',"icmpType":');
 const J_ICMP_CODE = ascii(',"icmpCode":');
 const J_VLAN = ascii(',"vlan":');
