@@ -337,11 +337,18 @@ export function judgeFlows(flows: FlowRecord[], ctx: AuditContext): JudgedFlow[]
   if (!ctx.roles.map) inferRoles(flows, rules, ctx);
   const profiles = new Map<string, HostProfile>();
   const byContent = new Map<string, HostProfile>();
+  const plainProfiles = new Map<string[], HostProfile>();
   const profileOf = (addr: string): HostProfile => {
     let p = profiles.get(addr);
     if (p) return p;
     const r = ctx.roles.rolesOf(addr);
     const classRoles = ctx.roles.classRolesOf(addr);
+    // Most hosts have no roles: their profile follows from the (shared) class-role array alone.
+    const plain = r.roles.length === 0 && r.source === 'unknown';
+    if (plain && (p = plainProfiles.get(classRoles))) {
+      profiles.set(addr, p);
+      return p;
+    }
     const key = `${r.source}|${r.roles.join(',')}|${classRoles.join(',')}`;
     p = byContent.get(key);
     if (!p) {
@@ -355,6 +362,7 @@ export function judgeFlows(flows: FlowRecord[], ctx: AuditContext): JudgedFlow[]
       };
       byContent.set(key, p);
     }
+    if (plain) plainProfiles.set(classRoles, p);
     profiles.set(addr, p);
     return p;
   };

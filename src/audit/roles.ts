@@ -67,6 +67,7 @@ export function loadRoleMap(file: string, catalogs: Catalog[]): RoleMap {
 }
 
 const NO_ROLES: string[] = [];
+const UNKNOWN: { roles: string[]; source: 'unknown' } = Object.freeze({ roles: NO_ROLES, source: 'unknown' as const });
 
 /**
  * Answers "which roles does this address play": from the role map, from the catalogs' address
@@ -79,6 +80,7 @@ export class RoleResolver {
   private readonly cache = new Map<string, string[]>();
   /** Address classes depend only on the address and the map: asked for every flow, worked out once a host. */
   private readonly classCache = new Map<string, string[]>();
+  private readonly classSets = new Map<number, string[]>();
 
   constructor(
     readonly map: RoleMap | null,
@@ -107,24 +109,33 @@ export class RoleResolver {
   classRolesOf(addr: string): string[] {
     const cached = this.classCache.get(addr);
     if (cached) return cached;
-    const out: string[] = [];
-    for (const { id, address } of this.classRoles) {
-      if (address === 'any') out.push(id);
-      else if (address === 'multicast' && isMulticast(addr)) out.push(id);
-      else if (address === 'broadcast' && isBroadcast(addr, this.siteBlocks)) out.push(id);
-      else if (address === 'external' && !isPrivate(addr) && !isMulticast(addr) && addr !== '255.255.255.255' && this.givenRoles(addr).length === 0) out.push(id);
+    // Which class roles hold, as bits: hosts with the same bits share one array (callers never change
+    // it), so a few arrays serve hundreds of thousands of hosts and profiles can be told apart by identity.
+    let bits = 0;
+    for (let i = 0; i < this.classRoles.length; i++) {
+      const address = this.classRoles[i]!.address;
+      if (
+        address === 'any' ||
+        (address === 'multicast' && isMulticast(addr)) ||
+        (address === 'broadcast' && isBroadcast(addr, this.siteBlocks)) ||
+        (address === 'external' && !isPrivate(addr) && !isMulticast(addr) && addr !== '255.255.255.255' && this.givenRoles(addr).length === 0)
+      ) {
+        bits += 2 ** i;
+      }
     }
+    let out = this.classSets.get(bits);
+    if (!out) this.classSets.set(bits, (out = this.classRoles.filter((_, i) => Math.floor(bits / 2 ** i) % 2 === 1).map((r) => r.id)));
     this.classCache.set(addr, out);
     return out;
   }
 
-  /** Given roles, or inferred ones where the map says nothing. Empty: unknown. */
+  /** Given roles, or inferred ones where the map says nothing. Empty: unknown (one shared answer). */
   rolesOf(addr: string): { roles: string[]; source: 'given' | 'inferred' | 'unknown' } {
     const given = this.givenRoles(addr);
     if (given.length) return { roles: given, source: 'given' };
     const inferred = this.inferred.get(addr);
     if (inferred && inferred.size) return { roles: [...inferred], source: 'inferred' };
-    return { roles: [], source: 'unknown' };
+    return UNKNOWN;
   }
 
   /** Learns roles of an address the map says nothing of; true when one of them is new. */
