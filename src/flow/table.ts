@@ -941,18 +941,30 @@ function tunnelJson(t: number): Uint8Array {
   return text;
 }
 
-/** ISO 8601 text of a time as JSON bytes; the part down to the second is made once per second. */
+/** ISO 8601 text of a time as JSON bytes; the part down to the second is made once per second (the last two kept: a flow's start and end alternate). */
 class IsoBytes {
   private sec = NaN;
   private head: Uint8Array = new Uint8Array(0);
+  private otherSec = NaN;
+  private otherHead: Uint8Array = new Uint8Array(0);
 
   write(b: Buffer, p: number, sec: number, ns: number, digits: number): number {
     if (sec !== this.sec) {
-      const whole = formatIso(sec, 0, 0);
-      // Out of Date's range: formatIso writes "@sec.ns" instead; rare enough to take the slow path.
-      if (whole.startsWith('@')) return str(b, p, formatIso(sec, ns, digits));
-      this.head = ascii(`"${whole.slice(0, -1)}`);
-      this.sec = sec;
+      if (sec === this.otherSec) {
+        const h = this.head;
+        this.head = this.otherHead;
+        this.otherHead = h;
+        this.otherSec = this.sec;
+        this.sec = sec;
+      } else {
+        const whole = formatIso(sec, 0, 0);
+        // Out of Date's range: formatIso writes "@sec.ns" instead; rare enough to take the slow path.
+        if (whole.startsWith('@')) return str(b, p, formatIso(sec, ns, digits));
+        this.otherHead = this.head;
+        this.otherSec = this.sec;
+        this.head = ascii(`"${whole.slice(0, -1)}`);
+        this.sec = sec;
+      }
     }
     p = key(b, p, this.head);
     if (digits > 0) {
