@@ -902,38 +902,38 @@ function flagLetters(flags: number): string {
   return s;
 }
 
-// The constant pieces of a flow's JSON line (see FlowTable.jsonLine), as bytes.
+// The constant pieces of a flow's JSON line (FlowTable.jsonLine; report/json-lines.ts shares the keys), as bytes.
 const PROTO_JSON = Array.from({ length: 256 }, (_, n) => ascii(`\n    {"proto":${JSON.stringify(PROTO_NAMES[n] ?? String(n))}`));
 const J_V4 = ascii(',"ipVersion":4,"client":');
 const J_V6 = ascii(',"ipVersion":6,"client":');
-const J_CLIENT_PORT = ascii(',"clientPort":');
-const J_SERVER = ascii(',"server":');
-const J_SERVER_PORT = ascii(',"serverPort":');
-const J_PACKETS = ascii(',"packets":');
-const J_BYTES = ascii(',"bytes":');
-const J_CLIENT_PACKETS = ascii(',"clientPackets":');
-const J_CLIENT_BYTES = ascii(',"clientBytes":');
-const J_SERVER_PACKETS = ascii(',"serverPackets":');
-const J_SERVER_BYTES = ascii(',"serverBytes":');
-const J_START = ascii(',"start":');
-const J_END = ascii(',"end":');
-const J_DURATION = ascii(',"duration":');
+export const J_CLIENT_PORT = ascii(',"clientPort":');
+export const J_SERVER = ascii(',"server":');
+export const J_SERVER_PORT = ascii(',"serverPort":');
+export const J_PACKETS = ascii(',"packets":');
+export const J_BYTES = ascii(',"bytes":');
+export const J_CLIENT_PACKETS = ascii(',"clientPackets":');
+export const J_CLIENT_BYTES = ascii(',"clientBytes":');
+export const J_SERVER_PACKETS = ascii(',"serverPackets":');
+export const J_SERVER_BYTES = ascii(',"serverBytes":');
+export const J_START = ascii(',"start":');
+export const J_END = ascii(',"end":');
+export const J_DURATION = ascii(',"duration":');
 const J_NO_TIME = ascii(',"start":null,"end":null,"duration":0');
-const J_OUTCOME = ascii(',"outcome":');
-const J_NULL = ascii('null');
+export const J_OUTCOME = ascii(',"outcome":');
+export const J_NULL = ascii('null');
 const OUTCOME_JSON: Record<TcpOutcome, Uint8Array> = {
   established: ascii('"established"'), attempted: ascii('"attempted"'), rejected: ascii('"rejected"'), partial: ascii('"partial"'),
 };
 const DIRECTION_JSON = DIRECTION_EVIDENCE.map((d) => ascii(`,"direction":"${d}"`));
-const J_CLIENT_FLAGS = ascii(',"clientFlags":');
-const J_SERVER_FLAGS = ascii(',"serverFlags":');
+export const J_CLIENT_FLAGS = ascii(',"clientFlags":');
+export const J_SERVER_FLAGS = ascii(',"serverFlags":');
 /** The letters of every TCP flags byte, made once: records share them instead of making two strings a flow. */
 const FLAG_TEXT = Array.from({ length: 256 }, (_, n) => flagLetters(n));
 const FLAGS_JSON = FLAG_TEXT.map((t) => ascii(JSON.stringify(t)));
-const J_ICMP_TYPE = ascii(',"icmpType":');
-const J_ICMP_CODE = ascii(',"icmpCode":');
-const J_VLAN = ascii(',"vlan":');
-const J_ASYMMETRIC = ascii(',"vlanAsymmetric":true');
+export const J_ICMP_TYPE = ascii(',"icmpType":');
+export const J_ICMP_CODE = ascii(',"icmpCode":');
+export const J_VLAN = ascii(',"vlan":');
+export const J_ASYMMETRIC = ascii(',"vlanAsymmetric":true');
 const tunnelText = new Map<number, Uint8Array>();
 function tunnelJson(t: number): Uint8Array {
   let text = tunnelText.get(t);

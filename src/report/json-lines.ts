@@ -1,6 +1,9 @@
 import type { JudgedFlow } from '../audit/types.js';
 import { ascii, key, num, str } from '../core/json-bytes.js';
-import type { FlowRecord } from '../flow/table.js';
+import {
+  J_ASYMMETRIC, J_BYTES, J_CLIENT_BYTES, J_CLIENT_FLAGS, J_CLIENT_PACKETS, J_CLIENT_PORT, J_DURATION, J_END, J_ICMP_CODE, J_ICMP_TYPE, J_NULL,
+  J_OUTCOME, J_PACKETS, J_SERVER, J_SERVER_BYTES, J_SERVER_FLAGS, J_SERVER_PACKETS, J_SERVER_PORT, J_START, J_VLAN, type FlowRecord,
+} from '../flow/table.js';
 
 const SLACK = 64 * 1024;
 
@@ -100,55 +103,55 @@ export class FlowLineEncoder {
     p = num(b, p, f.ipVersion);
     p = key(b, p, K_CLIENT);
     p = str(b, p, f.client);
-    p = key(b, p, K_CLIENT_PORT);
-    p = f.clientPort === null ? key(b, p, K_NULL) : num(b, p, f.clientPort);
-    p = key(b, p, K_SERVER);
+    p = key(b, p, J_CLIENT_PORT);
+    p = f.clientPort === null ? key(b, p, J_NULL) : num(b, p, f.clientPort);
+    p = key(b, p, J_SERVER);
     p = str(b, p, f.server);
-    p = key(b, p, K_SERVER_PORT);
-    p = f.serverPort === null ? key(b, p, K_NULL) : num(b, p, f.serverPort);
-    p = key(b, p, K_PACKETS);
+    p = key(b, p, J_SERVER_PORT);
+    p = f.serverPort === null ? key(b, p, J_NULL) : num(b, p, f.serverPort);
+    p = key(b, p, J_PACKETS);
     p = num(b, p, f.packets);
-    p = key(b, p, K_BYTES);
+    p = key(b, p, J_BYTES);
     p = num(b, p, f.bytes);
-    p = key(b, p, K_CLIENT_PACKETS);
+    p = key(b, p, J_CLIENT_PACKETS);
     p = num(b, p, f.clientPackets);
-    p = key(b, p, K_CLIENT_BYTES);
+    p = key(b, p, J_CLIENT_BYTES);
     p = num(b, p, f.clientBytes);
-    p = key(b, p, K_SERVER_PACKETS);
+    p = key(b, p, J_SERVER_PACKETS);
     p = num(b, p, f.serverPackets);
-    p = key(b, p, K_SERVER_BYTES);
+    p = key(b, p, J_SERVER_BYTES);
     p = num(b, p, f.serverBytes);
-    p = key(b, p, K_START);
-    p = f.start === null ? key(b, p, K_NULL) : str(b, p, f.start);
-    p = key(b, p, K_END);
-    p = f.end === null ? key(b, p, K_NULL) : str(b, p, f.end);
-    p = key(b, p, K_DURATION);
+    p = key(b, p, J_START);
+    p = f.start === null ? key(b, p, J_NULL) : str(b, p, f.start);
+    p = key(b, p, J_END);
+    p = f.end === null ? key(b, p, J_NULL) : str(b, p, f.end);
+    p = key(b, p, J_DURATION);
     p = num(b, p, f.duration);
-    p = key(b, p, K_OUTCOME);
-    p = f.outcome === null ? key(b, p, K_NULL) : str(b, p, f.outcome);
+    p = key(b, p, J_OUTCOME);
+    p = f.outcome === null ? key(b, p, J_NULL) : str(b, p, f.outcome);
     p = key(b, p, K_DIRECTION);
     p = str(b, p, f.direction);
     if (f.clientFlags !== undefined) {
-      p = key(b, p, K_CLIENT_FLAGS);
+      p = key(b, p, J_CLIENT_FLAGS);
       p = str(b, p, f.clientFlags);
     }
     if (f.serverFlags !== undefined) {
-      p = key(b, p, K_SERVER_FLAGS);
+      p = key(b, p, J_SERVER_FLAGS);
       p = str(b, p, f.serverFlags);
     }
     if (f.icmpType !== undefined) {
-      p = key(b, p, K_ICMP_TYPE);
+      p = key(b, p, J_ICMP_TYPE);
       p = num(b, p, f.icmpType);
     }
     if (f.icmpCode !== undefined) {
-      p = key(b, p, K_ICMP_CODE);
+      p = key(b, p, J_ICMP_CODE);
       p = num(b, p, f.icmpCode);
     }
     if (f.vlan !== undefined) {
-      p = key(b, p, K_VLAN);
+      p = key(b, p, J_VLAN);
       p = num(b, p, f.vlan);
     }
-    if (f.vlanAsymmetric !== undefined) p = key(b, p, f.vlanAsymmetric ? K_ASYM_TRUE : K_ASYM_FALSE);
+    if (f.vlanAsymmetric !== undefined) p = key(b, p, f.vlanAsymmetric ? J_ASYMMETRIC : K_ASYM_FALSE);
     if (f.tunnel !== undefined) {
       p = key(b, p, K_TUNNEL);
       p += b.write(tunnel, p);
@@ -203,29 +206,9 @@ export class FlowLineEncoder {
 const K_PROTO = ascii('\n    {"proto":');
 const K_IP_VERSION = ascii(',"ipVersion":');
 const K_CLIENT = ascii(',"client":');
-const K_CLIENT_PORT = ascii(',"clientPort":');
-const K_SERVER = ascii(',"server":');
-const K_SERVER_PORT = ascii(',"serverPort":');
-const K_PACKETS = ascii(',"packets":');
-const K_BYTES = ascii(',"bytes":');
-const K_CLIENT_PACKETS = ascii(',"clientPackets":');
-const K_CLIENT_BYTES = ascii(',"clientBytes":');
-const K_SERVER_PACKETS = ascii(',"serverPackets":');
-const K_SERVER_BYTES = ascii(',"serverBytes":');
-const K_START = ascii(',"start":');
-const K_END = ascii(',"end":');
-const K_DURATION = ascii(',"duration":');
-const K_OUTCOME = ascii(',"outcome":');
 const K_DIRECTION = ascii(',"direction":');
-const K_CLIENT_FLAGS = ascii(',"clientFlags":');
-const K_SERVER_FLAGS = ascii(',"serverFlags":');
-const K_ICMP_TYPE = ascii(',"icmpType":');
-const K_ICMP_CODE = ascii(',"icmpCode":');
-const K_VLAN = ascii(',"vlan":');
-const K_ASYM_TRUE = ascii(',"vlanAsymmetric":true');
 const K_ASYM_FALSE = ascii(',"vlanAsymmetric":false');
 const K_TUNNEL = ascii(',"tunnel":');
-const K_NULL = ascii('null');
 
 interface Tail {
   clientRoles: string[];
