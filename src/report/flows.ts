@@ -23,7 +23,7 @@ export function flowsJson(capture: CaptureSummary, flows: FlowRecord[]): string 
 /**
  * The same document as flowsJson, written in pieces: one flow a line, chunk by chunk, so a table of
  * millions of flows never becomes one giant string or millions of objects at once. The chunks come
- * from `FlowTable.jsonChunks()` (straight from the table) or `flowLineChunks()` (from records).
+ * from `FlowTable.jsonChunks()`, straight from the table.
  */
 export function writeFlowsJson(capture: CaptureSummary, chunks: Iterable<Buffer>, out: Writable): Promise<void> {
   return writeJsonWithFlows({ capture, flows: [] }, chunks, out);

@@ -7,16 +7,6 @@ import {
 
 const SLACK = 64 * 1024;
 
-/** The flows' lines in chunks of bytes, batch by batch: each batch's records can die young. */
-export function* flowLineChunks(batches: Iterable<FlowRecord[]>): Generator<Buffer> {
-  const enc = new FlowLineEncoder();
-  for (const batch of batches) {
-    for (const f of batch) enc.flow(f);
-    if (enc.full) yield enc.take();
-  }
-  yield enc.take();
-}
-
 /** Judged flows' lines in chunks of bytes. */
 export function* judgedLineChunks(flows: readonly JudgedFlow[]): Generator<Buffer> {
   const enc = new FlowLineEncoder();
