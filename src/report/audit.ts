@@ -2,6 +2,7 @@ import { format as csvFormat } from 'fast-csv';
 import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
 import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
+import type { Cite } from '../catalog/types.js';
 import { humanBytes, publicFlow, writeJsonWithFlows } from './flows.js';
 import { judgedLineChunks } from './json-lines.js';
 import { endpoint, wrap } from './text.js';
@@ -18,6 +19,21 @@ export function auditJson(r: AuditReport, indent = 2): string {
  */
 export function writeAuditJson(r: AuditReport, out: Writable): Promise<void> {
   return writeJsonWithFlows(r, judgedLineChunks(r.flows), out);
+}
+
+// A firewall that eats one required flow fails it for every agent: tens of thousands of findings that
+// share a few causes and one citation. Their wrapped lines are made once each.
+const causeText = new Map<string, string[]>();
+function causeLines(cause: string): string[] {
+  let lines = causeText.get(cause);
+  if (!lines) causeText.set(cause, (lines = wrap(`likely cause: ${cause}`, 100, '      ')));
+  return lines;
+}
+const citeText = new WeakMap<Cite, string[]>();
+function citeLines(cite: Cite): string[] {
+  let lines = citeText.get(cite);
+  if (!lines) citeText.set(cite, (lines = wrap(`vendor: “${cite.text}” (${cite.section})`, 100, '      ')));
+  return lines;
 }
 
 /** What most often makes a required flow missing or failing, from the TCP evidence. */
@@ -87,8 +103,8 @@ export function auditText(r: AuditReport): string {
       out.push(`  ${x.status.toUpperCase()}  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}  ${x.proto}/${x.ports.join(',')}`);
       out.push(...wrap(x.detail, 100, '      '));
       const cause = likelyCause(x);
-      if (cause) out.push(...wrap(`likely cause: ${cause}`, 100, '      '));
-      if (x.cite) out.push(...wrap(`vendor: “${x.cite.text}” (${x.cite.section})`, 100, '      '));
+      if (cause) out.push(...causeLines(cause));
+      if (x.cite) out.push(...citeLines(x.cite));
     }
   }
   const undocumented = r.flows.filter((f) => f.verdict === 'undocumented' && !f.waived);
