@@ -76,6 +76,17 @@ describe('a long-running flow table lets finished and idle flows go', () => {
     expect(r.evicted.map((f) => f.clientPort)).toEqual(Array.from({ length: 500 }, (_, i) => 20000 + i));
     expect(table.activeFlows).toBe(1000);
   });
+
+  it('a burst far past maxFlows is evicted in one go (200 000 flows: no argument list that overflows the stack)', () => {
+    const table = new FlowTable();
+    const packets: Array<[number, PacketSpec]> = [];
+    for (let i = 0; i < 200_000; i++) packets.push([i * 0.00001, udp(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 20000 + (i % 1000), '10.0.0.1', 161)]);
+    feed(table, packets);
+    const r = table.retire(T0 + 3, { ...limits, maxFlows: 1000 });
+    expect(r.evicted).toHaveLength(199_000);
+    expect(r.evicted[0]!.client).toBe('10.0.0.0');
+    expect(table.activeFlows).toBe(1000);
+  });
 });
 
 describe('folded flows keep what the audit needs', () => {

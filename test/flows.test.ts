@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { PacketRecord } from '../src/capture/record.js';
 import { decodePacket, PacketView, Status } from '../src/decode/index.js';
 import { FlowRecord, FlowTable } from '../src/flow/table.js';
+import { flowsText } from '../src/report/flows.js';
+import type { CaptureSummary } from '../src/flow/pipeline.js';
 import { erspanFrame, ethernetFrame, frame, ipPacket, PacketSpec, tcpConversation, vxlanFrame } from '../src/synth/frames.js';
 
 interface In {
@@ -187,5 +189,21 @@ describe('VLANs, tunnels, fragments', () => {
 describe('timestamps', () => {
   it('keep nanoseconds in the ISO output', () => {
     expect(flowsOf([frame({ proto: 'udp', src: '10.0.0.5', dst: '10.0.0.1', srcPort: 50000, dstPort: 53 })])[0]!.start).toBe('2023-11-14T22:13:20.123456789Z');
+  });
+});
+
+describe('the text flow table', () => {
+  it('lays out 200 000 flows in aligned columns (a table that size once overflowed the stack)', () => {
+    const [one] = flowsOf(frames(tcpConversation('10.0.0.5', 50000, '10.0.0.1', 1610)));
+    const flows = Array.from({ length: 200_000 }, (_, i) => ({ ...one!, clientPort: 1024 + (i % 60000), packets: i }));
+    const capture = { files: [{ file: 'x.pcap', interfaces: [] }], packets: 1, bytes: 1, first: null, last: null, notIp: {}, orphanFragments: 0, decodeErrors: {}, decodeErrorCount: 0 } as unknown as CaptureSummary;
+    const lines = flowsText(capture, flows).split('\n');
+    const rows = lines.filter((l) => l.startsWith('tcp '));
+    expect(rows).toHaveLength(200_000);
+    // Columns line up: every row has its START column where the header has it.
+    const header = lines.find((l) => l.startsWith('PROTO'))!;
+    const start = header.indexOf('START');
+    expect(new Set(rows.map((r) => r.indexOf(one!.start!))).size).toBe(1);
+    expect(rows[0]!.indexOf(one!.start!)).toBe(start);
   });
 });

@@ -613,12 +613,13 @@ export class FlowTable {
       if (idle >= limit) expired.push(f);
       else keep.push(f);
     }
-    const evicted: number[] = [];
+    let evicted: number[] = [];
     if (keep.length > limits.maxFlows) {
       // Least recently seen first; ties in creation order, so the choice is reproducible.
       const lastSeen = (f: number) => (this.meta[f * META_W + 4] ? this.hot[f * HOT_W + 5]! + this.hot[f * HOT_W + 7]! / 1e9 : -Infinity);
       keep.sort((a, b) => lastSeen(a) - lastSeen(b) || a - b);
-      evicted.push(...keep.splice(0, keep.length - limits.maxFlows));
+      // splice's own array: a spread into push() of a burst of a million evictions overflows the stack.
+      evicted = keep.splice(0, keep.length - limits.maxFlows);
       keep.sort((a, b) => a - b);
     }
     const out = { expired: expired.map((f) => this.record(f)), evicted: evicted.map((f) => this.record(f)) };

@@ -124,7 +124,9 @@ export function flowsText(capture: CaptureSummary, flows: FlowRecord[]): string 
     f.outcome ?? '-',
     f.direction + (f.vlan !== undefined ? `  vlan ${f.vlan}` : '') + (f.tunnel ? `  via ${f.tunnel.join('+')}` : ''),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  // A loop, not Math.max(...column): a spread of 200 000 arguments overflows the stack.
+  const widths = head.map((h) => h.length);
+  for (const r of rows) for (let i = 0; i < r.length; i++) if (r[i]!.length > widths[i]!) widths[i] = r[i]!.length;
   const numeric = new Set([3, 4]);
   const fmt = (r: string[]) =>
     r.map((c, i) => (i === r.length - 1 ? c : numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
