@@ -129,8 +129,14 @@ for (const [file, fmt] of [[pcap, 'pcap'], [pcapng, 'pcapng']] as const) {
 // judges many rules and roles instead of two ports.
 const site = captureFile('pcap', packets, flows, 0, 'catalog');
 add(measure('flowaudit flows pcap site mix, 2 workers', site, [process.execPath, cli, 'flows', site, '--workers', '2', '--format', 'json', '--out', '/dev/null'], packets));
-for (const format of ['json', 'text']) {
-  add(measure(`flowaudit analyze pcap site mix ${format}, 2 workers`, site, [process.execPath, cli, 'analyze', site, '--catalog', 'bmc-cm', '--format', format, '--workers', '2', '--out', '/dev/null'], packets));
+for (const format of ['json', 'text', 'csv', 'html']) {
+  // csv writes FILE and FILE.requirements.csv: a scratch file, not /dev/null.
+  const target = format === 'csv' ? join(out, 'site-mix-report.csv') : '/dev/null';
+  add(measure(`flowaudit analyze pcap site mix ${format}, 2 workers`, site, [process.execPath, cli, 'analyze', site, '--catalog', 'bmc-cm', '--format', format, '--workers', '2', '--out', target], packets));
+}
+// Every output format of flows at this size (a table of 200 000 rows once crashed the text format).
+for (const format of ['text', 'csv']) {
+  add(measure(`flowaudit flows pcap ${format}, 2 workers`, pcap, [process.execPath, cli, 'flows', pcap, '--workers', '2', '--format', format, '--out', '/dev/null'], packets));
 }
 // Headers only (snaplen 96): as fast per packet as full frames, or faster (fewer bytes to read).
 const snap = captureFile('pcap', packets, flows, 96);
