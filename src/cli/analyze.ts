@@ -120,15 +120,15 @@ export function requirementsCsvPath(out: string): string {
 
 /** `flowaudit analyze`: read, audit, report; `setExit(1)` when --fail-on matched. */
 export async function runAnalyze(captures: string[], opts: AnalyzeOptions, version: string, setExit: (code: number) => void): Promise<void> {
-    if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
-    const { failOn, catalogs, roleMap, waivers } = loadAuditInputs(opts);
-    const workers = parseWorkers(opts.workers);
-    const progress = progressFor(captures);
-    const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version }, {
-      workers,
-      vlanInKey: opts.vlanKey,
-      ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
-    }).finally(progress.stop);
-    await writeReport(report, opts.format, opts.out);
-    if (tripsFailOn(report, failOn)) setExit(EXIT_FINDINGS);
+  if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
+  const { failOn, catalogs, roleMap, waivers } = loadAuditInputs(opts);
+  const workers = parseWorkers(opts.workers);
+  const progress = progressFor(captures);
+  const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version }, {
+    workers,
+    vlanInKey: opts.vlanKey,
+    ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
+  }).finally(progress.stop);
+  await writeReport(report, opts.format, opts.out);
+  if (tripsFailOn(report, failOn)) setExit(EXIT_FINDINGS);
 }

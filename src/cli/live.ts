@@ -69,56 +69,56 @@ async function writeAtomically(path: string, format: ReportFormat, report: Audit
 
 /** `flowaudit live`: the session from its options; `setExit(1)` when --fail-on matched in the final report. */
 export async function runLive(opts: LiveCliOptions, version: string, setExit: (code: number) => void): Promise<void> {
-    if (opts.listInterfaces) {
-      const lines = listInterfaces().map((d) => `${d.name.padEnd(18)} ${d.addresses.map((a) => a.addr).join(' ') || '-'}${d.description ? `  (${d.description})` : ''}`);
-      process.stdout.write(`${lines.join('\n')}\n`);
-      return;
-    }
-    if (!opts.interface) throw new InputError('live needs --interface NAME (see flowaudit live --list-interfaces)');
-    if (!opts.catalog?.length) throw new InputError('live needs --catalog ID (see flowaudit catalog list)');
-    const inputs = loadAuditInputs({ ...opts, catalog: opts.catalog });
-    const reportEvery = parseDuration('--report-every', opts.reportEvery);
-    const duration = opts.duration === undefined ? null : parseDuration('--duration', opts.duration);
-    const snaplen = parseCount('--snaplen', opts.snaplen, 64, 65535);
-    const bufferSize = parseCount('--buffer-size', opts.bufferSize, 65536, 2 ** 31 - 1, true);
-    const maxFlows = parseCount('--max-flows', opts.maxFlows, 1000, 100_000_000);
-    const limits: RetireLimits = {
-      idle: parseDuration('--idle-timeout', opts.idleTimeout),
-      tcpIdle: parseDuration('--tcp-idle-timeout', opts.tcpIdleTimeout),
-      // A finished TCP flow lingers briefly so that late retransmissions and the last ACKs join it.
-      finishedIdle: 30,
-      maxFlows,
-    };
-    const session = new LiveSession(opts.interface, { ...inputs, version, snaplen, bufferSize, limits, bpf: opts.bpf ?? null, write: opts.write ?? null, vlanKey: opts.vlanKey });
-    const emit = new ReportOutput(opts.format, opts.out);
-    let ticks = 0;
-    const tick = setInterval(() => {
-      ticks++;
-      emit.periodic(session.report(ticks, false, null)).catch((e) => process.stderr.write(`flowaudit: could not write the report: ${(e as Error).message}\n`));
-    }, reportEvery * 1000);
-    // Housekeeping more often than reports: old flows fold away, the pcapng file is flushed.
-    const chores = setInterval(() => session.housekeeping(), Math.min(reportEvery, 5) * 1000);
-    let timer: NodeJS.Timeout | undefined;
-    const onSignal: Record<'SIGINT' | 'SIGTERM', () => void> = { SIGINT: () => {}, SIGTERM: () => {} };
-    const stoppedBy = await new Promise<LiveSection['stoppedBy']>((resolve) => {
-      onSignal.SIGINT = () => resolve('SIGINT');
-      onSignal.SIGTERM = () => resolve('SIGTERM');
-      process.once('SIGINT', onSignal.SIGINT);
-      process.once('SIGTERM', onSignal.SIGTERM);
-      if (duration !== null) timer = setTimeout(() => resolve('duration'), duration * 1000);
-    });
-    clearTimeout(timer);
-    process.removeListener('SIGINT', onSignal.SIGINT);
-    process.removeListener('SIGTERM', onSignal.SIGTERM);
-    clearInterval(tick);
-    clearInterval(chores);
-    // A second Ctrl-C while the final report is being made stops at once.
-    process.once('SIGINT', () => process.exit(130));
-    await session.stop();
-    const final = session.report(ticks + 1, true, stoppedBy);
-    await emit.final(final);
-    if (tripsFailOn(final, inputs.failOn)) setExit(EXIT_FINDINGS);
-    // The capture handle and timers are closed: nothing keeps the process beyond this point.
+  if (opts.listInterfaces) {
+    const lines = listInterfaces().map((d) => `${d.name.padEnd(18)} ${d.addresses.map((a) => a.addr).join(' ') || '-'}${d.description ? `  (${d.description})` : ''}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return;
+  }
+  if (!opts.interface) throw new InputError('live needs --interface NAME (see flowaudit live --list-interfaces)');
+  if (!opts.catalog?.length) throw new InputError('live needs --catalog ID (see flowaudit catalog list)');
+  const inputs = loadAuditInputs({ ...opts, catalog: opts.catalog });
+  const reportEvery = parseDuration('--report-every', opts.reportEvery);
+  const duration = opts.duration === undefined ? null : parseDuration('--duration', opts.duration);
+  const snaplen = parseCount('--snaplen', opts.snaplen, 64, 65535);
+  const bufferSize = parseCount('--buffer-size', opts.bufferSize, 65536, 2 ** 31 - 1, true);
+  const maxFlows = parseCount('--max-flows', opts.maxFlows, 1000, 100_000_000);
+  const limits: RetireLimits = {
+    idle: parseDuration('--idle-timeout', opts.idleTimeout),
+    tcpIdle: parseDuration('--tcp-idle-timeout', opts.tcpIdleTimeout),
+    // A finished TCP flow lingers briefly so that late retransmissions and the last ACKs join it.
+    finishedIdle: 30,
+    maxFlows,
+  };
+  const session = new LiveSession(opts.interface, { ...inputs, version, snaplen, bufferSize, limits, bpf: opts.bpf ?? null, write: opts.write ?? null, vlanKey: opts.vlanKey });
+  const emit = new ReportOutput(opts.format, opts.out);
+  let ticks = 0;
+  const tick = setInterval(() => {
+    ticks++;
+    emit.periodic(session.report(ticks, false, null)).catch((e) => process.stderr.write(`flowaudit: could not write the report: ${(e as Error).message}\n`));
+  }, reportEvery * 1000);
+  // Housekeeping more often than reports: old flows fold away, the pcapng file is flushed.
+  const chores = setInterval(() => session.housekeeping(), Math.min(reportEvery, 5) * 1000);
+  let timer: NodeJS.Timeout | undefined;
+  const onSignal: Record<'SIGINT' | 'SIGTERM', () => void> = { SIGINT: () => {}, SIGTERM: () => {} };
+  const stoppedBy = await new Promise<LiveSection['stoppedBy']>((resolve) => {
+    onSignal.SIGINT = () => resolve('SIGINT');
+    onSignal.SIGTERM = () => resolve('SIGTERM');
+    process.once('SIGINT', onSignal.SIGINT);
+    process.once('SIGTERM', onSignal.SIGTERM);
+    if (duration !== null) timer = setTimeout(() => resolve('duration'), duration * 1000);
+  });
+  clearTimeout(timer);
+  process.removeListener('SIGINT', onSignal.SIGINT);
+  process.removeListener('SIGTERM', onSignal.SIGTERM);
+  clearInterval(tick);
+  clearInterval(chores);
+  // A second Ctrl-C while the final report is being made stops at once.
+  process.once('SIGINT', () => process.exit(130));
+  await session.stop();
+  const final = session.report(ticks + 1, true, stoppedBy);
+  await emit.final(final);
+  if (tripsFailOn(final, inputs.failOn)) setExit(EXIT_FINDINGS);
+  // The capture handle and timers are closed: nothing keeps the process beyond this point.
 }
 
 interface SessionOptions extends ReturnType<typeof loadAuditInputs> {

@@ -20,7 +20,7 @@ export function* judgedLineChunks(flows: readonly JudgedFlow[]): Generator<Buffe
 /**
  * The `flows` array of the JSON reports, written as bytes: each flow is one line, the same text as
  * `JSON.stringify(publicFlow(f))` (a test holds them equal on every capture of the suite), but written
- * field by field into a reused chunk instead of copying the record, stringifying it and joining the
+ * field by field into byte chunks instead of copying the record, stringifying it and joining the
  * strings. Per flow that was a copy of the object, a string of ~400 bytes (judged: ~1.3 KB, most of
  * it the rule's citation) and its share of a joined batch: 3 µs of the 4 a flow cost to write.
  *
@@ -161,7 +161,6 @@ export class FlowLineEncoder {
         return t.text;
       }
     }
-    // Parts made per flow (not shared) would grow the list without end: keep the last few only.
     const json = JSON.stringify({
       clientRoles: f.clientRoles,
       serverRoles: f.serverRoles,
@@ -179,6 +178,7 @@ export class FlowLineEncoder {
       verdict: f.verdict, rule: f.rule, matches: f.matches, cite: f.cite, grant: f.grant, detail: f.detail,
       text: Buffer.from(`,${json.slice(1, -1)}`),
     };
+    // Parts made per flow (not shared) would grow the list without end: keep the last few only.
     if (list.length < 8) list.push(t);
     else list[this.replaced++ % 8] = t;
     this.lastTail = t;
