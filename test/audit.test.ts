@@ -144,7 +144,7 @@ describe('flow verdicts', () => {
 
   it('address classes: a Wake-on-LAN packet to the subnet broadcast is expected', async () => {
     const r = await run([[{ proto: 'udp', src: MASTER, dst: '10.0.1.255', srcPort: 50400, dstPort: 9, payload: 102 }]]);
-    expect(r.flows[0]).toMatchObject({ verdict: 'expected', rule: 'audit-test:wake-on-lan', serverRoles: ['broadcast'] });
+    expect(r.flows.at(0)).toMatchObject({ verdict: 'expected', rule: 'audit-test:wake-on-lan', serverRoles: ['broadcast'] });
   });
 
   it('without a role map, flows are judged by port and roles are inferred from unambiguous traffic', async () => {

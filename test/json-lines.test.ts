@@ -7,13 +7,14 @@
 import { Writable } from 'node:stream';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { JudgedFlows } from '../src/audit/judged.js';
 import type { JudgedFlow } from '../src/audit/types.js';
 import { analyzeCaptures, loadAuditInputs } from '../src/cli/analyze.js';
 import { buildFlows, summarise } from '../src/flow/pipeline.js';
 import type { FlowRecord } from '../src/flow/table.js';
 import { writeAuditJson, auditJson } from '../src/report/audit.js';
 import { flowsJson, publicFlow, writeFlowsJson } from '../src/report/flows.js';
-import { FlowLineEncoder } from '../src/report/json-lines.js';
+import { FlowLineEncoder, judgedLineChunks } from '../src/report/json-lines.js';
 
 /** The lines of records through the record writer: the reference the table's own writer must equal. */
 function flowLineChunks(batches: Iterable<FlowRecord[]>): Buffer[] {
@@ -47,6 +48,19 @@ function expectLinesEqual(flows: FlowRecord[], judged: boolean, chunkBytes = 1 <
     expect(got[i], `flow ${i}`).toBe(JSON.stringify(publicFlow(flows[i]!)));
   }
   expect(text).toBe(want);
+}
+
+/**
+ * A report's judged lines as it writes them (straight from the flow table, each verdict's text made
+ * once) against the record writer on its judged records, in big chunks and in tiny ones.
+ */
+function expectReportLines(flows: JudgedFlows): void {
+  const enc = new FlowLineEncoder();
+  for (const f of flows) enc.judged(f);
+  const want = enc.take();
+  expect(flows.columns.line, 'the table writes its own lines').toBeDefined();
+  expect(Buffer.concat([...flows.jsonChunks(judgedLineChunks)]).equals(want)).toBe(true);
+  expect(Buffer.concat([...flows.jsonChunks(judgedLineChunks, 64)]).equals(want)).toBe(true);
 }
 
 class Sink extends Writable {
@@ -148,7 +162,8 @@ describe('flow lines written as bytes', () => {
         const inputs = { ...loadAuditInputs({ catalog: [id], ...(roles ? { roles } : {}) }), version: 'test' };
         const files = ['bmc-cm-site', 'cam-site', 'itms8-site', 'sccm2007-site', 'mirror-port'].map((s) => sample(`${s}.pcapng`));
         const report = await analyzeCaptures(files, inputs, { workers: 1 });
-        expectLinesEqual(report.flows, true);
+        expectLinesEqual(report.flows.toArray(), true);
+        expectReportLines(report.flows);
         n += report.flows.length;
       }
     }
@@ -175,7 +190,10 @@ describe.skipIf(skipWithoutCaptures('flow lines on the shared corpus'))('flow li
     const inputs = { ...loadAuditInputs({ catalog: ['sccm2007', 'itms8'] }), version: 'test' };
     for (const f of listCaptures('zeek')) {
       const report = await analyzeCaptures([f], inputs, { workers: 1 }).catch(() => null);
-      if (report) expectLinesEqual(report.flows, true);
+      if (report) {
+        expectLinesEqual(report.flows.toArray(), true);
+        expectReportLines(report.flows);
+      }
     }
   }, 240_000);
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { audit, loadRoleMap } from '../src/audit/index.js';
+import { audit, JudgedFlows, loadRoleMap } from '../src/audit/index.js';
 import { writePcap } from '../src/capture/writer.js';
 import { loadCatalog } from '../src/catalog/index.js';
 import { buildFlows } from '../src/flow/pipeline.js';
@@ -35,7 +35,12 @@ describe('the HTML report', () => {
     // counts). The same flows, repeated, land in the same cells.
     const report = await sampleReport();
     const flows = report.flows;
-    const busy = Array.from({ length: 60_000 }, (_, i) => flows[i % flows.length]!);
+    const n = flows.length;
+    const busy = new JudgedFlows(
+      { ...flows.columns, n: 60_000, record: (i) => flows.columns.record(i % n) },
+      flows.judgements,
+      Uint32Array.from({ length: 60_000 }, (_, i) => flows.of[i % n]!),
+    );
     const html = auditHtml({ ...report, flows: busy });
     const counts = [...html.matchAll(/<title>[^<]*?: (\d+) flows;/g)].map((m) => Number(m[1]));
     expect(counts.reduce((a, b) => a + b, 0)).toBe(60_000);

@@ -80,9 +80,11 @@ describe('analyze with workers gives the same report as one pass', () => {
   async function sameReports(file: string, id: string, roles?: string): Promise<AuditReport> {
     const inputs = { ...loadAuditInputs({ catalog: [id], ...(roles ? { roles } : {}) }), version: 'test' };
     const one = await analyzeCaptures([file], inputs, { workers: 1 });
+    // Judged flows are made on demand: compare their records, not the lists' internals.
+    const plain = (r: AuditReport) => ({ ...r, flows: r.flows.toArray() });
     for (const workers of [2, 3, 4]) {
       const sharded = await analyzeCaptures([file], inputs, { workers, minShardBytes: 2048 });
-      expect(sharded, `${file} with ${workers} workers`).toEqual(one);
+      expect(plain(sharded), `${file} with ${workers} workers`).toEqual(plain(one));
     }
     return one;
   }

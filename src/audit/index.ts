@@ -1,11 +1,13 @@
 import type { Catalog } from '../catalog/types.js';
 import { compareTime } from '../core/time.js';
+import { columnsOfRecords } from '../flow/columns.js';
 import type { FlowRecord } from '../flow/table.js';
 import { CaptureSummary, FlowRun, summarise } from '../flow/pipeline.js';
 import { checkRequirements, judgeFlows } from './judge.js';
+import { JudgedFlows } from './judged.js';
 import { assessQuality, CaptureQuality } from './quality.js';
 import { RoleMap, RoleResolver } from './roles.js';
-import type { GrantLike, JudgedFlow, RequirementFinding } from './types.js';
+import type { GrantLike, RequirementFinding } from './types.js';
 import { applyWaivers, Waiver } from './waivers.js';
 
 export interface AuditReport {
@@ -14,7 +16,8 @@ export interface AuditReport {
   roles: { file: string | null; given: Record<string, string[]>; inferred: Record<string, string[]> };
   capture: CaptureSummary & { quality: CaptureQuality };
   grants: Array<{ reason: string; kind: string; host: string; transport: string; port: number | null; peer: string; at: string; detail: string }>;
-  flows: JudgedFlow[];
+  /** Judged records made on demand: see JudgedFlows. */
+  flows: JudgedFlows;
   requirements: RequirementFinding[];
   waivers: { applied: number; expired: Array<{ rule?: string; port?: string; reason: string; expires?: string; line: number }> };
   /** Only from `flowaudit live`: the capture's own counters and the state of the flow table. */
@@ -79,8 +82,10 @@ function fmtRanges(r: Array<[number, number]>): Array<number | string> {
 
 /** Flows + grants + catalogs + roles → every finding of the audit, as one plain object. */
 export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
-  // Judging turns the records into judged flows in place: folded records belong to the caller, so copies.
-  const flows = opts.foldedFlows?.length ? [...opts.foldedFlows.map((f) => ({ ...f })), ...run.table.export()].sort((a, b) => compareTime(a.startSec, a.startNs, b.startSec, b.startNs)) : run.table.export();
+  // Flows as columns: straight from the table, or with the flows a live capture folded away, by start.
+  const flows = opts.foldedFlows?.length
+    ? columnsOfRecords([...opts.foldedFlows, ...run.table.export()].sort((a, b) => compareTime(a.startSec, a.startNs, b.startSec, b.startNs)))
+    : run.table.columns();
   const capture = summarise(run);
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
   const roles = new RoleResolver(opts.roleMap, opts.catalogs);
@@ -89,7 +94,6 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
   const hasTime = Number.isFinite(run.firstSec);
   const requirements = checkRequirements(judged, ctx, hasTime ? { sec: run.firstSec, ns: run.firstNs } : null, hasTime ? { sec: run.lastSec, ns: run.lastNs } : null);
   const expired = applyWaivers(opts.waivers ?? [], judged, requirements, opts.today ?? new Date().toISOString().slice(0, 10));
-  const count = (pred: (f: JudgedFlow) => boolean) => judged.filter(pred).length;
   const reqCount = (s: string) => requirements.filter((r) => r.status === s).length;
   const given: Record<string, string[]> = {};
   for (const [role, blocks] of opts.roleMap?.given ?? []) given[role] = blocks.map((b) => b.text);
@@ -127,10 +131,10 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
     },
     summary: {
       flows: judged.length,
-      expected: count((f) => f.verdict === 'expected'),
-      roleMismatch: count((f) => f.verdict === 'role-mismatch'),
-      undocumented: count((f) => f.verdict === 'undocumented'),
-      waived: count((f) => f.waived !== undefined) + requirements.filter((r) => r.waived).length,
+      expected: judged.count('expected'),
+      roleMismatch: judged.count('role-mismatch'),
+      undocumented: judged.count('undocumented'),
+      waived: judged.waivedCount + requirements.filter((r) => r.waived).length,
       requirements: requirements.length,
       satisfied: reqCount('satisfied'),
       missing: reqCount('missing'),
@@ -146,7 +150,7 @@ export type FailOn = 'missing' | 'failing' | 'undocumented' | 'role-mismatch';
 export function tripsFailOn(report: AuditReport, failOn: FailOn[]): boolean {
   for (const f of failOn) {
     if ((f === 'missing' || f === 'failing') && report.requirements.some((r) => r.status === f && !r.waived)) return true;
-    if ((f === 'undocumented' || f === 'role-mismatch') && report.flows.some((x) => x.verdict === f && !x.waived)) return true;
+    if ((f === 'undocumented' || f === 'role-mismatch') && report.flows.hasUnwaived(f)) return true;
   }
   return false;
 }
@@ -154,3 +158,4 @@ export function tripsFailOn(report: AuditReport, failOn: FailOn[]): boolean {
 export { loadRoleMap, RoleMapError } from './roles.js';
 export { loadWaivers } from './waivers.js';
 export type { GrantLike, JudgedFlow, RequirementFinding } from './types.js';
+export { JudgedFlows } from './judged.js';

@@ -1,8 +1,9 @@
 import { alternativePorts, Catalog, Cite, displayPorts, Rule } from '../catalog/types.js';
 import { compareTime, formatIso } from '../core/time.js';
-import type { FlowRecord } from '../flow/table.js';
+import { DIRECTIONS, FlowColumns, PROTO_NAMES } from '../flow/columns.js';
+import { JudgedFlows } from './judged.js';
 import { RoleResolver } from './roles.js';
-import type { GrantLike, JudgedFlow, RequirementFinding, RequirementState, RoleSource, Verdict } from './types.js';
+import type { GrantLike, Judgement, RequirementFinding, RequirementState, RoleSource } from './types.js';
 
 /**
  * How a rule's ports cover a flow. 'wide' is a range of more than 1024 ports (WMI's 49152-65535, a
@@ -20,6 +21,8 @@ interface Candidate {
 }
 
 const WEAK_DIRECTION = new Set(['first-packet', 'port-rank', 'epb-flags']);
+/** By direction index (FlowColumns.direction): whether the evidence is a guess (no SYN seen). */
+const WEAK = DIRECTIONS.map((d) => WEAK_DIRECTION.has(d));
 const REQUIRED_RANK = { required: 0, conditional: 1, optional: 2 } as const;
 
 function inRanges(port: number, ranges: Array<[number, number]>): 'port' | 'range' | 'wide' | null {
@@ -32,18 +35,19 @@ function inRanges(port: number, ranges: Array<[number, number]>): 'port' | 'rang
   return found;
 }
 
-function transportOf(f: FlowRecord): string {
-  return f.proto;
+/** A port column's value as records have it: -1 is none. */
+function portOf(p: number): number | null {
+  return p < 0 ? null : p;
 }
 
 /** A grant covers a flow when one side is the granted endpoint and the other the peer, after the grant. */
-function grantCovers(g: GrantLike, f: FlowRecord, swapped: boolean): boolean {
-  if (g.transport !== f.proto) return false;
-  if (compareTime(f.startSec, f.startNs, g.fromSec, g.fromNs) < 0) return false;
-  const server = swapped ? f.client : f.server;
-  const serverPort = swapped ? f.clientPort : f.serverPort;
-  const client = swapped ? f.server : f.client;
-  const clientPort = swapped ? f.serverPort : f.clientPort;
+function grantCovers(g: GrantLike, c: FlowColumns, i: number, swapped: boolean): boolean {
+  if (g.transport !== PROTO_NAMES[c.proto[i]!]) return false;
+  if (compareTime(c.startSec[i]!, c.startNs[i]!, g.fromSec, g.fromNs) < 0) return false;
+  const server = c.hosts[swapped ? c.client[i]! : c.server[i]!];
+  const serverPort = portOf(swapped ? c.clientPort[i]! : c.serverPort[i]!);
+  const client = c.hosts[swapped ? c.server[i]! : c.client[i]!];
+  const clientPort = portOf(swapped ? c.serverPort[i]! : c.clientPort[i]!);
   return server === g.host && (g.port === null || g.port === serverPort) && client === g.peer && (g.peerPort === undefined || g.peerPort === clientPort);
 }
 
@@ -81,31 +85,50 @@ function indexRules(catalogs: Catalog[]): IndexedRule[] {
  */
 const candidateMemo = new WeakMap<IndexedRule[], Map<string, [Array<Candidate[] | undefined>, Array<Candidate[] | undefined>]>>();
 const sharedLists = new WeakSet<Candidate[]>();
-const grantHosts = new WeakMap<GrantLike[], Set<string>>();
 
 /** Whether a list of readings is the shared one of its (transport, port), not worked out for one flow. */
 function isShared(l: Candidate[]): boolean {
   return sharedLists.has(l);
 }
 
-function candidatesFor(f: FlowRecord, rules: IndexedRule[], grants: GrantLike[], swapped: boolean): Candidate[] {
-  if (grants.length > 0) {
-    let hosts = grantHosts.get(grants);
-    if (!hosts) grantHosts.set(grants, (hosts = new Set(grants.map((g) => `${g.transport}|${g.host}`))));
-    if (hosts.has(`${f.proto}|${f.server}`) || hosts.has(`${f.proto}|${f.client}`)) return candidatesOf(f, rules, grants, swapped);
+/** Per transport, the hosts a grant names (by host id): their flows' readings depend on the grants. */
+type GrantedHosts = Map<string, Uint8Array> | null;
+
+function grantedHosts(c: FlowColumns, grants: GrantLike[]): GrantedHosts {
+  if (grants.length === 0) return null;
+  const named = new Map<string, Set<string>>();
+  for (const g of grants) {
+    let set = named.get(g.transport);
+    if (!set) named.set(g.transport, (set = new Set()));
+    set.add(g.host);
+  }
+  const out = new Map<string, Uint8Array>();
+  for (const [transport, set] of named) {
+    const marks = new Uint8Array(c.hosts.length);
+    for (let h = 0; h < c.hosts.length; h++) if (set.has(c.hosts[h]!)) marks[h] = 1;
+    out.set(transport, marks);
+  }
+  return out;
+}
+
+function candidatesFor(c: FlowColumns, i: number, rules: IndexedRule[], grants: GrantLike[], granted: GrantedHosts, swapped: boolean): Candidate[] {
+  const proto = PROTO_NAMES[c.proto[i]!]!;
+  if (granted !== null) {
+    const marks = granted.get(proto);
+    if (marks !== undefined && (marks[c.server[i]!] === 1 || marks[c.client[i]!] === 1)) return candidatesOf(c, i, rules, grants, swapped);
   }
   let memo = candidateMemo.get(rules);
   if (!memo) candidateMemo.set(rules, (memo = new Map()));
   // By transport (a handful of interned names), then by direction and port (or ICMP type) as an
   // index: no key string is made per flow, and this runs several times for every flow.
-  let byProto = memo.get(f.proto);
-  if (!byProto) memo.set(f.proto, (byProto = [new Array(PORT_SLOTS), new Array(PORT_SLOTS)]));
-  const port = swapped ? f.clientPort : f.serverPort;
-  const slot = port !== null ? port : 65537 + (f.icmpType ?? -1);
+  let byProto = memo.get(proto);
+  if (!byProto) memo.set(proto, (byProto = [new Array(PORT_SLOTS), new Array(PORT_SLOTS)]));
+  const port = swapped ? c.clientPort[i]! : c.serverPort[i]!;
+  const slot = port >= 0 ? port : 65537 + c.icmpType[i]!;
   const lists = byProto[swapped ? 1 : 0]!;
   let out = lists[slot];
   if (!out) {
-    lists[slot] = out = candidatesOf(f, rules, NO_GRANTS, swapped);
+    lists[slot] = out = candidatesOf(c, i, rules, NO_GRANTS, swapped);
     sharedLists.add(out);
   }
   return out;
@@ -115,25 +138,25 @@ const NO_GRANTS: GrantLike[] = [];
 /** Ports 0-65535, then "no port" for each ICMP type (and none). */
 const PORT_SLOTS = 65536 + 257;
 
-function candidatesOf(f: FlowRecord, rules: IndexedRule[], grants: GrantLike[], swapped: boolean): Candidate[] {
+function candidatesOf(c: FlowColumns, i: number, rules: IndexedRule[], grants: GrantLike[], swapped: boolean): Candidate[] {
   const out: Candidate[] = [];
-  const port = swapped ? f.clientPort : f.serverPort;
-  const t = transportOf(f);
+  const port = swapped ? c.clientPort[i]! : c.serverPort[i]!;
+  const t = PROTO_NAMES[c.proto[i]!]!;
   for (const { rule, ranges } of rules) {
     if (!rule.transport.includes(t as Rule['transport'][number])) continue;
     if (t === 'icmp' || t === 'icmpv6') {
       if (swapped) continue;
-      if (!rule.icmp || rule.icmp.type === f.icmpType) out.push({ rule, match: 'port', swapped });
+      if (!rule.icmp || rule.icmp.type === c.icmpType[i]) out.push({ rule, match: 'port', swapped });
       continue;
     }
-    if (port === null) continue;
+    if (port < 0) continue;
     const m = inRanges(port, ranges);
     if (m) {
       out.push({ rule, match: m, swapped });
       continue;
     }
     if (rule.dynamic) {
-      const g = grants.find((x) => x.kind === rule.dynamic!.kind && grantCovers(x, f, swapped));
+      const g = grants.find((x) => x.kind === rule.dynamic!.kind && grantCovers(x, c, i, swapped));
       if (g) out.push({ rule, match: 'grant', swapped, grant: g });
       else if (rule.dynamic.kind === 'ephemeral') {
         const [lo, hi] = rule.dynamic.range ?? [1024, 65535];
@@ -156,8 +179,14 @@ function endpoint(addr: string, port: number | null): string {
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
-function flowLabel(f: FlowRecord): string {
-  return `${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)} (${f.outcome ?? `${f.packets} packets`})`;
+/** How evidence names a judged flow: `tcp 10.0.0.1:50000 → 10.0.0.2:1610 (established)`. */
+function flowLabel(flows: JudgedFlows, i: number): string {
+  const c = flows.columns;
+  const j = flows.judgement(i);
+  const clientPort = portOf(j.swapped ? c.serverPort[i]! : c.clientPort[i]!);
+  const serverPort = portOf(j.swapped ? c.clientPort[i]! : c.serverPort[i]!);
+  const outcome = flows.outcome(i);
+  return `${flows.proto(i)} ${endpoint(c.hosts[flows.client(i)]!, clientPort)} → ${endpoint(c.hosts[flows.server(i)]!, serverPort)} (${outcome ?? `${c.clientPackets[i]! + c.serverPackets[i]!} packets`})`;
 }
 
 /** Readings without the ones a wide range gives, worked out once for each shared array. */
@@ -174,7 +203,7 @@ function narrowOf(cands: Candidate[]): Candidate[] {
  * database server, so its clients on 1610 are agents, not parents). A pass that learns nothing ends
  * the passes: the next one would see the same roles and learn nothing either.
  */
-function inferRoles(flows: FlowRecord[], rules: IndexedRule[], ctx: AuditContext): void {
+function inferRoles(c: FlowColumns, rules: IndexedRule[], ctx: AuditContext, granted: GrantedHosts): void {
   const classIds = new Set(ctx.catalogs.flatMap((c) => c.roles.filter((r) => r.address).map((r) => r.id)));
   const roles = ctx.roles;
   // A rule side naming an address class is compatible with any host.
@@ -200,15 +229,15 @@ function inferRoles(flows: FlowRecord[], rules: IndexedRule[], ctx: AuditContext
   };
   for (let pass = 0; pass < 3; pass++) {
     let learnt = false;
-    for (const f of flows) {
-      const strong = !WEAK_DIRECTION.has(f.direction);
-      let cands = narrowOf(candidatesFor(f, rules, ctx.grants, false));
-      if (cands.length === 0 && !strong) cands = narrowOf(candidatesFor(f, rules, ctx.grants, true));
+    for (let i = 0; i < c.n; i++) {
+      const strong = !WEAK[c.direction[i]!];
+      let cands = narrowOf(candidatesFor(c, i, rules, ctx.grants, granted, false));
+      if (cands.length === 0 && !strong) cands = narrowOf(candidatesFor(c, i, rules, ctx.grants, granted, true));
       const lesson = lessonOf(cands);
       if (!lesson.usable) continue;
       const swapped = cands[0]!.swapped;
-      const client = swapped ? f.server : f.client;
-      const server = swapped ? f.client : f.server;
+      const client = c.hosts[swapped ? c.server[i]! : c.client[i]!]!;
+      const server = c.hosts[swapped ? c.client[i]! : c.server[i]!]!;
       // Which readings fit these hosts, as a bit mask: the sides of a partial fit are worked out once
       // per (list, mask), not once a flow.
       let fit = 0;
@@ -255,40 +284,26 @@ interface HostProfile {
   shown: string[];
 }
 
-/** The part of a verdict that does not depend on the flow's own counters and times. */
-interface Judgement {
-  swapped: boolean;
-  clientRoles: string[];
-  serverRoles: string[];
-  clientRolesFrom: RoleSource;
-  serverRolesFrom: RoleSource;
-  verdict: Verdict;
-  rule: string | null;
-  matches: string[];
-  cite: Cite | null;
-  grant?: JudgedFlow['grant'];
-  detail: string;
-}
-
-function judge(f: FlowRecord, cands: Candidate[], pc: HostProfile, ps: HostProfile): Judgement {
+function judge(c: FlowColumns, i: number, cands: Candidate[], pc: HostProfile, ps: HostProfile): Judgement {
   // A wide range explains a flow only between hosts of given roles.
   const swapped0 = cands[0]?.swapped ?? false;
   const cGiven = (swapped0 ? ps : pc).known;
   const sGiven = (swapped0 ? pc : ps).known;
   if (!(cGiven && sGiven)) cands = narrowOf(cands);
   const swapped = cands.length > 0 && cands[0]!.swapped;
-  const c = swapped ? ps : pc;
-  const s = swapped ? pc : ps;
-  const proto = f.proto;
-  const serverPort = swapped ? f.clientPort : f.serverPort;
-  const base = { swapped, clientRoles: c.shown, serverRoles: s.shown, clientRolesFrom: c.source, serverRolesFrom: s.source };
+  const pcs = swapped ? ps : pc;
+  const pss = swapped ? pc : ps;
+  const proto = PROTO_NAMES[c.proto[i]!]!;
+  const serverPort = portOf(swapped ? c.clientPort[i]! : c.serverPort[i]!);
+  const base = { swapped, clientRoles: pcs.shown, serverRoles: pss.shown, clientRolesFrom: pcs.source, serverRolesFrom: pss.source };
   if (cands.length === 0) {
-    const what = serverPort === null ? `${proto}${f.icmpType !== undefined ? ` type ${f.icmpType}` : ''}` : `${proto}/${serverPort}`;
+    const icmpType = c.icmpType[i]!;
+    const what = serverPort === null ? `${proto}${icmpType >= 0 ? ` type ${icmpType}` : ''}` : `${proto}/${serverPort}`;
     return { ...base, verdict: 'undocumented', rule: null, matches: NO_MATCHES, cite: null, detail: `no catalog rule documents ${what}` };
   }
   const fits = (cand: Candidate, rev: boolean) => {
     // Only roles the user gave can condemn a flow; inferred roles are guesses that order readings.
-    const [x, y] = rev ? [s, c] : [c, s];
+    const [x, y] = rev ? [pss, pcs] : [pcs, pss];
     return rolesMatch(cand.rule.from, x.roles, x.classRoles, x.source === 'given') && rolesMatch(cand.rule.to, y.roles, y.classRoles, y.source === 'given');
   };
   const ok = cands.filter((cand) => fits(cand, false) || (cand.rule.direction === 'either' && fits(cand, true)));
@@ -303,7 +318,7 @@ function judge(f: FlowRecord, cands: Candidate[], pc: HostProfile, ps: HostProfi
       matches: [...new Set(ok.map((x) => `${x.rule.catalog}:${x.rule.id}`))],
       cite: best.rule.cite,
       ...(g ? { grant: { reason: g.reason, host: g.host, port: g.port, at: formatIso(g.fromSec, g.fromNs, 6), detail: g.evidence.detail } } : {}),
-      detail: `${best.rule.service || best.rule.id}: ${best.rule.from.join('|')} → ${best.rule.to.join('|')}${g ? ` (port granted by ${g.reason})` : ''}${c.source === 'unknown' || s.source === 'unknown' ? '; roles unknown, judged by port' : ''}`,
+      detail: `${best.rule.service || best.rule.id}: ${best.rule.from.join('|')} → ${best.rule.to.join('|')}${g ? ` (port granted by ${g.reason})` : ''}${pcs.source === 'unknown' || pss.source === 'unknown' ? '; roles unknown, judged by port' : ''}`,
     };
   }
   const narrow = narrowOf(cands);
@@ -318,7 +333,7 @@ function judge(f: FlowRecord, cands: Candidate[], pc: HostProfile, ps: HostProfi
     rule: `${best.rule.catalog}:${best.rule.id}`,
     matches: NO_MATCHES,
     cite: best.rule.cite,
-    detail: `${proto}/${serverPort ?? ''} is documented for ${best.rule.from.join('|')} → ${best.rule.to.join('|')}, not ${who(c.shown)} → ${who(s.shown)}`,
+    detail: `${proto}/${serverPort ?? ''} is documented for ${best.rule.from.join('|')} → ${best.rule.to.join('|')}, not ${who(pcs.shown)} → ${who(pss.shown)}`,
   };
 }
 
@@ -326,27 +341,28 @@ const NO_MATCHES: string[] = [];
 
 /**
  * Per-flow verdicts: expected, role-mismatch or undocumented, with the rule and the vendor's words.
- * The flows are judged in place (the records become the judged flows: one object a flow, not two).
  * A verdict depends on the readings of the flow's ports and the two hosts' roles, so it is worked out
  * once for each (readings, client profile, server profile) and shared: hundreds of thousands of flows
- * make only as many distinct verdicts as there are ports and kinds of host. Readings that depend on a
- * grant are worked out for each flow.
+ * make only as many distinct verdicts as there are ports and kinds of host, and each flow keeps only
+ * its verdict's index. Readings that depend on a grant are worked out for each flow.
  */
-export function judgeFlows(flows: FlowRecord[], ctx: AuditContext): JudgedFlow[] {
+export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
   const rules = indexRules(ctx.catalogs);
-  if (!ctx.roles.map) inferRoles(flows, rules, ctx);
-  const profiles = new Map<string, HostProfile>();
+  const granted = grantedHosts(c, ctx.grants);
+  if (!ctx.roles.map) inferRoles(c, rules, ctx, granted);
+  const profiles: Array<HostProfile | undefined> = new Array(c.hosts.length);
   const byContent = new Map<string, HostProfile>();
   const plainProfiles = new Map<string[], HostProfile>();
-  const profileOf = (addr: string): HostProfile => {
-    let p = profiles.get(addr);
+  const profileOf = (host: number): HostProfile => {
+    let p = profiles[host];
     if (p) return p;
+    const addr = c.hosts[host]!;
     const r = ctx.roles.rolesOf(addr);
     const classRoles = ctx.roles.classRolesOf(addr);
     // Most hosts have no roles: their profile follows from the (shared) class-role array alone.
     const plain = r.roles.length === 0 && r.source === 'unknown';
     if (plain && (p = plainProfiles.get(classRoles))) {
-      profiles.set(addr, p);
+      profiles[host] = p;
       return p;
     }
     const key = `${r.source}|${r.roles.join(',')}|${classRoles.join(',')}`;
@@ -363,122 +379,128 @@ export function judgeFlows(flows: FlowRecord[], ctx: AuditContext): JudgedFlow[]
       byContent.set(key, p);
     }
     if (plain) plainProfiles.set(classRoles, p);
-    profiles.set(addr, p);
+    profiles[host] = p;
     return p;
   };
-  const listIds = new WeakMap<Candidate[], number>();
-  let nextList = 0;
-  const listId = (l: Candidate[]) => {
-    let id = listIds.get(l);
-    if (id === undefined) listIds.set(l, (id = nextList++));
+  // A pair of shared reading lists (as the flow's port gives them, and as judged) gets a number; with
+  // the two profiles' ids it keys the shared verdicts without a string a flow.
+  const pairIds = new Map<Candidate[], Map<Candidate[], number>>();
+  let nextPair = 0;
+  const pairId = (a: Candidate[], b: Candidate[]) => {
+    let inner = pairIds.get(a);
+    if (!inner) pairIds.set(a, (inner = new Map()));
+    let id = inner.get(b);
+    if (id === undefined) inner.set(b, (id = nextPair++));
     return id;
   };
-  const shared = new Map<string, Judgement>();
-  const out = flows as JudgedFlow[];
-  for (const f of flows) {
-    const strong = !WEAK_DIRECTION.has(f.direction);
-    const first = candidatesFor(f, rules, ctx.grants, false);
+  const judgements: Judgement[] = [];
+  const shared = new Map<number | string, number>();
+  const of = new Uint32Array(c.n);
+  for (let i = 0; i < c.n; i++) {
+    const strong = !WEAK[c.direction[i]!];
+    const first = candidatesFor(c, i, rules, ctx.grants, granted, false);
     let cands = first;
     // Without a SYN our direction is a guess: if only the other side's port is documented, the
     // catalog knows better who listens.
-    if (cands.length === 0 && !strong) cands = candidatesFor(f, rules, ctx.grants, true);
-    const pc = profileOf(f.client);
-    const ps = profileOf(f.server);
-    let j: Judgement;
+    if (cands.length === 0 && !strong) cands = candidatesFor(c, i, rules, ctx.grants, granted, true);
+    const pc = profileOf(c.client[i]!);
+    const ps = profileOf(c.server[i]!);
     if (isShared(first) && isShared(cands)) {
-      const key = `${listId(first)}|${listId(cands)}|${pc.id}|${ps.id}`;
-      const known = shared.get(key);
-      if (known) j = known;
-      else shared.set(key, (j = judge(f, cands, pc, ps)));
-    } else j = judge(f, cands, pc, ps);
-    applyJudgement(f as JudgedFlow, j);
+      const pair = pairId(first, cands);
+      const key = pc.id < 0x8000 && ps.id < 0x8000 ? (pair * 0x8000 + pc.id) * 0x8000 + ps.id : `${pair}|${pc.id}|${ps.id}`;
+      let ji = shared.get(key);
+      if (ji === undefined) {
+        shared.set(key, (ji = judgements.length));
+        judgements.push(judge(c, i, cands, pc, ps));
+      }
+      of[i] = ji;
+    } else {
+      of[i] = judgements.length;
+      judgements.push(judge(c, i, cands, pc, ps));
+    }
   }
-  return out;
+  return new JudgedFlows(c, judgements, of);
 }
 
-/** Turns a flow record into its judged flow, in place, with the keys in the order reports print them. */
-function applyJudgement(f: JudgedFlow, j: Judgement): void {
-  if (j.swapped) {
-    const { client, clientPort, clientPackets, clientBytes, clientFlags } = f;
-    f.client = f.server;
-    f.clientPort = f.serverPort;
-    f.server = client;
-    f.serverPort = clientPort;
-    f.clientPackets = f.serverPackets;
-    f.clientBytes = f.serverBytes;
-    f.serverPackets = clientPackets;
-    f.serverBytes = clientBytes;
-    f.clientFlags = f.serverFlags;
-    f.serverFlags = clientFlags;
-  }
-  f.clientRoles = j.clientRoles;
-  f.serverRoles = j.serverRoles;
-  f.clientRolesFrom = j.clientRolesFrom;
-  f.serverRolesFrom = j.serverRolesFrom;
-  if (j.swapped) f.direction = 'catalog-port';
-  f.verdict = j.verdict;
-  f.rule = j.rule;
-  f.matches = j.matches;
-  f.cite = j.cite;
-  if (j.grant) f.grant = j.grant;
-  f.detail = j.detail;
-}
-
-type AltState = { state: 'satisfied' | 'failing' | 'missing'; flows: JudgedFlow[] };
-
-function stateOf(flows: JudgedFlow[]): AltState {
-  if (flows.length === 0) return { state: 'missing', flows };
-  const ok = flows.filter((f) => f.proto !== 'tcp' || f.outcome === 'established' || (f.outcome === 'partial' && f.serverPackets > 0 && f.clientPackets > 0));
-  return ok.length ? { state: 'satisfied', flows: ok } : { state: 'failing', flows };
-}
-
-function combine(alts: AltState[]): AltState {
-  return alts.find((a) => a.state === 'satisfied') ?? alts.find((a) => a.state === 'failing') ?? { state: 'missing', flows: [] };
-}
+/** Flows by index in the judged list. */
+type AltState = { state: 'satisfied' | 'failing' | 'missing'; flows: number[] };
 
 /**
  * Required flows: for every requirement, per host pair (when a trigger rule was seen) or per host (for
- * every host of a role), whether one of the expected flows is there.
+ * every host of a role), whether one of the expected flows is there. Flows are read from the judged
+ * list's columns by index; hosts by id.
  */
-export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captureStart: { sec: number; ns: number } | null, captureEnd: { sec: number; ns: number } | null): RequirementFinding[] {
-  const byRule = new Map<string, JudgedFlow[]>();
-  for (const f of judged) {
-    if (f.verdict !== 'expected') continue;
-    for (const key of f.matches) {
-      const list = byRule.get(key) ?? [];
-      list.push(f);
-      byRule.set(key, list);
+export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captureStart: { sec: number; ns: number } | null, captureEnd: { sec: number; ns: number } | null): RequirementFinding[] {
+  const c = judged.columns;
+  const hosts = c.hosts;
+  const H = hosts.length;
+  const TCP = 6;
+  const stateOf = (flows: number[]): AltState => {
+    if (flows.length === 0) return { state: 'missing', flows };
+    const ok = flows.filter((i) => {
+      if (c.proto[i] !== TCP) return true;
+      const o = judged.outcome(i);
+      return o === 'established' || (o === 'partial' && c.serverPackets[i]! > 0 && c.clientPackets[i]! > 0);
+    });
+    return ok.length ? { state: 'satisfied', flows: ok } : { state: 'failing', flows };
+  };
+  const label = (i: number) => flowLabel(judged, i);
+  const start = (i: number) => ({ sec: c.startSec[i]!, ns: c.startNs[i]! });
+  const byRule = new Map<string, number[]>();
+  for (let i = 0; i < c.n; i++) {
+    const j = judged.judgement(i);
+    if (j.verdict !== 'expected') continue;
+    for (const key of j.matches) {
+      const list = byRule.get(key);
+      if (list) list.push(i);
+      else byRule.set(key, [i]);
     }
   }
-  // Where each host is first seen, for how long the capture could have shown its flows (its keys are
-  // the hosts seen). One lookup a side; a later flow that starts earlier updates the time in place.
-  const firstSeen = new Map<string, { sec: number; ns: number }>();
-  const seenHosts = firstSeen.keys.bind(firstSeen);
-  const seen = (host: string, f: JudgedFlow) => {
-    const t = firstSeen.get(host);
-    if (t === undefined) firstSeen.set(host, { sec: f.startSec, ns: f.startNs });
-    else if (compareTime(f.startSec, f.startNs, t.sec, t.ns) < 0) {
-      t.sec = f.startSec;
-      t.ns = f.startNs;
+  // Where each host is first seen, for how long the capture could have shown its flows (every host of
+  // the columns is seen: they are made from the flows).
+  const seenSec = new Float64Array(H).fill(Infinity);
+  const seenNs = new Float64Array(H);
+  const see = (h: number, sec: number, ns: number) => {
+    if (sec < seenSec[h]! || (sec === seenSec[h]! && ns < seenNs[h]!)) {
+      seenSec[h] = sec;
+      seenNs[h] = ns;
     }
   };
-  for (const f of judged) {
-    seen(f.client, f);
-    seen(f.server, f);
+  for (let i = 0; i < c.n; i++) {
+    see(c.client[i]!, c.startSec[i]!, c.startNs[i]!);
+    see(c.server[i]!, c.startSec[i]!, c.startNs[i]!);
   }
-  const withGrant = judged.filter((f) => f.rule !== null && f.grant !== undefined);
-  // A rule's flows by client, by server and by pair, made when first asked: one pass, not one a host.
-  const indexes = new Map<string, Map<string, JudgedFlow[]>>();
-  const flowsOf = (rule: string, by: 'client' | 'server' | 'pair', key: string): JudgedFlow[] => {
+  let ids: Map<string, number> | null = null;
+  const hostId = (addr: string): number | undefined => {
+    if (ids === null) {
+      ids = new Map();
+      for (let h = 0; h < H; h++) ids.set(hosts[h]!, h);
+    }
+    return ids.get(addr);
+  };
+  const firstSeen = (addr: string): { sec: number; ns: number } | null => {
+    const h = hostId(addr);
+    return h === undefined ? null : { sec: seenSec[h]!, ns: seenNs[h]! };
+  };
+  const withGrant: number[] = [];
+  for (let i = 0; i < c.n; i++) {
+    const j = judged.judgement(i);
+    if (j.rule !== null && j.grant !== undefined) withGrant.push(i);
+  }
+  // A rule's flows by client, by server and by pair (client × H + server), made when first asked: one
+  // pass, not one a host.
+  const indexes = new Map<string, Map<number, number[]>>();
+  const flowsOf = (rule: string, by: 'client' | 'server' | 'pair', key: number | undefined): number[] => {
+    if (key === undefined) return [];
     const ik = `${by}\u0000${rule}`;
     let index = indexes.get(ik);
     if (!index) {
       index = new Map();
-      for (const f of byRule.get(rule) ?? []) {
-        const k = by === 'client' ? f.client : by === 'server' ? f.server : `${f.client}|${f.server}`;
+      for (const i of byRule.get(rule) ?? []) {
+        const k = by === 'client' ? judged.client(i) : by === 'server' ? judged.server(i) : judged.client(i) * H + judged.server(i);
         const list = index.get(k);
-        if (list) list.push(f);
-        else index.set(k, [f]);
+        if (list) list.push(i);
+        else index.set(k, [i]);
       }
       indexes.set(ik, index);
     }
@@ -497,7 +519,7 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
         let status: RequirementState = alt.state;
         let detail = what;
         if (status === 'missing') {
-          const span = captureSpanFrom(firstSeen.get(from) ?? null, captureEnd, captureStart);
+          const span = captureSpanFrom(firstSeen(from), captureEnd, captureStart);
           if (period !== null && span < period) {
             status = 'inconclusive';
             detail += `; the capture covers ${span.toFixed(0)} s of this host, shorter than the documented period of ${period} s`;
@@ -516,7 +538,7 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
           description: req.description,
           detail,
           cite: req.cite ?? (expectRules[0]?.cite ?? null),
-          evidence: alt.flows.map(flowLabel),
+          evidence: alt.flows.map(label),
         };
       };
       const describeAlternatives = (from: string, to: string | null) =>
@@ -532,48 +554,54 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
 
       if (req.when) {
         const triggers = byRule.get(`${cat.id}:${req.when.rule}`) ?? [];
-        const pairs = new Map<string, JudgedFlow[]>();
-        for (const f of triggers) {
-          const k = `${f.client}|${f.server}`;
+        const pairs = new Map<number, number[]>();
+        for (const i of triggers) {
+          const k = judged.client(i) * H + judged.server(i);
           const list = pairs.get(k);
-          if (list) list.push(f);
-          else pairs.set(k, [f]);
+          if (list) list.push(i);
+          else pairs.set(k, [i]);
         }
         for (const [k, trig] of pairs) {
-          const [client, server] = k.split('|') as [string, string];
+          const clientId = Math.floor(k / H);
+          const serverId = k - clientId * H;
+          const client = hosts[clientId]!;
+          const server = hosts[serverId]!;
           // Without given roles a rule and its reverse cannot be told apart on one port: a pair seen
           // both ways is one relationship, triggered by whichever side spoke first.
-          const reverse = pairs.get(`${server}|${client}`);
+          const reverse = pairs.get(serverId * H + clientId);
           if (reverse && ctx.roles.rolesOf(client).source !== 'given' && ctx.roles.rolesOf(server).source !== 'given') {
-            const first = (fs: JudgedFlow[]) => fs.reduce((m, f) => (compareTime(f.startSec, f.startNs, m.startSec, m.startNs) < 0 ? f : m));
-            const a = first(trig);
-            const b = first(reverse);
-            if (compareTime(b.startSec, b.startNs, a.startSec, a.startNs) < 0) continue;
+            const first = (fs: number[]) => fs.reduce((m, i) => (compareTime(c.startSec[i]!, c.startNs[i]!, c.startSec[m]!, c.startNs[m]!) < 0 ? i : m));
+            const a = start(first(trig));
+            const b = start(first(reverse));
+            if (compareTime(b.sec, b.ns, a.sec, a.ns) < 0) continue;
           }
           const ruleAlts: AltState[] = [];
           const grantKinds = req.expect.flatMap((e) => ('grant' in e ? [e.grant] : []));
           for (const e of req.expect) {
             if (!('rule' in e)) continue;
-            const [a, b] = e.reverse ? [server, client] : [client, server];
-            ruleAlts.push(stateOf(flowsOf(`${cat.id}:${e.rule}`, 'pair', `${a}|${b}`)));
+            const [a, b] = e.reverse ? [serverId, clientId] : [clientId, serverId];
+            ruleAlts.push(stateOf(flowsOf(`${cat.id}:${e.rule}`, 'pair', a * H + b)));
           }
           if (grantKinds.length > 0) {
             // One finding per grant: each endpoint-mapper answer promises one dynamic connection.
             const grants = ctx.grants.filter((g) => grantKinds.includes(g.kind) && g.peer === client && g.evidence.server === server);
             if (grants.length === 0 && ruleAlts.length === 0) {
-              const failed = trig.every((f) => f.proto === 'tcp' && (f.outcome === 'attempted' || f.outcome === 'rejected'));
+              const failed = trig.every((i) => c.proto[i] === TCP && (judged.outcome(i) === 'attempted' || judged.outcome(i) === 'rejected'));
               out.push({
                 ...finding(client, server, { state: 'missing', flows: trig }, ''),
                 status: failed ? 'failing' : 'inconclusive',
                 detail: failed
                   ? `the ${req.when.rule} call itself was never answered, so no dynamic port was granted`
                   : `no ${grantKinds.join('/')} grant could be read from the ${req.when.rule} exchange (reply not captured or not decodable)`,
-                evidence: trig.map(flowLabel),
+                evidence: trig.map(label),
               });
               continue;
             }
             for (const g of grants) {
-              const conns = withGrant.filter((f) => f.grant!.host === g.host && f.grant!.port === g.port && f.client === g.peer && compareTime(f.startSec, f.startNs, g.fromSec, g.fromNs) >= 0);
+              const conns = withGrant.filter((i) => {
+                const fg = judged.judgement(i).grant!;
+                return fg.host === g.host && fg.port === g.port && hosts[judged.client(i)] === g.peer && compareTime(c.startSec[i]!, c.startNs[i]!, g.fromSec, g.fromNs) >= 0;
+              });
               const alt = combine([stateOf(conns), ...ruleAlts]);
               const what =
                 alt.state === 'satisfied'
@@ -588,26 +616,27 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
           const alt = combine(ruleAlts);
           const what =
             alt.state === 'satisfied'
-              ? `seen: ${alt.flows.slice(0, 3).map(flowLabel).join('; ')}`
+              ? `seen: ${alt.flows.slice(0, 3).map(label).join('; ')}`
               : alt.state === 'failing'
                 ? `attempted but never established: ${describeAlternatives(client, server)}`
                 : `${client} reached ${server} on ${req.when.rule}, but there is no ${describeAlternatives(client, server)}`;
           out.push(finding(client, server, alt, what));
         }
       } else if (req.forEach) {
-        for (const host of ctx.roles.hostsOf(req.forEach, seenHosts()).sort()) {
+        for (const host of ctx.roles.hostsOf(req.forEach, hosts).sort()) {
+          const id = hostId(host);
           const alts: AltState[] = [];
           for (const e of req.expect) {
             if (!('rule' in e)) continue;
-            alts.push(stateOf(flowsOf(`${cat.id}:${e.rule}`, e.reverse ? 'server' : 'client', host)));
+            alts.push(stateOf(flowsOf(`${cat.id}:${e.rule}`, e.reverse ? 'server' : 'client', id)));
           }
           const alt = combine(alts);
-          const peers = [...new Set(alt.flows.map((f) => (f.client === host ? f.server : f.client)))];
+          const peers = [...new Set(alt.flows.map((i) => hosts[judged.client(i) === id ? judged.server(i) : judged.client(i)]!))];
           const what =
             alt.state === 'satisfied'
-              ? `seen: ${alt.flows.slice(0, 3).map(flowLabel).join('; ')}`
+              ? `seen: ${alt.flows.slice(0, 3).map(label).join('; ')}`
               : alt.state === 'failing'
-                ? `attempted but never established: ${alt.flows.slice(0, 3).map(flowLabel).join('; ')}`
+                ? `attempted but never established: ${alt.flows.slice(0, 3).map(label).join('; ')}`
                 : `${host} (${req.forEach}) shows no ${describeAlternatives(host, null)}`;
           out.push(finding(host, peers.length === 1 ? peers[0]! : null, alt, what));
         }
@@ -615,6 +644,10 @@ export function checkRequirements(judged: JudgedFlow[], ctx: AuditContext, captu
     }
   }
   return out;
+}
+
+function combine(alts: AltState[]): AltState {
+  return alts.find((a) => a.state === 'satisfied') ?? alts.find((a) => a.state === 'failing') ?? { state: 'missing', flows: [] };
 }
 
 /** Seconds of capture in which a host could have shown the flow: from its first packet (or the capture start) to the end. */

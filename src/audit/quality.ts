@@ -1,5 +1,5 @@
 import type { CaptureSummary } from '../flow/pipeline.js';
-import type { FlowRecord } from '../flow/table.js';
+import { OUTCOMES, type FlowColumns } from '../flow/columns.js';
 
 /** What the capture could and could not have seen, stated before any verdict. */
 export interface CaptureQuality {
@@ -20,7 +20,7 @@ export interface CaptureQuality {
   loss: string | null;
 }
 
-export function assessQuality(capture: CaptureSummary, flows: FlowRecord[], firstSec: number, firstNs: number, lastSec: number, lastNs: number): CaptureQuality {
+export function assessQuality(capture: CaptureSummary, flows: FlowColumns, firstSec: number, firstNs: number, lastSec: number, lastNs: number): CaptureQuality {
   const duration = Number.isFinite(firstSec) && Number.isFinite(lastSec) ? lastSec - firstSec + (lastNs - firstNs) / 1e9 : 0;
   let dIf = 0;
   let dOs = 0;
@@ -28,8 +28,16 @@ export function assessQuality(capture: CaptureSummary, flows: FlowRecord[], firs
     dIf += i.stats?.droppedByInterface ?? 0;
     dOs += i.stats?.droppedByOs ?? 0;
   }
-  const tcp = flows.filter((f) => f.proto === 'tcp');
-  const oneSided = tcp.filter((f) => f.outcome !== 'attempted' && (f.clientPackets === 0 || f.serverPackets === 0)).length;
+  let tcpFlows = 0;
+  let oneSided = 0;
+  let vlanAsym = 0;
+  for (let i = 0; i < flows.n; i++) {
+    vlanAsym += flows.vlanAsymmetric[i]!;
+    if (flows.proto[i] !== 6) continue;
+    tcpFlows++;
+    if (OUTCOMES[flows.outcome[i]!] !== 'attempted' && (flows.clientPackets[i] === 0 || flows.serverPackets[i] === 0)) oneSided++;
+  }
+  const tcp = { length: tcpFlows };
   let truncated = 0;
   for (const [reason, { count }] of Object.entries(capture.decodeErrors)) if (reason.includes('truncated')) truncated += count;
   const share = tcp.length ? oneSided / tcp.length : 0;
@@ -39,7 +47,6 @@ export function assessQuality(capture: CaptureSummary, flows: FlowRecord[], firs
   if (oneSided > 0) notes.push(`${oneSided} of ${tcp.length} TCP flows (${(share * 100).toFixed(0)}%) show one direction only`);
   if (truncated > 0) notes.push(`${truncated} records or headers are truncated`);
   if (capture.timeReversals > 0) notes.push(`${capture.timeReversals} packets are out of time order`);
-  const vlanAsym = flows.filter((f) => f.vlanAsymmetric).length;
   if (vlanAsym > 0) notes.push(`${vlanAsym} flows carry a VLAN tag in one direction only (the mirror sees the directions on different ports or trunks)`);
   let loss: string | null = null;
   if (dIf + dOs > 0) loss = `the capture dropped ${dIf + dOs} packets, so absence is not proof`;

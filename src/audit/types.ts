@@ -27,6 +27,25 @@ export interface JudgedFlow extends FlowRecord {
   waived?: { reason: string; expires?: string };
 }
 
+/**
+ * The verdict of a flow without the flow's own counters and times: shared by every flow of the same
+ * readings and host profiles (hundreds of thousands of flows make a few hundred of them).
+ */
+export interface Judgement {
+  /** The catalog's port shows the recorded server is the client: the judged flow has its sides exchanged. */
+  swapped: boolean;
+  clientRoles: string[];
+  serverRoles: string[];
+  clientRolesFrom: RoleSource;
+  serverRolesFrom: RoleSource;
+  verdict: Verdict;
+  rule: string | null;
+  matches: string[];
+  cite: Cite | null;
+  grant?: JudgedFlow['grant'];
+  detail: string;
+}
+
 export interface RequirementFinding {
   /** `catalog:requirement-id`. */
   rule: string;

@@ -2,7 +2,8 @@ import { LineCounter, parseDocument } from 'yaml';
 import { Ajv } from 'ajv';
 import { InputError, readUserFile } from '../core/errors.js';
 import { addressToBigInt, inBlock, parseBlock, AddressBlock } from './addresses.js';
-import type { JudgedFlow, RequirementFinding } from './types.js';
+import type { JudgedFlows } from './judged.js';
+import type { RequirementFinding } from './types.js';
 
 /** An accepted exception: a rule, requirement or undocumented port, between given hosts, until a date. */
 export interface Waiver {
@@ -91,13 +92,17 @@ function hostIn(w: Waiver, addrs: Array<string | null>): boolean {
 }
 
 /** Marks waived findings; expired waivers are not applied. Returns the expired ones. */
-export function applyWaivers(waivers: Waiver[], flows: JudgedFlow[], requirements: RequirementFinding[], today: string): Waiver[] {
+export function applyWaivers(waivers: Waiver[], flows: JudgedFlows, requirements: RequirementFinding[], today: string): Waiver[] {
   const active = waivers.filter((w) => !w.expires || w.expires >= today);
-  for (const f of flows) {
-    if (f.verdict === 'expected') continue;
-    const w = active.find((w) => ((w.rule && w.rule === f.rule) || (w.port && w.port.proto === f.proto && w.port.port === f.serverPort)) && hostIn(w, [f.client, f.server]));
+  const hosts = flows.columns.hosts;
+  for (let i = 0; active.length > 0 && i < flows.length; i++) {
+    const j = flows.judgement(i);
+    if (j.verdict === 'expected') continue;
+    const proto = flows.proto(i);
+    const serverPort = flows.serverPort(i);
+    const w = active.find((w) => ((w.rule && w.rule === j.rule) || (w.port && w.port.proto === proto && w.port.port === serverPort)) && hostIn(w, [hosts[flows.client(i)]!, hosts[flows.server(i)]!]));
     if (w) {
-      f.waived = { reason: w.reason, ...(w.expires ? { expires: w.expires } : {}) };
+      flows.waive(i, { reason: w.reason, ...(w.expires ? { expires: w.expires } : {}) });
       w.used++;
     }
   }

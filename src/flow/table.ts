@@ -3,11 +3,11 @@ import { formatIPv4, formatIPv6 } from '../core/addr.js';
 import { ascii, key, num, str } from '../core/json-bytes.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { PacketView } from '../decode/view.js';
+import { DIRECTION_EVIDENCE, emptyColumns, PROTO_NAMES, type DirectionEvidence, type FlowColumns } from './columns.js';
 
-/** Which evidence decided who the client of a flow is, weakest first. */
-export const DIRECTION_EVIDENCE = ['first-packet', 'port-rank', 'epb-flags', 'icmp-type', 'syn-ack', 'syn'] as const;
-/** 'catalog-port' is set by the audit when only the catalog's documented port shows who listens. */
-export type DirectionEvidence = (typeof DIRECTION_EVIDENCE)[number] | 'catalog-port';
+export { DIRECTION_EVIDENCE };
+export type { DirectionEvidence };
+// Which evidence decided who the client of a flow is, weakest first (DIRECTION_EVIDENCE's order).
 const EV_FIRST = 0;
 const EV_PORT = 1;
 const EV_EPB = 2;
@@ -84,7 +84,6 @@ const SLOT_W = 12;
 const HOT_W = 8;
 const META_W = 8;
 const TUNNEL_NAMES = ['vlan', 'mpls', 'pppoe', 'gre', 'erspan', 'vxlan', 'geneve', 'ip-in-ip', 'teredo'];
-const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6' };
 
 /** A flow table as plain arrays: what a worker sends back (the buffers are transferable). */
 export interface FlowShard {
@@ -706,8 +705,92 @@ export class FlowTable {
     yield buf.subarray(0, p);
   }
 
-  /** One flow's line, field for field as record() and JSON.stringify(publicFlow()) make it. */
-  private jsonLine(b: Buffer, p: number, f: number, iso: IsoBytes): number {
+  /**
+   * The flows as columns in export order, for the audit: hosts numbered through a hash of their
+   * address words (each address text made once, not twice a flow), records and JSON lines made from
+   * the arrays only when a report asks for them.
+   */
+  columns(): FlowColumns {
+    const order = this.exportOrder();
+    const n = order.length;
+    const keys = this.keys;
+    const hot = this.hot;
+    const meta = this.meta;
+    const hosts: string[] = [];
+    // Open addressing over (version, 4 words) → host id + 1.
+    let hmask = 1023;
+    while (hmask < n * 4) hmask = hmask * 2 + 1;
+    const slots = new Int32Array(hmask + 1);
+    const hkeys: number[] = [];
+    const hostOf = (o: number, v4: boolean): number => {
+      const w0 = keys[o]!;
+      const w1 = v4 ? 0 : keys[o + 1]!;
+      const w2 = v4 ? 0 : keys[o + 2]!;
+      const w3 = v4 ? 0 : keys[o + 3]!;
+      let h = Math.imul(w0 ^ (v4 ? 0x9e3779b9 : 0x85ebca6b), 0xcc9e2d51) ^ Math.imul(w1, 0x1b873593) ^ Math.imul(w2, 0xe6546b64) ^ Math.imul(w3, 0x85ebca77);
+      h ^= h >>> 15;
+      h = Math.imul(h, 0x2c1b3c6d);
+      h ^= h >>> 13;
+      for (let s = h & hmask; ; s = (s + 1) & hmask) {
+        const id = slots[s]! - 1;
+        if (id < 0) {
+          const nid = hosts.length;
+          slots[s] = nid + 1;
+          hkeys.push(v4 ? 4 : 6, w0, w1, w2, w3);
+          hosts.push(v4 ? formatIPv4(w0) : formatIPv6(w0, w1, w2, w3));
+          return nid;
+        }
+        const k = id * 5;
+        if (hkeys[k] === (v4 ? 4 : 6) && hkeys[k + 1] === w0 && hkeys[k + 2] === w1 && hkeys[k + 3] === w2 && hkeys[k + 4] === w3) return id;
+      }
+    };
+    const iso = new IsoBytes();
+    const c = emptyColumns(n, hosts, (i) => this.record(order[i]!), (b, p, i, swap) => this.jsonLine(b, p, order[i]!, iso, swap) - 1); // without its closing brace
+    for (let i = 0; i < n; i++) {
+      const f = order[i]!;
+      const kb = f * KW;
+      const hb = f * HOT_W;
+      const mb = f * META_W;
+      const m0 = keys[kb]!;
+      const proto = m0 & 0xff;
+      const v4 = ((m0 >> 8) & 0xf) === 4;
+      const cA = meta[mb + 6] === 1;
+      const a = hostOf(kb + 1, v4);
+      const bb = hostOf(kb + 5, v4);
+      c.client[i] = cA ? a : bb;
+      c.server[i] = cA ? bb : a;
+      c.proto[i] = proto;
+      if ((m0 >> 12) & 1) {
+        const portA = keys[kb + 9]! >>> 16;
+        const portB = keys[kb + 9]! & 0xffff;
+        c.clientPort[i] = cA ? portA : portB;
+        c.serverPort[i] = cA ? portB : portA;
+      } else {
+        c.clientPort[i] = -1;
+        c.serverPort[i] = -1;
+      }
+      const icmp = this.icmp[f]!;
+      c.icmpType[i] = icmp >= 0 ? icmp >> 8 : -1;
+      c.direction[i] = meta[mb + 7]!;
+      c.outcome[i] = proto === 6 ? OUTCOME_INDEX[this.outcome(f, cA)] : 0;
+      c.clientPackets[i] = cA ? hot[hb]! : hot[hb + 1]!;
+      c.serverPackets[i] = cA ? hot[hb + 1]! : hot[hb]!;
+      if (meta[mb + 4] === 1) {
+        c.startSec[i] = hot[hb + 4]!;
+        c.startNs[i] = hot[hb + 6]!;
+      }
+      const st = meta[mb + 2]!;
+      if ((st & TAGGED_A && !(st & TAGGED_B) && st & UNTAGGED_B) || (st & TAGGED_B && !(st & TAGGED_A) && st & UNTAGGED_A)) c.vlanAsymmetric[i] = 1;
+    }
+    return c;
+  }
+
+  /**
+   * One flow's line, field for field as record() and JSON.stringify(publicFlow()) make it; `swap`
+   * writes it as the audit's judged record has it when the catalog's port says the other side listens
+   * (sides exchanged, direction 'catalog-port', the outcome as recorded).
+   */
+  private jsonLine(b: Buffer, p: number, f: number, iso: IsoBytes, swap = false): number {
     const keys = this.keys;
     const hot = this.hot;
     const meta = this.meta;
@@ -718,7 +801,8 @@ export class FlowTable {
     const proto = m0 & 0xff;
     const v4 = ((m0 >> 8) & 0xf) === 4;
     const hasPorts = (m0 >> 12) & 1;
-    const cA = meta[mb + 6] === 1;
+    const recordedA = meta[mb + 6] === 1;
+    const cA = swap ? !recordedA : recordedA;
     const pC = cA ? hot[hb]! : hot[hb + 1]!;
     const pS = cA ? hot[hb + 1]! : hot[hb]!;
     const bC = cA ? hot[hb + 2]! : hot[hb + 3]!;
@@ -756,8 +840,8 @@ export class FlowTable {
       p = num(b, p, Number((hot[hb + 5]! - hot[hb + 4]! + (hot[hb + 7]! - hot[hb + 6]!) / 1e9).toFixed(9)));
     } else p = key(b, p, J_NO_TIME);
     p = key(b, p, J_OUTCOME);
-    p = proto === 6 ? key(b, p, OUTCOME_JSON[this.outcome(f, cA)]) : key(b, p, J_NULL);
-    p = key(b, p, DIRECTION_JSON[meta[mb + 7]!]!);
+    p = proto === 6 ? key(b, p, OUTCOME_JSON[this.outcome(f, recordedA)]) : key(b, p, J_NULL);
+    p = key(b, p, swap ? J_DIRECTION_CATALOG : DIRECTION_JSON[meta[mb + 7]!]!);
     if (proto === 6) {
       p = key(b, p, J_CLIENT_FLAGS);
       p = key(b, p, FLAGS_JSON[(cA ? meta[mb]! : meta[mb + 1]!) & 0xff]!);
@@ -915,6 +999,8 @@ const OUTCOME_JSON: Record<TcpOutcome, Uint8Array> = {
   established: ascii('"established"'), attempted: ascii('"attempted"'), rejected: ascii('"rejected"'), partial: ascii('"partial"'),
 };
 const DIRECTION_JSON = DIRECTION_EVIDENCE.map((d) => ascii(`,"direction":"${d}"`));
+const J_DIRECTION_CATALOG = ascii(',"direction":"catalog-port"');
+const OUTCOME_INDEX: Record<TcpOutcome, number> = { established: 1, attempted: 2, rejected: 3, partial: 4 };
 export const J_CLIENT_FLAGS = ascii(',"clientFlags":');
 export const J_SERVER_FLAGS = ascii(',"serverFlags":');
 /** The letters of every TCP flags byte, made once: records share them instead of making two strings a flow. */

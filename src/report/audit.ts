@@ -18,7 +18,7 @@ export function auditJson(r: AuditReport, indent = 2): string {
  * thousands of judged flows never become one giant string.
  */
 export function writeAuditJson(r: AuditReport, out: Writable): Promise<void> {
-  return writeJsonWithFlows(r, judgedLineChunks(r.flows), out);
+  return writeJsonWithFlows(r, r.flows.jsonChunks(judgedLineChunks), out);
 }
 
 // A firewall that eats one required flow fails it for every agent: tens of thousands of findings that
@@ -107,7 +107,7 @@ export function auditText(r: AuditReport): string {
       if (x.cite) out.push(...citeLines(x.cite));
     }
   }
-  const undocumented = r.flows.filter((f) => f.verdict === 'undocumented' && !f.waived);
+  const undocumented = r.flows.withVerdict('undocumented', false);
   if (undocumented.length) {
     out.push('', 'UNDOCUMENTED SERVICES (grouped by port)');
     const groups = new Map<string, { flows: number; bytes: number; servers: Set<string>; clients: Set<string> }>();
@@ -126,7 +126,7 @@ export function auditText(r: AuditReport): string {
       out.push(`  ${k.padEnd(14)} ${g.flows} flows, ${humanBytes(g.bytes)}; servers ${servers.slice(0, 4).join(' ')}${servers.length > 4 ? ` (+${servers.length - 4})` : ''}; clients ${clients.slice(0, 4).join(' ')}${clients.length > 4 ? ` (+${clients.length - 4})` : ''}`);
     }
   }
-  const mismatched = r.flows.filter((f) => f.verdict === 'role-mismatch' && !f.waived);
+  const mismatched = r.flows.withVerdict('role-mismatch', false);
   if (mismatched.length) {
     out.push('', 'ROLE MISMATCHES (documented port, wrong roles or direction)');
     for (const f of mismatched) {
@@ -142,7 +142,7 @@ export function auditText(r: AuditReport): string {
       out.push(...wrap(x.detail, 100, '      '));
     }
   }
-  const waived = [...r.flows.filter((f) => f.waived), ...r.requirements.filter((x) => x.waived)];
+  const waived = [...r.flows.waivedFlows(), ...r.requirements.filter((x) => x.waived)];
   if (waived.length) out.push('', `WAIVED: ${waived.length} findings (see --format json for each)`);
   for (const w of r.waivers.expired) out.push(`  ! expired waiver (line ${w.line}, ${w.rule ?? w.port}, expired ${w.expires}): ${w.reason}`);
   const satisfied = r.requirements.filter((x) => x.status === 'satisfied');

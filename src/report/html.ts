@@ -108,7 +108,8 @@ export function auditHtml(r: AuditReport): string {
       escapeHtml(`${x.proto}/${x.ports.join(',')}`),
       `${escapeHtml(x.detail)}${x.cite ? citeHtml(x.cite) : ''}`,
     ]);
-  const flowRows = r.flows.map((f) => [
+  const flows = r.flows.toArray();
+  const flowRows = flows.map((f) => [
     `<span class="badge ${escapeHtml(f.waived ? 'waived' : f.verdict)}">${escapeHtml(f.verdict)}</span>`,
     escapeHtml(f.proto),
     escapeHtml(endpoint(f.client, f.clientPort)),
@@ -149,7 +150,7 @@ ${q.loss ? `<p class="loss">${escapeHtml(q.loss)}</p>` : ''}
 <p class="counts"><span>${s.requirements} required flows</span><span>${s.satisfied} satisfied</span><span>${s.missing} missing</span><span>${s.failing} failing</span><span>${s.inconclusive} inconclusive</span>${s.waived ? `<span>${s.waived} waived</span>` : ''}</p>
 <h2>Who talks to whom</h2>
 <p class="legend"><span style="background:${COLOURS.expected}"></span>expected<span style="background:${COLOURS['role-mismatch']}"></span>role mismatch<span style="background:${COLOURS.undocumented}"></span>undocumented<span style="background:${COLOURS.waived}"></span>waived</p>
-${matrix(r.flows)}
+${matrix(flows)}
 <h2>Required flows</h2>
 ${table('requirements', [['status', false], ['rule', false], ['from', false], ['to', false], ['ports', false], ['detail and vendor words', false]], reqRows)}
 <h2>Flows</h2>

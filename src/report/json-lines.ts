@@ -8,7 +8,7 @@ import {
 const SLACK = 64 * 1024;
 
 /** Judged flows' lines in chunks of bytes. */
-export function* judgedLineChunks(flows: readonly JudgedFlow[]): Generator<Buffer> {
+export function* judgedLineChunks(flows: Iterable<JudgedFlow>): Generator<Buffer> {
   const enc = new FlowLineEncoder();
   for (const f of flows) {
     enc.judged(f);

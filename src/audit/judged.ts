@@ -1,0 +1,235 @@
+import { FlowColumns, OUTCOMES, PROTO_NAMES } from '../flow/columns.js';
+import type { TcpOutcome } from '../flow/table.js';
+import type { Judgement, JudgedFlow, Verdict } from './types.js';
+
+export type Waived = NonNullable<JudgedFlow['waived']>;
+
+const SLACK = 64 * 1024;
+const NO_WAIVERS = new Map<number, Waived>();
+
+/**
+ * The judged flows of an audit: the flows' columns and, per flow, the index of its judgement. A
+ * flow's judged record (`JudgedFlow`) is made when a report asks for it and not kept, so 200 000
+ * flows cost the audit a few arrays instead of 200 000 long-lived objects; the JSON report writes its
+ * lines from the columns' source with each judgement's text made once.
+ *
+ * The list reads like a read-only array of judged records (length, at, iteration, find, filter, map,
+ * some, every); each call makes new records.
+ */
+export class JudgedFlows implements Iterable<JudgedFlow> {
+  private waivedBy: Map<number, Waived> = NO_WAIVERS;
+
+  constructor(
+    readonly columns: FlowColumns,
+    /** The distinct judgements. */
+    readonly judgements: readonly Judgement[],
+    /** Per flow, its judgement's index. */
+    readonly of: Uint32Array,
+  ) {}
+
+  get length(): number {
+    return this.columns.n;
+  }
+
+  judgement(i: number): Judgement {
+    return this.judgements[this.of[i]!]!;
+  }
+
+  verdict(i: number): Verdict {
+    return this.judgements[this.of[i]!]!.verdict;
+  }
+
+  /** Host ids of the judged client and server (exchanged when the catalog's port said so). */
+  client(i: number): number {
+    return this.judgement(i).swapped ? this.columns.server[i]! : this.columns.client[i]!;
+  }
+
+  server(i: number): number {
+    return this.judgement(i).swapped ? this.columns.client[i]! : this.columns.server[i]!;
+  }
+
+  /** The judged server port, null without ports. */
+  serverPort(i: number): number | null {
+    const p = this.judgement(i).swapped ? this.columns.clientPort[i]! : this.columns.serverPort[i]!;
+    return p < 0 ? null : p;
+  }
+
+  proto(i: number): string {
+    return PROTO_NAMES[this.columns.proto[i]!]!;
+  }
+
+  outcome(i: number): TcpOutcome | null {
+    return OUTCOMES[this.columns.outcome[i]!]!;
+  }
+
+  waived(i: number): Waived | undefined {
+    return this.waivedBy.get(i);
+  }
+
+  waive(i: number, w: Waived): void {
+    if (this.waivedBy === NO_WAIVERS) this.waivedBy = new Map();
+    this.waivedBy.set(i, w);
+  }
+
+  get waivedCount(): number {
+    return this.waivedBy.size;
+  }
+
+  /** How many flows have this verdict. */
+  count(verdict: Verdict): number {
+    const hits = this.judgements.map((j) => j.verdict === verdict);
+    let n = 0;
+    for (let i = 0; i < this.of.length; i++) if (hits[this.of[i]!]) n++;
+    return n;
+  }
+
+  /** Whether a flow has this verdict and no waiver. */
+  hasUnwaived(verdict: Verdict): boolean {
+    for (let i = 0; i < this.of.length; i++) if (this.verdict(i) === verdict && !this.waivedBy.has(i)) return true;
+    return false;
+  }
+
+  /** The judged records of the flows with this verdict (waived ones too, unless `waived` is false). */
+  withVerdict(verdict: Verdict, waived = true): JudgedFlow[] {
+    const out: JudgedFlow[] = [];
+    for (let i = 0; i < this.of.length; i++) if (this.verdict(i) === verdict && (waived || !this.waivedBy.has(i))) out.push(this.at(i)!);
+    return out;
+  }
+
+  /** The judged records of the waived flows, in flow order. */
+  waivedFlows(): JudgedFlow[] {
+    return [...this.waivedBy.keys()].sort((a, b) => a - b).map((i) => this.at(i)!);
+  }
+
+  /** Flow i's judged record (a new object each call); a negative index counts from the end. */
+  at(i: number): JudgedFlow | undefined {
+    if (i < 0) i += this.columns.n;
+    if (i < 0 || i >= this.columns.n) return undefined;
+    const f = this.columns.record(i) as JudgedFlow;
+    const j = this.judgement(i);
+    if (j.swapped) {
+      const { client, clientPort, clientPackets, clientBytes, clientFlags } = f;
+      f.client = f.server;
+      f.clientPort = f.serverPort;
+      f.server = client;
+      f.serverPort = clientPort;
+      f.clientPackets = f.serverPackets;
+      f.clientBytes = f.serverBytes;
+      f.serverPackets = clientPackets;
+      f.serverBytes = clientBytes;
+      f.clientFlags = f.serverFlags;
+      f.serverFlags = clientFlags;
+    }
+    f.clientRoles = j.clientRoles;
+    f.serverRoles = j.serverRoles;
+    f.clientRolesFrom = j.clientRolesFrom;
+    f.serverRolesFrom = j.serverRolesFrom;
+    if (j.swapped) f.direction = 'catalog-port';
+    f.verdict = j.verdict;
+    f.rule = j.rule;
+    f.matches = j.matches;
+    f.cite = j.cite;
+    if (j.grant) f.grant = j.grant;
+    f.detail = j.detail;
+    const w = this.waivedBy.get(i);
+    if (w) f.waived = w;
+    return f;
+  }
+
+  *[Symbol.iterator](): Iterator<JudgedFlow> {
+    for (let i = 0; i < this.columns.n; i++) yield this.at(i)!;
+  }
+
+  toArray(): JudgedFlow[] {
+    return [...this];
+  }
+
+  map<T>(fn: (f: JudgedFlow, i: number) => T): T[] {
+    const out: T[] = new Array(this.columns.n);
+    for (let i = 0; i < this.columns.n; i++) out[i] = fn(this.at(i)!, i);
+    return out;
+  }
+
+  filter(pred: (f: JudgedFlow) => boolean): JudgedFlow[] {
+    const out: JudgedFlow[] = [];
+    for (const f of this) if (pred(f)) out.push(f);
+    return out;
+  }
+
+  find(pred: (f: JudgedFlow) => boolean): JudgedFlow | undefined {
+    for (const f of this) if (pred(f)) return f;
+    return undefined;
+  }
+
+  some(pred: (f: JudgedFlow) => boolean): boolean {
+    return this.find(pred) !== undefined;
+  }
+
+  every(pred: (f: JudgedFlow) => boolean): boolean {
+    for (const f of this) if (!pred(f)) return false;
+    return true;
+  }
+
+  /**
+   * The `flows` array of the JSON report as byte chunks of lines: from the columns' source where it
+   * writes lines itself (the flow table), each judgement's text made once and copied; otherwise from
+   * the judged records (`lineChunks`, the records' writer).
+   */
+  *jsonChunks(lineChunks: (flows: Iterable<JudgedFlow>) => Iterable<Buffer>, chunkBytes = 1 << 20): Generator<Buffer> {
+    const line = this.columns.line;
+    if (line === undefined) {
+      yield* lineChunks(this);
+      return;
+    }
+    const tails: Array<Uint8Array | undefined> = new Array(this.judgements.length);
+    let buf = Buffer.allocUnsafe(chunkBytes + SLACK);
+    let p = 0;
+    for (let i = 0; i < this.columns.n; i++) {
+      const ji = this.of[i]!;
+      const j = this.judgements[ji]!;
+      let tail = tails[ji];
+      if (tail === undefined) tails[ji] = tail = tailOf(j);
+      const w = this.waivedBy.get(i);
+      const wText = w === undefined ? null : Buffer.from(`,"waived":${JSON.stringify(w)}`);
+      // A flow's own fields take under 1 KB (see FlowTable.jsonLine); its verdict's text is its own size.
+      const need = 1024 + tail.length + (wText?.length ?? 0) + 2;
+      if (p + need > buf.length) {
+        yield buf.subarray(0, p);
+        buf = Buffer.allocUnsafe(Math.max(chunkBytes, need) + SLACK);
+        p = 0;
+      }
+      if (i > 0) buf[p++] = 0x2c;
+      p = line(buf, p, i, j.swapped);
+      buf.set(tail, p);
+      p += tail.length;
+      if (wText !== null) {
+        buf.set(wText, p);
+        p += wText.length;
+      }
+      buf[p++] = 0x7d;
+      if (p >= chunkBytes) {
+        yield buf.subarray(0, p);
+        buf = Buffer.allocUnsafe(chunkBytes + SLACK);
+        p = 0;
+      }
+    }
+    yield buf.subarray(0, p);
+  }
+}
+
+/** A judgement's fields as JSON text (after the flow's own), as JSON.stringify writes them in a judged record. */
+function tailOf(j: Judgement): Uint8Array {
+  const json = JSON.stringify({
+    clientRoles: j.clientRoles,
+    serverRoles: j.serverRoles,
+    clientRolesFrom: j.clientRolesFrom,
+    serverRolesFrom: j.serverRolesFrom,
+    verdict: j.verdict,
+    rule: j.rule,
+    matches: j.matches,
+    cite: j.cite,
+    grant: j.grant,
+    detail: j.detail,
+  });
+  return Buffer.from(`,${json.slice(1, -1)}`);
+}
