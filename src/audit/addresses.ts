@@ -95,12 +95,32 @@ export function inBlock(block: AddressBlock, addr: { family: 4 | 6; value: bigin
 const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', 'fc00::/7', 'fe80::/10', '::1/128'].map((b) => parseBlock(b)!);
 const MULTICAST = ['224.0.0.0/4', 'ff00::/8'].map((b) => parseBlock(b)!);
 
+// IPv4 blocks as plain numbers: a dotted quad is checked without BigInt (the class checks run once for
+// each of hundreds of thousands of hosts).
+const PRIVATE_V4 = PRIVATE.filter((b) => b.family === 4).map((b) => [Number(b.lo), Number(b.hi)] as const);
+const MULTICAST_V4 = MULTICAST.filter((b) => b.family === 4).map((b) => [Number(b.lo), Number(b.hi)] as const);
+
+/** The last dotted quad parsed by the class checks below (they ask about one host in a row). */
+let lastV4Text = '';
+let lastV4 = -1;
+function v4Of(addr: string): number {
+  if (addr !== lastV4Text) {
+    lastV4 = parseIPv4Fast(addr);
+    lastV4Text = addr;
+  }
+  return lastV4;
+}
+
 export function isPrivate(addr: string): boolean {
+  const v = v4Of(addr);
+  if (v >= 0) return PRIVATE_V4.some(([lo, hi]) => v >= lo && v <= hi);
   const a = addressToBigInt(addr);
   return a !== null && PRIVATE.some((b) => inBlock(b, a));
 }
 
 export function isMulticast(addr: string): boolean {
+  const v = v4Of(addr);
+  if (v >= 0) return MULTICAST_V4.some(([lo, hi]) => v >= lo && v <= hi);
   const a = addressToBigInt(addr);
   return a !== null && MULTICAST.some((b) => inBlock(b, a));
 }
@@ -108,6 +128,11 @@ export function isMulticast(addr: string): boolean {
 /** The limited broadcast, or the top address of one of the site's subnets (from the role map). */
 export function isBroadcast(addr: string, siteBlocks: AddressBlock[]): boolean {
   if (addr === '255.255.255.255') return true;
+  // Without site blocks a dotted quad needs no BigInt: x.y.z.255 or not.
+  if (siteBlocks.length === 0) {
+    const v = v4Of(addr);
+    if (v >= 0) return v % 256 === 255;
+  }
   const a = addressToBigInt(addr);
   if (!a || a.family !== 4) return false;
   if (siteBlocks.some((b) => b.family === 4 && b.prefix <= 30 && a.value === b.hi)) return true;

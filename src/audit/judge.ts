@@ -206,13 +206,29 @@ function narrowOf(cands: Candidate[]): Candidate[] {
 function inferRoles(c: FlowColumns, rules: IndexedRule[], ctx: AuditContext, granted: GrantedHosts): void {
   const classIds = new Set(ctx.catalogs.flatMap((c) => c.roles.filter((r) => r.address).map((r) => r.id)));
   const roles = ctx.roles;
+  // Without a role map (the only time roles are inferred) a host's roles are the ones learnt here:
+  // kept by host id while the passes run (no address string hashed a flow), handed to the resolver
+  // at the end in the order they were first learnt, each host's roles in the order learnt.
+  const learnt: Array<Set<string> | undefined> = new Array(c.hosts.length);
+  const order: number[] = [];
+  const infer = (host: number, found: Set<string>): boolean => {
+    let set = learnt[host];
+    if (!set) {
+      learnt[host] = set = new Set();
+      order.push(host);
+    }
+    const before = set.size;
+    for (const r of found) set.add(r);
+    return set.size !== before;
+  };
   // A rule side naming an address class is compatible with any host.
   const anyClass = new Map<string[], boolean>();
-  const compatible = (ruleRoles: string[], addr: string) => {
+  const compatible = (ruleRoles: string[], host: number) => {
     let cls = anyClass.get(ruleRoles);
     if (cls === undefined) anyClass.set(ruleRoles, (cls = ruleRoles.some((r) => classIds.has(r))));
-    if (cls || !roles.hasRoles(addr)) return true;
-    for (const r of ruleRoles) if (roles.knowsRole(addr, r)) return true;
+    const set = learnt[host];
+    if (cls || set === undefined || set.size === 0) return true;
+    for (const r of ruleRoles) if (set.has(r)) return true;
     return false;
   };
   // What a list of readings can teach, when every one of them fits the hosts: worked out once a list.
@@ -228,16 +244,36 @@ function inferRoles(c: FlowColumns, rules: IndexedRule[], ctx: AuditContext, gra
     return l;
   };
   for (let pass = 0; pass < 3; pass++) {
-    let learnt = false;
+    let news = false;
+    // Flows come in runs on the same port: the last readings and their lesson are kept.
+    // (Kept only for readings whose narrow part is not empty: then the flow's direction evidence
+    // plays no part, and the same readings are the same lesson.)
+    let lastFirst: Candidate[] | null = null;
+    let lastCands: Candidate[] = [];
+    let lastLesson: ReturnType<typeof lessonOf> | null = null;
     for (let i = 0; i < c.n; i++) {
-      const strong = !WEAK[c.direction[i]!];
-      let cands = narrowOf(candidatesFor(c, i, rules, ctx.grants, granted, false));
-      if (cands.length === 0 && !strong) cands = narrowOf(candidatesFor(c, i, rules, ctx.grants, granted, true));
-      const lesson = lessonOf(cands);
-      if (!lesson.usable) continue;
+      const first = candidatesFor(c, i, rules, ctx.grants, granted, false);
+      let cands: Candidate[];
+      let lesson: ReturnType<typeof lessonOf>;
+      if (first === lastFirst) {
+        if (!lastLesson!.usable) continue;
+        cands = lastCands;
+        lesson = lastLesson!;
+      } else {
+        cands = narrowOf(first);
+        const narrowFirst = cands.length > 0;
+        if (!narrowFirst && WEAK[c.direction[i]!]) cands = narrowOf(candidatesFor(c, i, rules, ctx.grants, granted, true));
+        lesson = lessonOf(cands);
+        if (narrowFirst) {
+          lastFirst = first;
+          lastCands = cands;
+          lastLesson = lesson;
+        }
+        if (!lesson.usable) continue;
+      }
       const swapped = cands[0]!.swapped;
-      const client = c.hosts[swapped ? c.server[i]! : c.client[i]!]!;
-      const server = c.hosts[swapped ? c.client[i]! : c.server[i]!]!;
+      const client = swapped ? c.server[i]! : c.client[i]!;
+      const server = swapped ? c.client[i]! : c.server[i]!;
       // Which readings fit these hosts, as a bit mask: the sides of a partial fit are worked out once
       // per (list, mask), not once a flow.
       let fit = 0;
@@ -258,11 +294,12 @@ function inferRoles(c: FlowColumns, rules: IndexedRule[], ctx: AuditContext, gra
       }
       const { to, from } = sides;
       // Only an unambiguous reading teaches a role: one role on that side for every matching rule.
-      if (to.size === 1 && roles.infer(server, to)) learnt = true;
-      if (from.size === 1 && roles.infer(client, from)) learnt = true;
+      if (to.size === 1 && infer(server, to)) news = true;
+      if (from.size === 1 && infer(client, from)) news = true;
     }
-    if (!learnt) break;
+    if (!news) break;
   }
+  for (const host of order) roles.infer(c.hosts[host]!, learnt[host]!);
 }
 
 function sidesOf(cands: Candidate[], classIds: Set<string>): { to: Set<string>; from: Set<string> } {
@@ -396,6 +433,9 @@ export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
   const judgements: Judgement[] = [];
   const shared = new Map<number | string, number>();
   const of = new Uint32Array(c.n);
+  let lastFirst: Candidate[] | null = null;
+  let lastCands: Candidate[] | null = null;
+  let lastPair = -1;
   for (let i = 0; i < c.n; i++) {
     const strong = !WEAK[c.direction[i]!];
     const first = candidatesFor(c, i, rules, ctx.grants, granted, false);
@@ -405,8 +445,14 @@ export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
     if (cands.length === 0 && !strong) cands = candidatesFor(c, i, rules, ctx.grants, granted, true);
     const pc = profileOf(c.client[i]!);
     const ps = profileOf(c.server[i]!);
-    if (isShared(first) && isShared(cands)) {
-      const pair = pairId(first, cands);
+    // Flows come in runs on the same port: the last pair of reading lists keeps its number.
+    if (first !== lastFirst || cands !== lastCands) {
+      lastFirst = first;
+      lastCands = cands;
+      lastPair = isShared(first) && isShared(cands) ? pairId(first, cands) : -1;
+    }
+    if (lastPair >= 0) {
+      const pair = lastPair;
       const key = pc.id < 0x8000 && ps.id < 0x8000 ? (pair * 0x8000 + pc.id) * 0x8000 + ps.id : `${pair}|${pc.id}|${ps.id}`;
       let ji = shared.get(key);
       if (ji === undefined) {
@@ -446,16 +492,19 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
   };
   const label = (i: number) => flowLabel(judged, i);
   const start = (i: number) => ({ sec: c.startSec[i]!, ns: c.startNs[i]! });
-  const byRule = new Map<string, number[]>();
-  for (let i = 0; i < c.n; i++) {
-    const j = judged.judgement(i);
-    if (j.verdict !== 'expected') continue;
-    for (const key of j.matches) {
-      const list = byRule.get(key);
-      if (list) list.push(i);
-      else byRule.set(key, [i]);
-    }
-  }
+  // The expected flows a rule explains, found when a requirement first asks (one pass over the flows'
+  // verdict indices per rule asked for; a flow on a port of twenty rules would otherwise be listed
+  // twenty times for rules no requirement names).
+  const ruleFlows = new Map<string, number[]>();
+  const byRule = (rule: string): number[] => {
+    let list = ruleFlows.get(rule);
+    if (list) return list;
+    const hit = judged.judgements.map((j) => j.verdict === 'expected' && j.matches.includes(rule));
+    list = [];
+    if (hit.some(Boolean)) for (let i = 0; i < c.n; i++) if (hit[judged.of[i]!]) list.push(i);
+    ruleFlows.set(rule, list);
+    return list;
+  };
   // Where each host is first seen, for how long the capture could have shown its flows (every host of
   // the columns is seen: they are made from the flows).
   const seenSec = new Float64Array(H).fill(Infinity);
@@ -496,7 +545,7 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
     let index = indexes.get(ik);
     if (!index) {
       index = new Map();
-      for (const i of byRule.get(rule) ?? []) {
+      for (const i of byRule(rule)) {
         const k = by === 'client' ? judged.client(i) : by === 'server' ? judged.server(i) : judged.client(i) * H + judged.server(i);
         const list = index.get(k);
         if (list) list.push(i);
@@ -553,7 +602,7 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
           .join(' or ');
 
       if (req.when) {
-        const triggers = byRule.get(`${cat.id}:${req.when.rule}`) ?? [];
+        const triggers = byRule(`${cat.id}:${req.when.rule}`);
         const pairs = new Map<number, number[]>();
         for (const i of triggers) {
           const k = judged.client(i) * H + judged.server(i);

@@ -78,8 +78,6 @@ export class RoleResolver {
   private readonly classRoles: Array<{ id: string; address: NonNullable<Role['address']> }>;
   private readonly siteBlocks: AddressBlock[];
   private readonly cache = new Map<string, string[]>();
-  /** Address classes depend only on the address and the map: asked for every flow, worked out once a host. */
-  private readonly classCache = new Map<string, string[]>();
   private readonly classSets = new Map<number, string[]>();
 
   constructor(
@@ -105,10 +103,8 @@ export class RoleResolver {
     return out;
   }
 
-  /** Address-class roles this address falls in. */
+  /** Address-class roles this address falls in (the audit asks once a host: no cache). */
   classRolesOf(addr: string): string[] {
-    const cached = this.classCache.get(addr);
-    if (cached) return cached;
     // Which class roles hold, as bits: hosts with the same bits share one array (callers never change
     // it), so a few arrays serve hundreds of thousands of hosts and profiles can be told apart by identity.
     let bits = 0;
@@ -125,7 +121,6 @@ export class RoleResolver {
     }
     let out = this.classSets.get(bits);
     if (!out) this.classSets.set(bits, (out = this.classRoles.filter((_, i) => Math.floor(bits / 2 ** i) % 2 === 1).map((r) => r.id)));
-    this.classCache.set(addr, out);
     return out;
   }
 
@@ -162,6 +157,8 @@ export class RoleResolver {
 
   /** Hosts known to hold `role`: single addresses from the map, plus hosts seen inside its CIDRs or inferred. */
   hostsOf(role: string, seen: Iterable<string>): string[] {
+    // Without a map the hosts of a role are the ones inferred, all of them seen (learnt from flows).
+    if (!this.map) return [...this.inferred].filter(([, set]) => set.has(role)).map(([addr]) => addr);
     const out = new Set<string>();
     for (const b of this.map?.given.get(role) ?? []) {
       if (b.prefix === (b.family === 4 ? 32 : 128)) out.add(canonicalAddress(b.text.split('/')[0]!));

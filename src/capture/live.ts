@@ -70,6 +70,9 @@ export function wallTime(): [number, number] {
 
 let capModule: CapModule | null | undefined;
 
+/** Binding handles whose open failed: kept referenced so that their destructor never runs (see LiveCapture). */
+const failedHandles: unknown[] = [];
+
 function loadCap(): CapModule {
   if (capModule === undefined) {
     try {
@@ -148,6 +151,10 @@ export class LiveCapture {
     try {
       lt = this.cap.open(opts.iface, opts.bpf ?? '', opts.bufferSize, this.buf);
     } catch (e) {
+      // cap's native destructor stops a poll handle that a failed open never started: if the
+      // handle is garbage-collected, the process dies of a segfault (seen in gdb: Pcap::~Pcap →
+      // uv_poll_stop). Held until exit, it is never collected.
+      failedHandles.push(this.cap);
       const msg = (e as Error).message;
       if (/not permitted|permission/i.test(msg)) throw new InputError(permissionHint(opts.iface));
       if (opts.bpf && /filter|syntax|parse|expression/i.test(msg)) throw new InputError(`--bpf ${JSON.stringify(opts.bpf)}: libpcap cannot compile it: ${msg}`);

@@ -1,10 +1,9 @@
-import { Ajv, ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Document, LineCounter, parseDocument, isCollection, isNode, Node as YamlNode } from 'yaml';
 import { InputError, LocatedInputError } from '../core/errors.js';
-import { catalogSchema } from './schema.js';
 import type { Alternative, Catalog, Cite, DynamicKind, Expectation, Param, PortRanges, Requirement, Role, Rule, Transport } from './types.js';
 
 /** The bundled catalogs: rules/ at the package root, from src/catalog or dist/catalog alike. */
@@ -77,8 +76,13 @@ interface RawCatalog {
   requirements?: RawRequirement[];
 }
 
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
-const validate = ajv.compile(catalogSchema);
+/**
+ * The catalog schema's validator: precompiled by the build (dist/catalog/catalog-validator.js, see
+ * build-validator.ts), or compiled here when running from the sources.
+ */
+const validate: ValidateFunction = await import(new URL('./catalog-validator.js', import.meta.url).href)
+  .then((m: { validate: ValidateFunction }) => m.validate)
+  .catch(async () => (await import('./validator.js')).compileCatalogValidator());
 
 /** What a value at a path should have been, for anyOf failures (ajv's own text is unhelpful there). */
 function expectedAt(path: Array<string | number>): string | null {

@@ -717,31 +717,52 @@ export class FlowTable {
     const hot = this.hot;
     const meta = this.meta;
     const hosts: string[] = [];
-    // Open addressing over (version, 4 words) → host id + 1.
-    let hmask = 1023;
-    while (hmask < n * 4) hmask = hmask * 2 + 1;
-    const slots = new Int32Array(hmask + 1);
-    const hkeys: number[] = [];
+    // Open addressing over a host's key (version, 4 address words) → host id + 1, grown at half full.
+    let slots = new Int32Array(1 << 12);
+    let hmask = slots.length - 1;
+    let hkeys = new Uint32Array(5 << 12);
+    const hashOf = (v: number, w0: number, w1: number, w2: number, w3: number) => {
+      let h = Math.imul(w0 ^ v, 0xcc9e2d51) ^ Math.imul(w1, 0x1b873593) ^ Math.imul(w2, 0xe6546b64) ^ Math.imul(w3, 0x85ebca77);
+      h ^= h >>> 15;
+      h = Math.imul(h, 0x2c1b3c6d);
+      return h ^ (h >>> 13);
+    };
+    const grow = () => {
+      slots = new Int32Array(slots.length * 2);
+      hmask = slots.length - 1;
+      const keys2 = new Uint32Array(hkeys.length * 2);
+      keys2.set(hkeys);
+      hkeys = keys2;
+      for (let id = 0; id < hosts.length; id++) {
+        const k = id * 5;
+        let s = hashOf(hkeys[k]!, hkeys[k + 1]!, hkeys[k + 2]!, hkeys[k + 3]!, hkeys[k + 4]!) & hmask;
+        while (slots[s] !== 0) s = (s + 1) & hmask;
+        slots[s] = id + 1;
+      }
+    };
     const hostOf = (o: number, v4: boolean): number => {
+      const v = v4 ? 4 : 6;
       const w0 = keys[o]!;
       const w1 = v4 ? 0 : keys[o + 1]!;
       const w2 = v4 ? 0 : keys[o + 2]!;
       const w3 = v4 ? 0 : keys[o + 3]!;
-      let h = Math.imul(w0 ^ (v4 ? 0x9e3779b9 : 0x85ebca6b), 0xcc9e2d51) ^ Math.imul(w1, 0x1b873593) ^ Math.imul(w2, 0xe6546b64) ^ Math.imul(w3, 0x85ebca77);
-      h ^= h >>> 15;
-      h = Math.imul(h, 0x2c1b3c6d);
-      h ^= h >>> 13;
-      for (let s = h & hmask; ; s = (s + 1) & hmask) {
+      for (let s = hashOf(v, w0, w1, w2, w3) & hmask; ; s = (s + 1) & hmask) {
         const id = slots[s]! - 1;
         if (id < 0) {
           const nid = hosts.length;
+          const k = nid * 5;
+          hkeys[k] = v;
+          hkeys[k + 1] = w0;
+          hkeys[k + 2] = w1;
+          hkeys[k + 3] = w2;
+          hkeys[k + 4] = w3;
           slots[s] = nid + 1;
-          hkeys.push(v4 ? 4 : 6, w0, w1, w2, w3);
           hosts.push(v4 ? formatIPv4(w0) : formatIPv6(w0, w1, w2, w3));
+          if (hosts.length * 2 > slots.length) grow();
           return nid;
         }
         const k = id * 5;
-        if (hkeys[k] === (v4 ? 4 : 6) && hkeys[k + 1] === w0 && hkeys[k + 2] === w1 && hkeys[k + 3] === w2 && hkeys[k + 4] === w3) return id;
+        if (hkeys[k + 1] === w0 && hkeys[k] === v && hkeys[k + 2] === w1 && hkeys[k + 3] === w2 && hkeys[k + 4] === w3) return id;
       }
     };
     const iso = new IsoBytes();
