@@ -4,7 +4,8 @@
  * time, throughput and peak RSS of flowaudit (1 and 2 workers, pcap and pcapng) and of the peers that
  * are installed (cat as the floor, pcap-parser, tcpdump, tshark on a slice), each as a separate
  * process, median of --runs. Prints a table and writes bench/out/results-<time>.json.
- * `--memory` instead measures peak RSS on a 5 GB file and on a table of 2 M flows.
+ * `--memory` instead measures peak RSS on a 5 GB file and on a table of 2 M flows; `--ratio` runs flows
+ * and analyze (json, text) back to back in rounds and prints the median of the rounds' ratios.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     'tshark-slice': { type: 'string', default: '200000' },
     active: { type: 'string', default: '2000' },
     memory: { type: 'boolean', default: false },
+    ratio: { type: 'boolean', default: false },
   },
 });
 const packets = Number(values.packets);
@@ -80,6 +82,14 @@ function measure(tool: string, file: string, cmd: string[], n: number, scale = 1
   return { tool, file, wallSeconds: Number(wall.toFixed(3)), peakRssMB: Math.round(med.rss), packets: n * scale, mpps: Number((n * scale / wall / 1e6).toFixed(2)), mbps: Math.round(size / wall / 1e6), ...(scale !== 1 ? { scaledFrom: n } : {}) };
 }
 
+/** Wall seconds of one run of a command (which must succeed). */
+function measureOnce(cmd: string[]): number {
+  const t = performance.now();
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd.join(' ')}: exit ${r.status}: ${r.stderr.trim().split('\n').pop()}`);
+  return (performance.now() - t) / 1000;
+}
+
 if (!existsSync(join(root, 'dist/cli/main.js'))) spawnSync('npx', ['tsc', '-p', root], { stdio: 'inherit' });
 const cliPath = join(root, 'dist/cli/main.js');
 
@@ -101,6 +111,29 @@ if (values.memory) {
   const file = join(out, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), runs, machine: { cores: cpus().length, model: cpus()[0]?.model, node: process.version }, results: rows.filter(Boolean) }, null, 2));
   console.log(`\nresults: ${file}`);
+  process.exit(0);
+}
+
+if (values.ratio) {
+  // Issue 6's "analyze within 1.2x of flows", measured in pairs: on a shared host whose speed drifts
+  // from minute to minute, each round runs flows and analyze back to back on the same warm file, and
+  // the ratio is the median of the rounds' ratios (--runs rounds).
+  const file = captureFile('pcap', packets);
+  const cli = join(root, 'dist/cli/main.js');
+  const wall = (args: string[]) => measureOnce([process.execPath, cli, ...args, '--workers', '2', '--out', '/dev/null']);
+  const rows: Array<{ flows: number; json: number; text: number }> = [];
+  for (let i = 0; i < runs; i++) {
+    const flowsS = wall(['flows', file, '--format', 'json']);
+    const json = wall(['analyze', file, '--catalog', 'bmc-cm', '--format', 'json']);
+    const text = wall(['analyze', file, '--catalog', 'bmc-cm', '--format', 'text']);
+    rows.push({ flows: flowsS, json, text });
+    console.log(`  round ${i + 1}: flows ${flowsS.toFixed(2)} s, analyze json ${json.toFixed(2)} s (${(json / flowsS).toFixed(2)}×), text ${text.toFixed(2)} s (${(text / flowsS).toFixed(2)}×)`);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  console.log(`\nmedian of ${runs} rounds, 2 workers: flows ${median(rows.map((r) => r.flows)).toFixed(2)} s; analyze json ${median(rows.map((r) => r.json / r.flows)).toFixed(2)}×, text ${median(rows.map((r) => r.text / r.flows)).toFixed(2)}× flows`);
+  const out = join(here, 'out', `ratio-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), packets, flows, runs, machine: { cores: cpus().length, model: cpus()[0]?.model, node: process.version }, rounds: rows }, null, 2));
+  console.log(`results: ${out}`);
   process.exit(0);
 }
 
