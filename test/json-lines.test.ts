@@ -5,13 +5,15 @@
  * and unshared verdicts, waivers).
  */
 import { Writable } from 'node:stream';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { JudgedFlows } from '../src/audit/judged.js';
 import type { JudgedFlow } from '../src/audit/types.js';
 import { analyzeCaptures, loadAuditInputs } from '../src/cli/analyze.js';
 import { buildFlows, summarise } from '../src/flow/pipeline.js';
 import type { FlowRecord } from '../src/flow/table.js';
+import { writePcap } from '../src/capture/writer.js';
+import { frame, type PacketSpec } from '../src/synth/frames.js';
 import { writeAuditJson, auditJson } from '../src/report/audit.js';
 import { flowsJson, publicFlow, writeFlowsJson } from '../src/report/flows.js';
 import { FlowLineEncoder, judgedLineChunks } from '../src/report/json-lines.js';
@@ -168,6 +170,39 @@ describe('flow lines written as bytes', () => {
       }
     }
     expect(n).toBeGreaterThan(300);
+  });
+
+  it('written from the table, equal the judged records with waivers, swapped sides and grants', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const waivers = join(mkdtempSync(join(tmpdir(), 'fa-lines-')), 'waivers.yaml');
+    // A waiver with a reason JSON must escape, one without expiry, and one for a whole rule.
+    writeFileSync(waivers, 'waivers:\n  - port: tcp/3389\n    reason: "admin \\"RDP\\", change 1234"\n    expires: 2099-01-01\n  - port: udp/9\n    reason: wake-on-lan é\n');
+    // Flows caught mid-stream (no SYN) between 700 and 1610: the port rank takes 700 for the server,
+    // bmc-cm documents only 1610, so the judged flow has its sides exchanged (direction catalog-port).
+    const midStream = join(dirname(waivers), 'mid-stream.pcap');
+    const specs: PacketSpec[] = [];
+    for (let i = 0; i < 6; i++) {
+      const [a, b] = [`10.1.0.${i + 1}`, `10.2.0.${i + 1}`];
+      specs.push({ proto: 'tcp', src: b, dst: a, srcPort: 1610, dstPort: 700, flags: 'PA', payload: 100 + i });
+      if (i % 2 === 0) specs.push({ proto: 'tcp', src: a, dst: b, srcPort: 700, dstPort: 1610, flags: 'A' });
+      specs.push({ proto: 'tcp', src: b, dst: a, srcPort: 3389, dstPort: 50000 + i, flags: 'PA', payload: 20 });
+    }
+    writeFileSync(midStream, writePcap(specs.map((spec, i) => ({ data: frame(spec), tsSec: 1_700_000_000, tsNs: i * 1000 })), { linkType: 1 }));
+    let waived = 0;
+    let swapped = 0;
+    let granted = 0;
+    for (const [id, file] of [['bmc-cm', sample('bmc-cm-site.pcapng')], ['sccm2007', sample('sccm2007-site.pcapng')], ['itms8', sample('mirror-port.pcapng')], ['bmc-cm', midStream]] as const) {
+      const inputs = { ...loadAuditInputs({ catalog: [id], waivers }), version: 'test' };
+      const report = await analyzeCaptures([file], inputs, { workers: 1 });
+      expectReportLines(report.flows);
+      waived += report.flows.waivedCount;
+      swapped += report.flows.filter((f) => f.direction === 'catalog-port').length;
+      granted += report.flows.filter((f) => f.grant !== undefined).length;
+    }
+    expect(waived).toBeGreaterThan(0);
+    expect(swapped).toBeGreaterThan(0);
+    expect(granted).toBeGreaterThan(0);
   });
 });
 
