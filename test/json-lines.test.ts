@@ -202,6 +202,11 @@ describe('flow lines written as bytes', () => {
     }
     expect(waived).toBeGreaterThan(0);
     expect(swapped).toBeGreaterThan(0);
+    // A report stringified whole still has its flows as an array of judged records.
+    const inputs = { ...loadAuditInputs({ catalog: ['bmc-cm'], waivers }), version: 'test' };
+    const report = await analyzeCaptures([midStream], inputs, { workers: 1 });
+    expect(JSON.parse(JSON.stringify(report)).flows).toEqual(JSON.parse(JSON.stringify(report.flows.toArray())));
+    expect(JSON.parse(JSON.stringify(report)).flows).toHaveLength(report.flows.length);
     expect(granted).toBeGreaterThan(0);
   });
 });

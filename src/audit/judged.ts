@@ -144,6 +144,11 @@ export class JudgedFlows implements Iterable<JudgedFlow> {
     return [...this];
   }
 
+  /** JSON.stringify of a report gives its flows as the array of judged records they were before. */
+  toJSON(): JudgedFlow[] {
+    return this.toArray();
+  }
+
   map<T>(fn: (f: JudgedFlow, i: number) => T): T[] {
     const out: T[] = new Array(this.columns.n);
     for (let i = 0; i < this.columns.n; i++) out[i] = fn(this.at(i)!, i);
