@@ -1,6 +1,6 @@
 import { alternativePorts, Catalog, Cite, displayPorts, Rule } from '../catalog/types.js';
 import { compareTime, formatIso } from '../core/time.js';
-import { DIRECTIONS, FlowColumns, PROTO_NAMES } from '../flow/columns.js';
+import { DIRECTIONS, FlowColumns, portOrNull as portOf, PROTO_NAMES } from '../flow/columns.js';
 import { JudgedFlows } from './judged.js';
 import { RoleResolver } from './roles.js';
 import type { GrantLike, Judgement, RequirementFinding, RequirementState, RoleSource } from './types.js';
@@ -33,11 +33,6 @@ function inRanges(port: number, ranges: Array<[number, number]>): 'port' | 'rang
     if (found === null || MATCH_RANK[m] < MATCH_RANK[found]) found = m;
   }
   return found;
-}
-
-/** A port column's value as records have it: -1 is none. */
-function portOf(p: number): number | null {
-  return p < 0 ? null : p;
 }
 
 /** A grant covers a flow when one side is the granted endpoint and the other the peer, after the grant. */
@@ -182,11 +177,8 @@ function endpoint(addr: string, port: number | null): string {
 /** How evidence names a judged flow: `tcp 10.0.0.1:50000 → 10.0.0.2:1610 (established)`. */
 function flowLabel(flows: JudgedFlows, i: number): string {
   const c = flows.columns;
-  const j = flows.judgement(i);
-  const clientPort = portOf(j.swapped ? c.serverPort[i]! : c.clientPort[i]!);
-  const serverPort = portOf(j.swapped ? c.clientPort[i]! : c.serverPort[i]!);
   const outcome = flows.outcome(i);
-  return `${flows.proto(i)} ${endpoint(c.hosts[flows.client(i)]!, clientPort)} → ${endpoint(c.hosts[flows.server(i)]!, serverPort)} (${outcome ?? `${c.clientPackets[i]! + c.serverPackets[i]!} packets`})`;
+  return `${flows.proto(i)} ${endpoint(c.hosts[flows.client(i)]!, flows.clientPort(i))} → ${endpoint(c.hosts[flows.server(i)]!, flows.serverPort(i))} (${outcome ?? `${c.clientPackets[i]! + c.serverPackets[i]!} packets`})`;
 }
 
 /** Readings without the ones a wide range gives, worked out once for each shared array. */

@@ -1,4 +1,4 @@
-import { FlowColumns, OUTCOMES, PROTO_NAMES } from '../flow/columns.js';
+import { FlowColumns, OUTCOMES, portOrNull, PROTO_NAMES } from '../flow/columns.js';
 import type { TcpOutcome } from '../flow/table.js';
 import type { Judgement, JudgedFlow, Verdict } from './types.js';
 
@@ -48,10 +48,13 @@ export class JudgedFlows implements Iterable<JudgedFlow> {
     return this.judgement(i).swapped ? this.columns.client[i]! : this.columns.server[i]!;
   }
 
-  /** The judged server port, null without ports. */
+  /** The judged client and server ports, null without ports. */
+  clientPort(i: number): number | null {
+    return portOrNull(this.judgement(i).swapped ? this.columns.serverPort[i]! : this.columns.clientPort[i]!);
+  }
+
   serverPort(i: number): number | null {
-    const p = this.judgement(i).swapped ? this.columns.clientPort[i]! : this.columns.serverPort[i]!;
-    return p < 0 ? null : p;
+    return portOrNull(this.judgement(i).swapped ? this.columns.clientPort[i]! : this.columns.serverPort[i]!);
   }
 
   proto(i: number): string {
@@ -60,10 +63,6 @@ export class JudgedFlows implements Iterable<JudgedFlow> {
 
   outcome(i: number): TcpOutcome | null {
     return OUTCOMES[this.columns.outcome[i]!]!;
-  }
-
-  waived(i: number): Waived | undefined {
-    return this.waivedBy.get(i);
   }
 
   waive(i: number, w: Waived): void {

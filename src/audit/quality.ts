@@ -37,25 +37,24 @@ export function assessQuality(capture: CaptureSummary, flows: FlowColumns, first
     tcpFlows++;
     if (OUTCOMES[flows.outcome[i]!] !== 'attempted' && (flows.clientPackets[i] === 0 || flows.serverPackets[i] === 0)) oneSided++;
   }
-  const tcp = { length: tcpFlows };
   let truncated = 0;
   for (const [reason, { count }] of Object.entries(capture.decodeErrors)) if (reason.includes('truncated')) truncated += count;
-  const share = tcp.length ? oneSided / tcp.length : 0;
+  const share = tcpFlows ? oneSided / tcpFlows : 0;
   const notes: string[] = [];
   notes.push(`the capture spans ${duration.toFixed(1)} s`);
   if (dIf + dOs > 0) notes.push(`${dIf + dOs} packets were dropped while capturing (${dIf} by the interface, ${dOs} by the OS)`);
-  if (oneSided > 0) notes.push(`${oneSided} of ${tcp.length} TCP flows (${(share * 100).toFixed(0)}%) show one direction only`);
+  if (oneSided > 0) notes.push(`${oneSided} of ${tcpFlows} TCP flows (${(share * 100).toFixed(0)}%) show one direction only`);
   if (truncated > 0) notes.push(`${truncated} records or headers are truncated`);
   if (capture.timeReversals > 0) notes.push(`${capture.timeReversals} packets are out of time order`);
   if (vlanAsym > 0) notes.push(`${vlanAsym} flows carry a VLAN tag in one direction only (the mirror sees the directions on different ports or trunks)`);
   let loss: string | null = null;
   if (dIf + dOs > 0) loss = `the capture dropped ${dIf + dOs} packets, so absence is not proof`;
-  else if (tcp.length >= 10 && share > 0.5) loss = `most TCP flows are one-sided (${(share * 100).toFixed(0)}%): the mirror sees one direction, so absence is not proof`;
+  else if (tcpFlows >= 10 && share > 0.5) loss = `most TCP flows are one-sided (${(share * 100).toFixed(0)}%): the mirror sees one direction, so absence is not proof`;
   return {
     durationSeconds: Number(duration.toFixed(6)),
     droppedByInterface: dIf,
     droppedByOs: dOs,
-    tcpFlows: tcp.length,
+    tcpFlows,
     oneSidedTcpFlows: oneSided,
     oneSidedTcpShare: Number(share.toFixed(4)),
     truncatedRecords: truncated,

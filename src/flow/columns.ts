@@ -7,10 +7,16 @@ export type DirectionEvidence = (typeof DIRECTION_EVIDENCE)[number] | 'catalog-p
 
 /** TCP outcomes by index in `FlowColumns.outcome`; 0 is none (not TCP). */
 export const OUTCOMES: ReadonlyArray<TcpOutcome | null> = [null, 'established', 'attempted', 'rejected', 'partial'];
-const OUTCOME_INDEX = new Map<TcpOutcome | null, number>(OUTCOMES.map((o, i) => [o, i]));
+/** A TCP outcome's index in OUTCOMES. */
+export const OUTCOME_INDEX = new Map<TcpOutcome | null, number>(OUTCOMES.map((o, i) => [o, i]));
 /** Direction evidence by index in `FlowColumns.direction` (the table's, then the audit's 'catalog-port'). */
 export const DIRECTIONS: readonly DirectionEvidence[] = [...DIRECTION_EVIDENCE, 'catalog-port'];
 const DIRECTION_INDEX = new Map<string, number>(DIRECTIONS.map((d, i) => [d, i]));
+/** A port column's value as records have it: -1 is none. */
+export function portOrNull(p: number): number | null {
+  return p < 0 ? null : p;
+}
+
 /** Protocol names as records spell them, by number. */
 export const PROTO_NAMES: readonly string[] = Array.from({ length: 256 }, (_, n) => ({ 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6' })[n] ?? String(n));
 
@@ -52,7 +58,7 @@ export interface FlowColumns {
   readonly line?: (b: Buffer, p: number, i: number, swap: boolean) => number;
 }
 
-/** Room `FlowColumns` for n flows. */
+/** `FlowColumns` for n flows, the arrays zeroed, for a source to fill. */
 export function emptyColumns(n: number, hosts: string[], record: (i: number) => FlowRecord, line?: FlowColumns['line']): FlowColumns {
   return {
     n,

@@ -3,7 +3,7 @@ import { formatIPv4, formatIPv6 } from '../core/addr.js';
 import { ascii, key, num, str } from '../core/json-bytes.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { PacketView } from '../decode/view.js';
-import { DIRECTION_EVIDENCE, emptyColumns, PROTO_NAMES, type DirectionEvidence, type FlowColumns } from './columns.js';
+import { DIRECTION_EVIDENCE, emptyColumns, OUTCOME_INDEX, PROTO_NAMES, type DirectionEvidence, type FlowColumns } from './columns.js';
 
 export { DIRECTION_EVIDENCE };
 export type { DirectionEvidence };
@@ -793,7 +793,7 @@ export class FlowTable {
       const icmp = this.icmp[f]!;
       c.icmpType[i] = icmp >= 0 ? icmp >> 8 : -1;
       c.direction[i] = meta[mb + 7]!;
-      c.outcome[i] = proto === 6 ? OUTCOME_INDEX[this.outcome(f, cA)] : 0;
+      c.outcome[i] = proto === 6 ? OUTCOME_INDEX.get(this.outcome(f, cA))! : 0;
       c.clientPackets[i] = cA ? hot[hb]! : hot[hb + 1]!;
       c.serverPackets[i] = cA ? hot[hb + 1]! : hot[hb]!;
       if (meta[mb + 4] === 1) {
@@ -1021,7 +1021,6 @@ const OUTCOME_JSON: Record<TcpOutcome, Uint8Array> = {
 };
 const DIRECTION_JSON = DIRECTION_EVIDENCE.map((d) => ascii(`,"direction":"${d}"`));
 const J_DIRECTION_CATALOG = ascii(',"direction":"catalog-port"');
-const OUTCOME_INDEX: Record<TcpOutcome, number> = { established: 1, attempted: 2, rejected: 3, partial: 4 };
 export const J_CLIENT_FLAGS = ascii(',"clientFlags":');
 export const J_SERVER_FLAGS = ascii(',"serverFlags":');
 /** The letters of every TCP flags byte, made once: records share them instead of making two strings a flow. */
