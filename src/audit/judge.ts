@@ -555,7 +555,9 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
       const proto = [...new Set(expectRules.flatMap((r) => r.transport))].join('/') || 'tcp';
       const ports = [...new Set(expectRules.flatMap((r) => displayPorts(r)))];
       const period = req.period;
-      const key = `${cat.id}:${req.id}`;
+      const key = `${req.catalog}:${req.id}`;
+      // A rule keeps the id of the catalog that declared it (a site catalog's inherited rules are the base's).
+      const ruleKey = (id: string) => `${ruleById.get(id)!.catalog}:${id}`;
       const finding = (from: string, to: string | null, alt: AltState, what: string, extraPorts?: Array<number | string>): RequirementFinding => {
         let status: RequirementState = alt.state;
         let detail = what;
@@ -594,7 +596,7 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
           .join(' or ');
 
       if (req.when) {
-        const triggers = byRule(`${cat.id}:${req.when.rule}`);
+        const triggers = byRule(ruleKey(req.when.rule));
         const pairs = new Map<number, number[]>();
         for (const i of triggers) {
           const k = judged.client(i) * H + judged.server(i);
@@ -621,7 +623,7 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
           for (const e of req.expect) {
             if (!('rule' in e)) continue;
             const [a, b] = e.reverse ? [serverId, clientId] : [clientId, serverId];
-            ruleAlts.push(stateOf(flowsOf(`${cat.id}:${e.rule}`, 'pair', a * H + b)));
+            ruleAlts.push(stateOf(flowsOf(ruleKey(e.rule), 'pair', a * H + b)));
           }
           if (grantKinds.length > 0) {
             // One finding per grant: each endpoint-mapper answer promises one dynamic connection.
@@ -669,7 +671,7 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
           const alts: AltState[] = [];
           for (const e of req.expect) {
             if (!('rule' in e)) continue;
-            alts.push(stateOf(flowsOf(`${cat.id}:${e.rule}`, e.reverse ? 'server' : 'client', id)));
+            alts.push(stateOf(flowsOf(ruleKey(e.rule), e.reverse ? 'server' : 'client', id)));
           }
           const alt = combine(alts);
           const peers = [...new Set(alt.flows.map((i) => hosts[judged.client(i) === id ? judged.server(i) : judged.client(i)]!))];
