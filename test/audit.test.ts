@@ -68,7 +68,7 @@ describe('required flows', () => {
 
   it('an endpoint-mapper call whose granted port is never connected is missing; one attempted but never answered is failing', async () => {
     const grant: GrantLike = {
-      host: C1, transport: 'tcp', port: 49667, peer: MASTER, fromSec: T0, fromNs: 50_000_000, kind: 'dcerpc', reason: 'dcerpc-epm',
+      host: C1, transport: 'tcp', port: 49667, peer: MASTER, fromSec: T0, fromNs: 50_000_000, kind: 'dcerpc', reason: 'dcerpc-epm', negotiation: 0,
       evidence: { file: 'test', record: 7, client: MASTER, clientPort: 50200, server: C1, serverPort: 135, detail: `ept_map reply: ncacn_ip_tcp ${C1}[49667]` },
     };
     const epm = tcpConversation(MASTER, 50200, C1, 135);

@@ -66,7 +66,7 @@ describe('endpoint-mapper replies grant the ports they name', () => {
     const { ins } = await inspect(epmConversation([...exchange, { from: 'server', pieces: [reply] }]));
     expect(grantsOf(ins)).toEqual([`tcp ${SERVER}:49667 for ${CLIENT}`, 'tcp 10.0.0.10:49668 for 10.0.0.5']);
     expect(ins.grants[0]).toMatchObject({ reason: 'dcerpc-epm', kind: 'dcerpc', evidence: { server: SERVER, serverPort: 135, detail: `ept_map reply: ncacn_ip_tcp ${SERVER}[49667]` } });
-    expect(ins.stats).toMatchObject({ epmReplies: 1, epmMalformed: 0 });
+    expect(ins.stats[0]).toMatchObject({ inspector: 'dcerpc-epm', read: 1, malformed: 0 });
   });
 
   it('a reply split across three segments, and a bind_ack with the reply in one segment', async () => {
@@ -90,7 +90,7 @@ describe('endpoint-mapper replies grant the ports they name', () => {
   it('garbage on port 135 is counted, never thrown', async () => {
     const { ins } = await inspect(epmConversation([{ from: 'server', pieces: [Buffer.from('HTTP/1.1 200 OK\r\n\r\n')] }]));
     expect(ins.grants).toHaveLength(0);
-    expect(ins.stats.epmMalformed).toBe(1);
+    expect(ins.stats[0]!.malformed).toBe(1);
   });
 
   it.skipIf(skipWithoutTshark('EPM against tshark'))('tshark reads the same towers from the same bytes', async () => {

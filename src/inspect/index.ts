@@ -2,7 +2,7 @@ import type { PacketRecord } from '../capture/record.js';
 import { formatIPv4, formatIPv6 } from '../core/addr.js';
 import type { PacketView } from '../decode/view.js';
 import { eptMapTowers, isEptMapRequest, pduHeader, PTYPE_RESPONSE } from './dcerpc.js';
-import type { Grant, InspectorStats } from './grants.js';
+import type { FailedNegotiation, Grant, InspectorStats } from './grants.js';
 
 const EPM_PORT = 135;
 const SSRP_PORT = 1434;
@@ -42,7 +42,12 @@ export function inspectorWants(v: PacketView): boolean {
  */
 export class Inspectors {
   readonly grants: Grant[] = [];
-  readonly stats: InspectorStats = { epmReplies: 0, epmMalformed: 0, ssrpReplies: 0, ssrpMalformed: 0, tftpRequests: 0, tftpMalformed: 0, streamsDropped: 0 };
+  readonly failed: FailedNegotiation[] = [];
+  private negotiations = 0;
+  private readonly epm: InspectorStats = { inspector: 'dcerpc-epm', read: 0, malformed: 0, refused: 0, retransmitted: 0, streamsDropped: 0 };
+  private readonly ssrpStats: InspectorStats = { inspector: 'ssrp', read: 0, malformed: 0, refused: 0, retransmitted: 0, streamsDropped: 0 };
+  private readonly tftpStats: InspectorStats = { inspector: 'tftp', read: 0, malformed: 0, refused: 0, retransmitted: 0, streamsDropped: 0 };
+  readonly stats: InspectorStats[] = [this.epm, this.ssrpStats, this.tftpStats];
   private readonly streams = new Map<string, Stream>();
   private readonly calls = new Map<string, Set<number>>();
 
@@ -52,7 +57,7 @@ export class Inspectors {
       try {
         this.epmSegment(v, rec, file);
       } catch {
-        this.stats.epmMalformed++;
+        this.epm.malformed++;
       }
     } else if (v.proto === 17) {
       if (v.srcPort === SSRP_PORT) this.ssrp(v, rec, file);
@@ -79,7 +84,7 @@ export class Inspectors {
         // Bounded state: forget the oldest stream rather than grow without end.
         const first = this.streams.keys().next().value as string;
         this.streams.delete(first);
-        this.stats.streamsDropped++;
+        this.epm.streamsDropped++;
       }
       s = { next: v.tcpSeq, data: Buffer.alloc(0), eptMapCalls: calls, pending: new Map() };
       this.streams.set(key, s);
@@ -101,7 +106,7 @@ export class Inspectors {
       if (s.data.length - p < 16) break; // the rest of the header is in a later segment
       const h = pduHeader(s.data, p, s.data.length);
       if (!h) {
-        this.stats.epmMalformed++;
+        this.epm.malformed++;
         s.data = Buffer.alloc(0);
         return;
       }
@@ -128,10 +133,11 @@ export class Inspectors {
   private eptMapReply(stub: Buffer, le: boolean, at: { client: string; clientPort: number; server: string; rec: PacketRecord; file: string }): void {
     const towers = eptMapTowers(stub, le);
     if (towers === null) {
-      this.stats.epmMalformed++;
+      this.epm.malformed++;
       return;
     }
-    this.stats.epmReplies++;
+    this.epm.read++;
+    const negotiation = this.negotiations++;
     for (const t of towers) {
       const host = t.ip === null || t.ip === '0.0.0.0' ? at.server : t.ip;
       this.grants.push({
@@ -142,6 +148,7 @@ export class Inspectors {
         fromSec: at.rec.tsSec,
         fromNs: at.rec.tsNs,
         reason: 'dcerpc-epm',
+        negotiation,
         kind: 'dcerpc',
         evidence: {
           file: at.file,
@@ -161,14 +168,15 @@ export class Inspectors {
     const b = rec.buf;
     const p = v.payloadOff;
     if (v.payloadLen < 3 || b[p] !== 0x05) {
-      this.stats.ssrpMalformed++;
+      this.ssrpStats.malformed++;
       return;
     }
     const len = b.readUInt16LE(p + 1);
     const text = b.toString('latin1', p + 3, p + 3 + Math.min(len, v.payloadLen - 3));
     const server = addr(v, v.src);
     const client = addr(v, v.dst);
-    this.stats.ssrpReplies++;
+    this.ssrpStats.read++;
+    const negotiation = this.negotiations++;
     // Instances are separated by ";;"; each is a list of name;value pairs.
     for (const inst of text.split(';;')) {
       const parts = inst.split(';');
@@ -184,6 +192,7 @@ export class Inspectors {
         fromSec: rec.tsSec,
         fromNs: rec.tsNs,
         reason: 'ssrp',
+        negotiation,
         kind: 'sql-named-instance',
         evidence: { file, record: rec.recordNo, client, clientPort: v.dstPort, server, serverPort: SSRP_PORT, detail: `SQL Browser: instance ${fields.get('instancename') ?? '?'} tcp ${port}` },
       });
@@ -195,7 +204,7 @@ export class Inspectors {
     const b = rec.buf;
     const p = v.payloadOff;
     if (v.payloadLen < 4) {
-      this.stats.tftpMalformed++;
+      this.tftpStats.malformed++;
       return;
     }
     const op = b.readUInt16BE(p);
@@ -203,13 +212,14 @@ export class Inspectors {
     const end = p + v.payloadLen;
     const nul = b.indexOf(0, p + 2);
     if (nul < 0 || nul >= end) {
-      this.stats.tftpMalformed++;
+      this.tftpStats.malformed++;
       return;
     }
     const name = b.toString('latin1', p + 2, Math.min(nul, p + 2 + 200));
     const client = addr(v, v.src);
     const server = addr(v, v.dst);
-    this.stats.tftpRequests++;
+    this.tftpStats.read++;
+    const negotiation = this.negotiations++;
     this.grants.push({
       host: server,
       transport: 'udp',
@@ -219,10 +229,11 @@ export class Inspectors {
       fromSec: rec.tsSec,
       fromNs: rec.tsNs,
       reason: 'tftp',
+      negotiation,
       kind: 'tftp-transfer',
       evidence: { file, record: rec.recordNo, client, clientPort: v.srcPort, server, serverPort: TFTP_PORT, detail: `TFTP ${op === 1 ? 'RRQ' : 'WRQ'} ${name}` },
     });
   }
 }
 
-export type { Grant, InspectorStats } from './grants.js';
+export type { FailedNegotiation, Grant, InspectorStats } from './grants.js';
