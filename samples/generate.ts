@@ -77,6 +77,11 @@ class Timeline {
   conv(specs: PacketSpec[]): void {
     for (const s of specs) this.add(frame(s));
   }
+  /** Time passes with nothing on the wire. */
+  pause(ms: number): void {
+    this.add(new Uint8Array(0), ms);
+    this.packets.pop();
+  }
 }
 
 /**
@@ -151,8 +156,10 @@ function sccmSite(): Buffer {
   // Site server → DC1: the endpoint mapper grants 49667 and the site server connects: satisfied.
   epmCall(tl, site, '10.1.0.2', 51001, 49667);
   tl.conv(tcpConversation(site, 51002, '10.1.0.2', 49667));
-  // Site server → DC2: granted 49670, never connected: missing.
+  // Site server → DC2: granted 49670, never connected: missing (the capture goes on for seconds after
+  // the grant, long enough for a connection that never comes).
   epmCall(tl, site, '10.1.0.3', 51003, 49670);
+  tl.pause(4000);
   // Site server → distribution point: granted 49700, tried, never answered: failing.
   epmCall(tl, site, '10.1.0.12', 51004, 49700);
   tl.conv(tcpConversation(site, 51005, '10.1.0.12', 49700, { answer: 'silent' }));

@@ -75,14 +75,14 @@ describe('the sccm2007 sample: endpoint-mapper grants used, never tried, and tri
   const r = report([sample('sccm2007-site.pcapng'), '--catalog', 'sccm2007', '--roles', sample('sccm2007-roles.yaml')]);
   const req = (id: string, to: string) => r.requirements.find((q) => q.rule === `sccm2007:${id}` && q.to === to)!;
   it('an endpoint-mapper call whose granted port is connected is satisfied, and that connection is expected by its grant', () => {
-    expect(req('dc-rpc-dynamic-follows', '10.1.0.2')).toMatchObject({ status: 'satisfied', ports: [49667] });
+    expect(req('link-2-rpc-dynamic', '10.1.0.2')).toMatchObject({ status: 'satisfied', ports: [49667], followUp: { reason: 'dcerpc-epm', by: 'new-connection' } });
     const dyn = r.flows.find((f) => f.serverPort === 49667)!;
     expect(dyn).toMatchObject({ verdict: 'expected', grant: { reason: 'dcerpc-epm', port: 49667 } });
     expect(dyn.rule).toMatch(/rpc-dynamic/);
   });
   it('one whose granted port is never connected is missing; one attempted but never answered is failing', () => {
-    expect(req('dc-rpc-dynamic-follows', '10.1.0.3')).toMatchObject({ status: 'missing', ports: [49670] });
-    expect(req('dp-rpc-dynamic-follows', '10.1.0.12')).toMatchObject({ status: 'failing', ports: [49700] });
+    expect(req('link-2-rpc-dynamic', '10.1.0.3')).toMatchObject({ status: 'missing', ports: [49670] });
+    expect(req('link-14-rpc-dynamic', '10.1.0.12')).toMatchObject({ status: 'failing', ports: [49700] });
   });
   it('clients polling their management point satisfy the periodic requirements; SSH is undocumented', () => {
     expect(r.requirements.filter((q) => q.rule === 'sccm2007:client-policy-poll').map((q) => q.status)).toEqual(['satisfied', 'satisfied']);

@@ -3,10 +3,12 @@ import { compareTime } from '../core/time.js';
 import { columnsOfRecords } from '../flow/columns.js';
 import type { FlowRecord } from '../flow/table.js';
 import { CaptureSummary, FlowRun, summarise } from '../flow/pipeline.js';
+import { checkFollowUps } from './followups.js';
 import { checkRequirements, judgeFlows } from './judge.js';
 import { JudgedFlows } from './judged.js';
 import { assessQuality, CaptureQuality } from './quality.js';
 import { RoleMap, RoleResolver } from './roles.js';
+import type { FailedNegotiation, InspectorStats } from '../inspect/grants.js';
 import type { GrantLike, RequirementFinding } from './types.js';
 import { applyWaivers, Waiver } from './waivers.js';
 
@@ -14,7 +16,7 @@ export interface AuditReport {
   tool: { name: 'flowaudit'; version: string };
   catalogs: Array<{ id: string; name: string; file: string; rules: number; requirements: number; params: Record<string, Array<number | string>> }>;
   roles: { file: string | null; given: Record<string, string[]>; inferred: Record<string, string[]> };
-  capture: CaptureSummary & { quality: CaptureQuality };
+  capture: CaptureSummary & { quality: CaptureQuality & { inspectors: InspectorStats[] } };
   grants: Array<{ reason: string; kind: string; host: string; transport: string; port: number | null; peer: string; at: string; detail: string }>;
   /** Judged records made on demand: see JudgedFlows. */
   flows: JudgedFlows;
@@ -40,6 +42,10 @@ export interface AuditOptions {
   catalogs: Catalog[];
   roleMap: RoleMap | null;
   grants: GrantLike[];
+  /** Negotiations the inspectors read whose answer refused (nothing granted). */
+  failed?: FailedNegotiation[];
+  /** What each payload inspector read and could not read. */
+  inspectorStats?: InspectorStats[];
   waivers?: Waiver[];
   /** YYYY-MM-DD, for waiver expiry. */
   today?: string;
@@ -92,7 +98,11 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
   const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss };
   const judged = judgeFlows(flows, ctx);
   const hasTime = Number.isFinite(run.firstSec);
-  const requirements = checkRequirements(judged, ctx, hasTime ? { sec: run.firstSec, ns: run.firstNs } : null, hasTime ? { sec: run.lastSec, ns: run.lastNs } : null);
+  const captureEnd = hasTime ? { sec: run.lastSec, ns: run.lastNs } : null;
+  const requirements = [
+    ...checkRequirements(judged, ctx, hasTime ? { sec: run.firstSec, ns: run.firstNs } : null, captureEnd),
+    ...checkFollowUps(judged, { ...ctx, failed: opts.failed ?? [] }, captureEnd),
+  ];
   const expired = applyWaivers(opts.waivers ?? [], judged, requirements, opts.today ?? new Date().toISOString().slice(0, 10));
   const reqCount = (s: string) => requirements.filter((r) => r.status === s).length;
   const given: Record<string, string[]> = {};
@@ -111,7 +121,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
       params: Object.fromEntries(Object.entries(c.params).map(([k, p]) => [k, fmtRanges(p.value)])),
     })),
     roles: { file: opts.roleMap?.file ?? null, given, inferred },
-    capture: { ...capture, quality },
+    capture: { ...capture, quality: { ...quality, inspectors: opts.inspectorStats ?? [] } },
     grants: opts.grants.map((g) => ({
       reason: g.reason,
       kind: g.kind,

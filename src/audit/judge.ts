@@ -523,11 +523,6 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
     const h = hostId(addr);
     return h === undefined ? null : { sec: seenSec[h]!, ns: seenNs[h]! };
   };
-  const withGrant: number[] = [];
-  for (let i = 0; i < c.n; i++) {
-    const j = judged.judgement(i);
-    if (j.rule !== null && j.grant !== undefined) withGrant.push(i);
-  }
   // A rule's flows by client, by server and by pair (client × H + server), made when first asked: one
   // pass, not one a host.
   const indexes = new Map<string, Map<number, number[]>>();
@@ -551,6 +546,8 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
   for (const cat of ctx.catalogs) {
     const ruleById = new Map(cat.rules.map((r) => [r.id, r]));
     for (const req of cat.requirements) {
+      // Requirements that expect a grant refine the follow-up check of every negotiation (followups.ts).
+      if (req.expect.some((e) => 'grant' in e)) continue;
       const expectRules = req.expect.flatMap((e) => ('rule' in e ? [ruleById.get(e.rule)!] : []));
       const proto = [...new Set(expectRules.flatMap((r) => r.transport))].join('/') || 'tcp';
       const ports = [...new Set(expectRules.flatMap((r) => displayPorts(r)))];
@@ -619,42 +616,10 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
             if (compareTime(b.sec, b.ns, a.sec, a.ns) < 0) continue;
           }
           const ruleAlts: AltState[] = [];
-          const grantKinds = req.expect.flatMap((e) => ('grant' in e ? [e.grant] : []));
           for (const e of req.expect) {
             if (!('rule' in e)) continue;
             const [a, b] = e.reverse ? [serverId, clientId] : [clientId, serverId];
             ruleAlts.push(stateOf(flowsOf(ruleKey(e.rule), 'pair', a * H + b)));
-          }
-          if (grantKinds.length > 0) {
-            // One finding per grant: each endpoint-mapper answer promises one dynamic connection.
-            const grants = ctx.grants.filter((g) => grantKinds.includes(g.kind) && g.peer === client && g.evidence.server === server);
-            if (grants.length === 0 && ruleAlts.length === 0) {
-              const failed = trig.every((i) => c.proto[i] === TCP && (judged.outcome(i) === 'attempted' || judged.outcome(i) === 'rejected'));
-              out.push({
-                ...finding(client, server, { state: 'missing', flows: trig }, ''),
-                status: failed ? 'failing' : 'inconclusive',
-                detail: failed
-                  ? `the ${req.when.rule} call itself was never answered, so no dynamic port was granted`
-                  : `no ${grantKinds.join('/')} grant could be read from the ${req.when.rule} exchange (reply not captured or not decodable)`,
-                evidence: trig.map(label),
-              });
-              continue;
-            }
-            for (const g of grants) {
-              const conns = withGrant.filter((i) => {
-                const fg = judged.judgement(i).grant!;
-                return fg.host === g.host && fg.port === g.port && hosts[judged.client(i)] === g.peer && compareTime(c.startSec[i]!, c.startNs[i]!, g.fromSec, g.fromNs) >= 0;
-              });
-              const alt = combine([stateOf(conns), ...ruleAlts]);
-              const what =
-                alt.state === 'satisfied'
-                  ? `${g.evidence.detail}; connected`
-                  : alt.state === 'failing'
-                    ? `${g.evidence.detail}; the connection to ${endpoint(g.host, g.port)} was attempted but never established`
-                    : `${g.evidence.detail}; no connection to ${endpoint(g.host, g.port)} followed`;
-              out.push(finding(client, g.host, alt, what, g.port === null ? ['dynamic'] : [g.port]));
-            }
-            continue;
           }
           const alt = combine(ruleAlts);
           const what =

@@ -60,4 +60,29 @@ export interface RequirementFinding {
   /** The flows (as client:port → server:port) that decided the status. */
   evidence: string[];
   waived?: { reason: string; expires?: string };
+  /** A negotiation's follow-up (see audit/followups.ts): the answer, and what followed it. */
+  followUp?: FollowUp;
+}
+
+export interface FollowUp {
+  reason: string;
+  kind: string;
+  /** Where the answer (or the TFTP request) is: file and record number; null for a call never answered. */
+  file: string | null;
+  frame: number | null;
+  requestFrame?: number;
+  /** What was asked for: an RPC interface, a SQL instance. */
+  subject?: string;
+  /** The endpoints the answer named. */
+  granted: string[];
+  /** The status of an answer that refused (EPT_S_NOT_REGISTERED). */
+  refused?: string;
+  /** Frames of identical earlier answers nothing followed before this one granted the same again. */
+  superseded: number[];
+  /** What satisfied it. */
+  by: 'new-connection' | 'earlier-connection' | 'alternative' | null;
+  /** The catalog rule that documents the negotiated ports, or null: an undocumented negotiation. */
+  documentedBy: string | null;
+  /** The negotiation call itself was never answered: nothing was granted. */
+  unanswered?: boolean;
 }

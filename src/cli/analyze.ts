@@ -82,10 +82,10 @@ export function loadAuditInputs(opts: { catalog: string[]; roles?: string; waive
  * hand over copies of the packets the inspectors read, and those are fed to them shard by shard in
  * record order, as one pass would.
  */
-export async function analyzeCaptures(captures: string[], inputs: Omit<AuditOptions, 'grants'>, read: ShardedOptions): Promise<AuditReport> {
+export async function analyzeCaptures(captures: string[], inputs: Omit<AuditOptions, 'grants' | 'failed' | 'inspectorStats'>, read: ShardedOptions): Promise<AuditReport> {
   const inspectors = new Inspectors();
   const run = await buildFlowsSharded(captures, { ...read, onIpPacket: (view, rec, file) => inspectors.onPacket(view, rec, file) });
-  return audit(run, { ...inputs, grants: inspectors.grants });
+  return audit(run, { ...inputs, grants: inspectors.grants, failed: inspectors.failed, inspectorStats: inspectors.stats });
 }
 
 export type ReportFormat = 'text' | 'json' | 'csv' | 'html';

@@ -284,6 +284,8 @@ class LiveSession {
       catalogs: this.opts.catalogs,
       roleMap: this.opts.roleMap,
       grants: this.inspectors.grants,
+      failed: this.inspectors.failed,
+      inspectorStats: this.inspectors.stats,
       waivers: this.opts.waivers,
       version: this.opts.version,
       foldedFlows: this.folds.records(),

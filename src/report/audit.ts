@@ -38,6 +38,13 @@ function citeLines(cite: Cite): string[] {
 
 /** What most often makes a required flow missing or failing, from the TCP evidence. */
 function likelyCause(r: RequirementFinding): string {
+  const f = r.followUp;
+  if (f && (r.status === 'failing' || r.status === 'missing')) {
+    if (f.refused) return `the server refused the lookup (${f.refused}): the service is stopped or not installed there`;
+    if (f.unanswered) return r.evidence.some((e) => e.endsWith(' (rejected)')) ? 'the negotiation port itself refused the call (reset): nothing could be granted' : 'the negotiation port itself never answered: a firewall drops it or the service is down, so nothing could be granted';
+    if (r.status === 'failing' && f.kind === 'tftp-transfer') return 'no answer from a new server port: a firewall that opens only UDP 69 drops the transfer, or the server ignored the request';
+    if (r.status === 'missing') return 'the requester never used the granted port: it may have fallen back to another transport (named pipes over SMB), or a firewall before the capture point blocks it';
+  }
   if (r.status === 'failing') {
     // Evidence labels end in the flow's outcome: reading them is enough (scanning every flow of the
     // capture for each failing finding was quadratic when a firewall fails thousands of agents).
@@ -91,6 +98,10 @@ export function auditText(r: AuditReport): string {
   out.push(`  ${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`);
   if (live) out.push(...liveLines(live));
   for (const n of q.notes) out.push(`  ${n}`);
+  const inspected = q.inspectors.filter((x) => x.read + x.malformed + x.refused + x.streamsDropped > 0);
+  if (inspected.length) {
+    out.push(`  negotiations read: ${inspected.map((x) => `${x.inspector} ${x.read}${[x.refused ? `${x.refused} refused` : '', x.retransmitted ? `${x.retransmitted} retransmitted` : '', x.malformed ? `${x.malformed} malformed` : '', x.streamsDropped ? `${x.streamsDropped} streams dropped at the bound` : ''].filter(Boolean).map((t) => ` (${t})`).join('')}`).join(', ')}`);
+  }
   if (q.loss) out.push(`  ! ${q.loss}`);
   out.push('');
   out.push(`Flows: ${s.flows} — ${s.expected} expected, ${s.undocumented} undocumented, ${s.roleMismatch} role mismatch${s.waived ? `; ${s.waived} findings waived` : ''}`);
@@ -154,7 +165,7 @@ export function auditText(r: AuditReport): string {
 }
 
 const FLOW_COLUMNS = ['verdict', 'rule', 'proto', 'client', 'clientPort', 'server', 'serverPort', 'clientRoles', 'serverRoles', 'packets', 'bytes', 'outcome', 'start', 'end', 'grant', 'waived', 'detail', 'cite'];
-const REQ_COLUMNS = ['rule', 'status', 'from', 'to', 'proto', 'ports', 'detail', 'waived', 'cite'];
+const REQ_COLUMNS = ['rule', 'status', 'from', 'to', 'proto', 'ports', 'detail', 'waived', 'cite', 'negotiation'];
 
 function csvRows(columns: string[], rows: Array<Record<string, unknown>>, out: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -197,7 +208,7 @@ export function writeAuditFlowsCsv(r: AuditReport, out: Writable): Promise<void>
 export function writeAuditRequirementsCsv(r: AuditReport, out: Writable): Promise<void> {
   return csvRows(
     REQ_COLUMNS,
-    r.requirements.map((x) => ({ rule: x.rule, status: x.status, from: x.from, to: x.to ?? '', proto: x.proto, ports: x.ports.join(' '), detail: x.detail, waived: x.waived?.reason ?? '', cite: x.cite?.text ?? '' })),
+    r.requirements.map((x) => ({ rule: x.rule, status: x.status, from: x.from, to: x.to ?? '', proto: x.proto, ports: x.ports.join(' '), detail: x.detail, waived: x.waived?.reason ?? '', cite: x.cite?.text ?? '', negotiation: x.followUp?.frame != null ? `${x.followUp.reason} ${x.followUp.file}#${x.followUp.frame}` : '' })),
     out,
   );
 }
