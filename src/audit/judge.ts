@@ -151,7 +151,9 @@ function candidatesOf(c: FlowColumns, i: number, rules: IndexedRule[], grants: G
       continue;
     }
     if (rule.dynamic) {
-      const g = grants.find((x) => x.kind === rule.dynamic!.kind && grantCovers(x, c, i, swapped));
+      // The latest grant before the flow explains it (a port granted again and again credits each use to its own answer).
+      let g: GrantLike | undefined;
+      for (let k = grants.length - 1; k >= 0 && g === undefined; k--) if (grants[k]!.kind === rule.dynamic.kind && grantCovers(grants[k]!, c, i, swapped)) g = grants[k];
       if (g) out.push({ rule, match: 'grant', swapped, grant: g });
       else if (rule.dynamic.kind === 'ephemeral') {
         const [lo, hi] = rule.dynamic.range ?? [1024, 65535];
@@ -542,6 +544,35 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
     }
     return index.get(key) ?? [];
   };
+  // UDP flows by unordered host pair, made when first asked: a UDP expectation is met by who sent to
+  // which port, whoever spoke first (a device answering 3080 → 3080 inside the flow the manager began).
+  let udpPairs: Map<number, number[]> | null = null;
+  const sentOn = (rule: Rule, from: number, to: number): number[] => {
+    if (!rule.transport.includes('udp')) return [];
+    if (udpPairs === null) {
+      udpPairs = new Map();
+      for (let i = 0; i < c.n; i++) {
+        if (c.proto[i] !== 17) continue;
+        const a = c.client[i]!;
+        const b = c.server[i]!;
+        const k = a < b ? a * H + b : b * H + a;
+        const list = udpPairs.get(k);
+        if (list) list.push(i);
+        else udpPairs.set(k, [i]);
+      }
+    }
+    const ranges = rule.ranges;
+    const inRule = (p: number) => ranges.some(([lo, hi]) => p >= lo && p <= hi);
+    const out: number[] = [];
+    for (const i of udpPairs.get(from < to ? from * H + to : to * H + from) ?? []) {
+      const fromIsClient = c.client[i] === from;
+      const sent = fromIsClient ? c.clientPackets[i]! : c.serverPackets[i]!;
+      const toPort = fromIsClient ? c.serverPort[i]! : c.clientPort[i]!;
+      if (sent > 0 && inRule(toPort)) out.push(i);
+    }
+    return out;
+  };
+  const union = (a: number[], b: number[]) => (b.length === 0 ? a : [...new Set([...a, ...b])].sort((x, y) => x - y));
   const out: RequirementFinding[] = [];
   for (const cat of ctx.catalogs) {
     const ruleById = new Map(cat.rules.map((r) => [r.id, r]));
@@ -619,7 +650,7 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
           for (const e of req.expect) {
             if (!('rule' in e)) continue;
             const [a, b] = e.reverse ? [serverId, clientId] : [clientId, serverId];
-            ruleAlts.push(stateOf(flowsOf(ruleKey(e.rule), 'pair', a * H + b)));
+            ruleAlts.push(stateOf(union(flowsOf(ruleKey(e.rule), 'pair', a * H + b), sentOn(ruleById.get(e.rule)!, a, b))));
           }
           const alt = combine(ruleAlts);
           const what =
@@ -631,6 +662,16 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
           out.push(finding(client, server, alt, what));
         }
       } else if (req.forEach) {
+        const peersByRole = (q: typeof req, host: string): string[] => {
+          if (!ctx.roles.map) return [];
+          const roles = new Set(q.expect.flatMap((e) => ('rule' in e ? (e.reverse ? ruleById.get(e.rule)!.from : ruleById.get(e.rule)!.to) : [])));
+          const candidates = new Set<string>();
+          for (const role of roles) {
+            if (cat.roles.find((r) => r.id === role)?.address) continue;
+            for (const h of ctx.roles.hostsOf(role, hosts)) if (h !== host) candidates.add(h);
+          }
+          return candidates.size === 1 ? [...candidates] : [];
+        };
         for (const host of ctx.roles.hostsOf(req.forEach, hosts).sort()) {
           const id = hostId(host);
           const alts: AltState[] = [];
@@ -639,7 +680,9 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
             alts.push(stateOf(flowsOf(ruleKey(e.rule), e.reverse ? 'server' : 'client', id)));
           }
           const alt = combine(alts);
-          const peers = [...new Set(alt.flows.map((i) => hosts[judged.client(i) === id ? judged.server(i) : judged.client(i)]!))];
+          let peers = [...new Set(alt.flows.map((i) => hosts[judged.client(i) === id ? judged.server(i) : judged.client(i)]!))];
+          // Nothing seen: the peer is the one host the role map gives the other side's role, if there is one.
+          if (peers.length === 0) peers = peersByRole(req, host);
           const what =
             alt.state === 'satisfied'
               ? `seen: ${alt.flows.slice(0, 3).map(label).join('; ')}`
