@@ -491,6 +491,22 @@ function callsWithoutAnswer(judged: JudgedFlows, refinements: ReturnType<typeof 
     g.flows.push(i);
     if (!unanswered) g.answered = true;
   }
+  // Every flow by unordered host pair, made only when a refinement needs its alternatives.
+  const H = c.hosts.length;
+  const pairKey = (a: number, b: number) => (a < b ? a * H + b : b * H + a);
+  let byPair: Map<number, number[]> | null = null;
+  const pairs = (): Map<number, number[]> => {
+    if (byPair === null) {
+      byPair = new Map();
+      for (let i = 0; i < c.n; i++) {
+        const k = pairKey(c.client[i]!, c.server[i]!);
+        const list = byPair.get(k);
+        if (list) list.push(i);
+        else byPair.set(k, [i]);
+      }
+    }
+    return byPair;
+  };
   const out: RequirementFinding[] = [];
   for (const [key, g] of groups) {
     const [client, server] = key.split('|') as [string, string];
@@ -514,13 +530,7 @@ function callsWithoutAnswer(judged: JudgedFlows, refinements: ReturnType<typeof 
     }
     if (!g.refinement) continue;
     const pseudo = { peer: client, responder: server } as Negotiation;
-    const pairFlows: number[] = [];
-    for (let i = 0; i < c.n; i++) {
-      const a = c.hosts[c.client[i]!];
-      const b = c.hosts[c.server[i]!];
-      if ((a === client && b === server) || (a === server && b === client)) pairFlows.push(i);
-    }
-    const alt = alternativeFlows(judged, g.refinement, pseudo, pairFlows);
+    const alt = alternativeFlows(judged, g.refinement, pseudo, pairs().get(pairKey(judged.client(first), judged.server(first))) ?? []);
     if (alt.length > 0) {
       out.push({ ...base, status: 'satisfied', detail: `the requester used the documented alternative: ${label(judged, alt[0]!)}`, evidence: alt.map((i) => label(judged, i)), followUp: followUp('alternative') });
     } else {

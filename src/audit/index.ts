@@ -17,7 +17,7 @@ export interface AuditReport {
   catalogs: Array<{ id: string; name: string; file: string; rules: number; requirements: number; params: Record<string, Array<number | string>> }>;
   roles: { file: string | null; given: Record<string, string[]>; inferred: Record<string, string[]> };
   capture: CaptureSummary & { quality: CaptureQuality & { inspectors: InspectorStats[] } };
-  grants: Array<{ reason: string; kind: string; host: string; transport: string; port: number | null; peer: string; at: string; detail: string }>;
+  grants: Array<{ reason: string; kind: string; host: string; transport: string; port: number | null; peer: string; at: string; detail: string; negotiation: number; file: string; frame: number; subject?: string }>;
   /** Judged records made on demand: see JudgedFlows. */
   flows: JudgedFlows;
   requirements: RequirementFinding[];
@@ -131,6 +131,10 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
       peer: g.peer,
       at: new Date(g.fromSec * 1000).toISOString().replace('.000Z', `.${String(g.fromNs).padStart(9, '0').slice(0, 6)}Z`),
       detail: g.evidence.detail,
+      negotiation: g.negotiation,
+      file: g.evidence.file,
+      frame: g.evidence.record,
+      ...(g.subject ? { subject: g.subject } : {}),
     })),
     flows: judged,
     requirements,

@@ -5,7 +5,7 @@ import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
 import type { Cite } from '../catalog/types.js';
 import { humanBytes, publicFlow, writeJsonWithFlows } from './flows.js';
 import { judgedLineChunks } from './json-lines.js';
-import { endpoint, wrap } from './text.js';
+import { endpoint, negotiationsRead, wrap } from './text.js';
 
 /** The JSON contract; `indent` 0 puts the whole report on one line (JSON Lines, for live streams). */
 export function auditJson(r: AuditReport, indent = 2): string {
@@ -98,10 +98,8 @@ export function auditText(r: AuditReport): string {
   out.push(`  ${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`);
   if (live) out.push(...liveLines(live));
   for (const n of q.notes) out.push(`  ${n}`);
-  const inspected = q.inspectors.filter((x) => x.read + x.malformed + x.refused + x.streamsDropped > 0);
-  if (inspected.length) {
-    out.push(`  negotiations read: ${inspected.map((x) => `${x.inspector} ${x.read}${[x.refused ? `${x.refused} refused` : '', x.retransmitted ? `${x.retransmitted} retransmitted` : '', x.malformed ? `${x.malformed} malformed` : '', x.streamsDropped ? `${x.streamsDropped} streams dropped at the bound` : ''].filter(Boolean).map((t) => ` (${t})`).join('')}`).join(', ')}`);
-  }
+  const read = negotiationsRead(q.inspectors);
+  if (read) out.push(`  ${read}`);
   if (q.loss) out.push(`  ! ${q.loss}`);
   out.push('');
   out.push(`Flows: ${s.flows} — ${s.expected} expected, ${s.undocumented} undocumented, ${s.roleMismatch} role mismatch${s.waived ? `; ${s.waived} findings waived` : ''}`);
@@ -159,7 +157,7 @@ export function auditText(r: AuditReport): string {
   const satisfied = r.requirements.filter((x) => x.status === 'satisfied');
   if (satisfied.length) {
     out.push('', 'SATISFIED');
-    for (const x of satisfied) out.push(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}`);
+    for (const x of satisfied) out.push(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}${x.followUp?.frame != null ? `  (${x.followUp.reason} answer, frame ${x.followUp.frame})` : ''}`);
   }
   return out.join('\n') + '\n';
 }

@@ -2,7 +2,7 @@ import type { AuditReport } from '../audit/index.js';
 import type { JudgedFlow } from '../audit/types.js';
 import type { Cite } from '../catalog/types.js';
 import { humanBytes } from './flows.js';
-import { endpoint } from './text.js';
+import { endpoint, negotiationsRead } from './text.js';
 
 /** Every string from a capture, a catalog or a role map goes through this before it reaches the page. */
 export function escapeHtml(s: unknown): string {
@@ -106,7 +106,7 @@ export function auditHtml(r: AuditReport): string {
       escapeHtml(x.from),
       escapeHtml(x.to ?? ''),
       escapeHtml(`${x.proto}/${x.ports.join(',')}`),
-      `${escapeHtml(x.detail)}${x.cite ? citeHtml(x.cite) : ''}`,
+      `${escapeHtml(x.detail)}${x.evidence.length ? `<div class="cite">${escapeHtml(x.evidence.slice(0, 3).join('; '))}${x.evidence.length > 3 ? ` (+${x.evidence.length - 3})` : ''}</div>` : ''}${x.cite ? citeHtml(x.cite) : ''}`,
     ]);
   const flows = r.flows.toArray();
   const flowRows = flows.map((f) => [
@@ -143,7 +143,7 @@ svg text { font: 12px system-ui, sans-serif; } svg .empty { fill: #f5f5f5; } .le
 <div class="meta">${escapeHtml(r.capture.files.map((f) => f.file).join(', '))} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · roles ${escapeHtml(r.roles.file ? `from ${r.roles.file}` : 'inferred from traffic (no role map)')}</div>
 <h2>Capture quality</h2>
 <p>${escapeHtml(`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`)}</p>
-<ul>${q.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
+<ul>${[...q.notes, negotiationsRead(q.inspectors) ?? []].flat().map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
 ${q.loss ? `<p class="loss">${escapeHtml(q.loss)}</p>` : ''}
 <h2>Summary</h2>
 <p class="counts"><span>${s.flows} flows</span><span>${s.expected} expected</span><span>${s.undocumented} undocumented</span><span>${s.roleMismatch} role mismatch</span></p>

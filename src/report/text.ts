@@ -1,3 +1,5 @@
+import type { InspectorStats } from '../inspect/grants.js';
+
 /** Word-wraps text to `width` columns, each line starting with `indent`. */
 export function wrap(text: string, width: number, indent: string): string[] {
   const words = text.split(/\s+/);
@@ -17,4 +19,16 @@ export function wrap(text: string, width: number, indent: string): string[] {
 export function endpoint(addr: string, port: number | null): string {
   if (port === null) return addr;
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+/** What the payload inspectors read, for the capture-quality section; null when they read nothing. */
+export function negotiationsRead(stats: InspectorStats[]): string | null {
+  const inspected = stats.filter((x) => x.read + x.malformed + x.refused + x.streamsDropped > 0);
+  if (inspected.length === 0) return null;
+  const extra = (x: InspectorStats) =>
+    [x.refused ? `${x.refused} refused` : '', x.retransmitted ? `${x.retransmitted} retransmitted` : '', x.malformed ? `${x.malformed} malformed` : '', x.streamsDropped ? `${x.streamsDropped} streams dropped at the bound` : '']
+      .filter(Boolean)
+      .map((t) => ` (${t})`)
+      .join('');
+  return `negotiations read: ${inspected.map((x) => `${x.inspector} ${x.read}${extra(x)}`).join(', ')}`;
 }
