@@ -7,8 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writePcapng, WrittenPacket } from '../src/capture/writer.js';
-import { erspanFrame, frame, PacketSpec, tcpConversation, TcpSpec } from '../src/synth/frames.js';
-import { bind, bindAck, eptMapRequest, eptMapResponse, ssrpReply } from '../src/synth/dcerpc.js';
+import { erspanFrame, frame, PacketSpec, tcpConversation } from '../src/synth/frames.js';
+import { ssrpReply } from '../src/synth/dcerpc.js';
+import { epmExchange } from '../src/synth/epm.js';
 
 const here = process.argv[2] ?? dirname(fileURLToPath(import.meta.url));
 
@@ -123,29 +124,6 @@ roles:
   client: [10.20.0.21, 10.20.0.22, 10.20.0.23, 10.20.0.24]
 `;
 
-/** An endpoint-mapper call from a to b on 135 whose reply grants `port` on b. */
-function epmCall(tl: Timeline, a: string, b: string, clientPort: number, port: number): void {
-  let cseq = 1000;
-  let sseq = 9000;
-  const c = (flags: string, payload?: Buffer): TcpSpec => ({ proto: 'tcp', src: a, dst: b, srcPort: clientPort, dstPort: 135, flags, seq: cseq, ack: sseq, ...(payload ? { payload } : {}) });
-  const s = (flags: string, payload?: Buffer): TcpSpec => ({ proto: 'tcp', src: b, dst: a, srcPort: 135, dstPort: clientPort, flags, seq: sseq, ack: cseq, ...(payload ? { payload } : {}) });
-  tl.conv([c('S')]);
-  cseq++;
-  tl.conv([s('SA')]);
-  sseq++;
-  tl.conv([c('A')]);
-  for (const [who, pdu] of [['c', bind(1)], ['s', bindAck(1)], ['c', eptMapRequest(2)], ['s', eptMapResponse(2, [{ port, ip: b }])]] as const) {
-    if (who === 'c') {
-      tl.conv([c('PA', pdu)]);
-      cseq += pdu.length;
-    } else {
-      tl.conv([s('PA', pdu)]);
-      sseq += pdu.length;
-    }
-  }
-  tl.conv([c('FA'), s('FA'), c('A')]);
-}
-
 /**
  * sccm2007-site.pcapng with sccm2007-roles.yaml: RPC endpoint-mapper calls whose granted ports are
  * used, never tried, or tried and never answered; clients polling their management point.
@@ -154,14 +132,14 @@ function sccmSite(): Buffer {
   const tl = new Timeline();
   const site = '10.1.0.10';
   // Site server → DC1: the endpoint mapper grants 49667 and the site server connects: satisfied.
-  epmCall(tl, site, '10.1.0.2', 51001, 49667);
+  tl.conv(epmExchange(site, '10.1.0.2', 51001, [{ port: 49667 }]));
   tl.conv(tcpConversation(site, 51002, '10.1.0.2', 49667));
   // Site server → DC2: granted 49670, never connected: missing (the capture goes on for seconds after
   // the grant, long enough for a connection that never comes).
-  epmCall(tl, site, '10.1.0.3', 51003, 49670);
+  tl.conv(epmExchange(site, '10.1.0.3', 51003, [{ port: 49670 }]));
   tl.pause(4000);
   // Site server → distribution point: granted 49700, tried, never answered: failing.
-  epmCall(tl, site, '10.1.0.12', 51004, 49700);
+  tl.conv(epmExchange(site, '10.1.0.12', 51004, [{ port: 49700 }]));
   tl.conv(tcpConversation(site, 51005, '10.1.0.12', 49700, { answer: 'silent' }));
   // Clients poll the management point over HTTP; the site server reads the database.
   tl.conv(tcpConversation('10.2.0.31', 52001, '10.1.0.11', 80));

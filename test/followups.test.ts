@@ -14,7 +14,8 @@ import type { Catalog } from '../src/catalog/types.js';
 import { buildFlows } from '../src/flow/pipeline.js';
 import { Inspectors } from '../src/inspect/index.js';
 import type { FailedNegotiation } from '../src/inspect/grants.js';
-import { bind, bindAck, eptMapRequest, eptMapResponse, tftpReadRequest } from '../src/synth/dcerpc.js';
+import { tftpReadRequest } from '../src/synth/dcerpc.js';
+import { epmExchange } from '../src/synth/epm.js';
 import { frame, PacketSpec, tcpConversation } from '../src/synth/frames.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fa-followups-'));
@@ -29,29 +30,7 @@ writeFileSync(roleFile, `roles:\n  site-server: [${SITE}]\n  domain-controller: 
 /** Packets at times (seconds after T0); a step's packets are 1 ms apart. */
 type Step = { at: number; specs: PacketSpec[] };
 
-/** An endpoint-mapper call from a to b whose answer names these towers. */
-function epm(a: string, b: string, clientPort: number, towers: Array<{ port: number; ip?: string }>): PacketSpec[] {
-  let cseq = 1000;
-  let sseq = 9000;
-  const c = (flags: string, payload?: Buffer): PacketSpec => ({ proto: 'tcp', src: a, dst: b, srcPort: clientPort, dstPort: 135, flags, seq: cseq, ack: sseq, ...(payload ? { payload } : {}) });
-  const s = (flags: string, payload?: Buffer): PacketSpec => ({ proto: 'tcp', src: b, dst: a, srcPort: 135, dstPort: clientPort, flags, seq: sseq, ack: cseq, ...(payload ? { payload } : {}) });
-  const out: PacketSpec[] = [c('S')];
-  cseq++;
-  out.push(s('SA'));
-  sseq++;
-  out.push(c('A'));
-  for (const [who, pdu] of [['c', bind(1)], ['s', bindAck(1)], ['c', eptMapRequest(2)], ['s', eptMapResponse(2, towers.map((t) => ({ port: t.port, ip: t.ip ?? b })))]] as const) {
-    if (who === 'c') {
-      out.push(c('PA', pdu));
-      cseq += pdu.length;
-    } else {
-      out.push(s('PA', pdu));
-      sseq += pdu.length;
-    }
-  }
-  out.push(c('FA'), s('FA'), c('A'));
-  return out;
-}
+const epm = epmExchange;
 
 let n = 0;
 async function analyze(steps: Step[], opts: { catalogs?: Catalog[]; roles?: boolean; end?: number; failed?: FailedNegotiation[] } = {}): Promise<AuditReport> {
