@@ -61,8 +61,7 @@ interface Context {
 
 interface Call {
   op: Operation;
-  /** null: the bind was not seen (the capture began inside the connection); the answer tells. */
-  ndr64: boolean | null;
+  contextId: number;
   subject: string | undefined;
   requestRecord: number;
   /** Stub bytes of the answer's fragments so far; null until a first fragment arrives. */
@@ -179,8 +178,11 @@ class DceRpcConnection implements StreamConsumer {
         return;
       }
       const ctx = this.contexts.get(ext.contextId);
+      // A request can be read before the ack of its bind (both in one segment, or the ack delayed):
+      // the proposed context names the interface, the ack the transfer syntax, looked up at the answer.
+      const abstractSyntax = ctx?.abstractSyntax ?? this.proposed(ext.contextId);
       // Without the bind (the capture began inside the connection) an opnum 3 is most likely ept_map.
-      const op = ctx ? operation(ctx.abstractSyntax, ext.opnum) : ext.opnum === 3 ? 'ept_map' : null;
+      const op = abstractSyntax !== null ? operation(abstractSyntax, ext.opnum) : ext.opnum === 3 ? 'ept_map' : null;
       if (op === null) return;
       let call = this.calls.get(h.callId);
       if (!call || h.flags & PFC_FIRST_FRAG) {
@@ -189,14 +191,20 @@ class DceRpcConnection implements StreamConsumer {
           const tryNdr = (ndr64: boolean) => eptMapRequestInterface(pdu, ext.start, ext.end, h.littleEndian, ndr64);
           const uuid = ctx ? tryNdr(ctx.ndr64) : (tryNdr(false) ?? tryNdr(true));
           if (uuid !== null) subject = interfaceName(uuid);
-        } else if (op !== 'ept_map') subject = `${interfaceName(ctx!.abstractSyntax)}.${op}`;
-        call = { op, ndr64: ctx ? ctx.ndr64 : null, subject, requestRecord: at.recordNo, parts: null, partBytes: 0, answerStart: 0 };
+        } else if (op !== 'ept_map') subject = `${interfaceName(abstractSyntax!)}.${op}`;
+        call = { op, contextId: ext.contextId, subject, requestRecord: at.recordNo, parts: null, partBytes: 0, answerStart: 0 };
         if (this.calls.size >= MAX_CALLS) this.calls.delete(this.calls.keys().next().value as number);
         this.calls.set(h.callId, call);
       }
       // The request is complete with its last fragment: that is the frame a reader looks for.
       if (h.flags & PFC_LAST_FRAG) call.requestRecord = at.recordNo;
     }
+  }
+
+  /** The interface a bind still waiting for its ack proposed for a context id, or null. */
+  private proposed(contextId: number): string | null {
+    for (const list of this.binds.values()) for (const p of list) if (p.contextId === contextId) return p.abstractSyntax;
+    return null;
   }
 
   private fromServer(pdu: Buffer, h: PduHeader, at: SegmentAt, offset: number): void {
@@ -299,7 +307,9 @@ class DceRpcConnection implements StreamConsumer {
 
   private eptMapAnswer(call: Call, stub: Buffer, le: boolean, at: SegmentAt): void {
     const epm = this.ins.epm;
-    const reply = call.ndr64 === null ? (eptMapReply(stub, 0, stub.length, le, false) ?? eptMapReply(stub, 0, stub.length, le, true)) : eptMapReply(stub, 0, stub.length, le, call.ndr64);
+    // Without the bind (the capture began inside the connection) the stub's layout tells the syntax.
+    const ctx = this.contexts.get(call.contextId);
+    const reply = ctx === undefined ? (eptMapReply(stub, 0, stub.length, le, false) ?? eptMapReply(stub, 0, stub.length, le, true)) : eptMapReply(stub, 0, stub.length, le, ctx.ndr64);
     if (reply === null) {
       epm.malformed++;
       return;

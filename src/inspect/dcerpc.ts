@@ -288,7 +288,9 @@ export function eptMapReply(stub: Buffer, start: number, end: number, le: boolea
     towers.push(towerEndpoint(t));
   }
   const status = r.u32();
-  if (r.bad) return null;
+  // The status ends the stub (the auth padding is already cut off): a stub that goes on is not an
+  // ept_map answer in this transfer syntax, which tells NDR from NDR64 where the bind was not seen.
+  if (r.bad || end - start - r.p >= 8) return null;
   return { numTowers, towers, status };
 }
 

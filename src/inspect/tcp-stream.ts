@@ -210,6 +210,13 @@ export class StreamReassembler {
     at.tsNs = rec.tsNs;
     const h = conn.halves[dir];
     if (len > 0) {
+      // A request-answer protocol speaks in turns: when one side sends new data while the other's
+      // bytes wait behind a hole, the hole is bytes the capture lost, not bytes still on their way.
+      const other = conn.halves[dir === 0 ? 1 : 0];
+      if (other.held.length) {
+        this.flushHeld(conn, dir === 0 ? 1 : 0, other);
+        if (this.conns.get(key) !== conn) return;
+      }
       const seq = v.tcpSeq >>> 0;
       if (!h.started) {
         h.started = true;
