@@ -29,6 +29,10 @@ class Recorder implements StreamConsumer {
   gap(dir: Direction): void {
     this.gaps.push(dir);
   }
+  closed = 0;
+  close(): void {
+    this.closed++;
+  }
 }
 
 function harness(limits: Partial<ReassemblyLimits> = {}) {
@@ -140,6 +144,23 @@ describe('the shared TCP reassembler', () => {
     h.send(1, 7, [], FIN | ACK, 2);
     h.send(0, 1, [], 0x02, 3); // a new SYN on the same ports
     expect(h.r.size).toBe(0);
+    expect(h.consumers.map((c) => c.closed)).toEqual([1, 1, 1]);
+  });
+
+  it('keeps the bytes of all connections under the total bound, dropping the least recently seen', () => {
+    const h = harness({ maxTotalBytes: 100 });
+    for (let port = 1; port <= 3; port++) {
+      h.send(0, 1, 'a', ACK, port);
+      h.consumers[port - 1]!.keep = 1000; // holds everything it is given
+      h.send(0, 2, 'x'.repeat(40), ACK, port);
+    }
+    expect(h.dropped()).toBe(1);
+    expect(h.r.size).toBe(2);
+    expect(h.r.bufferedBytes).toBe(80);
+    expect(h.consumers[0]!.closed).toBe(1);
+    h.send(1, 9, [], RST | ACK, 2);
+    h.send(1, 9, [], RST | ACK, 3);
+    expect(h.r.bufferedBytes).toBe(0);
   });
 
   it('drops the least recently seen connection at the stream bound, and a stream that buffers too much', () => {

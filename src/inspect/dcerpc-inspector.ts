@@ -33,10 +33,12 @@ import type { Direction, SegmentAt, StreamConsumer, TcpConnection } from './tcp-
 
 export const EPM_PORT = 135;
 
-/** Bounds per connection: calls awaiting an answer, contexts, binds awaiting their ack, answer bytes. */
+/** Bounds per connection: calls awaiting an answer, contexts, binds awaiting their ack. */
 const MAX_CALLS = 64;
 const MAX_CONTEXTS = 64;
+/** Stub bytes of fragmented answers held per connection, and over all connections. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
+const MAX_PENDING_BYTES = 32 * 1024 * 1024;
 /** Answers remembered per connection to recognise their TCP retransmissions. */
 const ANSWERS_REMEMBERED = 8;
 
@@ -102,6 +104,9 @@ export class DceRpcInspector implements Inspector {
   readonly dcom: InspectorStats = newStats('dcom');
   readonly stats = [this.epm, this.dcom];
 
+  /** Stub bytes of unfinished fragmented answers over all connections. */
+  pendingBytes = 0;
+
   constructor(readonly sink: GrantSink) {}
 
   openStream(conn: TcpConnection): StreamConsumer {
@@ -121,6 +126,8 @@ class DceRpcConnection implements StreamConsumer {
   private readonly answers: Array<{ start: number; end: number; stats: InspectorStats }> = [];
   /** Per direction: after damage or a gap, until a PDU header lines up again (counted once). */
   private readonly lost: [boolean, boolean] = [false, false];
+  /** Stub bytes this connection's unfinished answers hold. */
+  private own = 0;
 
   constructor(
     private readonly ins: DceRpcInspector,
@@ -159,7 +166,28 @@ class DceRpcConnection implements StreamConsumer {
   gap(dir: Direction): void {
     this.lost[dir] = true;
     // Fragments of an answer in progress may be what was lost.
-    if (dir === 1) for (const c of this.calls.values()) c.parts = null;
+    if (dir === 1) for (const c of this.calls.values()) this.release(c);
+  }
+
+  close(): void {
+    for (const c of this.calls.values()) this.release(c);
+    this.calls.clear();
+  }
+
+  /** Lets an answer's fragments go. */
+  private release(call: Call): void {
+    this.ins.pendingBytes -= call.partBytes;
+    this.own -= call.partBytes;
+    call.parts = null;
+    call.partBytes = 0;
+  }
+
+  /** Forgets a call, with whatever fragments of its answer it held. */
+  private forget(callId: number): void {
+    const call = this.calls.get(callId);
+    if (!call) return;
+    this.release(call);
+    this.calls.delete(callId);
   }
 
   private fromClient(pdu: Buffer, h: PduHeader, at: SegmentAt): void {
@@ -193,7 +221,8 @@ class DceRpcConnection implements StreamConsumer {
           if (uuid !== null) subject = interfaceName(uuid);
         } else if (op !== 'ept_map') subject = `${interfaceName(abstractSyntax!)}.${op}`;
         call = { op, contextId: ext.contextId, subject, requestRecord: at.recordNo, parts: null, partBytes: 0, answerStart: 0 };
-        if (this.calls.size >= MAX_CALLS) this.calls.delete(this.calls.keys().next().value as number);
+        this.forget(h.callId);
+        if (this.calls.size >= MAX_CALLS) this.forget(this.calls.keys().next().value as number);
         this.calls.set(h.callId, call);
       }
       // The request is complete with its last fragment: that is the frame a reader looks for.
@@ -233,7 +262,7 @@ class DceRpcConnection implements StreamConsumer {
     if (!call) return;
     const stats = call.op === 'ept_map' ? this.ins.epm : this.ins.dcom;
     if (h.ptype === PTYPE_FAULT) {
-      this.calls.delete(h.callId);
+      this.forget(h.callId);
       if (pdu.length < 28) {
         stats.malformed++;
         return;
@@ -245,35 +274,50 @@ class DceRpcConnection implements StreamConsumer {
     }
     const ext = stubExtent(pdu, h);
     if (ext === null) {
-      this.calls.delete(h.callId);
+      this.forget(h.callId);
       stats.malformed++;
       return;
     }
     if (h.flags & PFC_FIRST_FRAG) {
+      this.release(call);
       call.parts = [];
-      call.partBytes = 0;
       call.answerStart = offset;
     }
     if (call.parts === null) return; // the first fragment was never seen
     if (ext.authLevel === AUTHN_LEVEL_PKT_PRIVACY) {
       // Sealed: the ports are there but cannot be read.
+      this.forget(h.callId);
+      stats.malformed++;
+      return;
+    }
+    const last = (h.flags & PFC_LAST_FRAG) !== 0;
+    if (last && call.parts.length === 0) {
+      // A single-fragment answer (almost all of them): read in place, nothing is held.
       this.calls.delete(h.callId);
+      this.remember(offset, offset + pdu.length, stats);
+      this.answer(call, pdu.subarray(ext.start, ext.end), h.littleEndian, at);
+      return;
+    }
+    const n = ext.end - ext.start;
+    if (this.own + n > MAX_ANSWER_BYTES || this.ins.pendingBytes + n > MAX_PENDING_BYTES) {
+      this.forget(h.callId);
       stats.malformed++;
       return;
     }
     call.parts.push(Buffer.from(pdu.subarray(ext.start, ext.end)));
-    call.partBytes += ext.end - ext.start;
-    if (call.partBytes > MAX_ANSWER_BYTES) {
-      this.calls.delete(h.callId);
-      stats.malformed++;
-      return;
-    }
-    if (!(h.flags & PFC_LAST_FRAG)) return;
-    this.calls.delete(h.callId);
-    const stub = call.parts.length === 1 ? call.parts[0]! : Buffer.concat(call.parts);
+    call.partBytes += n;
+    this.own += n;
+    this.ins.pendingBytes += n;
+    if (!last) return;
+    const stub = Buffer.concat(call.parts);
+    this.forget(h.callId);
     this.remember(call.answerStart, offset + pdu.length, stats);
-    if (call.op === 'ept_map') this.eptMapAnswer(call, stub, h.littleEndian, at);
-    else this.dcomAnswer(call, stub, h.littleEndian, at);
+    this.answer(call, stub, h.littleEndian, at);
+  }
+
+  private answer(call: Call, stub: Buffer, le: boolean, at: SegmentAt): void {
+    if (call.op === 'ept_map') this.eptMapAnswer(call, stub, le, at);
+    else this.dcomAnswer(call, stub, le, at);
   }
 
   private remember(start: number, end: number, stats: InspectorStats): void {

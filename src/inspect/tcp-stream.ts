@@ -42,6 +42,8 @@ export interface StreamConsumer {
   retransmitted(dir: Direction, offset: number, length: number): void;
   /** Bytes were lost before what comes next: whatever the consumer held unconsumed is gone. */
   gap(dir: Direction): void;
+  /** The connection is over (FIN both ways, RST, a new SYN) or was given up at the bounds. */
+  close(): void;
 }
 
 /** Bounds of the reassembler. */
@@ -50,11 +52,13 @@ export interface ReassemblyLimits {
   maxStreams: number;
   /** Unconsumed plus out-of-order bytes one direction may hold; beyond, the connection is dropped. */
   maxBufferedBytes: number;
+  /** The same over all connections; beyond, the least recently seen connections are dropped. */
+  maxTotalBytes: number;
   /** Out-of-order segments held per direction while waiting for the bytes before them. */
   maxOutOfOrder: number;
 }
 
-export const DEFAULT_LIMITS: ReassemblyLimits = { maxStreams: 4096, maxBufferedBytes: 256 * 1024, maxOutOfOrder: 16 };
+export const DEFAULT_LIMITS: ReassemblyLimits = { maxStreams: 4096, maxBufferedBytes: 256 * 1024, maxTotalBytes: 64 * 1024 * 1024, maxOutOfOrder: 16 };
 
 const FIN = 0x01;
 const SYN = 0x02;
@@ -134,7 +138,15 @@ class Connection {
     readonly key: string,
     readonly consumer: StreamConsumer,
     readonly owner: number,
+    readonly serverPort: number,
   ) {}
+
+  /** What this connection adds to the reassembler's total, as last counted. */
+  counted = 0;
+
+  bytes(): number {
+    return this.halves[0].buffered() + this.halves[1].buffered();
+  }
 }
 
 function address(v: PacketView, a: Uint32Array): string {
@@ -150,6 +162,8 @@ export class StreamReassembler {
   private readonly conns = new Map<string, Connection>();
   private readonly limits: ReassemblyLimits;
   private readonly at: SegmentAt = { file: '', recordNo: 0, tsSec: 0, tsNs: 0 };
+  /** Bytes buffered over all connections. */
+  private total = 0;
 
   /**
    * @param open makes the consumer of a new connection for the inspector `owner`.
@@ -168,11 +182,39 @@ export class StreamReassembler {
     return this.conns.size;
   }
 
+  /** Bytes buffered now over all connections (for tests of the bounds). */
+  get bufferedBytes(): number {
+    return this.total;
+  }
+
+  /** Ends a connection: its consumer is told, its bytes no longer count; `atBound` counts it as dropped. */
+  private end(conn: Connection, atBound: boolean): void {
+    if (this.conns.get(conn.key) !== conn) return;
+    this.conns.delete(conn.key);
+    this.total -= conn.counted;
+    conn.consumer.close();
+    if (atBound) this.dropped(conn.owner);
+  }
+
   /**
    * One TCP segment of a connection whose server port is `serverPort`, read by the inspector `owner`.
    * The side on `serverPort` is the server (the destination when both are).
    */
   segment(v: PacketView, rec: PacketRecord, file: string, owner: number, serverPort: number): void {
+    const conn = this.connection(v, owner, serverPort);
+    if (conn === null) return;
+    this.process(conn, v, rec, file);
+    if (this.conns.get(conn.key) === conn) {
+      const now = conn.bytes();
+      this.total += now - conn.counted;
+      conn.counted = now;
+    }
+    // Over the total bound: the least recently seen connections go first (this one is the most recent).
+    while (this.total > this.limits.maxTotalBytes && this.conns.size > 0) this.end(this.conns.values().next().value as Connection, true);
+  }
+
+  /** The connection a segment belongs to, made for a segment with payload; null when there is nothing to follow. */
+  private connection(v: PacketView, owner: number, serverPort: number): Connection | null {
     const toServer = v.dstPort === serverPort;
     const dir: Direction = toServer ? 0 : 1;
     const c = toServer ? v.src : v.dst;
@@ -184,25 +226,27 @@ export class StreamReassembler {
     let conn = this.conns.get(key);
     if (flags & SYN && !(flags & ACK)) {
       // A new connection on the same ports: whatever was followed before is over.
-      if (conn) this.conns.delete(key);
-      return;
+      if (conn) this.end(conn, false);
+      return null;
     }
-    const len = v.payloadLen;
     if (!conn) {
-      if (len === 0) return; // a bare FIN, RST or ACK of a connection we hold nothing for
-      if (this.conns.size >= this.limits.maxStreams) {
-        const oldest = this.conns.values().next().value as Connection;
-        this.conns.delete(oldest.key);
-        this.dropped(oldest.owner);
-      }
+      if (v.payloadLen === 0) return null; // a bare FIN, RST or ACK of a connection we hold nothing for
+      if (this.conns.size >= this.limits.maxStreams) this.end(this.conns.values().next().value as Connection, true);
       const info: TcpConnection = { client: address(v, c), clientPort: cport, server: address(v, s), serverPort, ipVersion: v.ipVersion };
-      conn = new Connection(key, this.open(owner, info), owner);
+      conn = new Connection(key, this.open(owner, info), owner, serverPort);
       this.conns.set(key, conn);
     } else {
       // Least recently seen first: re-inserting moves the connection to the end of the map's order.
       this.conns.delete(key);
       this.conns.set(key, conn);
     }
+    return conn;
+  }
+
+  private process(conn: Connection, v: PacketView, rec: PacketRecord, file: string): void {
+    const dir: Direction = v.dstPort === conn.serverPort ? 0 : 1;
+    const flags = v.tcpFlags;
+    const len = v.payloadLen;
     const at = this.at;
     at.file = file;
     at.recordNo = rec.recordNo;
@@ -215,7 +259,7 @@ export class StreamReassembler {
       const other = conn.halves[dir === 0 ? 1 : 0];
       if (other.held.length) {
         this.flushHeld(conn, dir === 0 ? 1 : 0, other);
-        if (this.conns.get(key) !== conn) return;
+        if (this.conns.get(conn.key) !== conn) return;
       }
       const seq = v.tcpSeq >>> 0;
       if (!h.started) {
@@ -224,16 +268,16 @@ export class StreamReassembler {
         h.next = seq;
       }
       this.accept(conn, dir, h, seq, rec.buf, v.payloadOff, v.payloadOff + len);
-      if (this.conns.get(key) !== conn) return; // dropped at the bounds
+      if (this.conns.get(conn.key) !== conn) return; // dropped at the bounds
     }
     if (flags & RST) {
-      this.conns.delete(key);
+      this.end(conn, false);
       return;
     }
     if (flags & FIN) {
       if (h.held.length) this.flushHeld(conn, dir, h);
       h.finished = true;
-      if (conn.halves[0].finished && conn.halves[1].finished) this.conns.delete(key);
+      if (conn.halves[0].finished && conn.halves[1].finished) this.end(conn, false);
     }
   }
 
@@ -310,8 +354,7 @@ export class StreamReassembler {
     }
     if (h.buffered() > this.limits.maxBufferedBytes) {
       // The consumer cannot make sense of this much: give the connection up rather than grow.
-      this.conns.delete(conn.key);
-      this.dropped(conn.owner);
+      this.end(conn, true);
     }
   }
 }
