@@ -156,7 +156,9 @@ class DceRpcConnection implements StreamConsumer {
   retransmitted(dir: Direction, offset: number, length: number): void {
     if (dir !== 1) return;
     for (const a of this.answers) {
-      if (offset < a.end && offset + length > a.start) {
+      // A keep-alive repeats one old byte: only a real part of an answer counts as its retransmission.
+      const overlap = Math.min(a.end, offset + length) - Math.max(a.start, offset);
+      if (overlap >= Math.min(16, a.end - a.start)) {
         a.stats.retransmitted++;
         return;
       }

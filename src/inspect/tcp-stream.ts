@@ -216,7 +216,6 @@ export class StreamReassembler {
   /** The connection a segment belongs to, made for a segment with payload; null when there is nothing to follow. */
   private connection(v: PacketView, owner: number, serverPort: number): Connection | null {
     const toServer = v.dstPort === serverPort;
-    const dir: Direction = toServer ? 0 : 1;
     const c = toServer ? v.src : v.dst;
     const s = toServer ? v.dst : v.src;
     const cport = toServer ? v.srcPort : v.dstPort;
