@@ -134,6 +134,20 @@ describe('ept_map answers in the transfer syntax the bind negotiated', () => {
     }
   }
 
+  it('towers of every IP protocol sequence grant their port: ncacn_ip_tcp, ncadg_ip_udp, ncacn_http', async () => {
+    const ins = await inspect(
+      session([
+        ...mapExchange(0, true).slice(0, 3),
+        { from: 's', bytes: eptMapResponse(2, [{ port: 49664, ip: SERVER }, { transport: 'udp', port: 49665, ip: SERVER }, { transport: 'http', port: 593, ip: SERVER }], NETLOGON_UUID, { ndr64: true, contextId: 1 }) },
+      ]),
+    );
+    expect(ins.grants.map((g) => [g.transport, g.port, g.evidence.detail])).toEqual([
+      ['tcp', 49664, `ept_map reply: ncacn_ip_tcp ${SERVER}[49664]`],
+      ['udp', 49665, `ept_map reply: ncadg_ip_udp ${SERVER}[49665]`],
+      ['tcp', 593, `ept_map reply: ncacn_http ${SERVER}[593]`],
+    ]);
+  });
+
   it('an NDR64 reply read as NDR would give nothing: the context decides', async () => {
     // The same NDR64 reply on context 0, which the ack accepted as NDR: not an ept_map reply in NDR.
     const ins = await inspect(

@@ -384,7 +384,7 @@ class DceRpcConnection implements StreamConsumer {
         kind: 'dcerpc',
         negotiation,
         ...(call.subject !== undefined ? { subject: call.subject } : t.interface !== null ? { subject: interfaceName(t.interface) } : {}),
-        evidence: this.evidence(call, at, `ept_map reply: ncacn_ip_${t.transport} ${host}[${t.port}]`),
+        evidence: this.evidence(call, at, `ept_map reply: ${t.protseq} ${host}[${t.port}]`),
       });
     }
   }

@@ -236,6 +236,8 @@ class NdrReader {
 
 /** One endpoint a tower describes. */
 export interface TowerEndpoint {
+  /** The protocol sequence, as RPC names it: ncacn_ip_tcp, ncadg_ip_udp, ncacn_http (RPC over HTTP, TCP 593 and others). */
+  protseq: 'ncacn_ip_tcp' | 'ncadg_ip_udp' | 'ncacn_http';
   transport: 'tcp' | 'udp';
   port: number;
   /** Dotted IPv4 address of the tower's address floor, or null when the tower has none. */
@@ -316,7 +318,7 @@ export function towerEndpoint(t: Buffer): TowerEndpoint | null {
   if (t.length < 2) return null;
   const floors = t.readUInt16LE(0);
   let p = 2;
-  let transport: 'tcp' | 'udp' | null = null;
+  let protseq: TowerEndpoint['protseq'] | null = null;
   let port = -1;
   let ip: string | null = null;
   for (let i = 0; i < floors; i++) {
@@ -328,15 +330,15 @@ export function towerEndpoint(t: Buffer): TowerEndpoint | null {
     const rhsLen = t.readUInt16LE(p);
     if (t.length < p + 2 + rhsLen) return null;
     const rhs = p + 2;
-    if ((proto === 0x07 || proto === 0x08) && rhsLen >= 2) {
-      transport = proto === 0x07 ? 'tcp' : 'udp';
+    if ((proto === 0x07 || proto === 0x08 || proto === 0x1f) && rhsLen >= 2) {
+      protseq = proto === 0x07 ? 'ncacn_ip_tcp' : proto === 0x08 ? 'ncadg_ip_udp' : 'ncacn_http';
       port = t.readUInt16BE(rhs);
     } else if (proto === 0x09 && rhsLen >= 4) {
       ip = `${t[rhs]}.${t[rhs + 1]}.${t[rhs + 2]}.${t[rhs + 3]}`;
     }
     p = rhs + rhsLen;
   }
-  return transport && port > 0 ? { transport, port, ip, interface: towerInterface(t) } : null;
+  return protseq && port > 0 ? { protseq, transport: protseq === 'ncadg_ip_udp' ? 'udp' : 'tcp', port, ip, interface: towerInterface(t) } : null;
 }
 
 /** One string binding of a DUALSTRINGARRAY that names an endpoint: `host[port]`. */

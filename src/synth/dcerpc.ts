@@ -170,8 +170,8 @@ export function withAuth(pdu: Buffer, authLength = 16, level = 5): Buffer {
   return out;
 }
 
-/** A tower for ncacn_ip_tcp (or udp) at ip:port for an interface. */
-export function tower(ifUuid: string, transport: 'tcp' | 'udp', port: number, ip: string, ndr64 = false): Buffer {
+/** A tower for ncacn_ip_tcp (udp: ncadg_ip_udp, http: ncacn_http) at ip:port for an interface. */
+export function tower(ifUuid: string, transport: 'tcp' | 'udp' | 'http', port: number, ip: string, ndr64 = false): Buffer {
   const floor = (lhs: Buffer, rhs: Buffer) => Buffer.concat([u16(lhs.length), lhs, u16(rhs.length), rhs]);
   const portBe = Buffer.alloc(2);
   portBe.writeUInt16BE(port);
@@ -179,8 +179,8 @@ export function tower(ifUuid: string, transport: 'tcp' | 'udp', port: number, ip
     u16(5),
     floor(Buffer.concat([Buffer.from([0x0d]), uuidLE(ifUuid), u16(1)]), u16(0)),
     floor(Buffer.concat([Buffer.from([0x0d]), uuidLE(ndr64 ? NDR64_UUID : NDR_UUID), u16(ndr64 ? 1 : 2)]), u16(0)),
-    floor(Buffer.from([transport === 'tcp' ? 0x0b : 0x0a]), u16(0)),
-    floor(Buffer.from([transport === 'tcp' ? 0x07 : 0x08]), portBe),
+    floor(Buffer.from([transport === 'udp' ? 0x0a : 0x0b]), u16(0)),
+    floor(Buffer.from([transport === 'tcp' ? 0x07 : transport === 'udp' ? 0x08 : 0x1f]), portBe),
     floor(Buffer.from([0x09]), Buffer.from(ip.split('.').map(Number))),
   ]);
 }
@@ -210,7 +210,7 @@ export function eptMapRequest(callId: number, ifUuid = SAMR_UUID, opts: MapOptio
 }
 
 /** The ept_map response stub: entry handle, num_towers, the array of tower pointers, the towers, status. */
-export function eptMapResponseStub(endpoints: Array<{ transport?: 'tcp' | 'udp'; port: number; ip: string }>, ifUuid = SAMR_UUID, opts: MapOptions = {}): Buffer {
+export function eptMapResponseStub(endpoints: Array<{ transport?: 'tcp' | 'udp' | 'http'; port: number; ip: string }>, ifUuid = SAMR_UUID, opts: MapOptions = {}): Buffer {
   const ndr64 = opts.ndr64 ?? false;
   const n = endpoints.length;
   const s = new Stub().raw(Buffer.alloc(20)).u32(n).wide(n, ndr64).wide(0, ndr64).wide(n, ndr64);
@@ -223,7 +223,7 @@ export function eptMapResponseStub(endpoints: Array<{ transport?: 'tcp' | 'udp';
 }
 
 /** The ept_map response: one tower per granted endpoint (none, with a status, for a refusal). */
-export function eptMapResponse(callId: number, endpoints: Array<{ transport?: 'tcp' | 'udp'; port: number; ip: string }>, ifUuid = SAMR_UUID, opts: MapOptions = {}): Buffer {
+export function eptMapResponse(callId: number, endpoints: Array<{ transport?: 'tcp' | 'udp' | 'http'; port: number; ip: string }>, ifUuid = SAMR_UUID, opts: MapOptions = {}): Buffer {
   return responsePdu(callId, opts.contextId ?? 0, eptMapResponseStub(endpoints, ifUuid, opts));
 }
 
