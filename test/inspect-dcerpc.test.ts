@@ -148,6 +148,14 @@ describe('ept_map answers in the transfer syntax the bind negotiated', () => {
     ]);
   });
 
+  it('a capture that begins after the bind: an opnum 3 answer is read in whichever syntax its layout fits', async () => {
+    for (const ndr64 of [false, true]) {
+      const ins = await inspect(session(mapExchange(2, ndr64).slice(2)));
+      expect(ports(ins), ndr64 ? 'NDR64' : 'NDR').toEqual([`${SERVER}:49664`, `${SERVER}:49665`]);
+      expect(ins.grants[0]!.subject).toBe('RPC_NETLOGON');
+    }
+  });
+
   it('an NDR64 reply read as NDR would give nothing: the context decides', async () => {
     // The same NDR64 reply on context 0, which the ack accepted as NDR: not an ept_map reply in NDR.
     const ins = await inspect(
