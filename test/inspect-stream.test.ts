@@ -30,8 +30,10 @@ class Recorder implements StreamConsumer {
     this.gaps.push(dir);
   }
   closed = 0;
-  close(): void {
+  unread = -1;
+  close(unread: number): void {
     this.closed++;
+    this.unread = unread;
   }
 }
 
@@ -158,6 +160,7 @@ describe('the shared TCP reassembler', () => {
     expect(h.r.size).toBe(2);
     expect(h.r.bufferedBytes).toBe(80);
     expect(h.consumers[0]!.closed).toBe(1);
+    expect(h.consumers[0]!.unread).toBe(40);
     h.send(1, 9, [], RST | ACK, 2);
     h.send(1, 9, [], RST | ACK, 3);
     expect(h.r.bufferedBytes).toBe(0);

@@ -91,6 +91,8 @@ describe.skipIf(skip)('the windows captures yield the grants their truth files l
       }
       expect(new Set(got.map((g) => g.evidence.record)).size).toBe(perNegotiation.size);
       found += new Set(got.map((g) => `${g.host}:${g.port}`)).size;
+      // Every PDU of these captures is well formed, and none needs more than the reassembler's bounds.
+      for (const s of ins.stats) expect([s.inspector, s.malformed, s.streamsDropped], rel(file)).toEqual([s.inspector, 0, 0]);
       // epm-failed-lookups.json lists no refusal in these files.
       const refused = truth<Array<{ file: string; frame: number }>>('epm-failed-lookups.json').filter((e) => e.file === rel(file));
       expect(ins.failed.filter((f) => f.reason === 'dcerpc-epm').map((f) => f.evidence.record), rel(file)).toEqual(refused.map((e) => e.frame));

@@ -171,7 +171,9 @@ class DceRpcConnection implements StreamConsumer {
     if (dir === 1) for (const c of this.calls.values()) this.release(c);
   }
 
-  close(): void {
+  close(unread: number, atBound: boolean): void {
+    // A PDU the connection's end cut short could not be read (one dropped at the bounds is counted there).
+    if (unread > 0 && !atBound && !(this.lost[0] && this.lost[1])) this.ins.epm.malformed++;
     for (const c of this.calls.values()) this.release(c);
     this.calls.clear();
   }

@@ -71,9 +71,12 @@ export class Inspectors {
     );
   }
 
-  /** Connections the reassembler follows now. */
+  /** Connections the reassembler follows now, and the bytes it holds for them. */
   get openStreams(): number {
     return this.reassembler.size;
+  }
+  get bufferedBytes(): number {
+    return this.reassembler.bufferedBytes;
   }
 
   onPacket(v: PacketView, rec: PacketRecord, file: string): void {

@@ -42,8 +42,11 @@ export interface StreamConsumer {
   retransmitted(dir: Direction, offset: number, length: number): void;
   /** Bytes were lost before what comes next: whatever the consumer held unconsumed is gone. */
   gap(dir: Direction): void;
-  /** The connection is over (FIN both ways, RST, a new SYN) or was given up at the bounds. */
-  close(): void;
+  /**
+   * The connection is over (FIN both ways, RST, a new SYN) or was given up at the bounds (`atBound`);
+   * `unread` bytes had been delivered or held but not consumed (a PDU the connection cut short).
+   */
+  close(unread: number, atBound: boolean): void;
 }
 
 /** Bounds of the reassembler. */
@@ -192,7 +195,7 @@ export class StreamReassembler {
     if (this.conns.get(conn.key) !== conn) return;
     this.conns.delete(conn.key);
     this.total -= conn.counted;
-    conn.consumer.close();
+    conn.consumer.close(conn.bytes(), atBound);
     if (atBound) this.dropped(conn.owner);
   }
 
