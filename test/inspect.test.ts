@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writePcap } from '../src/capture/writer.js';
 import { buildFlows } from '../src/flow/pipeline.js';
-import { Inspectors } from '../src/inspect/index.js';
+import { INSPECTOR_ROWS, Inspectors, inspectorWants } from '../src/inspect/index.js';
+import { PacketView } from '../src/decode/view.js';
 import { bind, bindAck, eptMapRequest, eptMapResponse, ssrpReply, tftpReadRequest } from '../src/synth/dcerpc.js';
 import { frame, PacketSpec } from '../src/synth/frames.js';
 import { capturesDir, skipWithoutCaptures, skipWithoutTshark } from './helpers/captures.js';
@@ -131,6 +132,18 @@ describe('SQL Server Browser and TFTP', () => {
     expect(ins.grants).toMatchObject([{ host: SERVER, port: null, transport: 'udp', peer: CLIENT, peerPort: 2070, kind: 'tftp-transfer', evidence: { detail: 'TFTP RRQ boot\\x86\\wdsnbp.com' } }]);
   });
 
+  it('a TFTP request retransmitted byte for byte from the same port is one negotiation; a new request is another', async () => {
+    const rrq = (srcPort: number, name: string) => ({ proto: 'udp' as const, src: CLIENT, dst: SERVER, srcPort, dstPort: 69, payload: tftpReadRequest(name) });
+    const { ins } = await inspect([rrq(2070, 'a.bin'), rrq(2070, 'a.bin'), rrq(2070, 'b.bin'), rrq(2071, 'a.bin'), { proto: 'udp', src: CLIENT, dst: SERVER, srcPort: 2072, dstPort: 69, payload: Buffer.from([0, 1, 0, 0x6f, 0x63, 0x74, 0x65, 0x74, 0]) }]);
+    expect(ins.grants.map((g) => [g.peerPort, g.subject, g.evidence.record])).toEqual([
+      [2070, 'a.bin', 1],
+      [2070, 'b.bin', 3],
+      [2071, 'a.bin', 4],
+      [2072, '', 5], // an empty file name: still a request a server may answer
+    ]);
+    expect(ins.stats.find((s) => s.inspector === 'tftp')).toMatchObject({ read: 4, retransmitted: 1 });
+  });
+
   it.skipIf(skipWithoutCaptures('TFTP on real captures') || skipWithoutTshark('TFTP on real captures'))('real TFTP captures: one grant per request tshark sees', async () => {
     const file = join(capturesDir()!, 'tcpdump', 'tftp.pcap');
     const ins = new Inspectors();
@@ -142,5 +155,37 @@ describe('SQL Server Browser and TFTP', () => {
       .map((l) => l.replace(/\t/g, ''));
     expect(names.length).toBeGreaterThan(0);
     expect(ins.grants.map((g) => g.evidence.detail.replace(/^TFTP (RRQ|WRQ) /, ''))).toEqual(names);
+  });
+});
+
+describe('the registry', () => {
+  it('workers keep exactly the packets of the ports the rows declare', () => {
+    const v = new PacketView();
+    const wants = (proto: number, srcPort: number, dstPort: number, payloadLen: number, flags = 0x18) => {
+      v.reset();
+      v.proto = proto;
+      v.srcPort = srcPort;
+      v.dstPort = dstPort;
+      v.payloadLen = payloadLen;
+      v.tcpFlags = flags;
+      return inspectorWants(v);
+    };
+    expect(INSPECTOR_ROWS.map((r) => [r.name, r.transport, r.ports])).toEqual([
+      ['dcerpc', 'tcp', [135]],
+      ['ssrp', 'udp', [1434]],
+      ['tftp', 'udp', [69]],
+    ]);
+    for (const row of INSPECTOR_ROWS) {
+      const proto = row.transport === 'tcp' ? 6 : 17;
+      for (const port of row.ports) {
+        expect(wants(proto, 50000, port, 10)).toBe(true);
+        expect(wants(proto, port, 50000, 10)).toBe(true);
+        expect(wants(proto === 6 ? 17 : 6, 50000, port, 10)).toBe(false);
+      }
+    }
+    expect(wants(6, 50000, 443, 100)).toBe(false);
+    expect(wants(6, 50000, 135, 0, 0x10)).toBe(false); // a bare ACK carries nothing to read
+    expect(wants(6, 50000, 135, 0, 0x11)).toBe(true); // a FIN frees the connection's state
+    expect(wants(1, -1, -1, 10)).toBe(false);
   });
 });
