@@ -173,6 +173,28 @@ describe('analyze on the command line', () => {
     expect(reqs).toHaveLength(8);
   });
 
+  it('--site puts public prefixes inside the site, on live too', () => {
+    const packets = [
+      { proto: 'udp', src: '130.1.1.1', dst: '8.8.8.8', srcPort: 50000, dstPort: 53, payload: 30 },
+      { proto: 'udp', src: '8.8.8.8', dst: '130.1.1.1', srcPort: 53, dstPort: 50000, payload: 60 },
+      ...tcpConversation('10.0.0.5', 50001, '10.0.0.6', 1433),
+    ] as const;
+    const file = join(dir, 'public-site.pcap');
+    writeFileSync(file, writePcap(packets.map((spec, i) => ({ data: frame(spec), tsSec: 1_700_000_000, tsNs: i * 1_000_000 })), { linkType: 1 }));
+    const dns = (r: Report) => r.flows.find((f) => f.serverPort === 53)!;
+    const plain = report([file, '--catalog', 'bmc-cm']);
+    expect(dns(plain)).toMatchObject({ verdict: 'undocumented', clientRoles: ['bmc-cloud', 'apple-push', 'google-android-management', 'google-oauth'] });
+    const site = report([file, '--catalog', 'bmc-cm', '--site', '130.1.0.0/16,2001:db8::/32', '--site', '192.0.2.0/24']);
+    expect(dns(site)).toMatchObject({ verdict: 'undocumented', clientRoles: [] });
+    expect((site.roles as unknown as { site: string[] }).site).toEqual(['130.1.0.0/16', '2001:db8::/32', '192.0.2.0/24']);
+    expect(Object.keys((plain.roles as unknown as { inferred: object }).inferred)).not.toHaveLength(0);
+    const bad = analyze([file, '--catalog', 'bmc-cm', '--site', '130.1.0.0/33']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--site 130\.1\.0\.0\/33: expected IPv4\/IPv6 prefixes/);
+    const live = spawnSync(process.execPath, [cli, 'live', '--help'], { encoding: 'utf8' }).stdout;
+    expect(live).toContain('--site <prefixes>');
+  });
+
   it('a bad role map, catalog or --set is a one-line (per problem) error with exit 2', () => {
     const roles = join(dir, 'roles.yaml');
     writeFileSync(roles, 'roles:\n  master: [10.0.0.1]\n');

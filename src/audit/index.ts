@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog/types.js';
 import { compareTime } from '../core/time.js';
-import { columnsOfRecords } from '../flow/columns.js';
+import { columnsOfRecords, FlowColumns } from '../flow/columns.js';
+import { AddressBlock, AddressSpace } from './addresses.js';
 import type { FlowRecord } from '../flow/table.js';
 import { CaptureSummary, FlowRun, summarise } from '../flow/pipeline.js';
 import { checkRequirements, judgeFlows } from './judge.js';
@@ -13,7 +14,8 @@ import { applyWaivers, Waiver } from './waivers.js';
 export interface AuditReport {
   tool: { name: 'flowaudit'; version: string };
   catalogs: Array<{ id: string; name: string; file: string; rules: number; requirements: number; params: Record<string, Array<number | string>> }>;
-  roles: { file: string | null; given: Record<string, string[]>; inferred: Record<string, string[]> };
+  /** `site`: the prefixes inside the site besides the default space (the role map's `site:` and `--site`). */
+  roles: { file: string | null; given: Record<string, string[]>; inferred: Record<string, string[]>; site: string[] };
   capture: CaptureSummary & { quality: CaptureQuality };
   grants: Array<{ reason: string; kind: string; host: string; transport: string; port: number | null; peer: string; at: string; detail: string }>;
   /** Judged records made on demand: see JudgedFlows. */
@@ -47,6 +49,8 @@ export interface AuditOptions {
   /** Flows that already left the flow table (a long live capture), judged along with the table's. */
   foldedFlows?: FlowRecord[];
   live?: LiveSection;
+  /** Prefixes inside the site besides the default space and the role map's (`--site`). */
+  site?: AddressBlock[];
 }
 
 /** What `flowaudit live` adds to a report. */
@@ -80,6 +84,25 @@ function fmtRanges(r: Array<[number, number]>): Array<number | string> {
   return r.map(([lo, hi]) => (lo === hi ? lo : `${lo}-${hi}`));
 }
 
+/**
+ * The site's address space for one capture: the default space, the role map's blocks and site
+ * prefixes, `--site`, and which possible broadcasts (x.y.z.255) sent a packet (a broadcast never does).
+ */
+function addressSpaceOf(flows: FlowColumns, map: RoleMap | null, site: AddressBlock[]): AddressSpace {
+  const sent = new Uint8Array(flows.hosts.length);
+  for (let i = 0; i < flows.n; i++) {
+    if (flows.clientPackets[i]! > 0) sent[flows.client[i]!] = 1;
+    if (flows.serverPackets[i]! > 0) sent[flows.server[i]!] = 1;
+  }
+  const senders = new Set<string>();
+  for (let h = 0; h < flows.hosts.length; h++) if (sent[h] === 1 && flows.hosts[h]!.endsWith('.255')) senders.add(flows.hosts[h]!);
+  return new AddressSpace({
+    site: [...(map?.site ?? []), ...site],
+    subnets: map ? [...map.given.values()].flat() : [],
+    sends: (addr) => senders.has(addr),
+  });
+}
+
 /** Flows + grants + catalogs + roles → every finding of the audit, as one plain object. */
 export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
   // Flows as columns: straight from the table, or with the flows a live capture folded away, by start.
@@ -88,11 +111,17 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
     : run.table.columns();
   const capture = summarise(run);
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
-  const roles = new RoleResolver(opts.roleMap, opts.catalogs);
+  const roles = new RoleResolver(opts.roleMap, opts.catalogs, addressSpaceOf(flows, opts.roleMap, opts.site ?? []));
   const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss };
   const judged = judgeFlows(flows, ctx);
   const hasTime = Number.isFinite(run.firstSec);
-  const requirements = checkRequirements(judged, ctx, hasTime ? { sec: run.firstSec, ns: run.firstNs } : null, hasTime ? { sec: run.lastSec, ns: run.lastNs } : null);
+  // A finding about a host stands on that host's role: given, inferred, or read off a trigger's port.
+  // Broadcast, multicast, loopback, unspecified and link-local addresses are never given a guessed
+  // role (AddressSpace.mayInfer), so no finding is made about one unless the role map names it.
+  const guessable = (h: string | null) => h === null || roles.space.mayInfer(h) || roles.rolesOf(h).source === 'given';
+  const requirements = checkRequirements(judged, ctx, hasTime ? { sec: run.firstSec, ns: run.firstNs } : null, hasTime ? { sec: run.lastSec, ns: run.lastNs } : null).filter(
+    (r) => guessable(r.from) && guessable(r.to),
+  );
   const expired = applyWaivers(opts.waivers ?? [], judged, requirements, opts.today ?? new Date().toISOString().slice(0, 10));
   const reqCount = (s: string) => requirements.filter((r) => r.status === s).length;
   const given: Record<string, string[]> = {};
@@ -110,7 +139,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
       requirements: c.requirements.length,
       params: Object.fromEntries(Object.entries(c.params).map(([k, p]) => [k, fmtRanges(p.value)])),
     })),
-    roles: { file: opts.roleMap?.file ?? null, given, inferred },
+    roles: { file: opts.roleMap?.file ?? null, given, inferred, site: [...(opts.roleMap?.site ?? []), ...(opts.site ?? [])].map((b) => b.text) },
     capture: { ...capture, quality },
     grants: opts.grants.map((g) => ({
       reason: g.reason,

@@ -18,6 +18,7 @@ export interface LiveCliOptions {
   listInterfaces?: boolean;
   catalog?: string[];
   roles?: string;
+  site?: string[];
   waivers?: string;
   set?: string[];
   failOn?: string;
@@ -283,6 +284,7 @@ class LiveSession {
     return audit(window, {
       catalogs: this.opts.catalogs,
       roleMap: this.opts.roleMap,
+      site: this.opts.site,
       grants: this.inspectors.grants,
       waivers: this.opts.waivers,
       version: this.opts.version,

@@ -72,6 +72,14 @@ function liveLines(l: NonNullable<AuditReport['live']>): string[] {
   return out;
 }
 
+function rolesLine(r: AuditReport): string {
+  const given = Object.entries(r.roles.given);
+  const inferred = Object.entries(r.roles.inferred);
+  const how = r.roles.file ? `given by ${r.roles.file} (${given.map(([k, v]) => `${k} ${v.length}`).join(', ')})` : 'no role map: flows are judged by port';
+  const site = r.roles.site.length ? `; site prefixes ${r.roles.site.join(' ')}` : '';
+  return `roles: ${how}${inferred.length ? `; inferred from traffic: ${inferred.map(([k, v]) => `${k} ${v.join(' ')}`).join('; ')}` : ''}${site}`;
+}
+
 /** The terminal report, read top-down: counts, what is broken, what is unexplained, what is misplaced. */
 export function auditText(r: AuditReport): string {
   const out: string[] = [];
@@ -83,9 +91,7 @@ export function auditText(r: AuditReport): string {
     out.push(`flowaudit live — ${live.interface}${live.bpf ? ` (bpf: ${live.bpf})` : ''}, ${when} at ${live.at}, ${formatElapsed(live.elapsedSeconds)} since ${live.started}`);
   } else out.push(`flowaudit analyze — ${r.capture.files.map((f) => f.file).join(', ')}`);
   out.push(`catalogs: ${r.catalogs.map((c) => `${c.id} (${c.name}, ${c.rules} rules)`).join('; ')}`);
-  const given = Object.entries(r.roles.given);
-  const inferred = Object.entries(r.roles.inferred);
-  out.push(`roles: ${r.roles.file ? `given by ${r.roles.file} (${given.map(([k, v]) => `${k} ${v.length}`).join(', ')})` : 'no role map: flows are judged by port'}${inferred.length ? `; inferred from traffic: ${inferred.map(([k, v]) => `${k} ${v.join(' ')}`).join('; ')}` : ''}`);
+  out.push(rolesLine(r));
   out.push('');
   out.push('Capture quality');
   out.push(`  ${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`);
