@@ -173,7 +173,7 @@ describe('analyze on the command line', () => {
     expect(reqs).toHaveLength(8);
   });
 
-  it('--site puts public prefixes inside the site, on live too', () => {
+  it('--site puts public prefixes inside the site; --no-infer learns no roles; both on live too', () => {
     const packets = [
       { proto: 'udp', src: '130.1.1.1', dst: '8.8.8.8', srcPort: 50000, dstPort: 53, payload: 30 },
       { proto: 'udp', src: '8.8.8.8', dst: '130.1.1.1', srcPort: 53, dstPort: 50000, payload: 60 },
@@ -188,11 +188,15 @@ describe('analyze on the command line', () => {
     expect(dns(site)).toMatchObject({ verdict: 'undocumented', clientRoles: [] });
     expect((site.roles as unknown as { site: string[] }).site).toEqual(['130.1.0.0/16', '2001:db8::/32', '192.0.2.0/24']);
     expect(Object.keys((plain.roles as unknown as { inferred: object }).inferred)).not.toHaveLength(0);
+    const noInfer = report([file, '--catalog', 'bmc-cm', '--no-infer']);
+    expect(noInfer.roles).toMatchObject({ inferred: {}, inference: false });
+    expect(noInfer.flows.find((f) => f.serverPort === 1433)).toMatchObject({ verdict: 'expected', rule: 'bmc-cm:database-connection' });
     const bad = analyze([file, '--catalog', 'bmc-cm', '--site', '130.1.0.0/33']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--site 130\.1\.0\.0\/33: expected IPv4\/IPv6 prefixes/);
     const live = spawnSync(process.execPath, [cli, 'live', '--help'], { encoding: 'utf8' }).stdout;
     expect(live).toContain('--site <prefixes>');
+    expect(live).toContain('--no-infer');
   });
 
   it('a bad role map, catalog or --set is a one-line (per problem) error with exit 2', () => {

@@ -9,6 +9,7 @@ import { loadCatalog } from '../src/catalog/index.js';
 import type { Catalog } from '../src/catalog/types.js';
 import { analyzeCaptures } from '../src/cli/analyze.js';
 import { buildFlows } from '../src/flow/pipeline.js';
+import { auditText } from '../src/report/audit.js';
 import { frame, PacketSpec, tcpConversation } from '../src/synth/frames.js';
 import { listCaptures, skipWithoutCaptures } from './helpers/captures.js';
 
@@ -33,13 +34,14 @@ function capture(conversations: PacketSpec[][], span = 0): string {
   return file;
 }
 
-async function run(file: string, catalogs: Catalog[], opts: { roles?: string; site?: string[] } = {}): Promise<AuditReport> {
+async function run(file: string, catalogs: Catalog[], opts: { roles?: string; site?: string[]; infer?: boolean } = {}): Promise<AuditReport> {
   return audit(await buildFlows([file]), {
     catalogs,
     roleMap: opts.roles ? loadRoleMap(opts.roles, catalogs) : null,
     grants: [],
     version: 'test',
     site: (opts.site ?? []).map((p) => parseBlock(p)!),
+    ...(opts.infer === false ? { infer: false } : {}),
   });
 }
 
@@ -131,6 +133,20 @@ describe('addresses that never receive inferred roles', () => {
     for (const h of ['127.0.0.1', '127.0.0.2', '169.254.1.1', '169.254.1.2', 'fe80::1', 'fe80::2', '0.0.0.0']) expect(findingHosts(r)).not.toContain(h);
     // Still judged by port: the flows are expected, their hosts' roles unknown.
     expect(flowOf(r, '127.0.0.1', 1433)).toMatchObject({ verdict: 'expected', clientRolesFrom: 'unknown', serverRolesFrom: 'unknown' });
+  });
+
+  it('--no-infer: no roles learnt, flows judged by port and address class, no for-each finding on a guess', async () => {
+    const file = capture([tcpConversation('10.0.0.1', 50000, '10.0.0.2', 1433), tcpConversation('10.0.1.11', 50001, '10.0.0.1', 1610), [udp('10.0.0.1', 50002, '10.0.1.255', 9)]], 120);
+    const inferring = await run(file, [fixture]);
+    expect(inferring.roles.inferred).not.toEqual({});
+    expect(inferring.requirements.some((q) => q.rule === 'audit-test:client-reaches-parent')).toBe(true);
+    const r = await run(file, [fixture], { infer: false });
+    expect(r.roles).toMatchObject({ inferred: {}, inference: false });
+    expect(r.flows.every((f) => f.clientRolesFrom === 'unknown' && f.serverRolesFrom === 'unknown')).toBe(true);
+    expect(flowOf(r, '10.0.0.1', 1433)).toMatchObject({ verdict: 'expected', rule: 'audit-test:database' });
+    expect(flowOf(r, '10.0.0.1', 9)).toMatchObject({ verdict: 'expected', rule: 'audit-test:wake-on-lan', serverRoles: ['broadcast'] });
+    expect(r.requirements.filter((q) => q.rule === 'audit-test:client-reaches-parent')).toEqual([]);
+    expect(auditText(r)).toContain('no role map and no inference (--no-infer)');
   });
 });
 

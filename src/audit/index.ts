@@ -14,8 +14,11 @@ import { applyWaivers, Waiver } from './waivers.js';
 export interface AuditReport {
   tool: { name: 'flowaudit'; version: string };
   catalogs: Array<{ id: string; name: string; file: string; rules: number; requirements: number; params: Record<string, Array<number | string>> }>;
-  /** `site`: the prefixes inside the site besides the default space (the role map's `site:` and `--site`). */
-  roles: { file: string | null; given: Record<string, string[]>; inferred: Record<string, string[]>; site: string[] };
+  /**
+   * `site`: the prefixes inside the site besides the default space (the role map's `site:` and
+   * `--site`); `inference`: whether roles were learnt from traffic (no role map, no `--no-infer`).
+   */
+  roles: { file: string | null; given: Record<string, string[]>; inferred: Record<string, string[]>; site: string[]; inference: boolean };
   capture: CaptureSummary & { quality: CaptureQuality };
   grants: Array<{ reason: string; kind: string; host: string; transport: string; port: number | null; peer: string; at: string; detail: string }>;
   /** Judged records made on demand: see JudgedFlows. */
@@ -51,6 +54,8 @@ export interface AuditOptions {
   live?: LiveSection;
   /** Prefixes inside the site besides the default space and the role map's (`--site`). */
   site?: AddressBlock[];
+  /** false: no roles are learnt from traffic (`--no-infer`); flows are judged by port and address class. */
+  infer?: boolean;
 }
 
 /** What `flowaudit live` adds to a report. */
@@ -112,7 +117,8 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
   const capture = summarise(run);
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
   const roles = new RoleResolver(opts.roleMap, opts.catalogs, addressSpaceOf(flows, opts.roleMap, opts.site ?? []));
-  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss };
+  const inference = opts.roleMap === null && opts.infer !== false;
+  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference };
   const judged = judgeFlows(flows, ctx);
   const hasTime = Number.isFinite(run.firstSec);
   // A finding about a host stands on that host's role: given, inferred, or read off a trigger's port.
@@ -139,7 +145,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
       requirements: c.requirements.length,
       params: Object.fromEntries(Object.entries(c.params).map(([k, p]) => [k, fmtRanges(p.value)])),
     })),
-    roles: { file: opts.roleMap?.file ?? null, given, inferred, site: [...(opts.roleMap?.site ?? []), ...(opts.site ?? [])].map((b) => b.text) },
+    roles: { file: opts.roleMap?.file ?? null, given, inferred, site: [...(opts.roleMap?.site ?? []), ...(opts.site ?? [])].map((b) => b.text), inference },
     capture: { ...capture, quality },
     grants: opts.grants.map((g) => ({
       reason: g.reason,

@@ -55,6 +55,8 @@ export interface AuditContext {
   /** Capture span in seconds (for periods) and whether it demonstrably lost packets. */
   captureSeconds: number;
   captureLoss: string | null;
+  /** Whether roles are learnt from traffic when there is no role map (`--no-infer` turns it off). */
+  infer?: boolean;
 }
 
 /** Every rule of every catalog, with the ports it accepts (all sets of its alternatives). */
@@ -420,7 +422,7 @@ export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
   const rules = indexRules(ctx.catalogs);
   const classIds = classIdsOf(ctx.catalogs);
   const granted = grantedHosts(c, ctx.grants);
-  if (!ctx.roles.map) inferRoles(c, rules, ctx, granted);
+  if (!ctx.roles.map && ctx.infer !== false) inferRoles(c, rules, ctx, granted);
   const profiles: Array<HostProfile | undefined> = new Array(c.hosts.length);
   const byContent = new Map<string, HostProfile>();
   // By class-role array, for hosts (0), broadcast (1) and multicast addresses (2).

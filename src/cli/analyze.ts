@@ -21,6 +21,8 @@ export interface AnalyzeOptions {
   catalog: string[];
   roles?: string;
   site?: string[];
+  /** false with --no-infer. */
+  infer: boolean;
   waivers?: string;
   format: 'text' | 'json' | 'csv' | 'html';
   out?: string;
@@ -75,12 +77,13 @@ export function parseSite(items: string[]): AddressBlock[] {
 }
 
 /** What every audit command reads before it looks at packets: --fail-on, --site, catalogs with --set, roles, waivers. */
-export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?: string[]; waivers?: string; set?: string[]; failOn?: string }): {
+export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?: string[]; infer?: boolean; waivers?: string; set?: string[]; failOn?: string }): {
   failOn: FailOn[];
   catalogs: Catalog[];
   roleMap: RoleMap | null;
   waivers: Waiver[];
   site: AddressBlock[];
+  infer: boolean;
 } {
   const failOn = parseFailOn(opts.failOn);
   const site = parseSite(opts.site ?? []);
@@ -91,7 +94,7 @@ export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?
   const catalogs = Object.keys(set).length === 0 ? plain : opts.catalog.map((ref) => loadCatalog(ref, { set }));
   const roleMap = opts.roles ? loadRoleMap(opts.roles, catalogs) : null;
   const waivers = opts.waivers ? loadWaivers(opts.waivers) : [];
-  return { failOn, catalogs, roleMap, waivers, site };
+  return { failOn, catalogs, roleMap, waivers, site, infer: opts.infer !== false };
 }
 
 /**
@@ -140,10 +143,10 @@ export function requirementsCsvPath(out: string): string {
 /** `flowaudit analyze`: read, audit, report; `setExit(1)` when --fail-on matched. */
 export async function runAnalyze(captures: string[], opts: AnalyzeOptions, version: string, setExit: (code: number) => void): Promise<void> {
   if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
-  const { failOn, catalogs, roleMap, waivers, site } = loadAuditInputs(opts);
+  const { failOn, catalogs, roleMap, waivers, site, infer } = loadAuditInputs(opts);
   const workers = parseWorkers(opts.workers);
   const progress = progressFor(captures);
-  const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version, site }, {
+  const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version, site, infer }, {
     workers,
     vlanInKey: opts.vlanKey,
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),

@@ -19,6 +19,8 @@ export interface LiveCliOptions {
   catalog?: string[];
   roles?: string;
   site?: string[];
+  /** false with --no-infer. */
+  infer: boolean;
   waivers?: string;
   set?: string[];
   failOn?: string;
@@ -285,6 +287,7 @@ class LiveSession {
       catalogs: this.opts.catalogs,
       roleMap: this.opts.roleMap,
       site: this.opts.site,
+      infer: this.opts.infer,
       grants: this.inspectors.grants,
       waivers: this.opts.waivers,
       version: this.opts.version,

@@ -75,7 +75,11 @@ function liveLines(l: NonNullable<AuditReport['live']>): string[] {
 function rolesLine(r: AuditReport): string {
   const given = Object.entries(r.roles.given);
   const inferred = Object.entries(r.roles.inferred);
-  const how = r.roles.file ? `given by ${r.roles.file} (${given.map(([k, v]) => `${k} ${v.length}`).join(', ')})` : 'no role map: flows are judged by port';
+  const how = r.roles.file
+    ? `given by ${r.roles.file} (${given.map(([k, v]) => `${k} ${v.length}`).join(', ')})`
+    : r.roles.inference
+      ? 'no role map: flows are judged by port'
+      : 'no role map and no inference (--no-infer): flows are judged by port and address class';
   const site = r.roles.site.length ? `; site prefixes ${r.roles.site.join(' ')}` : '';
   return `roles: ${how}${inferred.length ? `; inferred from traffic: ${inferred.map(([k, v]) => `${k} ${v.join(' ')}`).join('; ')}` : ''}${site}`;
 }

@@ -95,6 +95,11 @@ function citeHtml(cite: Cite): string {
   return html;
 }
 
+function rolesMeta(r: AuditReport): string {
+  if (r.roles.file) return `from ${r.roles.file}`;
+  return r.roles.inference ? 'inferred from traffic (no role map)' : 'none: no role map and no inference (--no-infer)';
+}
+
 export function auditHtml(r: AuditReport): string {
   const s = r.summary;
   const q = r.capture.quality;
@@ -140,7 +145,7 @@ svg text { font: 12px system-ui, sans-serif; } svg .empty { fill: #f5f5f5; } .le
 @media print { th { background: none; } }
 </style></head><body>
 <h1>flowaudit analyze</h1>
-<div class="meta">${escapeHtml(r.capture.files.map((f) => f.file).join(', '))} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · roles ${escapeHtml(r.roles.file ? `from ${r.roles.file}` : 'inferred from traffic (no role map)')}${r.roles.site.length ? ` · site prefixes ${escapeHtml(r.roles.site.join(' '))}` : ''}</div>
+<div class="meta">${escapeHtml(r.capture.files.map((f) => f.file).join(', '))} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · roles ${escapeHtml(rolesMeta(r))}${r.roles.site.length ? ` · site prefixes ${escapeHtml(r.roles.site.join(' '))}` : ''}</div>
 <h2>Capture quality</h2>
 <p>${escapeHtml(`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`)}</p>
 <ul>${q.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
