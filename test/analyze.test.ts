@@ -168,9 +168,11 @@ describe('analyze on the command line', () => {
   it('writes flows and requirements as CSV files', () => {
     const out = join(dir, 'audit.csv');
     expect(analyze([sample('bmc-cm-site.pcapng'), '--catalog', 'bmc-cm', '--roles', sample('bmc-cm-roles.yaml'), '--format', 'csv', '--out', out]).code).toBe(0);
-    expect(readFileSync(out, 'utf8').split('\n')[0]).toBe('verdict,rule,proto,client,clientPort,server,serverPort,clientRoles,serverRoles,packets,bytes,outcome,start,end,grant,waived,detail,cite');
+    expect(readFileSync(out, 'utf8').split('\n')[0]).toBe('verdict,rule,proto,client,clientPort,server,serverPort,clientRoles,serverRoles,clientRolesFrom,serverRolesFrom,packets,bytes,outcome,start,end,grant,waived,detail,cite');
     const reqs = readFileSync(join(dir, 'audit.requirements.csv'), 'utf8').trim().split('\n');
     expect(reqs).toHaveLength(8);
+    expect(reqs[0]).toBe('rule,status,from,to,proto,ports,rolesFrom,detail,waived,cite');
+    expect(reqs.slice(1).every((l) => l.includes(',given,'))).toBe(true);
   });
 
   it('--site puts public prefixes inside the site; --no-infer learns no roles; both on live too', () => {

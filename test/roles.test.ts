@@ -9,7 +9,8 @@ import { loadCatalog } from '../src/catalog/index.js';
 import type { Catalog } from '../src/catalog/types.js';
 import { analyzeCaptures } from '../src/cli/analyze.js';
 import { buildFlows } from '../src/flow/pipeline.js';
-import { auditText } from '../src/report/audit.js';
+import { auditHtml } from '../src/report/html.js';
+import { auditJson, auditText, writeAuditFlowsCsv, writeAuditRequirementsCsv } from '../src/report/audit.js';
 import { frame, PacketSpec, tcpConversation } from '../src/synth/frames.js';
 import { listCaptures, skipWithoutCaptures } from './helpers/captures.js';
 
@@ -202,6 +203,56 @@ describe('wide port specs explain a flow only when its roles fit for certain', (
     expect(flowOf(r, '10.0.0.6', 35000)).toMatchObject({ verdict: 'expected', rule: 'wide-test:agent-to-cloud' });
     // A wide range never makes a flow a role mismatch.
     expect(flowOf(r, '10.0.0.6', 35001).verdict).toBe('undocumented');
+  });
+});
+
+describe('findings that rest on inferred roles say so in every format', () => {
+  // The agent is inferred from 7000; it then reaches a site host on the cloud's port (a role mismatch
+  // of a class, whoever the agent is) and reaches its parent with no way back (a requirement).
+  const file = () =>
+    capture([tcpConversation('10.0.1.11', 50000, '10.0.0.9', 7000), tcpConversation('10.0.1.11', 50001, '10.0.0.50', 8443), tcpConversation('10.0.1.12', 50002, '10.0.0.1', 1610)], 120);
+
+  it('text, JSON, CSV and HTML', async () => {
+    const r = await run(file(), [wideCatalog, fixture]);
+    expect(r.roles.inferred).toMatchObject({ agent: ['10.0.1.11'], collector: ['10.0.0.9'] });
+    const mismatch = flowOf(r, '10.0.1.11', 8443);
+    expect(mismatch).toMatchObject({ verdict: 'role-mismatch', rule: 'wide-test:agent-to-cloud-tls', clientRolesFrom: 'inferred', serverRolesFrom: 'unknown' });
+    const missing = r.requirements.find((q) => q.rule === 'audit-test:parent-return-path')!;
+    expect(missing).toMatchObject({ status: 'missing', from: '10.0.1.12', rolesFrom: 'inferred' });
+
+    const text = auditText(r);
+    expect(text).toMatch(/MISSING\s+audit-test:parent-return-path\s+10\.0\.1\.12 → 10\.0\.0\.1\s+tcp\/1610,1611\s+\(roles inferred\)/);
+    expect(text).toMatch(/tcp 10\.0\.1\.11:50001 → 10\.0\.0\.50:8443\s+wide-test:agent-to-cloud-tls\s+\(client's roles inferred\)/);
+
+    const json = JSON.parse(auditJson(r));
+    expect(json.requirements.find((q: { rule: string }) => q.rule === 'audit-test:parent-return-path').rolesFrom).toBe('inferred');
+    expect(json.flows.find((f: { serverPort: number }) => f.serverPort === 8443).clientRolesFrom).toBe('inferred');
+
+    const csv = async (w: typeof writeAuditFlowsCsv) => {
+      let out = '';
+      const sink = new (await import('node:stream')).Writable({ write: (chunk, _e, cb) => ((out += String(chunk)), cb()) });
+      await w(r, sink);
+      return out.trim().split('\n').map((l) => l.split(','));
+    };
+    const flowsCsv = await csv(writeAuditFlowsCsv);
+    const fc = (name: string) => flowsCsv[0]!.indexOf(name);
+    const row = flowsCsv.find((l) => l[fc('serverPort')] === '8443')!;
+    expect([row[fc('clientRolesFrom')], row[fc('serverRolesFrom')]]).toEqual(['inferred', 'unknown']);
+    const reqCsv = await csv(writeAuditRequirementsCsv);
+    const rc = (name: string) => reqCsv[0]!.indexOf(name);
+    expect(reqCsv.find((l) => l[0] === 'audit-test:parent-return-path')![rc('rolesFrom')]).toBe('inferred');
+
+    const html = auditHtml(r);
+    expect(html).toMatch(/<td>agent[^<]*<span class="inferred">\(inferred\)<\/span><\/td>/);
+    expect(html).toMatch(/audit-test:parent-return-path <span class="inferred">\(roles inferred\)<\/span>/);
+  });
+
+  it('with a role map nothing is marked', async () => {
+    const roles = write('marked-roles.yaml', 'roles:\n  agent: [10.0.1.11]\n  client: [10.0.1.12]\n  master-server: [10.0.0.1]\n');
+    const r = await run(file(), [wideCatalog, fixture], { roles });
+    expect(r.requirements.find((q) => q.rule === 'audit-test:parent-return-path')!.rolesFrom).toBe('given');
+    expect(auditText(r)).not.toContain('inferred');
+    expect(auditHtml(r)).not.toContain('class="inferred"');
   });
 });
 

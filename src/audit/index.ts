@@ -108,6 +108,13 @@ function addressSpaceOf(flows: FlowColumns, map: RoleMap | null, site: AddressBl
   });
 }
 
+/** Whether a requirement finding rests on roles the user gave, on roles inferred (or read off a port), or on both. */
+function rolesFromOf(roles: RoleResolver, finding: RequirementFinding): NonNullable<RequirementFinding['rolesFrom']> {
+  const sides = finding.to === null ? [finding.from] : [finding.from, finding.to];
+  const given = sides.filter((h) => roles.rolesOf(h).source === 'given').length;
+  return given === sides.length ? 'given' : given === 0 ? 'inferred' : 'mixed';
+}
+
 /** Flows + grants + catalogs + roles → every finding of the audit, as one plain object. */
 export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
   // Flows as columns: straight from the table, or with the flows a live capture folded away, by start.
@@ -128,6 +135,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
   const requirements = checkRequirements(judged, ctx, hasTime ? { sec: run.firstSec, ns: run.firstNs } : null, hasTime ? { sec: run.lastSec, ns: run.lastNs } : null).filter(
     (r) => guessable(r.from) && guessable(r.to),
   );
+  for (const r of requirements) r.rolesFrom = rolesFromOf(roles, r);
   const expired = applyWaivers(opts.waivers ?? [], judged, requirements, opts.today ?? new Date().toISOString().slice(0, 10));
   const reqCount = (s: string) => requirements.filter((r) => r.status === s).length;
   const given: Record<string, string[]> = {};

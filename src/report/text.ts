@@ -1,3 +1,5 @@
+import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
+
 /** Word-wraps text to `width` columns, each line starting with `indent`. */
 export function wrap(text: string, width: number, indent: string): string[] {
   const words = text.split(/\s+/);
@@ -17,4 +19,16 @@ export function wrap(text: string, width: number, indent: string): string[] {
 export function endpoint(addr: string, port: number | null): string {
   if (port === null) return addr;
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+/** How a finding says it rests on guessed roles: nothing when the role map gave them all. */
+export function rolesFromNote(rolesFrom: RequirementFinding['rolesFrom']): string {
+  return rolesFrom === 'inferred' ? '(roles inferred)' : rolesFrom === 'mixed' ? '(roles partly inferred)' : '';
+}
+
+/** The same for a flow, side by side: `(client's roles inferred)`, `(roles inferred)`. */
+export function flowRolesNote(f: Pick<JudgedFlow, 'clientRolesFrom' | 'serverRolesFrom'>): string {
+  const c = f.clientRolesFrom === 'inferred';
+  const s = f.serverRolesFrom === 'inferred';
+  return c && s ? '(roles inferred)' : c ? "(client's roles inferred)" : s ? "(server's roles inferred)" : '';
 }
