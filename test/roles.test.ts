@@ -99,8 +99,8 @@ describe('the site address space', () => {
       // Outside the site a .255 is some other network's host: directed broadcasts are not forwarded (RFC 2644).
       '8.8.8.255': 'external',
     });
-    // An address ending in .255 that sends is a host of a /23 or wider subnet, not a broadcast.
-    const sending = new AddressSpace({ sends: (a) => a === '10.0.1.255' });
+    // An address ending in .255 that the capture shows as a host is one of a /23 or wider subnet.
+    const sending = new AddressSpace({ seenAsHost: (a) => a === '10.0.1.255' });
     expect([sending.kindOf('10.0.1.255'), sending.kindOf('10.0.3.255')]).toEqual(['inside', 'broadcast']);
     // A role map that names the address itself makes it a host; a block's top is its broadcast.
     const mapped = new AddressSpace({ subnets: [parseBlock('10.0.3.255/32')!, parseBlock('10.0.4.0/25')!] });
@@ -118,6 +118,19 @@ describe('addresses that never receive inferred roles', () => {
     expect(inferredHosts(r)).not.toContain('10.46.255.255');
     expect(r.roles.inferred['site-server']).toEqual(['10.46.0.5']);
     expect(findingHosts(r)).not.toContain('10.46.255.255');
+  });
+
+  it('a .255 address that a SPAN port shows only receiving TCP is a host (of a /23) and learns its role', async () => {
+    // Only the server's half of a SQL connection: SYN-ACK and data to 10.0.1.255 (TCP is unicast only).
+    const half: PacketSpec[] = [
+      { proto: 'tcp', src: '10.0.0.2', srcPort: 1433, dst: '10.0.1.255', dstPort: 50000, flags: 'SA', seq: 1000, ack: 1 },
+      { proto: 'tcp', src: '10.0.0.2', srcPort: 1433, dst: '10.0.1.255', dstPort: 50000, flags: 'PA', seq: 1001, ack: 101, payload: 200 },
+    ];
+    const r = await run(capture([half, [udp('10.0.0.1', 50001, '10.0.3.255', 9)]]), [fixture]);
+    expect(flowOf(r, '10.0.1.255', 1433)).toMatchObject({ verdict: 'expected', rule: 'audit-test:database', clientRolesFrom: 'inferred' });
+    expect(r.roles.inferred['master-server']).toContain('10.0.1.255');
+    // The Wake-on-LAN destination only ever receives UDP: a broadcast.
+    expect(flowOf(r, '10.0.0.1', 9)).toMatchObject({ verdict: 'expected', serverRoles: ['broadcast'] });
   });
 
   it('loopback, link-local and unspecified addresses learn nothing; the same traffic between site hosts does', async () => {

@@ -148,8 +148,11 @@ export interface AddressSpaceOptions {
   site?: AddressBlock[];
   /** The role map's blocks: inside the site, and a block's top address is its subnet's broadcast. */
   subnets?: AddressBlock[];
-  /** Whether the address sent a packet in the capture: a broadcast address never does. */
-  sends?: (addr: string) => boolean;
+  /**
+   * Whether the capture shows the address is a host: it sent a packet, or it is an end of a TCP
+   * connection (TCP is unicast only). A broadcast address does neither.
+   */
+  seenAsHost?: (addr: string) => boolean;
 }
 
 /** Sorted, merged intervals of one family, searched by bisection. */
@@ -187,9 +190,11 @@ class Intervals<T extends number | bigint> {
  *
  * Broadcasts: 255.255.255.255; the top address of a role-map block or site prefix (its mask is known,
  * /30 or wider); and, where no mask is known, an address inside the site whose last octet is 255 (the
- * all-ones host of every /8 to /24 that holds it) that never sends a packet in the capture: a
- * broadcast address is never a source (RFC 1122 3.2.1.3, RFC 1812 5.3.7), while a host that happens
- * to end in .255 in a /23 or wider subnet does send. A role map entry naming the address itself (/31,
+ * all-ones host of every /8 to /24 that holds it) that the capture never shows as a host: it never
+ * sends a packet and is never an end of a TCP connection. A broadcast address is never a source
+ * (RFC 1122 3.2.1.3, RFC 1812 5.3.7) and TCP is unicast only (RFC 1122 4.2.3.10), while a host that
+ * happens to end in .255 in a /23 or wider subnet sends (a SPAN port that shows one direction only
+ * still shows its TCP). A role map entry naming the address itself (/31,
  * /32) makes it a host. The broadcasts of subnets narrower than /24 (x.y.z.127 of a /25) are known
  * only from a role map's or site's prefix.
  */
@@ -200,7 +205,7 @@ export class AddressSpace {
   private readonly tops = new Set<number>();
   /** IPv4 addresses a role map names as hosts (/31, /32). */
   private readonly named = new Set<number>();
-  private readonly sends: (addr: string) => boolean;
+  private readonly seenAsHost: (addr: string) => boolean;
   private lastText = '';
   private lastKind: AddressKind = 'unknown';
 
@@ -215,7 +220,7 @@ export class AddressSpace {
       if (b.prefix <= 30) this.tops.add(Number(b.hi));
     }
     for (const b of subnets) if (b.family === 4 && b.prefix >= 31) for (let v = Number(b.lo); v <= Number(b.hi); v++) this.named.add(v);
-    this.sends = opts.sends ?? (() => false);
+    this.seenAsHost = opts.seenAsHost ?? (() => false);
   }
 
   /** What the address is to the site (the audit asks about one host several times in a row). */
@@ -235,7 +240,7 @@ export class AddressSpace {
       if (MULTICAST_V4.some(([lo, hi]) => v >= lo && v <= hi)) return 'multicast';
       if (v === 0xffffffff) return 'broadcast';
       const inside = this.inside4.has(v);
-      if (!this.named.has(v) && (this.tops.has(v) || (inside && v % 256 === 255 && !this.sends(addr)))) return 'broadcast';
+      if (!this.named.has(v) && (this.tops.has(v) || (inside && v % 256 === 255 && !this.seenAsHost(addr)))) return 'broadcast';
       if (LINK_LOCAL_V4.some(([lo, hi]) => v >= lo && v <= hi)) return 'link-local';
       return inside ? 'inside' : 'external';
     }
@@ -253,14 +258,14 @@ export class AddressSpace {
    * Whether roles may be learnt for the address from traffic: not for broadcasts, multicast groups,
    * loopback, unspecified or link-local addresses (a link-local address is one more address of a
    * machine that has another, or one without a lease), nor for an address outside the site that ends
-   * in .255 and never sends (it may be the broadcast of a subnet the site did not declare).
+   * in .255 and is never seen as a host (it may be the broadcast of a subnet the site did not declare).
    */
   mayInfer(addr: string): boolean {
     const kind = this.kindOf(addr);
     if (kind === 'inside') return true;
     if (kind !== 'external') return false;
     const v = v4Of(addr);
-    return !(v >= 0 && v % 256 === 255 && !this.sends(addr));
+    return !(v >= 0 && v % 256 === 255 && !this.seenAsHost(addr));
   }
 
   /** Broadcast and multicast addresses are nobody's host: they play only their address class. */

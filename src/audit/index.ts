@@ -91,20 +91,23 @@ function fmtRanges(r: Array<[number, number]>): Array<number | string> {
 
 /**
  * The site's address space for one capture: the default space, the role map's blocks and site
- * prefixes, `--site`, and which possible broadcasts (x.y.z.255) sent a packet (a broadcast never does).
+ * prefixes, `--site`, and which possible broadcasts (x.y.z.255) the capture shows to be hosts: they
+ * sent a packet, or they are an end of a TCP flow (TCP is unicast only). A broadcast does neither.
  */
 function addressSpaceOf(flows: FlowColumns, map: RoleMap | null, site: AddressBlock[]): AddressSpace {
-  const sent = new Uint8Array(flows.hosts.length);
+  const TCP = 6;
+  const host = new Uint8Array(flows.hosts.length);
   for (let i = 0; i < flows.n; i++) {
-    if (flows.clientPackets[i]! > 0) sent[flows.client[i]!] = 1;
-    if (flows.serverPackets[i]! > 0) sent[flows.server[i]!] = 1;
+    const tcp = flows.proto[i] === TCP;
+    if (tcp || flows.clientPackets[i]! > 0) host[flows.client[i]!] = 1;
+    if (tcp || flows.serverPackets[i]! > 0) host[flows.server[i]!] = 1;
   }
-  const senders = new Set<string>();
-  for (let h = 0; h < flows.hosts.length; h++) if (sent[h] === 1 && flows.hosts[h]!.endsWith('.255')) senders.add(flows.hosts[h]!);
+  const hosts = new Set<string>();
+  for (let h = 0; h < flows.hosts.length; h++) if (host[h] === 1 && flows.hosts[h]!.endsWith('.255')) hosts.add(flows.hosts[h]!);
   return new AddressSpace({
     site: [...(map?.site ?? []), ...site],
     subnets: map ? [...map.given.values()].flat() : [],
-    sends: (addr) => senders.has(addr),
+    seenAsHost: (addr) => hosts.has(addr),
   });
 }
 
