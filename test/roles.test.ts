@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { AddressSpace, parseBlock } from '../src/audit/addresses.js';
 import { audit, AuditReport, loadRoleMap, RoleMapError } from '../src/audit/index.js';
 import { writePcap } from '../src/capture/writer.js';
-import { loadCatalog } from '../src/catalog/index.js';
+import { bundledCatalogIds, loadCatalog } from '../src/catalog/index.js';
 import type { Catalog } from '../src/catalog/types.js';
 import { analyzeCaptures } from '../src/cli/analyze.js';
 import { buildFlows } from '../src/flow/pipeline.js';
@@ -295,7 +295,7 @@ describe.skipIf(skipWithoutCaptures('role inference over the Windows captures'))
     const kind = new AddressSpace().kindOf(a);
     return kind === 'broadcast' || kind === 'multicast' || kind === 'loopback' || kind === 'link-local' || kind === 'unspecified' || a.endsWith('.255');
   };
-  it.each(['bmc-cm', 'itms8', 'sccm2007', 'cam'])('%s: no broadcast, multicast, loopback or link-local address is inferred a role or named by a requirement finding', async (id) => {
+  it.each(bundledCatalogIds())('%s: no broadcast, multicast, loopback or link-local address is inferred a role or named by a requirement finding', async (id) => {
     const catalogs = [loadCatalog(id)];
     let inferred = 0;
     for (const file of files) {
