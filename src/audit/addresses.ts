@@ -155,7 +155,7 @@ export interface AddressSpaceOptions {
   seenAsHost?: (addr: string) => boolean;
 }
 
-/** Sorted, merged intervals of one family, searched by bisection. */
+/** Sorted intervals of one family, overlaps merged (a role map may list thousands), searched by bisection. */
 class Intervals<T extends number | bigint> {
   private readonly lo: T[] = [];
   private readonly hi: T[] = [];
@@ -163,7 +163,7 @@ class Intervals<T extends number | bigint> {
     pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     for (const [l, h] of pairs) {
       const n = this.hi.length;
-      if (n > 0 && l <= (typeof l === 'number' ? (((this.hi[n - 1] as number) + 1) as T) : (((this.hi[n - 1] as bigint) + 1n) as T))) {
+      if (n > 0 && l <= this.hi[n - 1]!) {
         if (h > this.hi[n - 1]!) this.hi[n - 1] = h;
       } else {
         this.lo.push(l);
