@@ -168,9 +168,37 @@ describe('analyze on the command line', () => {
   it('writes flows and requirements as CSV files', () => {
     const out = join(dir, 'audit.csv');
     expect(analyze([sample('bmc-cm-site.pcapng'), '--catalog', 'bmc-cm', '--roles', sample('bmc-cm-roles.yaml'), '--format', 'csv', '--out', out]).code).toBe(0);
-    expect(readFileSync(out, 'utf8').split('\n')[0]).toBe('verdict,rule,proto,client,clientPort,server,serverPort,clientRoles,serverRoles,packets,bytes,outcome,start,end,grant,waived,detail,cite');
+    expect(readFileSync(out, 'utf8').split('\n')[0]).toBe('verdict,rule,proto,client,clientPort,server,serverPort,clientRoles,serverRoles,clientRolesFrom,serverRolesFrom,packets,bytes,outcome,start,end,grant,waived,detail,cite');
     const reqs = readFileSync(join(dir, 'audit.requirements.csv'), 'utf8').trim().split('\n');
     expect(reqs).toHaveLength(8);
+    expect(reqs[0]).toBe('rule,status,from,to,proto,ports,rolesFrom,detail,waived,cite,negotiation');
+    expect(reqs.slice(1).every((l) => l.includes(',given,'))).toBe(true);
+  });
+
+  it('--site puts public prefixes inside the site; --no-infer learns no roles; both on live too', () => {
+    const packets = [
+      { proto: 'udp', src: '130.1.1.1', dst: '8.8.8.8', srcPort: 50000, dstPort: 53, payload: 30 },
+      { proto: 'udp', src: '8.8.8.8', dst: '130.1.1.1', srcPort: 53, dstPort: 50000, payload: 60 },
+      ...tcpConversation('10.0.0.5', 50001, '10.0.0.6', 1433),
+    ] as const;
+    const file = join(dir, 'public-site.pcap');
+    writeFileSync(file, writePcap(packets.map((spec, i) => ({ data: frame(spec), tsSec: 1_700_000_000, tsNs: i * 1_000_000 })), { linkType: 1 }));
+    const dns = (r: Report) => r.flows.find((f) => f.serverPort === 53)!;
+    const plain = report([file, '--catalog', 'bmc-cm']);
+    expect(dns(plain)).toMatchObject({ verdict: 'undocumented', clientRoles: ['bmc-cloud', 'apple-push', 'google-android-management', 'google-oauth'] });
+    const site = report([file, '--catalog', 'bmc-cm', '--site', '130.1.0.0/16,2001:db8::/32', '--site', '192.0.2.0/24']);
+    expect(dns(site)).toMatchObject({ verdict: 'undocumented', clientRoles: [] });
+    expect((site.roles as unknown as { site: string[] }).site).toEqual(['130.1.0.0/16', '2001:db8::/32', '192.0.2.0/24']);
+    expect(Object.keys((plain.roles as unknown as { inferred: object }).inferred)).not.toHaveLength(0);
+    const noInfer = report([file, '--catalog', 'bmc-cm', '--no-infer']);
+    expect(noInfer.roles).toMatchObject({ inferred: {}, inference: false });
+    expect(noInfer.flows.find((f) => f.serverPort === 1433)).toMatchObject({ verdict: 'expected', rule: 'bmc-cm:database-connection' });
+    const bad = analyze([file, '--catalog', 'bmc-cm', '--site', '130.1.0.0/33']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--site 130\.1\.0\.0\/33: expected IPv4\/IPv6 prefixes/);
+    const live = spawnSync(process.execPath, [cli, 'live', '--help'], { encoding: 'utf8' }).stdout;
+    expect(live).toContain('--site <prefixes>');
+    expect(live).toContain('--no-infer');
   });
 
   it('a bad role map, catalog or --set is a one-line (per problem) error with exit 2', () => {

@@ -92,13 +92,27 @@ export function inBlock(block: AddressBlock, addr: { family: 4 | 6; value: bigin
   return block.family === addr.family && addr.value >= block.lo && addr.value <= block.hi;
 }
 
-const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', 'fc00::/7', 'fe80::/10', '::1/128'].map((b) => parseBlock(b)!);
+/**
+ * The default site space: what is inside a site when nobody says more. RFC 1918, the shared address
+ * space of carrier-grade NAT (RFC 6598: never routed on the Internet, so never a vendor's cloud, and
+ * used inside sites for VPN overlays and container networks), IPv6 unique local addresses, and the
+ * link-local blocks (169.254/16, fe80::/10: by definition on the capture's own link).
+ */
+const DEFAULT_INSIDE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', 'fc00::/7', 'fe80::/10'].map((b) => parseBlock(b)!);
+const LINK_LOCAL = ['169.254.0.0/16', 'fe80::/10'].map((b) => parseBlock(b)!);
 const MULTICAST = ['224.0.0.0/4', 'ff00::/8'].map((b) => parseBlock(b)!);
+/** The host itself: neither inside the site nor outside it. */
+const LOOPBACK = ['127.0.0.0/8', '::1/128'].map((b) => parseBlock(b)!);
+/** "This host on this network" (RFC 1122 3.2.1.3: a source only, e.g. a DHCP client before its lease) and "::". */
+const UNSPECIFIED = ['0.0.0.0/8', '::/128'].map((b) => parseBlock(b)!);
 
 // IPv4 blocks as plain numbers: a dotted quad is checked without BigInt (the class checks run once for
 // each of hundreds of thousands of hosts).
-const PRIVATE_V4 = PRIVATE.filter((b) => b.family === 4).map((b) => [Number(b.lo), Number(b.hi)] as const);
-const MULTICAST_V4 = MULTICAST.filter((b) => b.family === 4).map((b) => [Number(b.lo), Number(b.hi)] as const);
+const v4Ranges = (blocks: AddressBlock[]) => blocks.filter((b) => b.family === 4).map((b) => [Number(b.lo), Number(b.hi)] as const);
+const MULTICAST_V4 = v4Ranges(MULTICAST);
+const LOOPBACK_V4 = v4Ranges(LOOPBACK);
+const UNSPECIFIED_V4 = v4Ranges(UNSPECIFIED);
+const LINK_LOCAL_V4 = v4Ranges(LINK_LOCAL);
 
 /** The last dotted quad parsed by the class checks below (they ask about one host in a row). */
 let lastV4Text = '';
@@ -111,33 +125,154 @@ function v4Of(addr: string): number {
   return lastV4;
 }
 
-export function isPrivate(addr: string): boolean {
+function inAny(addr: string, v4: ReadonlyArray<readonly [number, number]>, blocks: AddressBlock[]): boolean {
   const v = v4Of(addr);
-  if (v >= 0) return PRIVATE_V4.some(([lo, hi]) => v >= lo && v <= hi);
+  if (v >= 0) return v4.some(([lo, hi]) => v >= lo && v <= hi);
   const a = addressToBigInt(addr);
-  return a !== null && PRIVATE.some((b) => inBlock(b, a));
+  return a !== null && blocks.some((b) => inBlock(b, a));
 }
 
 export function isMulticast(addr: string): boolean {
-  const v = v4Of(addr);
-  if (v >= 0) return MULTICAST_V4.some(([lo, hi]) => v >= lo && v <= hi);
-  const a = addressToBigInt(addr);
-  return a !== null && MULTICAST.some((b) => inBlock(b, a));
+  return inAny(addr, MULTICAST_V4, MULTICAST);
 }
 
-/** The limited broadcast, or the top address of one of the site's subnets (from the role map). */
-export function isBroadcast(addr: string, siteBlocks: AddressBlock[]): boolean {
-  if (addr === '255.255.255.255') return true;
-  // Without site blocks a dotted quad needs no BigInt: x.y.z.255 or not.
-  if (siteBlocks.length === 0) {
-    const v = v4Of(addr);
-    if (v >= 0) return v % 256 === 255;
+/**
+ * What an address is to the site. `inside`: the default site space, the site's own prefixes and the
+ * role map's addresses; `external`: any other unicast address (the Internet, a vendor's cloud).
+ * `link-local` is inside too. Broadcast, multicast, loopback and unspecified addresses are neither.
+ */
+export type AddressKind = 'inside' | 'link-local' | 'external' | 'broadcast' | 'multicast' | 'loopback' | 'unspecified' | 'unknown';
+
+export interface AddressSpaceOptions {
+  /** Prefixes inside the site beyond the default space (a role map's `site:`, `--site`). */
+  site?: AddressBlock[];
+  /** The role map's blocks: inside the site, and a block's top address is its subnet's broadcast. */
+  subnets?: AddressBlock[];
+  /**
+   * Whether the capture shows the address is a host: it sent a packet, or it is an end of a TCP
+   * connection (TCP is unicast only). A broadcast address does neither.
+   */
+  seenAsHost?: (addr: string) => boolean;
+}
+
+/** Sorted intervals of one family, overlaps merged (a role map may list thousands), searched by bisection. */
+class Intervals<T extends number | bigint> {
+  private readonly lo: T[] = [];
+  private readonly hi: T[] = [];
+  constructor(pairs: Array<[T, T]>) {
+    pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [l, h] of pairs) {
+      const n = this.hi.length;
+      if (n > 0 && l <= this.hi[n - 1]!) {
+        if (h > this.hi[n - 1]!) this.hi[n - 1] = h;
+      } else {
+        this.lo.push(l);
+        this.hi.push(h);
+      }
+    }
   }
-  const a = addressToBigInt(addr);
-  if (!a || a.family !== 4) return false;
-  if (siteBlocks.some((b) => b.family === 4 && b.prefix <= 30 && a.value === b.hi)) return true;
-  // Without the subnet's mask, x.y.z.255 is the directed broadcast of the /24 (or wider) it ends.
-  return (a.value & 0xffn) === 0xffn && !siteBlocks.some((b) => b.family === 4 && b.prefix > 24 && inBlock(b, a));
+  has(v: T): boolean {
+    let a = 0;
+    let b = this.lo.length - 1;
+    while (a <= b) {
+      const m = (a + b) >> 1;
+      if (v < this.lo[m]!) b = m - 1;
+      else if (v > this.hi[m]!) a = m + 1;
+      else return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * The site's address space: which addresses are inside (that decides what `external` means), which
+ * are broadcasts, and which may be given roles learnt from traffic.
+ *
+ * Broadcasts: 255.255.255.255; the top address of a role-map block or site prefix (its mask is known,
+ * /30 or wider); and, where no mask is known, an address inside the site whose last octet is 255 (the
+ * all-ones host of every /8 to /24 that holds it) that the capture never shows as a host: it never
+ * sends a packet and is never an end of a TCP connection. A broadcast address is never a source
+ * (RFC 1122 3.2.1.3, RFC 1812 5.3.7) and TCP is unicast only (RFC 1122 4.2.3.10), while a host that
+ * happens to end in .255 in a /23 or wider subnet sends (a SPAN port that shows one direction only
+ * still shows its TCP). A role map entry naming the address itself (/31,
+ * /32) makes it a host. The broadcasts of subnets narrower than /24 (x.y.z.127 of a /25) are known
+ * only from a role map's or site's prefix.
+ */
+export class AddressSpace {
+  private readonly inside4: Intervals<number>;
+  private readonly inside6: Intervals<bigint>;
+  /** Top addresses of the blocks whose mask is known (IPv4, /30 or wider). */
+  private readonly tops = new Set<number>();
+  /** IPv4 addresses a role map names as hosts (/31, /32). */
+  private readonly named = new Set<number>();
+  private readonly seenAsHost: (addr: string) => boolean;
+  private lastText = '';
+  private lastKind: AddressKind = 'unknown';
+
+  constructor(opts: AddressSpaceOptions = {}) {
+    const site = opts.site ?? [];
+    const subnets = opts.subnets ?? [];
+    const all = [...DEFAULT_INSIDE, ...site, ...subnets];
+    this.inside4 = new Intervals(all.filter((b) => b.family === 4).map((b) => [Number(b.lo), Number(b.hi)] as [number, number]));
+    this.inside6 = new Intervals(all.filter((b) => b.family === 6).map((b) => [b.lo, b.hi] as [bigint, bigint]));
+    for (const b of [...site, ...subnets]) {
+      if (b.family !== 4) continue;
+      if (b.prefix <= 30) this.tops.add(Number(b.hi));
+    }
+    for (const b of subnets) if (b.family === 4 && b.prefix >= 31) for (let v = Number(b.lo); v <= Number(b.hi); v++) this.named.add(v);
+    this.seenAsHost = opts.seenAsHost ?? (() => false);
+  }
+
+  /** What the address is to the site (the audit asks about one host several times in a row). */
+  kindOf(addr: string): AddressKind {
+    if (addr === this.lastText) return this.lastKind;
+    const kind = this.classify(addr);
+    this.lastText = addr;
+    this.lastKind = kind;
+    return kind;
+  }
+
+  private classify(addr: string): AddressKind {
+    const v = v4Of(addr);
+    if (v >= 0) {
+      if (UNSPECIFIED_V4.some(([lo, hi]) => v >= lo && v <= hi)) return 'unspecified';
+      if (LOOPBACK_V4.some(([lo, hi]) => v >= lo && v <= hi)) return 'loopback';
+      if (MULTICAST_V4.some(([lo, hi]) => v >= lo && v <= hi)) return 'multicast';
+      if (v === 0xffffffff) return 'broadcast';
+      const inside = this.inside4.has(v);
+      if (!this.named.has(v) && (this.tops.has(v) || (inside && v % 256 === 255 && !this.seenAsHost(addr)))) return 'broadcast';
+      if (LINK_LOCAL_V4.some(([lo, hi]) => v >= lo && v <= hi)) return 'link-local';
+      return inside ? 'inside' : 'external';
+    }
+    const a = addressToBigInt(addr);
+    if (!a) return 'unknown';
+    if (a.family === 4) return this.classify(canonicalAddress(addr));
+    if (UNSPECIFIED.some((b) => inBlock(b, a))) return 'unspecified';
+    if (LOOPBACK.some((b) => inBlock(b, a))) return 'loopback';
+    if (MULTICAST.some((b) => inBlock(b, a))) return 'multicast';
+    if (LINK_LOCAL.some((b) => inBlock(b, a))) return 'link-local';
+    return this.inside6.has(a.value) ? 'inside' : 'external';
+  }
+
+  /**
+   * Whether roles may be learnt for the address from traffic: not for broadcasts, multicast groups,
+   * loopback, unspecified or link-local addresses (a link-local address is one more address of a
+   * machine that has another, or one without a lease), nor for an address outside the site that ends
+   * in .255 and is never seen as a host (it may be the broadcast of a subnet the site did not declare).
+   */
+  mayInfer(addr: string): boolean {
+    const kind = this.kindOf(addr);
+    if (kind === 'inside') return true;
+    if (kind !== 'external') return false;
+    const v = v4Of(addr);
+    return !(v >= 0 && v % 256 === 255 && !this.seenAsHost(addr));
+  }
+
+  /** Broadcast and multicast addresses are nobody's host: they play only their address class. */
+  isHostless(addr: string): boolean {
+    const kind = this.kindOf(addr);
+    return kind === 'broadcast' || kind === 'multicast';
+  }
 }
 
 /** The canonical text of an address (as flows print it), or the input when it is not an address. */

@@ -2,7 +2,6 @@ import type { Catalog, DynamicKind, Requirement, Rule } from '../catalog/types.j
 import { compareTime } from '../core/time.js';
 import { DIRECTIONS, PROTO_NAMES } from '../flow/columns.js';
 import type { FailedNegotiation, Grant } from '../inspect/grants.js';
-import { isBroadcast, isMulticast } from './addresses.js';
 import type { JudgedFlows } from './judged.js';
 import type { RoleResolver } from './roles.js';
 import type { FollowUp, RequirementFinding, RequirementState } from './types.js';
@@ -335,7 +334,7 @@ export function checkFollowUps(judged: JudgedFlows, ctx: FollowUpContext, captur
   }
   for (const f of findings.values()) if (f.followUp!.superseded.length) f.followUp!.superseded.sort((a, b) => a - b);
 
-  out.push(...callsWithoutAnswer(judged, refinements, negs));
+  out.push(...callsWithoutAnswer(judged, ctx.roles, refinements, negs));
   return out;
 }
 
@@ -468,7 +467,7 @@ function isClassRole(ctx: FollowUpContext, role: string): boolean {
  * refinement's alternative was used). One finding a pair. Broadcast and multicast requests are
  * answered from other hosts, never in their own flow, and are left out.
  */
-function callsWithoutAnswer(judged: JudgedFlows, refinements: ReturnType<typeof refinementsOf>, negs: Negotiation[]): RequirementFinding[] {
+function callsWithoutAnswer(judged: JudgedFlows, roles: RoleResolver, refinements: ReturnType<typeof refinementsOf>, negs: Negotiation[]): RequirementFinding[] {
   const c = judged.columns;
   const answered = new Set(negs.map((n) => `${n.peer}|${n.responder}|${n.responderPort}`));
   const triggers = [...refinements.values()].flat();
@@ -482,7 +481,7 @@ function callsWithoutAnswer(judged: JudgedFlows, refinements: ReturnType<typeof 
     if (!call && !refinement) continue;
     const client = c.hosts[judged.client(i)]!;
     const server = c.hosts[judged.server(i)]!;
-    if (isBroadcast(server, []) || isMulticast(server)) continue;
+    if (roles.space.isHostless(server)) continue;
     const key = `${client}|${server}|${port}`;
     if (answered.has(key)) continue;
     const unanswered = c.proto[i] === TCP ? judged.outcome(i) === 'attempted' || judged.outcome(i) === 'rejected' : (j.swapped ? c.clientPackets[i]! : c.serverPackets[i]!) === 0;

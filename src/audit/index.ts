@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog/types.js';
 import { compareTime } from '../core/time.js';
-import { columnsOfRecords } from '../flow/columns.js';
+import { columnsOfRecords, FlowColumns } from '../flow/columns.js';
+import { AddressBlock, AddressSpace } from './addresses.js';
 import type { FlowRecord } from '../flow/table.js';
 import { CaptureSummary, FlowRun, summarise } from '../flow/pipeline.js';
 import { checkFollowUps } from './followups.js';
@@ -15,7 +16,11 @@ import { applyWaivers, Waiver } from './waivers.js';
 export interface AuditReport {
   tool: { name: 'flowaudit'; version: string };
   catalogs: Array<{ id: string; name: string; file: string; rules: number; requirements: number; params: Record<string, Array<number | string>> }>;
-  roles: { file: string | null; given: Record<string, string[]>; inferred: Record<string, string[]> };
+  /**
+   * `site`: the prefixes inside the site besides the default space (the role map's `site:` and
+   * `--site`); `inference`: whether roles were learnt from traffic (no role map, no `--no-infer`).
+   */
+  roles: { file: string | null; given: Record<string, string[]>; inferred: Record<string, string[]>; site: string[]; inference: boolean };
   capture: CaptureSummary & { quality: CaptureQuality & { inspectors: InspectorStats[] } };
   grants: Array<{ reason: string; kind: string; host: string; transport: string; port: number | null; peer: string; at: string; detail: string; negotiation: number; file: string; frame: number; subject?: string }>;
   /** Judged records made on demand: see JudgedFlows. */
@@ -53,6 +58,10 @@ export interface AuditOptions {
   /** Flows that already left the flow table (a long live capture), judged along with the table's. */
   foldedFlows?: FlowRecord[];
   live?: LiveSection;
+  /** Prefixes inside the site besides the default space and the role map's (`--site`). */
+  site?: AddressBlock[];
+  /** false: no roles are learnt from traffic (`--no-infer`); flows are judged by port and address class. */
+  infer?: boolean;
 }
 
 /** What `flowaudit live` adds to a report. */
@@ -86,6 +95,35 @@ function fmtRanges(r: Array<[number, number]>): Array<number | string> {
   return r.map(([lo, hi]) => (lo === hi ? lo : `${lo}-${hi}`));
 }
 
+/**
+ * The site's address space for one capture: the default space, the role map's blocks and site
+ * prefixes, `--site`, and which possible broadcasts (x.y.z.255) the capture shows to be hosts: they
+ * sent a packet, or they are an end of a TCP flow (TCP is unicast only). A broadcast does neither.
+ */
+function addressSpaceOf(flows: FlowColumns, map: RoleMap | null, site: AddressBlock[]): AddressSpace {
+  const TCP = 6;
+  const host = new Uint8Array(flows.hosts.length);
+  for (let i = 0; i < flows.n; i++) {
+    const tcp = flows.proto[i] === TCP;
+    if (tcp || flows.clientPackets[i]! > 0) host[flows.client[i]!] = 1;
+    if (tcp || flows.serverPackets[i]! > 0) host[flows.server[i]!] = 1;
+  }
+  const hosts = new Set<string>();
+  for (let h = 0; h < flows.hosts.length; h++) if (host[h] === 1 && flows.hosts[h]!.endsWith('.255')) hosts.add(flows.hosts[h]!);
+  return new AddressSpace({
+    site: [...(map?.site ?? []), ...site],
+    subnets: map ? [...map.given.values()].flat() : [],
+    seenAsHost: (addr) => hosts.has(addr),
+  });
+}
+
+/** Whether a requirement finding rests on roles the user gave, on roles inferred (or read off a port), or on both. */
+function rolesFromOf(roles: RoleResolver, finding: RequirementFinding): NonNullable<RequirementFinding['rolesFrom']> {
+  const sides = finding.to === null ? [finding.from] : [finding.from, finding.to];
+  const given = sides.filter((h) => roles.rolesOf(h).source === 'given').length;
+  return given === sides.length ? 'given' : given === 0 ? 'inferred' : 'mixed';
+}
+
 /** Flows + grants + catalogs + roles → every finding of the audit, as one plain object. */
 export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
   // Flows as columns: straight from the table, or with the flows a live capture folded away, by start.
@@ -94,15 +132,22 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
     : run.table.columns();
   const capture = summarise(run);
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
-  const roles = new RoleResolver(opts.roleMap, opts.catalogs);
-  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss };
+  const roles = new RoleResolver(opts.roleMap, opts.catalogs, addressSpaceOf(flows, opts.roleMap, opts.site ?? []));
+  const inference = opts.roleMap === null && opts.infer !== false;
+  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference };
   const judged = judgeFlows(flows, ctx);
   const hasTime = Number.isFinite(run.firstSec);
+  // A finding about a host stands on that host's role: given, inferred, or read off a trigger's port.
+  // Broadcast, multicast, loopback, unspecified and link-local addresses are never given a guessed
+  // role (AddressSpace.mayInfer), so no finding is made about one unless the role map names it.
+  // (A negotiation's follow-up rests on what the hosts said, not on their roles: it is always kept.)
+  const guessable = (h: string | null) => h === null || roles.space.mayInfer(h) || roles.rolesOf(h).source === 'given';
   const captureEnd = hasTime ? { sec: run.lastSec, ns: run.lastNs } : null;
   const requirements = [
-    ...checkRequirements(judged, ctx, hasTime ? { sec: run.firstSec, ns: run.firstNs } : null, captureEnd),
+    ...checkRequirements(judged, ctx, hasTime ? { sec: run.firstSec, ns: run.firstNs } : null, captureEnd).filter((r) => guessable(r.from) && guessable(r.to)),
     ...checkFollowUps(judged, { ...ctx, failed: opts.failed ?? [] }, captureEnd),
   ];
+  for (const r of requirements) r.rolesFrom = rolesFromOf(roles, r);
   const expired = applyWaivers(opts.waivers ?? [], judged, requirements, opts.today ?? new Date().toISOString().slice(0, 10));
   const reqCount = (s: string) => requirements.filter((r) => r.status === s).length;
   const given: Record<string, string[]> = {};
@@ -120,7 +165,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
       requirements: c.requirements.length,
       params: Object.fromEntries(Object.entries(c.params).map(([k, p]) => [k, fmtRanges(p.value)])),
     })),
-    roles: { file: opts.roleMap?.file ?? null, given, inferred },
+    roles: { file: opts.roleMap?.file ?? null, given, inferred, site: [...(opts.roleMap?.site ?? []), ...(opts.site ?? [])].map((b) => b.text), inference },
     capture: { ...capture, quality: { ...quality, inspectors: opts.inspectorStats ?? [] } },
     grants: opts.grants.map((g) => ({
       reason: g.reason,

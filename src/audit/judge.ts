@@ -7,8 +7,10 @@ import type { GrantLike, Judgement, RequirementFinding, RequirementState, RoleSo
 
 /**
  * How a rule's ports cover a flow. 'wide' is a range of more than 1024 ports (WMI's 49152-65535, a
- * vendor's "depends on configuration"): it explains a flow only between hosts whose roles the user
- * gave, and never makes an otherwise undocumented flow a role mismatch.
+ * vendor's "depends on configuration") or an `ephemeral` dynamic port nothing granted: it explains a
+ * flow only when both sides fit the rule for certain (by roles the user gave, or by an address class
+ * the rule names: a broadcast destination, `any`), never on inferred or unknown roles, and it never
+ * makes an otherwise undocumented flow a role mismatch.
  */
 type PortMatch = 'port' | 'range' | 'grant' | 'dynamic-range' | 'wide';
 
@@ -53,6 +55,8 @@ export interface AuditContext {
   /** Capture span in seconds (for periods) and whether it demonstrably lost packets. */
   captureSeconds: number;
   captureLoss: string | null;
+  /** Whether roles are learnt from traffic when there is no role map (`--no-infer` turns it off). */
+  infer?: boolean;
 }
 
 /** Every rule of every catalog, with the ports it accepts (all sets of its alternatives). */
@@ -164,9 +168,17 @@ function candidatesOf(c: FlowColumns, i: number, rules: IndexedRule[], grants: G
   return out;
 }
 
-function rolesMatch(ruleRoles: string[], hostRoles: string[], classRoles: string[], known: boolean): boolean {
-  if (!known && !ruleRoles.some((r) => classRoles.includes(r))) return true;
-  return ruleRoles.some((r) => hostRoles.includes(r) || classRoles.includes(r));
+/**
+ * Whether a host can be one side of a rule. An address class is a fact of the address: a side that
+ * names only classes (`to: broadcast`) fits only hosts of those classes, and a broadcast or multicast
+ * address fits only a side that names its class. Roles the user gave decide; roles inferred or
+ * unknown never condemn a flow (unless `sure`: a wide range needs the fit to be known).
+ */
+function sideFits(ruleRoles: string[], p: HostProfile, classIds: ReadonlySet<string>, sure: boolean): boolean {
+  for (const r of ruleRoles) if (p.classRoles.includes(r)) return true;
+  if (p.source === 'given') return ruleRoles.some((r) => p.roles.includes(r));
+  if (sure || p.hostless !== null) return false;
+  return ruleRoles.some((r) => !classIds.has(r));
 }
 
 const MATCH_RANK: Record<PortMatch, number> = { grant: 0, port: 1, range: 2, 'dynamic-range': 3, wide: 4 };
@@ -198,14 +210,26 @@ function narrowOf(cands: Candidate[]): Candidate[] {
  * the passes: the next one would see the same roles and learn nothing either.
  */
 function inferRoles(c: FlowColumns, rules: IndexedRule[], ctx: AuditContext, granted: GrantedHosts): void {
-  const classIds = new Set(ctx.catalogs.flatMap((c) => c.roles.filter((r) => r.address).map((r) => r.id)));
+  const classIds = classIdsOf(ctx.catalogs);
   const roles = ctx.roles;
+  // Broadcasts, multicast groups, loopback, unspecified and link-local addresses never learn a role
+  // (see AddressSpace.mayInfer); a broadcast or multicast address plays only its class.
+  const space = roles.space;
+  const mayLearn = new Uint8Array(c.hosts.length);
+  const hostless = new Uint8Array(c.hosts.length);
+  const classesOf: Array<string[] | undefined> = new Array(c.hosts.length);
+  for (let h = 0; h < c.hosts.length; h++) {
+    const addr = c.hosts[h]!;
+    if (space.mayInfer(addr)) mayLearn[h] = 1;
+    else if (space.isHostless(addr)) hostless[h] = 1;
+  }
   // Without a role map (the only time roles are inferred) a host's roles are the ones learnt here:
   // kept by host id while the passes run (no address string hashed a flow), handed to the resolver
   // at the end in the order they were first learnt, each host's roles in the order learnt.
   const learnt: Array<Set<string> | undefined> = new Array(c.hosts.length);
   const order: number[] = [];
   const infer = (host: number, found: Set<string>): boolean => {
+    if (mayLearn[host] === 0) return false;
     let set = learnt[host];
     if (!set) {
       learnt[host] = set = new Set();
@@ -215,13 +239,18 @@ function inferRoles(c: FlowColumns, rules: IndexedRule[], ctx: AuditContext, gra
     for (const r of found) set.add(r);
     return set.size !== before;
   };
-  // A rule side naming an address class is compatible with any host.
-  const anyClass = new Map<string[], boolean>();
+  // A rule side naming an address class the host is in fits it; a side naming only classes fits no
+  // other host; a broadcast or multicast address fits only its class.
+  const fillable = new Map<string[], boolean>();
   const compatible = (ruleRoles: string[], host: number) => {
-    let cls = anyClass.get(ruleRoles);
-    if (cls === undefined) anyClass.set(ruleRoles, (cls = ruleRoles.some((r) => classIds.has(r))));
+    const cls = (classesOf[host] ??= roles.classRolesOf(c.hosts[host]!));
+    if (cls.length > 0) for (const r of ruleRoles) if (cls.includes(r)) return true;
+    if (hostless[host] === 1) return false;
+    let open = fillable.get(ruleRoles);
+    if (open === undefined) fillable.set(ruleRoles, (open = ruleRoles.some((r) => !classIds.has(r))));
+    if (!open) return false;
     const set = learnt[host];
-    if (cls || set === undefined || set.size === 0) return true;
+    if (set === undefined || set.size === 0) return true;
     for (const r of ruleRoles) if (set.has(r)) return true;
     return false;
   };
@@ -296,6 +325,11 @@ function inferRoles(c: FlowColumns, rules: IndexedRule[], ctx: AuditContext, gra
   for (const host of order) roles.infer(c.hosts[host]!, learnt[host]!);
 }
 
+/** The roles that are address classes (broadcast, multicast, external, any) in the catalogs. */
+function classIdsOf(catalogs: Catalog[]): Set<string> {
+  return new Set(catalogs.flatMap((c) => c.roles.filter((r) => r.address).map((r) => r.id)));
+}
+
 function sidesOf(cands: Candidate[], classIds: Set<string>): { to: Set<string>; from: Set<string> } {
   return {
     to: new Set(cands.flatMap((c) => c.rule.to).filter((r) => !classIds.has(r))),
@@ -309,35 +343,34 @@ interface HostProfile {
   roles: string[];
   source: RoleSource;
   classRoles: string[];
-  /** Given roles, or an address class other than "any": enough for a wide range to explain a flow. */
-  known: boolean;
+  /** A broadcast or multicast address: it plays only its address class, never a role of hosts. */
+  hostless: 'broadcast' | 'multicast' | null;
   /** What reports show: the host's roles, then its address classes. */
   shown: string[];
 }
 
-function judge(c: FlowColumns, i: number, cands: Candidate[], pc: HostProfile, ps: HostProfile): Judgement {
-  // A wide range explains a flow only between hosts of given roles.
-  const swapped0 = cands[0]?.swapped ?? false;
-  const cGiven = (swapped0 ? ps : pc).known;
-  const sGiven = (swapped0 ? pc : ps).known;
-  if (!(cGiven && sGiven)) cands = narrowOf(cands);
+function judge(c: FlowColumns, i: number, cands: Candidate[], pc: HostProfile, ps: HostProfile, classIds: ReadonlySet<string>): Judgement {
+  // A wide range explains a flow only when both sides fit it for certain (given roles, address classes).
+  const fits = (cand: Candidate, rev: boolean, sure: boolean) => {
+    const [x, y] = rev !== cand.swapped ? [ps, pc] : [pc, ps];
+    return sideFits(cand.rule.from, x, classIds, sure) && sideFits(cand.rule.to, y, classIds, sure);
+  };
+  const fitsEither = (cand: Candidate, sure: boolean) => fits(cand, false, sure) || (cand.rule.direction === 'either' && fits(cand, true, sure));
+  if (cands.some((x) => x.match === 'wide')) cands = cands.filter((x) => x.match !== 'wide' || fitsEither(x, true));
   const swapped = cands.length > 0 && cands[0]!.swapped;
   const pcs = swapped ? ps : pc;
   const pss = swapped ? pc : ps;
   const proto = PROTO_NAMES[c.proto[i]!]!;
   const serverPort = portOf(swapped ? c.clientPort[i]! : c.serverPort[i]!);
   const base = { swapped, clientRoles: pcs.shown, serverRoles: pss.shown, clientRolesFrom: pcs.source, serverRolesFrom: pss.source };
+  const icmpType = c.icmpType[i]!;
+  const what = (port: number | null) => (port === null ? `${proto}${icmpType >= 0 ? ` type ${icmpType}` : ''}` : `${proto}/${port}`);
   if (cands.length === 0) {
-    const icmpType = c.icmpType[i]!;
-    const what = serverPort === null ? `${proto}${icmpType >= 0 ? ` type ${icmpType}` : ''}` : `${proto}/${serverPort}`;
-    return { ...base, verdict: 'undocumented', rule: null, matches: NO_MATCHES, cite: null, detail: `no catalog rule documents ${what}` };
+    return { ...base, verdict: 'undocumented', rule: null, matches: NO_MATCHES, cite: null, detail: `no catalog rule documents ${what(serverPort)}` };
   }
-  const fits = (cand: Candidate, rev: boolean) => {
-    // Only roles the user gave can condemn a flow; inferred roles are guesses that order readings.
-    const [x, y] = rev ? [pss, pcs] : [pcs, pss];
-    return rolesMatch(cand.rule.from, x.roles, x.classRoles, x.source === 'given') && rolesMatch(cand.rule.to, y.roles, y.classRoles, y.source === 'given');
-  };
-  const ok = cands.filter((cand) => fits(cand, false) || (cand.rule.direction === 'either' && fits(cand, true)));
+  // Only roles the user gave and address classes can condemn a flow; inferred roles are guesses that
+  // order readings.
+  const ok = cands.filter((cand) => fitsEither(cand, false));
   const rank = (x: Candidate) => MATCH_RANK[x.match] * 10 + REQUIRED_RANK[x.rule.required];
   if (ok.length > 0) {
     const best = ok.sort((a, b) => rank(a) - rank(b))[0]!;
@@ -352,19 +385,29 @@ function judge(c: FlowColumns, i: number, cands: Candidate[], pc: HostProfile, p
       detail: `${best.rule.service || best.rule.id}: ${best.rule.from.join('|')} → ${best.rule.to.join('|')}${g ? ` (port granted by ${g.reason})` : ''}${pcs.source === 'unknown' || pss.source === 'unknown' ? '; roles unknown, judged by port' : ''}`,
     };
   }
-  const narrow = narrowOf(cands);
+  // A broadcast or multicast address has no role to be wrong: a reading whose side it cannot play (a
+  // unicast rule) does not document the flow at all, and only a wrong host on the other side of a
+  // reading that names the class (Wake-on-LAN from a client, not the master) is a role mismatch.
+  const classSidesFit = (cand: Candidate, rev: boolean) => {
+    const [x, y] = rev !== cand.swapped ? [ps, pc] : [pc, ps];
+    return (x.hostless === null || sideFits(cand.rule.from, x, classIds, false)) && (y.hostless === null || sideFits(cand.rule.to, y, classIds, false));
+  };
+  const narrow = cands.filter((x) => x.match !== 'wide' && (classSidesFit(x, false) || (x.rule.direction === 'either' && classSidesFit(x, true))));
   if (narrow.length === 0) {
-    return { ...base, verdict: 'undocumented', rule: null, matches: NO_MATCHES, cite: null, detail: `no catalog rule documents ${proto}/${serverPort ?? ''} between these roles` };
+    // No reading holds: the flow keeps its own sides (a swap tried for the catalog's sake explained nothing).
+    const own = { swapped: false, clientRoles: pc.shown, serverRoles: ps.shown, clientRolesFrom: pc.source, serverRolesFrom: ps.source };
+    const to = ps.hostless ? ` to a ${ps.hostless} address` : pc.hostless ? ` from a ${pc.hostless} address` : ' between these roles';
+    return { ...own, verdict: 'undocumented', rule: null, matches: NO_MATCHES, cite: null, detail: `no catalog rule documents ${what(portOf(c.serverPort[i]!))}${to}` };
   }
   const best = [...narrow].sort((a, b) => rank(a) - rank(b))[0]!;
-  const who = (roles: string[]) => (roles.length ? roles.join('|') : 'a host of no role');
+  const who = (p: HostProfile) => (p.shown.length ? p.shown.join('|') : p.hostless ? `a ${p.hostless} address` : 'a host of no role');
   return {
     ...base,
     verdict: 'role-mismatch',
     rule: `${best.rule.catalog}:${best.rule.id}`,
     matches: NO_MATCHES,
     cite: best.rule.cite,
-    detail: `${proto}/${serverPort ?? ''} is documented for ${best.rule.from.join('|')} → ${best.rule.to.join('|')}, not ${who(pcs.shown)} → ${who(pss.shown)}`,
+    detail: `${proto}/${serverPort ?? ''} is documented for ${best.rule.from.join('|')} → ${best.rule.to.join('|')}, not ${who(pcs)} → ${who(pss)}`,
   };
 }
 
@@ -379,24 +422,29 @@ const NO_MATCHES: string[] = [];
  */
 export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
   const rules = indexRules(ctx.catalogs);
+  const classIds = classIdsOf(ctx.catalogs);
   const granted = grantedHosts(c, ctx.grants);
-  if (!ctx.roles.map) inferRoles(c, rules, ctx, granted);
+  if (!ctx.roles.map && ctx.infer !== false) inferRoles(c, rules, ctx, granted);
   const profiles: Array<HostProfile | undefined> = new Array(c.hosts.length);
   const byContent = new Map<string, HostProfile>();
-  const plainProfiles = new Map<string[], HostProfile>();
+  // By class-role array, for hosts (0), broadcast (1) and multicast addresses (2).
+  const plainProfiles = [new Map<string[], HostProfile>(), new Map<string[], HostProfile>(), new Map<string[], HostProfile>()] as const;
   const profileOf = (host: number): HostProfile => {
     let p = profiles[host];
     if (p) return p;
     const addr = c.hosts[host]!;
     const r = ctx.roles.rolesOf(addr);
     const classRoles = ctx.roles.classRolesOf(addr);
+    const kind = ctx.roles.space.kindOf(addr);
+    const hostless = kind === 'broadcast' || kind === 'multicast' ? kind : null;
     // Most hosts have no roles: their profile follows from the (shared) class-role array alone.
     const plain = r.roles.length === 0 && r.source === 'unknown';
-    if (plain && (p = plainProfiles.get(classRoles))) {
+    const slot = hostless === null ? 0 : hostless === 'broadcast' ? 1 : 2;
+    if (plain && (p = plainProfiles[slot].get(classRoles))) {
       profiles[host] = p;
       return p;
     }
-    const key = `${r.source}|${r.roles.join(',')}|${classRoles.join(',')}`;
+    const key = `${r.source}|${r.roles.join(',')}|${classRoles.join(',')}|${slot}`;
     p = byContent.get(key);
     if (!p) {
       p = {
@@ -404,12 +452,12 @@ export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
         roles: r.roles,
         source: r.source,
         classRoles,
-        known: r.source === 'given' || classRoles.some((x) => x !== 'any'),
+        hostless,
         shown: [...r.roles, ...classRoles.filter((x) => !r.roles.includes(x))],
       };
       byContent.set(key, p);
     }
-    if (plain) plainProfiles.set(classRoles, p);
+    if (plain) plainProfiles[slot].set(classRoles, p);
     profiles[host] = p;
     return p;
   };
@@ -451,12 +499,12 @@ export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
       let ji = shared.get(key);
       if (ji === undefined) {
         shared.set(key, (ji = judgements.length));
-        judgements.push(judge(c, i, cands, pc, ps));
+        judgements.push(judge(c, i, cands, pc, ps, classIds));
       }
       of[i] = ji;
     } else {
       of[i] = judgements.length;
-      judgements.push(judge(c, i, cands, pc, ps));
+      judgements.push(judge(c, i, cands, pc, ps, classIds));
     }
   }
   return new JudgedFlows(c, judgements, of);

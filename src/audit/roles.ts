@@ -1,7 +1,7 @@
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, Pair, Scalar, YAMLMap } from 'yaml';
 import { InputError, LocatedInputError, readUserFile } from '../core/errors.js';
 import type { Catalog, Role } from '../catalog/types.js';
-import { addressToBigInt, AddressBlock, canonicalAddress, inBlock, isBroadcast, isMulticast, isPrivate, parseBlock } from './addresses.js';
+import { addressToBigInt, AddressBlock, AddressSpace, canonicalAddress, inBlock, parseBlock } from './addresses.js';
 
 /** A role map problem names the file and line, like a catalog problem. */
 export class RoleMapError extends LocatedInputError {}
@@ -10,11 +10,14 @@ export interface RoleMap {
   file: string;
   /** role id → the blocks the user gave. */
   given: Map<string, AddressBlock[]>;
+  /** `site:`: prefixes inside the site besides the default space and the role map's own addresses. */
+  site: AddressBlock[];
 }
 
 /**
- * Reads `roles: { role-id: [address or CIDR, …] }`. Role ids must exist in one of the catalogs; every
- * mistake is reported with file and line.
+ * Reads `roles: { role-id: [address or CIDR, …] }` and, optionally, `site: [prefix, …]` (the site's own
+ * prefixes: public blocks used inside, for which `external` must not hold). Role ids must exist in one
+ * of the catalogs; every mistake is reported with file, line and column.
  */
 export function loadRoleMap(file: string, catalogs: Catalog[]): RoleMap {
   const text = readUserFile(file);
@@ -34,9 +37,22 @@ export function loadRoleMap(file: string, catalogs: Catalog[]): RoleMap {
   if (!isMap(root) || !isMap(rolesNode)) {
     throw new RoleMapError(`${file}:1:1: a role map is a mapping "roles:" of role id → list of addresses and CIDRs`);
   }
+  const site: AddressBlock[] = [];
   for (const pair of (root as YAMLMap).items as Pair[]) {
-    const key = isScalar(pair.key) ? String((pair.key as Scalar).value) : '';
-    if (key !== 'roles') at((pair.key as Scalar | null)?.range?.[0], `unknown key "${key}" (a role map has only "roles")`);
+    const keyNode = pair.key as Scalar | null;
+    const key = isScalar(keyNode) ? String(keyNode.value) : '';
+    if (key === 'site') {
+      const value = pair.value;
+      const items = isSeq(value) ? value.items : [value];
+      if (value === null || (isSeq(value) && value.items.length === 0)) at(keyNode?.range?.[0], '"site" lists the site\'s own prefixes, e.g. site: [130.1.0.0/16, 2001:db8::/32]');
+      for (const item of items) {
+        if (item === null) continue;
+        const v = isScalar(item) ? String((item as Scalar).value) : '';
+        const b = parseBlock(v);
+        if (!b) at((item as Scalar | null)?.range?.[0] ?? keyNode?.range?.[0], `site: "${v}" is not an IPv4/IPv6 prefix (address/length, e.g. 130.1.0.0/16)`);
+        else site.push(b);
+      }
+    } else if (key !== 'roles') at(keyNode?.range?.[0], `unknown key "${key}" (a role map has "roles" and, optionally, "site")`);
   }
   const given = new Map<string, AddressBlock[]>();
   for (const pair of (rolesNode as YAMLMap).items as Pair[]) {
@@ -63,7 +79,7 @@ export function loadRoleMap(file: string, catalogs: Catalog[]): RoleMap {
     given.set(id, [...(given.get(id) ?? []), ...blocks]);
   }
   if (problems.length) throw new RoleMapError(problems.join('\n'));
-  return { file, given };
+  return { file, given, site };
 }
 
 const NO_ROLES: string[] = [];
@@ -76,17 +92,19 @@ const UNKNOWN: { roles: string[]; source: 'unknown' } = Object.freeze({ roles: N
 export class RoleResolver {
   readonly inferred = new Map<string, Set<string>>();
   private readonly classRoles: Array<{ id: string; address: NonNullable<Role['address']> }>;
-  private readonly siteBlocks: AddressBlock[];
+  /** Which addresses are inside the site, broadcasts, and may be given inferred roles. */
+  readonly space: AddressSpace;
   private readonly cache = new Map<string, string[]>();
   private readonly classSets = new Map<number, string[]>();
 
   constructor(
     readonly map: RoleMap | null,
     catalogs: Catalog[],
+    space?: AddressSpace,
   ) {
     this.classRoles = [];
     for (const c of catalogs) for (const r of c.roles) if (r.address && !this.classRoles.some((x) => x.id === r.id)) this.classRoles.push({ id: r.id, address: r.address });
-    this.siteBlocks = map ? [...map.given.values()].flat() : [];
+    this.space = space ?? new AddressSpace({ site: map?.site ?? [], subnets: map ? [...map.given.values()].flat() : [] });
   }
 
   /** Roles the role map gives this address. */
@@ -96,8 +114,11 @@ export class RoleResolver {
     if (cached) return cached;
     const a = addressToBigInt(addr);
     const out: string[] = [];
-    // The network and broadcast addresses of a subnet are not its hosts.
-    const isHost = (b: AddressBlock) => b.family !== 4 || b.prefix > 30 || (a!.value !== b.lo && a!.value !== b.hi);
+    // The network and broadcast addresses of a subnet are not its hosts, nor is any broadcast or
+    // multicast address a block covers (a role map entry naming the address itself is the user's word).
+    const hostless = a !== null && this.space.isHostless(addr);
+    const isHost = (b: AddressBlock) =>
+      b.prefix === (b.family === 4 ? 32 : 128) || (!hostless && (b.family !== 4 || b.prefix > 30 || (a!.value !== b.lo && a!.value !== b.hi)));
     if (a && this.map) for (const [role, blocks] of this.map.given) if (blocks.some((b) => inBlock(b, a) && isHost(b))) out.push(role);
     this.cache.set(addr, out);
     return out;
@@ -107,17 +128,11 @@ export class RoleResolver {
   classRolesOf(addr: string): string[] {
     // Which class roles hold, as bits: hosts with the same bits share one array (callers never change
     // it), so a few arrays serve hundreds of thousands of hosts and profiles can be told apart by identity.
+    const kind = this.space.kindOf(addr);
     let bits = 0;
     for (let i = 0; i < this.classRoles.length; i++) {
       const address = this.classRoles[i]!.address;
-      if (
-        address === 'any' ||
-        (address === 'multicast' && isMulticast(addr)) ||
-        (address === 'broadcast' && isBroadcast(addr, this.siteBlocks)) ||
-        (address === 'external' && !isPrivate(addr) && !isMulticast(addr) && addr !== '255.255.255.255' && this.givenRoles(addr).length === 0)
-      ) {
-        bits += 2 ** i;
-      }
+      if (address === 'any' || address === kind) bits += 2 ** i;
     }
     let out = this.classSets.get(bits);
     if (!out) this.classSets.set(bits, (out = this.classRoles.filter((_, i) => Math.floor(bits / 2 ** i) % 2 === 1).map((r) => r.id)));
@@ -135,7 +150,7 @@ export class RoleResolver {
 
   /** Learns roles of an address the map says nothing of; true when one of them is new. */
   infer(addr: string, roles: Iterable<string>): boolean {
-    if (this.givenRoles(addr).length) return false;
+    if (this.givenRoles(addr).length || !this.space.mayInfer(addr)) return false;
     let set = this.inferred.get(addr);
     if (!set) this.inferred.set(addr, (set = new Set()));
     const before = set.size;

@@ -59,6 +59,12 @@ export interface RequirementFinding {
   cite: Cite | null;
   /** The flows (as client:port → server:port) that decided the status. */
   evidence: string[];
+  /**
+   * Whether the hosts the finding names (`from`, and `to` when there is one) have roles the user gave
+   * (`given`), none of them (`inferred`: roles learnt from traffic or read off the port), or some
+   * (`mixed`). Set by the audit once the requirements are checked.
+   */
+  rolesFrom?: 'given' | 'inferred' | 'mixed';
   waived?: { reason: string; expires?: string };
   /** A negotiation's follow-up (see audit/followups.ts): the answer, and what followed it. */
   followUp?: FollowUp;

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { audit, AuditOptions, AuditReport, FailOn, loadRoleMap, loadWaivers, tripsFailOn } from '../audit/index.js';
+import { AddressBlock, parseBlock } from '../audit/addresses.js';
 import type { RoleMap } from '../audit/roles.js';
 import type { Waiver } from '../audit/waivers.js';
 import { checkOverrides, loadCatalog } from '../catalog/index.js';
@@ -19,6 +20,9 @@ const FAIL_ON = ['missing', 'failing', 'undocumented', 'role-mismatch'] as const
 export interface AnalyzeOptions {
   catalog: string[];
   roles?: string;
+  site?: string[];
+  /** false with --no-infer. */
+  infer: boolean;
   waivers?: string;
   format: 'text' | 'json' | 'csv' | 'html';
   out?: string;
@@ -63,9 +67,26 @@ async function writeText(path: string | undefined, text: string): Promise<void> 
   await endStream(out);
 }
 
-/** What every audit command reads before it looks at packets: --fail-on, catalogs with --set, roles, waivers. */
-export function loadAuditInputs(opts: { catalog: string[]; roles?: string; waivers?: string; set?: string[]; failOn?: string }): { failOn: FailOn[]; catalogs: Catalog[]; roleMap: RoleMap | null; waivers: Waiver[] } {
+/** `--site 130.1.0.0/16,2001:db8::/32` (already split at the commas) → blocks. */
+export function parseSite(items: string[]): AddressBlock[] {
+  return items.map((item) => {
+    const b = item === '' ? null : parseBlock(item);
+    if (!b) throw new InputError(`--site ${item === '' ? '(empty)' : item}: expected IPv4/IPv6 prefixes such as 130.1.0.0/16,2001:db8::/32`);
+    return b;
+  });
+}
+
+/** What every audit command reads before it looks at packets: --fail-on, --site, catalogs with --set, roles, waivers. */
+export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?: string[]; infer?: boolean; waivers?: string; set?: string[]; failOn?: string }): {
+  failOn: FailOn[];
+  catalogs: Catalog[];
+  roleMap: RoleMap | null;
+  waivers: Waiver[];
+  site: AddressBlock[];
+  infer: boolean;
+} {
   const failOn = parseFailOn(opts.failOn);
+  const site = parseSite(opts.site ?? []);
   const set = parseSets(opts.set ?? []);
   const plain: Catalog[] = opts.catalog.map((ref) => loadCatalog(ref));
   checkOverrides(plain, set);
@@ -73,7 +94,7 @@ export function loadAuditInputs(opts: { catalog: string[]; roles?: string; waive
   const catalogs = Object.keys(set).length === 0 ? plain : opts.catalog.map((ref) => loadCatalog(ref, { set }));
   const roleMap = opts.roles ? loadRoleMap(opts.roles, catalogs) : null;
   const waivers = opts.waivers ? loadWaivers(opts.waivers) : [];
-  return { failOn, catalogs, roleMap, waivers };
+  return { failOn, catalogs, roleMap, waivers, site, infer: opts.infer !== false };
 }
 
 /**
@@ -122,10 +143,10 @@ export function requirementsCsvPath(out: string): string {
 /** `flowaudit analyze`: read, audit, report; `setExit(1)` when --fail-on matched. */
 export async function runAnalyze(captures: string[], opts: AnalyzeOptions, version: string, setExit: (code: number) => void): Promise<void> {
   if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
-  const { failOn, catalogs, roleMap, waivers } = loadAuditInputs(opts);
+  const { failOn, catalogs, roleMap, waivers, site, infer } = loadAuditInputs(opts);
   const workers = parseWorkers(opts.workers);
   const progress = progressFor(captures);
-  const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version }, {
+  const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version, site, infer }, {
     workers,
     vlanInKey: opts.vlanKey,
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),

@@ -10,6 +10,14 @@ import { WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
 const FAIL_ON_KINDS = 'missing,failing,undocumented,role-mismatch';
 
+const SITE_HELP = "the site's own prefixes besides RFC 1918, 100.64/10, fc00::/7 and link-local (PREFIX[,PREFIX…], repeatable): their hosts are not external";
+const NO_INFER_HELP = 'without a role map, learn no roles from traffic: judge flows by port and address class alone';
+
+/** `--site a,b --site c` → ['a', 'b', 'c'] (checked when the audit's inputs are loaded). */
+function collectList(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((s) => s.trim())];
+}
+
 /** Registers `flowaudit analyze`; `setExit(1)` when --fail-on matched. */
 export function registerAnalyze(program: Command, version: string, setExit: (code: number) => void): void {
   program
@@ -18,6 +26,8 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
     .argument('<capture...>', 'capture files (pcap, pcapng, gzip), or - for standard input')
     .requiredOption('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
     .option('--roles <file>', 'role map: which hosts play which role (YAML)')
+    .option('--site <prefixes>', SITE_HELP, collectList)
+    .option('--no-infer', NO_INFER_HELP)
     .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
     .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'csv', 'html']).default('text'))
     .option('--out <file>', 'write the report to a file (csv: FILE and FILE with .requirements.csv)')
@@ -40,6 +50,8 @@ export function registerLive(program: Command, version: string, setExit: (code: 
     .option('--list-interfaces', 'list the interfaces libpcap can capture on, and exit')
     .option('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
     .option('--roles <file>', 'role map: which hosts play which role (YAML)')
+    .option('--site <prefixes>', SITE_HELP, collectList)
+    .option('--no-infer', NO_INFER_HELP)
     .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
     .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
     .option('--bpf <expression>', 'capture filter (libpcap syntax), e.g. "not port 22"')

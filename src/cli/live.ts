@@ -18,6 +18,9 @@ export interface LiveCliOptions {
   listInterfaces?: boolean;
   catalog?: string[];
   roles?: string;
+  site?: string[];
+  /** false with --no-infer. */
+  infer: boolean;
   waivers?: string;
   set?: string[];
   failOn?: string;
@@ -283,6 +286,8 @@ class LiveSession {
     return audit(window, {
       catalogs: this.opts.catalogs,
       roleMap: this.opts.roleMap,
+      site: this.opts.site,
+      infer: this.opts.infer,
       grants: this.inspectors.grants,
       failed: this.inspectors.failed,
       inspectorStats: this.inspectors.stats,

@@ -5,7 +5,7 @@ import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
 import type { Cite } from '../catalog/types.js';
 import { humanBytes, publicFlow, writeJsonWithFlows } from './flows.js';
 import { judgedLineChunks } from './json-lines.js';
-import { endpoint, negotiationsRead, wrap } from './text.js';
+import { endpoint, flowRolesNote, negotiationsRead, rolesFromNote, wrap } from './text.js';
 
 /** The JSON contract; `indent` 0 puts the whole report on one line (JSON Lines, for live streams). */
 export function auditJson(r: AuditReport, indent = 2): string {
@@ -79,6 +79,20 @@ function liveLines(l: NonNullable<AuditReport['live']>): string[] {
   return out;
 }
 
+function rolesLine(r: AuditReport): string {
+  const given = Object.entries(r.roles.given);
+  const inferred = Object.entries(r.roles.inferred);
+  const how = r.roles.file
+    ? `given by ${r.roles.file} (${given.map(([k, v]) => `${k} ${v.length}`).join(', ')})`
+    : r.roles.inference
+      ? 'no role map: flows are judged by port'
+      : 'no role map and no inference (--no-infer): flows are judged by port and address class';
+  const site = r.roles.site.length ? `; site prefixes ${r.roles.site.join(' ')}` : '';
+  return `roles: ${how}${inferred.length ? `; inferred from traffic: ${inferred.map(([k, v]) => `${k} ${v.join(' ')}`).join('; ')}` : ''}${site}`;
+}
+
+const withNote = (line: string, note: string) => (note ? `${line}  ${note}` : line);
+
 /** The terminal report, read top-down: counts, what is broken, what is unexplained, what is misplaced. */
 export function auditText(r: AuditReport): string {
   const out: string[] = [];
@@ -90,9 +104,7 @@ export function auditText(r: AuditReport): string {
     out.push(`flowaudit live — ${live.interface}${live.bpf ? ` (bpf: ${live.bpf})` : ''}, ${when} at ${live.at}, ${formatElapsed(live.elapsedSeconds)} since ${live.started}`);
   } else out.push(`flowaudit analyze — ${r.capture.files.map((f) => f.file).join(', ')}`);
   out.push(`catalogs: ${r.catalogs.map((c) => `${c.id} (${c.name}, ${c.rules} rules)`).join('; ')}`);
-  const given = Object.entries(r.roles.given);
-  const inferred = Object.entries(r.roles.inferred);
-  out.push(`roles: ${r.roles.file ? `given by ${r.roles.file} (${given.map(([k, v]) => `${k} ${v.length}`).join(', ')})` : 'no role map: flows are judged by port'}${inferred.length ? `; inferred from traffic: ${inferred.map(([k, v]) => `${k} ${v.join(' ')}`).join('; ')}` : ''}`);
+  out.push(rolesLine(r));
   out.push('');
   out.push('Capture quality');
   out.push(`  ${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`);
@@ -109,7 +121,7 @@ export function auditText(r: AuditReport): string {
   if (broken.length) {
     out.push('', 'MISSING AND FAILING REQUIRED FLOWS');
     for (const x of [...broken].sort((a, b) => (a.status === b.status ? 0 : a.status === 'failing' ? -1 : 1))) {
-      out.push(`  ${x.status.toUpperCase()}  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}  ${x.proto}/${x.ports.join(',')}`);
+      out.push(withNote(`  ${x.status.toUpperCase()}  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}  ${x.proto}/${x.ports.join(',')}`, rolesFromNote(x.rolesFrom)));
       out.push(...wrap(x.detail, 100, '      '));
       const cause = likelyCause(x);
       if (cause) out.push(...causeLines(cause));
@@ -139,7 +151,7 @@ export function auditText(r: AuditReport): string {
   if (mismatched.length) {
     out.push('', 'ROLE MISMATCHES (documented port, wrong roles or direction)');
     for (const f of mismatched) {
-      out.push(`  ${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)}  ${f.rule}`);
+      out.push(withNote(`  ${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)}  ${f.rule}`, flowRolesNote(f)));
       out.push(...wrap(f.detail, 100, '      '));
     }
   }
@@ -147,7 +159,7 @@ export function auditText(r: AuditReport): string {
   if (inconclusive.length) {
     out.push('', 'INCONCLUSIVE');
     for (const x of inconclusive) {
-      out.push(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}`);
+      out.push(withNote(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}`, rolesFromNote(x.rolesFrom)));
       out.push(...wrap(x.detail, 100, '      '));
     }
   }
@@ -157,13 +169,13 @@ export function auditText(r: AuditReport): string {
   const satisfied = r.requirements.filter((x) => x.status === 'satisfied');
   if (satisfied.length) {
     out.push('', 'SATISFIED');
-    for (const x of satisfied) out.push(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}${x.followUp?.frame != null ? `  (${x.followUp.reason} answer, frame ${x.followUp.frame})` : ''}`);
+    for (const x of satisfied) out.push(withNote(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}${x.followUp?.frame != null ? `  (${x.followUp.reason} answer, frame ${x.followUp.frame})` : ''}`, rolesFromNote(x.rolesFrom)));
   }
   return out.join('\n') + '\n';
 }
 
-const FLOW_COLUMNS = ['verdict', 'rule', 'proto', 'client', 'clientPort', 'server', 'serverPort', 'clientRoles', 'serverRoles', 'packets', 'bytes', 'outcome', 'start', 'end', 'grant', 'waived', 'detail', 'cite'];
-const REQ_COLUMNS = ['rule', 'status', 'from', 'to', 'proto', 'ports', 'detail', 'waived', 'cite', 'negotiation'];
+const FLOW_COLUMNS = ['verdict', 'rule', 'proto', 'client', 'clientPort', 'server', 'serverPort', 'clientRoles', 'serverRoles', 'clientRolesFrom', 'serverRolesFrom', 'packets', 'bytes', 'outcome', 'start', 'end', 'grant', 'waived', 'detail', 'cite'];
+const REQ_COLUMNS = ['rule', 'status', 'from', 'to', 'proto', 'ports', 'rolesFrom', 'detail', 'waived', 'cite', 'negotiation'];
 
 function csvRows(columns: string[], rows: Array<Record<string, unknown>>, out: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -189,6 +201,8 @@ export function writeAuditFlowsCsv(r: AuditReport, out: Writable): Promise<void>
       serverPort: f.serverPort ?? '',
       clientRoles: f.clientRoles.join(' '),
       serverRoles: f.serverRoles.join(' '),
+      clientRolesFrom: f.clientRolesFrom,
+      serverRolesFrom: f.serverRolesFrom,
       packets: f.packets,
       bytes: f.bytes,
       outcome: f.outcome ?? '',
@@ -206,7 +220,7 @@ export function writeAuditFlowsCsv(r: AuditReport, out: Writable): Promise<void>
 export function writeAuditRequirementsCsv(r: AuditReport, out: Writable): Promise<void> {
   return csvRows(
     REQ_COLUMNS,
-    r.requirements.map((x) => ({ rule: x.rule, status: x.status, from: x.from, to: x.to ?? '', proto: x.proto, ports: x.ports.join(' '), detail: x.detail, waived: x.waived?.reason ?? '', cite: x.cite?.text ?? '', negotiation: x.followUp?.frame != null ? `${x.followUp.reason} ${x.followUp.file}#${x.followUp.frame}` : '' })),
+    r.requirements.map((x) => ({ rule: x.rule, status: x.status, from: x.from, to: x.to ?? '', proto: x.proto, ports: x.ports.join(' '), rolesFrom: x.rolesFrom ?? '', detail: x.detail, waived: x.waived?.reason ?? '', cite: x.cite?.text ?? '', negotiation: x.followUp?.frame != null ? `${x.followUp.reason} ${x.followUp.file}#${x.followUp.frame}` : '' })),
     out,
   );
 }

@@ -2,7 +2,7 @@ import type { AuditReport } from '../audit/index.js';
 import type { JudgedFlow } from '../audit/types.js';
 import type { Cite } from '../catalog/types.js';
 import { humanBytes } from './flows.js';
-import { endpoint, negotiationsRead } from './text.js';
+import { endpoint, negotiationsRead, rolesFromNote } from './text.js';
 
 /** Every string from a capture, a catalog or a role map goes through this before it reaches the page. */
 export function escapeHtml(s: unknown): string {
@@ -95,6 +95,16 @@ function citeHtml(cite: Cite): string {
   return html;
 }
 
+/** A host's roles, marked when they were inferred (a guess the verdict rests on). */
+function rolesCell(roles: string[], from: JudgedFlow['clientRolesFrom']): string {
+  return `${escapeHtml(roles.join(' '))}${from === 'inferred' ? ' <span class="inferred">(inferred)</span>' : ''}`;
+}
+
+function rolesMeta(r: AuditReport): string {
+  if (r.roles.file) return `from ${r.roles.file}`;
+  return r.roles.inference ? 'inferred from traffic (no role map)' : 'none: no role map and no inference (--no-infer)';
+}
+
 export function auditHtml(r: AuditReport): string {
   const s = r.summary;
   const q = r.capture.quality;
@@ -102,7 +112,7 @@ export function auditHtml(r: AuditReport): string {
     .sort((a, b) => ['failing', 'missing', 'inconclusive', 'satisfied'].indexOf(a.status) - ['failing', 'missing', 'inconclusive', 'satisfied'].indexOf(b.status))
     .map((x) => [
       `<span class="badge ${escapeHtml(x.waived ? 'waived' : x.status)}">${escapeHtml(x.waived ? `${x.status} (waived)` : x.status)}</span>`,
-      escapeHtml(x.rule),
+      `${escapeHtml(x.rule)}${rolesFromNote(x.rolesFrom) ? ` <span class="inferred">${escapeHtml(rolesFromNote(x.rolesFrom))}</span>` : ''}`,
       escapeHtml(x.from),
       escapeHtml(x.to ?? ''),
       escapeHtml(`${x.proto}/${x.ports.join(',')}`),
@@ -113,9 +123,9 @@ export function auditHtml(r: AuditReport): string {
     `<span class="badge ${escapeHtml(f.waived ? 'waived' : f.verdict)}">${escapeHtml(f.verdict)}</span>`,
     escapeHtml(f.proto),
     escapeHtml(endpoint(f.client, f.clientPort)),
-    escapeHtml(f.clientRoles.join(' ')),
+    rolesCell(f.clientRoles, f.clientRolesFrom),
     escapeHtml(endpoint(f.server, f.serverPort)),
-    escapeHtml(f.serverRoles.join(' ')),
+    rolesCell(f.serverRoles, f.serverRolesFrom),
     String(f.packets),
     String(f.bytes),
     escapeHtml(f.outcome ?? ''),
@@ -135,12 +145,12 @@ th, td { border-bottom: 1px solid #ddd; padding: 4px 6px; text-align: left; vert
 th { background: #f3f3f3; cursor: pointer; user-select: none; } th[data-dir="asc"]::after { content: " ▲"; } th[data-dir="desc"]::after { content: " ▼"; }
 .badge { color: #fff; border-radius: 3px; padding: 1px 6px; font-size: 12px; white-space: nowrap; }
 .expected, .satisfied { background: #2e7d32; } .role-mismatch, .inconclusive { background: #ef8f00; } .undocumented, .missing, .failing { background: #c62828; } .waived { background: #9e9e9e; }
-.cite { color: #555; font-style: italic; margin-top: 2px; }
+.cite { color: #555; font-style: italic; margin-top: 2px; } .inferred { color: #8a5a00; font-style: italic; white-space: nowrap; }
 svg text { font: 12px system-ui, sans-serif; } svg .empty { fill: #f5f5f5; } .legend span { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px; vertical-align: -2px; }
 @media print { th { background: none; } }
 </style></head><body>
 <h1>flowaudit analyze</h1>
-<div class="meta">${escapeHtml(r.capture.files.map((f) => f.file).join(', '))} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · roles ${escapeHtml(r.roles.file ? `from ${r.roles.file}` : 'inferred from traffic (no role map)')}</div>
+<div class="meta">${escapeHtml(r.capture.files.map((f) => f.file).join(', '))} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · roles ${escapeHtml(rolesMeta(r))}${r.roles.site.length ? ` · site prefixes ${escapeHtml(r.roles.site.join(' '))}` : ''}</div>
 <h2>Capture quality</h2>
 <p>${escapeHtml(`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`)}</p>
 <ul>${[...q.notes, negotiationsRead(q.inspectors) ?? []].flat().map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>

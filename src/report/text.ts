@@ -1,3 +1,4 @@
+import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
 import type { InspectorStats } from '../inspect/grants.js';
 
 /** Word-wraps text to `width` columns, each line starting with `indent`. */
@@ -31,4 +32,16 @@ export function negotiationsRead(stats: InspectorStats[]): string | null {
       .map((t) => ` (${t})`)
       .join('');
   return `negotiations read: ${inspected.map((x) => `${x.inspector} ${x.read}${extra(x)}`).join(', ')}`;
+}
+
+/** How a finding says it rests on guessed roles: nothing when the role map gave them all. */
+export function rolesFromNote(rolesFrom: RequirementFinding['rolesFrom']): string {
+  return rolesFrom === 'inferred' ? '(roles inferred)' : rolesFrom === 'mixed' ? '(roles partly inferred)' : '';
+}
+
+/** The same for a flow, side by side: `(client's roles inferred)`, `(roles inferred)`. */
+export function flowRolesNote(f: Pick<JudgedFlow, 'clientRolesFrom' | 'serverRolesFrom'>): string {
+  const c = f.clientRolesFrom === 'inferred';
+  const s = f.serverRolesFrom === 'inferred';
+  return c && s ? '(roles inferred)' : c ? "(client's roles inferred)" : s ? "(server's roles inferred)" : '';
 }
