@@ -127,6 +127,13 @@ describe('one finding per endpoint-mapper answer', () => {
   it('in a catalog that documents no dynamic RPC the grant is still checked, as an undocumented negotiation', async () => {
     const r = await analyze([{ at: 1, specs: epm(SITE, DC, 51001, [{ port: 49670 }]) }], { catalogs: [bmc], roles: false });
     expect(followUps(r)).toMatchObject([{ status: 'missing', rule: 'negotiation:dcerpc-epm', followUp: { documentedBy: null } }]);
+    // The connection that follows is undocumented there, and says which answer granted its port,
+    // with its sides as the grant says even when the capture has no handshake.
+    const used = await analyze([{ at: 1, specs: epm(SITE, DC, 40001, [{ port: 49670 }]) }, { at: 1.1, specs: tcpConversation(SITE, 40002, DC, 49670, { noSyn: true }) }], { catalogs: [bmc], roles: false });
+    expect(followUps(used)).toMatchObject([{ status: 'satisfied', rule: 'negotiation:dcerpc-epm' }]);
+    const flow = used.flows.find((x) => x.serverPort === 49670 || x.clientPort === 49670)!;
+    expect(flow).toMatchObject({ verdict: 'undocumented', client: SITE, server: DC, serverPort: 49670, grant: { reason: 'dcerpc-epm', port: 49670 } });
+    expect(flow.detail).toContain('frame 7');
   });
 
   it('without a role map a refused follow-up is reported once', async () => {

@@ -504,10 +504,29 @@ export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
       of[i] = ji;
     } else {
       of[i] = judgements.length;
-      judgements.push(judge(c, i, cands, pc, ps, classIds));
+      let j = judge(c, i, cands, pc, ps, classIds);
+      // A port some negotiation granted, that no catalog rule documents: say which answer granted it.
+      if (j.verdict === 'undocumented' && granted !== null) j = withUndocumentedGrant(j, c, i, ctx.grants, strong);
+      judgements.push(j);
     }
   }
   return new JudgedFlows(c, judgements, of);
+}
+
+function withUndocumentedGrant(j: Judgement, c: FlowColumns, i: number, grants: GrantLike[], strong: boolean): Judgement {
+  for (let k = grants.length - 1; k >= 0; k--) {
+    const g = grants[k]!;
+    const asRecorded = grantCovers(g, c, i, false);
+    if (!asRecorded && (strong || !grantCovers(g, c, i, true))) continue;
+    return {
+      ...j,
+      // Without a handshake the grant knows better who listens.
+      ...(asRecorded ? {} : { swapped: true, clientRoles: j.serverRoles, serverRoles: j.clientRoles, clientRolesFrom: j.serverRolesFrom, serverRolesFrom: j.clientRolesFrom }),
+      grant: { reason: g.reason, host: g.host, port: g.port, at: formatIso(g.fromSec, g.fromNs, 6), detail: g.evidence.detail },
+      detail: `${g.transport}/${g.port ?? 'any'} was granted by ${g.reason} (frame ${g.evidence.record}), but no catalog rule documents ${g.kind} ports between these hosts`,
+    };
+  }
+  return j;
 }
 
 /** Flows by index in the judged list. */

@@ -131,11 +131,12 @@ export function auditText(r: AuditReport): string {
   const undocumented = r.flows.withVerdict('undocumented', false);
   if (undocumented.length) {
     out.push('', 'UNDOCUMENTED SERVICES (grouped by port)');
-    const groups = new Map<string, { flows: number; bytes: number; servers: Set<string>; clients: Set<string> }>();
+    const groups = new Map<string, { flows: number; bytes: number; servers: Set<string>; clients: Set<string>; granted: Set<string> }>();
     for (const f of undocumented) {
       const k = f.serverPort === null ? `${f.proto}${f.icmpType !== undefined ? ` type ${f.icmpType}` : ''}` : `${f.proto}/${f.serverPort}`;
       let g = groups.get(k);
-      if (!g) groups.set(k, (g = { flows: 0, bytes: 0, servers: new Set(), clients: new Set() }));
+      if (!g) groups.set(k, (g = { flows: 0, bytes: 0, servers: new Set(), clients: new Set(), granted: new Set() }));
+      if (f.grant) g.granted.add(f.grant.reason);
       g.flows++;
       g.bytes += f.bytes;
       g.servers.add(f.server);
@@ -144,7 +145,7 @@ export function auditText(r: AuditReport): string {
     for (const [k, g] of [...groups].sort((a, b) => b[1].bytes - a[1].bytes)) {
       const servers = [...g.servers];
       const clients = [...g.clients];
-      out.push(`  ${k.padEnd(14)} ${g.flows} flows, ${humanBytes(g.bytes)}; servers ${servers.slice(0, 4).join(' ')}${servers.length > 4 ? ` (+${servers.length - 4})` : ''}; clients ${clients.slice(0, 4).join(' ')}${clients.length > 4 ? ` (+${clients.length - 4})` : ''}`);
+      out.push(`  ${k.padEnd(14)} ${g.flows} flows, ${humanBytes(g.bytes)}; servers ${servers.slice(0, 4).join(' ')}${servers.length > 4 ? ` (+${servers.length - 4})` : ''}; clients ${clients.slice(0, 4).join(' ')}${clients.length > 4 ? ` (+${clients.length - 4})` : ''}${g.granted.size ? `; granted by ${[...g.granted].join(', ')}` : ''}`);
     }
   }
   const mismatched = r.flows.withVerdict('role-mismatch', false);
