@@ -115,6 +115,7 @@ describe('bundled catalogs', () => {
           ...c.rules.map((r) => ({ what: `rule ${r.id}`, cite: r.cite })),
           ...c.requirements.flatMap((q) => (q.cite ? [{ what: `requirement ${q.id}`, cite: q.cite }] : [])),
           ...Object.values(c.params).flatMap((p) => (p.cite ? [{ what: `parameter ${p.name}`, cite: p.cite }] : [])),
+          ...c.roles.flatMap((r) => (r.cite ? [{ what: `role ${r.id}`, cite: r.cite }] : [])),
         ];
         for (const { what, cite } of quotes) {
           const text = texts[cite.document];
@@ -198,6 +199,9 @@ describe('bmc-cm: BMC Client Management Ports', () => {
     expect(rule('bandwidth-throttling')).toMatchObject({ from: ['relay'], to: ['client'], ranges: [[1609, 1609]] });
     expect(rule('bandwidth-calculation')).toMatchObject({ from: ['client'], to: ['master-server', 'relay'], period: 60, required: 'conditional' });
   });
+  it('has the relay act as a client: an agent, the client of its own parent', () => {
+    expect(c.roles.filter((r) => r.actsAs).map((r) => [r.id, r.actsAs])).toEqual([['relay', ['client']]]);
+  });
   it('has the DMZ relay redirect to 443 as a rule and as a parameter override', () => {
     expect(rule('agent-port-redirect')).toMatchObject({ ranges: [[443, 443]], required: 'conditional' });
     const dmz = loadCatalog('bmc-cm', { set: { 'agent-port': '443' } });
@@ -243,6 +247,10 @@ describe('itms8: Ports and Protocols for ITMS 8.x (article 184952)', () => {
     expect(rule('ppa-wmi-dynamic-legacy').dynamic).toEqual({ kind: 'dcerpc', range: [1025, 5000] });
     expect(c.requirements.find((q) => q.id === 'sql-browser-answer-used')!.expect).toEqual([{ grant: 'sql-named-instance' }, { rule: 'ns-sql', reverse: false }]);
   });
+  it('has the Package Server act as an agent, and not the Notification Server (the document does not say it runs one)', () => {
+    expect(c.roles.filter((r) => r.actsAs).map((r) => [r.id, r.actsAs])).toEqual([['package-server', ['agent']]]);
+    expect(c.roles.find((r) => r.id === 'notification-server')!.note).toMatch(/AeXNSClient/);
+  });
   it('every agent must reach its notification server', () => {
     expect(c.requirements.find((q) => q.id === 'agent-reaches-notification-server')).toMatchObject({ forEach: 'agent', expect: [{ rule: 'agent-policy-update', reverse: false }, { rule: 'gateway-from-cem-agents', reverse: false }] });
     expect(displayPorts(rule('agent-policy-update'))).toEqual([80, 443]);
@@ -266,6 +274,11 @@ describe('sccm2007: both Configuration Manager 2007 write-ups', () => {
       expect(c.rules.some((r) => r.cite.section === s), s).toBe(true);
     }
     expect(c.rules.filter((r) => r.id.startsWith('oob-')).length).toBe(8);
+  });
+  it('has the site system roles the documents name as such act as site-system', () => {
+    const acting = c.roles.filter((r) => r.actsAs).map((r) => r.id);
+    expect(acting).toEqual(['management-point', 'distribution-point', 'software-update-point', 'state-migration-point', 'pxe-service-point', 'system-health-validator', 'fallback-status-point', 'server-locator-point', 'reporting-point', 'reporting-services-point']);
+    for (const id of acting) expect(c.roles.find((r) => r.id === id)!.actsAs, id).toEqual(['site-system']);
   });
   it('pairs the WSUS ports: 80 with 443, 8530 with 8531', () => {
     expect(c.alternatives[0]!.sets).toEqual([{ 'wsus-http-port': [[80, 80]], 'wsus-https-port': [[443, 443]] }, { 'wsus-http-port': [[8530, 8530]], 'wsus-https-port': [[8531, 8531]] }]);
