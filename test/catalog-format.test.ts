@@ -82,6 +82,9 @@ rules:
     expect(c.rules).toHaveLength(6);
     expect(c.rules.find((r) => r.id === 'jump-ssh')!.catalog).toBe('site-extra');
     expect(c.params['agent-port']!.value).toEqual([[443, 443]]);
+    // The inherited rule that uses the parameter follows the site's value, as with --set.
+    expect(displayPorts(c.rules.find((r) => r.id === 'agent')!)).toEqual([443, 9999]);
+    expect(c.rules.find((r) => r.id === 'agent')!.catalog).not.toBe('site-extra');
   });
 
   it('names the file, line and what is wrong', () => {

@@ -332,7 +332,8 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
     alternatives.push({ id: a.id, ...(a.description ? { description: a.description } : {}), sets });
   });
 
-  const rules: Rule[] = [...(base?.rules ?? [])];
+  // Inherited rules come resolved with the base's values: the site's own values replace them.
+  const rules: Rule[] = base ? withParamValues(base.rules, params) : [];
   const ruleIds = new Set(rules.map((r) => r.id));
   (raw.rules ?? []).forEach((r, i) => {
     const path = ['rules', i];
@@ -537,13 +538,12 @@ export function applyOverrides(catalog: Catalog, set: Record<string, string>): C
     if (value === null) throw new InputError(`--set ${name}=${text}: expected a port, a range low-high, or a list such as 80,443`);
     params[name] = { ...p, value };
   }
-  const rules = catalog.rules.map((r) => {
-    if (r.params.length === 0) return r;
-    // The rule's own fixed ports plus the (new) values of its parameters.
-    const ranges = mergeRanges([...r.fixed, ...r.params.flatMap((n) => params[n]!.value)]);
-    return { ...r, ranges };
-  });
-  return { ...catalog, params, rules };
+  return { ...catalog, params, rules: withParamValues(catalog.rules, params) };
+}
+
+/** Rules whose ports come from parameters, re-resolved: their own fixed ports plus the parameters' values. */
+function withParamValues(rules: Rule[], params: Record<string, Param>): Rule[] {
+  return rules.map((r) => (r.params.length === 0 ? r : { ...r, ranges: mergeRanges([...r.fixed, ...r.params.flatMap((n) => params[n]!.value)]) }));
 }
 
 /** Checks that every --set names a parameter of one of the catalogs. */
