@@ -82,6 +82,9 @@ rules:
     expect(c.rules).toHaveLength(6);
     expect(c.rules.find((r) => r.id === 'jump-ssh')!.catalog).toBe('site-extra');
     expect(c.params['agent-port']!.value).toEqual([[443, 443]]);
+    // The inherited rule that uses the parameter follows the site's value, as with --set.
+    expect(displayPorts(c.rules.find((r) => r.id === 'agent')!)).toEqual([443, 9999]);
+    expect(c.rules.find((r) => r.id === 'agent')!.catalog).not.toBe('site-extra');
   });
 
   it('names the file, line and what is wrong', () => {
@@ -143,6 +146,51 @@ rules:
   it('reports YAML syntax errors with their line', () => {
     const p = write('syntax.yaml', header + 'rules:\n  - id: a\n    from: [client\n');
     expect(problems(p)[0]).toMatch(/^1[23]: YAML: /);
+  });
+
+  it('catalog lint rejects an acts-as that names an unknown role or an address class, one on an address class, and a cycle', () => {
+    const cli = join(root, 'dist/cli/main.js');
+    const bad = write(
+      'acts-as.yaml',
+      `id: broken
+name: Broken
+documents:
+  - { id: doc, title: A doc }
+roles:
+  - { id: client, name: Client }
+  - { id: server, name: Server, acts-as: [client, clinet] }
+  - { id: relay, name: Relay, acts-as: everyone }
+  - { id: everyone, name: Everyone, address: any, acts-as: client }
+  - id: parent
+    name: Parent
+    acts-as: child
+  - id: child
+    name: Child
+    acts-as: [client, parent]
+  - { id: itself, name: Itself, acts-as: itself }
+rules:
+  - { id: x, from: client, to: server, transport: tcp, ports: 1, required: required, cite: { section: S, text: T } }
+`,
+    );
+    const r = spawnSync(process.execPath, [cli, 'catalog', 'lint', bad], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `${bad}:7:51: roles.1.acts-as.1: unknown role "clinet" (roles of hosts: client, server, relay, parent, child, itself)`,
+      `${bad}:8:40: roles.2.acts-as: role "everyone" is an address class (any): a host is in it by its address, not by acting as it`,
+      `${bad}:9:60: roles.3.acts-as: role "everyone" is an address class (any): it plays no other role`,
+      `${bad}:12:14: roles.4.acts-as: acts-as forms a cycle: parent → child → parent`,
+      `${bad}:16:42: roles.6.acts-as: acts-as forms a cycle: itself → itself`,
+    ]);
+  });
+
+  it('catalog show prints what a role acts as, with the vendor words', () => {
+    const cli = join(root, 'dist/cli/main.js');
+    const text = spawnSync(process.execPath, [cli, 'catalog', 'show', 'bmc-cm'], { encoding: 'utf8' }).stdout;
+    expect(text).toMatch(/^  relay +Relay  \(acts as client\)$/m);
+    expect(text).toContain('“XML-RPC packets are sent between the communicating agents as notifications to execute actions.”');
+    const json = JSON.parse(spawnSync(process.execPath, [cli, 'catalog', 'show', 'bmc-cm', '--format', 'json'], { encoding: 'utf8' }).stdout) as { roles: Array<{ id: string; actsAs?: string[] }> };
+    expect(json.roles.find((r) => r.id === 'relay')!.actsAs).toEqual(['client']);
+    expect(json.roles.find((r) => r.id === 'master-server')!.actsAs).toBeUndefined();
   });
 
   it('catalog lint exits 2 with file:line:col messages, 0 for a good file', () => {

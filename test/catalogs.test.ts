@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bundledCatalogIds, displayPorts, loadCatalog } from '../src/catalog/index.js';
+import { alternativePorts, bundledCatalogIds, Catalog, displayPorts, loadCatalog, Rule } from '../src/catalog/index.js';
 
 /**
  * Every bundled catalog against the vendor documents in ../shared/seeds (see its README): the rules
@@ -37,6 +37,51 @@ function seedsAvailable(): boolean {
   }
 }
 
+/**
+ * The port numbers a citation writes. Every number in it is read as a port except where the prose
+ * says it is something else: a dotted number (an address such as 224.0.255.135, a version), a
+ * footnote marker of a flattened table ("[5]"), a note number ("See note 4"), an ICMP message type
+ * ("Type 8"), a duration or share ("every 5 minutes", "7 days", "50 %"), a version suffix ("IPv6",
+ * "ICMPV4") and a digit inside a word ("P2P"). "low-high" is a range. Flattened tables glue their
+ * columns together: a run too long to be a port that is one number written twice is the UDP and TCP
+ * columns of the same port ("RPC Endpoint Mapper135135").
+ */
+const NOT_PORTS = [
+  /\d+(?:\.\d+)+/g,
+  /\[\d+\]/g,
+  /\bnotes? \d+(?:\s*(?:,|and)\s*\d+)*/gi,
+  /\btype \d+/gi,
+  /\b\d+(?:\s*-\s*\d+)?\s*(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|%)/gi,
+  /(?<=[A-Za-z])[vV]\d\b/g,
+  /(?<=[A-Za-z])\d(?=[A-Za-z])/g,
+];
+function citedPorts(text: string): Array<{ written: string; range: [number, number] }> {
+  let t = text;
+  for (const re of NOT_PORTS) t = t.replace(re, (m) => ' '.repeat(m.length));
+  const out: Array<{ written: string; range: [number, number] }> = [];
+  for (const m of t.matchAll(/(\d+)(?:\s*-\s*(\d+))?/g)) {
+    const [written, a, b] = [m[0], m[1]!, m[2]];
+    if (b !== undefined) out.push({ written, range: [Number(a), Number(b)] });
+    else if (Number(a) > 65535 && a.length % 2 === 0 && a.slice(0, a.length / 2) === a.slice(a.length / 2)) out.push({ written, range: [Number(a.slice(0, a.length / 2)), Number(a.slice(0, a.length / 2))] });
+    else out.push({ written, range: [Number(a), Number(a)] });
+  }
+  return out;
+}
+
+/** Every port a rule can stand for: its ports, its parameters' defaults, each set of its alternatives, its dynamic range. */
+function portsOf(c: Catalog, r: Rule): Array<[number, number]> {
+  return [...r.ranges, ...r.params.flatMap((p) => c.params[p]!.default), ...alternativePorts(c, r).flatMap((a) => a.ports), ...(r.dynamic?.range ? [r.dynamic.range] : [])];
+}
+
+/** Cited ports the rule does not have and its note does not name (the note says why the citation writes them). */
+function unexplainedCitedPorts(c: Catalog, r: Rule): string[] {
+  const ports = portsOf(c, r);
+  return citedPorts(r.cite.text)
+    .filter(({ range: [lo, hi] }) => !ports.some(([a, b]) => lo >= a && hi <= b))
+    .filter(({ written }) => !r.note || !new RegExp(`(?<!\\d)${written.replace(/\s*-\s*/, '\\s*-\\s*')}(?!\\d)`).test(r.note))
+    .map(({ written }) => written);
+}
+
 describe('bundled catalogs', () => {
   const ids = bundledCatalogIds();
 
@@ -58,6 +103,10 @@ describe('bundled catalogs', () => {
           if (r.required === 'conditional') expect(r.condition, r.id).toBeTruthy();
         }
       });
+      it('has every port its citation writes, or a note that names it and says why not', () => {
+        const slips = c.rules.flatMap((r) => unexplainedCitedPorts(c, r).map((p) => `${r.place.file}:${r.place.line}: rule ${r.id} cites port ${p} but has ${displayPorts(r).join(',') || 'no port'}`));
+        expect(slips).toEqual([]);
+      });
       it.skipIf(!seedsAvailable())('cites the vendor document word for word', () => {
         const sources = SOURCES[id];
         expect(sources, `the document files of ${id}`).toBeDefined();
@@ -66,6 +115,7 @@ describe('bundled catalogs', () => {
           ...c.rules.map((r) => ({ what: `rule ${r.id}`, cite: r.cite })),
           ...c.requirements.flatMap((q) => (q.cite ? [{ what: `requirement ${q.id}`, cite: q.cite }] : [])),
           ...Object.values(c.params).flatMap((p) => (p.cite ? [{ what: `parameter ${p.name}`, cite: p.cite }] : [])),
+          ...c.roles.flatMap((r) => (r.cite ? [{ what: `role ${r.id}`, cite: r.cite }] : [])),
         ];
         for (const { what, cite } of quotes) {
           const text = texts[cite.document];
@@ -76,6 +126,32 @@ describe('bundled catalogs', () => {
       });
     });
   }
+});
+
+describe('ports written in a citation', () => {
+  const rule = (id: string, patch: Partial<Rule>) => ({ ...loadCatalog('sccm2007').rules.find((r) => r.id === id)!, ...patch });
+  const c = loadCatalog('sccm2007');
+  it('are read from prose, flattened table rows and port columns, not from notes, types, times or addresses', () => {
+    const read = (t: string) => citedPorts(t).map((p) => p.written);
+    expect(read('Management point->Domain controllerKerberos88')).toEqual(['88']);
+    expect(read('Site server<->[2]PXE service pointRPC Endpoint Mapper135135')).toEqual(['135135']);
+    expect(citedPorts('RPC Endpoint Mapper135135')[0]!.range).toEqual([135, 135]);
+    expect(read('Hypertext Transfer Protocol (HTTP) -- 80 or 8530 (See note 4, Windows Server Update Services)')).toEqual(['80', '8530']);
+    expect(read('TCP 900-902 (configurable) Unidirectional from Client to device')).toEqual(['900-902']);
+    expect(read('ICMPV4 Type 8 (echo) or ICMPV6 Type 128 (echo request)n/an/a')).toEqual([]);
+    expect(read('State information is sent every 5 minutes by default. Inventory … every 7 days by default.')).toEqual([]);
+    expect(read('Multicast (default group is 224.0.255.135)')).toEqual([]);
+    expect(read('Peer-to-peer (P2P) local HTTP server.')).toEqual([]);
+  });
+  it('catch a port typed wrong: the Kerberos rows transcribed as 8', () => {
+    expect(unexplainedCitedPorts(c, rule('t1-mp-dc-kerberos', { ranges: [[8, 8]] }))).toEqual(['88']);
+    expect(unexplainedCitedPorts(c, rule('t1-mp-dc-kerberos', {}))).toEqual([]);
+  });
+  it('accept a port of a parameter, an alternative or a dynamic range, and one the note names', () => {
+    expect(unexplainedCitedPorts(c, rule('link-6-http', {}))).toEqual([]);
+    expect(unexplainedCitedPorts(c, rule('t1-mp-sql-sql-udp', {}))).toEqual([]);
+    expect(unexplainedCitedPorts(c, rule('t1-mp-sql-sql-udp', { note: 'UDP only.' }))).toEqual(['1433']);
+  });
 });
 
 describe('cam: note IPA36-2', () => {
@@ -123,6 +199,9 @@ describe('bmc-cm: BMC Client Management Ports', () => {
     expect(rule('bandwidth-throttling')).toMatchObject({ from: ['relay'], to: ['client'], ranges: [[1609, 1609]] });
     expect(rule('bandwidth-calculation')).toMatchObject({ from: ['client'], to: ['master-server', 'relay'], period: 60, required: 'conditional' });
   });
+  it('has the relay act as a client: an agent, the client of its own parent', () => {
+    expect(c.roles.filter((r) => r.actsAs).map((r) => [r.id, r.actsAs])).toEqual([['relay', ['client']]]);
+  });
   it('has the DMZ relay redirect to 443 as a rule and as a parameter override', () => {
     expect(rule('agent-port-redirect')).toMatchObject({ ranges: [[443, 443]], required: 'conditional' });
     const dmz = loadCatalog('bmc-cm', { set: { 'agent-port': '443' } });
@@ -168,6 +247,10 @@ describe('itms8: Ports and Protocols for ITMS 8.x (article 184952)', () => {
     expect(rule('ppa-wmi-dynamic-legacy').dynamic).toEqual({ kind: 'dcerpc', range: [1025, 5000] });
     expect(c.requirements.find((q) => q.id === 'sql-browser-answer-used')!.expect).toEqual([{ grant: 'sql-named-instance' }, { rule: 'ns-sql', reverse: false }]);
   });
+  it('has the Package Server act as an agent, and not the Notification Server (the document does not say it runs one)', () => {
+    expect(c.roles.filter((r) => r.actsAs).map((r) => [r.id, r.actsAs])).toEqual([['package-server', ['agent']]]);
+    expect(c.roles.find((r) => r.id === 'notification-server')!.note).toMatch(/AeXNSClient/);
+  });
   it('every agent must reach its notification server', () => {
     expect(c.requirements.find((q) => q.id === 'agent-reaches-notification-server')).toMatchObject({ forEach: 'agent', expect: [{ rule: 'agent-policy-update', reverse: false }, { rule: 'gateway-from-cem-agents', reverse: false }] });
     expect(displayPorts(rule('agent-policy-update'))).toEqual([80, 443]);
@@ -192,6 +275,11 @@ describe('sccm2007: both Configuration Manager 2007 write-ups', () => {
     }
     expect(c.rules.filter((r) => r.id.startsWith('oob-')).length).toBe(8);
   });
+  it('has the site system roles the documents name as such act as site-system', () => {
+    const acting = c.roles.filter((r) => r.actsAs).map((r) => r.id);
+    expect(acting).toEqual(['management-point', 'distribution-point', 'software-update-point', 'state-migration-point', 'pxe-service-point', 'system-health-validator', 'fallback-status-point', 'server-locator-point', 'reporting-point', 'reporting-services-point']);
+    for (const id of acting) expect(c.roles.find((r) => r.id === id)!.actsAs, id).toEqual(['site-system']);
+  });
   it('pairs the WSUS ports: 80 with 443, 8530 with 8531', () => {
     expect(c.alternatives[0]!.sets).toEqual([{ 'wsus-http-port': [[80, 80]], 'wsus-https-port': [[443, 443]] }, { 'wsus-http-port': [[8530, 8530]], 'wsus-https-port': [[8531, 8531]] }]);
     expect(rule('link-6-http')).toMatchObject({ params: ['wsus-http-port'], configurable: true });
@@ -214,5 +302,9 @@ describe('sccm2007: both Configuration Manager 2007 write-ups', () => {
     expect(rule('link-17-http')).toMatchObject({ params: ['site-http-port'], configurable: true });
     expect(displayPorts(loadCatalog('sccm2007', { set: { 'site-http-port': '8080' } }).rules.find((r) => r.id === 'link-17-http')!)).toEqual([8080]);
     expect(rule('link-15-multicast')).toMatchObject({ transport: ['udp'], ranges: [[63000, 64000]] });
+  });
+  it('has Kerberos on 88 and the second NetBIOS row on TCP 139, as the documents write them', () => {
+    for (const id of ['t1-ss-dc-kerberos', 't1-mp-dc-kerberos']) expect(rule(id), id).toMatchObject({ transport: ['tcp', 'udp'], ranges: [[88, 88]] });
+    expect(rule('windows-server-netbios-tcp')).toMatchObject({ transport: ['tcp'], ranges: [[139, 139]], cite: { text: 'NetBIOS datagrams -- 139' } });
   });
 });

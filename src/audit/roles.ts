@@ -1,6 +1,6 @@
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, Pair, Scalar, YAMLMap } from 'yaml';
 import { InputError, LocatedInputError, readUserFile } from '../core/errors.js';
-import type { Catalog, Role } from '../catalog/types.js';
+import { playedRoles, type Catalog, type Role } from '../catalog/types.js';
 import { addressToBigInt, AddressBlock, AddressSpace, canonicalAddress, inBlock, parseBlock } from './addresses.js';
 
 /** A role map problem names the file and line, like a catalog problem. */
@@ -87,7 +87,9 @@ const UNKNOWN: { roles: string[]; source: 'unknown' } = Object.freeze({ roles: N
 
 /**
  * Answers "which roles does this address play": from the role map, from the catalogs' address
- * classes (broadcast, multicast, external, any), and from inference where no map says.
+ * classes (broadcast, multicast, external, any), and from inference where no map says. Given and
+ * inferred roles come with the roles they act as (the catalogs' acts-as, transitively), after them:
+ * a host the map calls relay is a relay, then a client.
  */
 export class RoleResolver {
   readonly inferred = new Map<string, Set<string>>();
@@ -96,6 +98,9 @@ export class RoleResolver {
   readonly space: AddressSpace;
   private readonly cache = new Map<string, string[]>();
   private readonly classSets = new Map<number, string[]>();
+  /** Role id → the roles it acts as, transitively (only roles that declare acts-as). */
+  private readonly played: Map<string, string[]>;
+  private readonly playingCache = new Map<string, string[]>();
 
   constructor(
     readonly map: RoleMap | null,
@@ -105,10 +110,29 @@ export class RoleResolver {
     this.classRoles = [];
     for (const c of catalogs) for (const r of c.roles) if (r.address && !this.classRoles.some((x) => x.id === r.id)) this.classRoles.push({ id: r.id, address: r.address });
     this.space = space ?? new AddressSpace({ site: map?.site ?? [], subnets: map ? [...map.given.values()].flat() : [] });
+    this.played = playedRoles(catalogs);
   }
 
-  /** Roles the role map gives this address. */
+  /** Roles as the map or inference gave them, followed by the roles they act as. */
+  private withPlayed(roles: string[]): string[] {
+    if (this.played.size === 0 || !roles.some((r) => this.played.has(r))) return roles;
+    const out = [...roles];
+    for (const r of roles) for (const x of this.played.get(r) ?? NO_ROLES) if (!out.includes(x)) out.push(x);
+    return out;
+  }
+
+  /** Roles the role map gives this address, then the roles they act as. */
   givenRoles(addr: string): string[] {
+    if (!this.map) return NO_ROLES;
+    const cached = this.playingCache.get(addr);
+    if (cached) return cached;
+    const out = this.withPlayed(this.mapRoles(addr));
+    this.playingCache.set(addr, out);
+    return out;
+  }
+
+  /** Roles the role map itself gives this address (no acts-as). */
+  private mapRoles(addr: string): string[] {
     if (!this.map) return NO_ROLES;
     const cached = this.cache.get(addr);
     if (cached) return cached;
@@ -144,7 +168,7 @@ export class RoleResolver {
     const given = this.givenRoles(addr);
     if (given.length) return { roles: given, source: 'given' };
     const inferred = this.inferred.get(addr);
-    if (inferred && inferred.size) return { roles: [...inferred], source: 'inferred' };
+    if (inferred && inferred.size) return { roles: this.withPlayed([...inferred]), source: 'inferred' };
     return UNKNOWN;
   }
 
@@ -162,7 +186,11 @@ export class RoleResolver {
   knowsRole(addr: string, role: string): boolean {
     const given = this.givenRoles(addr);
     if (given.length) return given.includes(role);
-    return this.inferred.get(addr)?.has(role) ?? false;
+    const inferred = this.inferred.get(addr);
+    if (!inferred) return false;
+    if (inferred.has(role)) return true;
+    for (const r of inferred) if (this.played.get(r)?.includes(role)) return true;
+    return false;
   }
 
   /** Whether the address has any role, given or inferred. */
@@ -170,7 +198,13 @@ export class RoleResolver {
     return this.givenRoles(addr).length > 0 || (this.inferred.get(addr)?.size ?? 0) > 0;
   }
 
-  /** Hosts known to hold `role`: single addresses from the map, plus hosts seen inside its CIDRs or inferred. */
+  /**
+   * Hosts known to hold `role`: single addresses from the map, plus hosts seen inside its CIDRs or
+   * inferred. Only the roles the map or inference gave count, not those a host acts as: a for-each
+   * requirement covers the hosts listed as that role. A host that acts as an agent because of its own
+   * role would otherwise be asked to reach a server it may be itself (bmc-cm's relay, a client of its
+   * parent, would be asked to reach "the master or a relay").
+   */
   hostsOf(role: string, seen: Iterable<string>): string[] {
     // Without a map the hosts of a role are the ones inferred, all of them seen (learnt from flows).
     if (!this.map) return [...this.inferred].filter(([, set]) => set.has(role)).map(([addr]) => addr);
@@ -179,8 +213,8 @@ export class RoleResolver {
       if (b.prefix === (b.family === 4 ? 32 : 128)) out.add(canonicalAddress(b.text.split('/')[0]!));
     }
     for (const addr of seen) {
-      if (this.givenRoles(addr).includes(role)) out.add(addr);
-      else if (this.givenRoles(addr).length === 0 && this.inferred.get(addr)?.has(role)) out.add(addr);
+      if (this.mapRoles(addr).includes(role)) out.add(addr);
+      else if (this.mapRoles(addr).length === 0 && this.inferred.get(addr)?.has(role)) out.add(addr);
     }
     return [...out];
   }

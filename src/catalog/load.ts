@@ -64,12 +64,22 @@ interface RawRequirement {
   cite?: { document?: string; section: string; text: string };
   note?: string;
 }
+interface RawRole {
+  id: string;
+  name: string;
+  description?: string;
+  address?: Role['address'];
+  hosts?: string[];
+  'acts-as'?: string | string[];
+  cite?: { document?: string; section: string; text: string };
+  note?: string;
+}
 interface RawCatalog {
   id: string;
   name?: string;
   extends?: string;
   documents?: Array<{ id: string; title: string; url?: string }>;
-  roles?: Role[];
+  roles?: RawRole[];
   params?: Record<string, RawParamValue | { default: RawParamValue; description?: string; cite?: Cite }>;
   alternatives?: Array<{ id: string; description?: string; sets: Array<Record<string, RawParamValue>> }>;
   rules?: RawRule[];
@@ -89,7 +99,7 @@ function expectedAt(path: Array<string | number>): string | null {
   const last = path[path.length - 1];
   const parent = path[path.length - 2];
   if (last === 'ports' || parent === 'ports') return 'a port (0-65535), a range "low-high", { param: name }, { dynamic: kind }, or a list of ports, ranges and params';
-  if (last === 'from' || last === 'to') return 'a role id or a list of role ids';
+  if (last === 'from' || last === 'to' || last === 'acts-as') return 'a role id or a list of role ids';
   if (last === 'transport') return 'tcp, udp, icmp, icmpv6, or a list of them';
   if (last === 'period') return 'a duration such as 60s, 5m, 1h, 1d (or a number of seconds)';
   if (path.includes('params') || path.includes('sets')) return 'a port, a range "low-high" or a list of them (or { default: …, description: … })';
@@ -274,12 +284,30 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
   });
   const defaultDocument = raw.documents?.[0]?.id ?? base?.documents[0]?.id ?? '';
 
+  const cite = (c: RawRule['cite'], path: Array<string | number>): Cite => {
+    const document = c.document ?? defaultDocument;
+    if (c.document === undefined && documents.length > 1 && raw.documents && raw.documents.length > 1) problem([...path, 'cite'], 'cite.document is needed: the catalog has several documents');
+    if (!documents.some((d) => d.id === document)) problem([...path, 'cite', 'document'], `unknown document "${document}"`);
+    return { document, section: c.section.trim(), text: c.text.replace(/\s+/g, ' ').trim() };
+  };
+
   const roles: Role[] = [...(base?.roles ?? [])];
   (raw.roles ?? []).forEach((r, i) => {
     if (roles.some((x) => x.id === r.id)) problem(['roles', i, 'id'], `role "${r.id}" is declared twice`);
-    roles.push(r);
+    const actsAs = r['acts-as'] === undefined ? undefined : Array.isArray(r['acts-as']) ? r['acts-as'] : [r['acts-as']];
+    roles.push({
+      id: r.id,
+      name: r.name,
+      ...(r.description !== undefined ? { description: r.description } : {}),
+      ...(r.address ? { address: r.address } : {}),
+      ...(r.hosts ? { hosts: r.hosts } : {}),
+      ...(actsAs ? { actsAs } : {}),
+      ...(r.cite ? { cite: cite(r.cite, ['roles', i]) } : {}),
+      ...(r.note !== undefined ? { note: r.note } : {}),
+    });
   });
   const roleIds = new Set(roles.map((r) => r.id));
+  checkActsAs(raw.roles ?? [], roles, problem);
 
   const params: Record<string, Param> = {};
   for (const [name, p] of Object.entries(base?.params ?? {})) params[name] = { ...p };
@@ -304,14 +332,8 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
     alternatives.push({ id: a.id, ...(a.description ? { description: a.description } : {}), sets });
   });
 
-  const cite = (c: RawRule['cite'], path: Array<string | number>): Cite => {
-    const document = c.document ?? defaultDocument;
-    if (c.document === undefined && documents.length > 1 && raw.documents && raw.documents.length > 1) problem([...path, 'cite'], 'cite.document is needed: the catalog has several documents');
-    if (!documents.some((d) => d.id === document)) problem([...path, 'cite', 'document'], `unknown document "${document}"`);
-    return { document, section: c.section.trim(), text: c.text.replace(/\s+/g, ' ').trim() };
-  };
-
-  const rules: Rule[] = [...(base?.rules ?? [])];
+  // Inherited rules come resolved with the base's values: the site's own values replace them.
+  const rules: Rule[] = base ? withParamValues(base.rules, params) : [];
   const ruleIds = new Set(rules.map((r) => r.id));
   (raw.rules ?? []).forEach((r, i) => {
     const path = ['rules', i];
@@ -430,6 +452,53 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
   };
 }
 
+/**
+ * acts-as names declared roles of hosts (not address classes), an address class plays no other role,
+ * and no role comes back to itself through acts-as (a relay that acts as a client that acts as a relay).
+ */
+function checkActsAs(rawRoles: RawRole[], roles: Role[], problem: (path: Array<string | number>, message: string) => void): void {
+  const byId = new Map(roles.map((r) => [r.id, r]));
+  const hostRoles = roles.filter((r) => !r.address).map((r) => r.id);
+  rawRoles.forEach((r, i) => {
+    const value = r['acts-as'];
+    if (value === undefined) return;
+    const list = Array.isArray(value) ? value : [value];
+    const at = (j: number) => (Array.isArray(value) ? ['roles', i, 'acts-as', j] : ['roles', i, 'acts-as']);
+    if (r.address) problem(['roles', i, 'acts-as'], `role "${r.id}" is an address class (${r.address}): it plays no other role`);
+    list.forEach((x, j) => {
+      const target = byId.get(x);
+      if (!target) problem(at(j), `unknown role "${x}" (roles of hosts: ${hostRoles.join(', ')})`);
+      else if (target.address) problem(at(j), `role "${x}" is an address class (${target.address}): a host is in it by its address, not by acting as it`);
+    });
+  });
+  // A cycle is reported once, at the first of its roles this file declares.
+  const reported = new Set<string>();
+  rawRoles.forEach((r, i) => {
+    const path = cycleFrom(r.id, byId);
+    if (!path) return;
+    const key = [...new Set(path)].sort().join(' ');
+    if (reported.has(key)) return;
+    reported.add(key);
+    problem(['roles', i, 'acts-as'], `acts-as forms a cycle: ${path.join(' → ')}`);
+  });
+}
+
+/** The acts-as path from a role back to itself, if there is one: [relay, client, relay]. */
+function cycleFrom(start: string, byId: Map<string, Role>): string[] | null {
+  const visited = new Set<string>();
+  const walk = (id: string, path: string[]): string[] | null => {
+    for (const next of byId.get(id)?.actsAs ?? []) {
+      if (next === start) return [...path, next];
+      if (visited.has(next)) continue;
+      visited.add(next);
+      const found = walk(next, [...path, next]);
+      if (found) return found;
+    }
+    return null;
+  };
+  return walk(start, [start]);
+}
+
 function fmt(r: PortRanges): string {
   return r.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(',');
 }
@@ -469,13 +538,12 @@ export function applyOverrides(catalog: Catalog, set: Record<string, string>): C
     if (value === null) throw new InputError(`--set ${name}=${text}: expected a port, a range low-high, or a list such as 80,443`);
     params[name] = { ...p, value };
   }
-  const rules = catalog.rules.map((r) => {
-    if (r.params.length === 0) return r;
-    // The rule's own fixed ports plus the (new) values of its parameters.
-    const ranges = mergeRanges([...r.fixed, ...r.params.flatMap((n) => params[n]!.value)]);
-    return { ...r, ranges };
-  });
-  return { ...catalog, params, rules };
+  return { ...catalog, params, rules: withParamValues(catalog.rules, params) };
+}
+
+/** Rules whose ports come from parameters, re-resolved: their own fixed ports plus the parameters' values. */
+function withParamValues(rules: Rule[], params: Record<string, Param>): Rule[] {
+  return rules.map((r) => (r.params.length === 0 ? r : { ...r, ranges: mergeRanges([...r.fixed, ...r.params.flatMap((n) => params[n]!.value)]) }));
 }
 
 /** Checks that every --set names a parameter of one of the catalogs. */

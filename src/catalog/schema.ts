@@ -36,6 +36,9 @@ const role = {
     description: { type: 'string' },
     address: { enum: ['broadcast', 'multicast', 'external', 'any'] },
     hosts: { type: 'array', items: { type: 'string', minLength: 1 } },
+    'acts-as': roleRefs,
+    cite,
+    note: { type: 'string' },
   },
 };
 

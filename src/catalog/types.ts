@@ -22,6 +22,14 @@ export interface Role {
   description?: string;
   address?: AddressClass;
   hosts?: string[];
+  /**
+   * `acts-as`: roles a host of this role also plays when rules are matched (a relay is an agent of its
+   * parent), as declared; `playedRoles` gives them transitively.
+   */
+  actsAs?: string[];
+  /** The vendor's words for acts-as. */
+  cite?: Cite;
+  note?: string;
 }
 
 /** A port list as resolved: single ports as [p, p]. */
@@ -116,6 +124,37 @@ export function alternativePorts(catalog: Catalog, rule: Rule): Array<{ alternat
       ranges.sort((a, b) => a[0] - b[0]);
       out.push({ alternative: alt.id, ports: ranges });
     }
+  }
+  return out;
+}
+
+/**
+ * Role id → every role a host of it also plays through acts-as, transitively, in declaration order
+ * (the role itself not included). Roles of several catalogs are merged by id; a cycle (which the
+ * loader rejects within one catalog) ends where it comes back.
+ */
+export function playedRoles(catalogs: Array<Pick<Catalog, 'roles'>>): Map<string, string[]> {
+  const direct = new Map<string, string[]>();
+  for (const c of catalogs) {
+    for (const r of c.roles) {
+      if (!r.actsAs?.length) continue;
+      const list = direct.get(r.id) ?? [];
+      for (const x of r.actsAs) if (!list.includes(x)) list.push(x);
+      direct.set(r.id, list);
+    }
+  }
+  const out = new Map<string, string[]>();
+  for (const id of direct.keys()) {
+    const seen: string[] = [];
+    const visit = (role: string) => {
+      for (const x of direct.get(role) ?? []) {
+        if (x === id || seen.includes(x)) continue;
+        seen.push(x);
+        visit(x);
+      }
+    };
+    visit(id);
+    out.set(id, seen);
   }
   return out;
 }

@@ -80,7 +80,11 @@ export function catalogText(c: Catalog): string {
   for (const d of c.documents) out.push(`  document ${d.id}: ${d.title}`);
   out.push('');
   out.push('Roles:');
-  for (const r of c.roles) out.push(`  ${r.id.padEnd(28)} ${r.name}${r.address ? ` [${r.address}]` : ''}${r.hosts ? ` ${r.hosts.join(', ')}` : ''}`);
+  for (const r of c.roles) {
+    out.push(`  ${r.id.padEnd(28)} ${r.name}${r.address ? ` [${r.address}]` : ''}${r.hosts ? ` ${r.hosts.join(', ')}` : ''}${r.actsAs ? `  (acts as ${r.actsAs.join(', ')})` : ''}`);
+    if (r.cite) out.push(...wrap(`“${r.cite.text}”`, 100, `  ${' '.repeat(29)}`));
+    if (r.note) out.push(...wrap(`note: ${r.note}`, 100, `  ${' '.repeat(29)}`));
+  }
   const params = Object.values(c.params);
   if (params.length) {
     out.push('', 'Parameters:');
