@@ -82,7 +82,7 @@ describe.skipIf(skipWithoutCaptures('tshark differential') || skipWithoutTshark(
     // The comparison must really cover the corpus: most files are compared, few are left out.
     expect(compared).toBeGreaterThan(500);
     expect(skippedLinkType).toBeLessThan(250); // 802.11, PPP, DOCSIS, USB, Bluetooth … are other link types
-  }, 400_000);
+  }, 600_000);
 });
 
 describe.skipIf(skipWithoutCaptures('pcap-parser cross-check'))('classic pcap records equal pcap-parser', () => {
