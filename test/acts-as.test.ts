@@ -1,36 +1,22 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { audit, loadRoleMap } from '../src/audit/index.js';
 import { RoleResolver } from '../src/audit/roles.js';
-import { writePcap } from '../src/capture/writer.js';
 import { Catalog, loadCatalog } from '../src/catalog/index.js';
 import { buildFlows } from '../src/flow/pipeline.js';
-import { frame, PacketSpec, tcpConversation } from '../src/synth/frames.js';
+import { PacketSpec, tcpConversation } from '../src/synth/frames.js';
+import { scratch } from './helpers/scratch.js';
 
 /** Roles that are also other roles (acts-as): a BMC relay is an agent, the client of its own parent. */
-const dir = mkdtempSync(join(tmpdir(), 'fa-acts-as-'));
+const { write, capture } = scratch('fa-acts-as-');
 const MASTER = '10.10.0.10';
 const RELAY = '10.10.0.11';
 const CLIENT = '10.20.0.21';
-const T0 = 1_732_000_000;
-let n = 0;
-
-function write(name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
 
 const bmc = loadCatalog('bmc-cm');
 const roleMap = write('roles.yaml', `roles:\n  master-server: [${MASTER}]\n  relay: [${RELAY}]\n  client: [${CLIENT}]\n`);
 
 async function run(conversations: PacketSpec[][], catalog: Catalog = bmc, roles: string | null = roleMap) {
-  const packets = conversations.flat().map((spec, i) => ({ data: frame(spec), tsSec: T0 + Math.floor(i / 100), tsNs: (i % 100) * 10_000_000 }));
-  const file = join(dir, `c${n++}.pcap`);
-  writeFileSync(file, writePcap(packets, { linkType: 1 }));
-  return audit(await buildFlows([file]), { catalogs: [catalog], roleMap: roles ? loadRoleMap(roles, [catalog]) : null, grants: [], version: 'test' });
+  return audit(await buildFlows([capture(conversations)]), { catalogs: [catalog], roleMap: roles ? loadRoleMap(roles, [catalog]) : null, grants: [], version: 'test' });
 }
 
 const flowTo = (r: Awaited<ReturnType<typeof run>>, client: string, port: number) => r.flows.find((f) => f.client === client && f.serverPort === port)!;

@@ -1,38 +1,25 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { audit, loadRoleMap, loadWaivers, tripsFailOn, GrantLike } from '../src/audit/index.js';
-import { writePcap } from '../src/capture/writer.js';
 import { loadCatalog } from '../src/catalog/index.js';
 import { buildFlows } from '../src/flow/pipeline.js';
-import { frame, PacketSpec, tcpConversation } from '../src/synth/frames.js';
+import { PacketSpec, tcpConversation } from '../src/synth/frames.js';
+import { scratch, T0 } from './helpers/scratch.js';
 
 const root = resolve(__dirname, '..');
 const catalog = loadCatalog(join(root, 'test/fixtures/audit-catalog.yaml'));
-const dir = mkdtempSync(join(tmpdir(), 'fa-audit-'));
-let n = 0;
+const { write, capture } = scratch('fa-audit-');
 
 const MASTER = '10.0.0.1';
 const DB = '10.0.0.2';
 const C1 = '10.0.1.11';
 const C2 = '10.0.1.12';
-const T0 = 1_732_000_000;
-
-function write(name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
 
 const roleMap = write('roles.yaml', `roles:\n  master-server: [${MASTER}]\n  database-server: [${DB}]\n  client: [10.0.1.0/24]\n`);
 
 /** Conversations laid end to end, 10 ms apart, from T0 (plus `span` seconds of quiet at the end). */
 async function run(conversations: PacketSpec[][], opts: { roles?: boolean; grants?: GrantLike[]; span?: number; waivers?: string } = {}) {
-  const packets = conversations.flat().map((spec, i) => ({ data: frame(spec), tsSec: T0 + Math.floor(i / 100), tsNs: (i % 100) * 10_000_000 }));
-  if (opts.span) packets.push({ data: frame({ proto: 'udp', src: MASTER, dst: '10.0.9.9', srcPort: 50000, dstPort: 50001 }), tsSec: T0 + opts.span, tsNs: 0 });
-  const file = join(dir, `c${n++}.pcap`);
-  writeFileSync(file, writePcap(packets, { linkType: 1 }));
+  const file = capture(conversations, { span: opts.span, quiet: { proto: 'udp', src: MASTER, dst: '10.0.9.9', srcPort: 50000, dstPort: 50001 } });
   const flowRun = await buildFlows([file]);
   return audit(flowRun, {
     catalogs: [catalog],
@@ -109,9 +96,7 @@ describe('many hosts', () => {
       else convs.push(tcpConversation(c, 50001, MASTER, 1612));
       count = firstPacket[i]! + convs.slice(convs.length - (i % 3 === 0 ? 2 : 1)).reduce((sum, x) => sum + x.length, 0);
     }
-    const packets = convs.flat().map((spec, i) => ({ data: frame(spec), tsSec: T0 + Math.floor(i / 100), tsNs: (i % 100) * 10_000_000 }));
-    const file = join(dir, `c${n++}.pcap`);
-    writeFileSync(file, writePcap(packets, { linkType: 1 }));
+    const file = capture(convs);
     const r = audit(await buildFlows([file]), { catalogs: [catalog], roleMap: loadRoleMap(bigRoles, [catalog]), grants: [], version: 'test' });
     for (let i = 0; i < 2000; i++) {
       const c = host(i);

@@ -3,9 +3,6 @@
  * the project's writer carry endpoint-mapper, TFTP and UDP exchanges; the inspectors read them as
  * `analyze` does, and the audit must give one finding per answer with the status an engineer would.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { audit, loadRoleMap, type AuditReport } from '../src/audit/index.js';
 import { writePcap } from '../src/capture/writer.js';
@@ -17,15 +14,14 @@ import type { FailedNegotiation } from '../src/inspect/grants.js';
 import { tftpReadRequest } from '../src/synth/dcerpc.js';
 import { epmExchange } from '../src/synth/epm.js';
 import { frame, PacketSpec, tcpConversation } from '../src/synth/frames.js';
+import { scratch, T0 } from './helpers/scratch.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'fa-followups-'));
+const { write } = scratch('fa-followups-');
 const SITE = '10.1.0.10';
 const DC = '10.1.0.2';
-const T0 = 1_732_000_000;
 const sccm = loadCatalog('sccm2007');
 const bmc = loadCatalog('bmc-cm');
-const roleFile = join(dir, 'roles.yaml');
-writeFileSync(roleFile, `roles:\n  site-server: [${SITE}]\n  domain-controller: [${DC}]\n`);
+const roleFile = write('roles.yaml', `roles:\n  site-server: [${SITE}]\n  domain-controller: [${DC}]\n`);
 
 /** Packets at times (seconds after T0); a step's packets are 1 ms apart. */
 type Step = { at: number; specs: PacketSpec[] };
@@ -37,8 +33,7 @@ async function analyze(steps: Step[], opts: { catalogs?: Catalog[]; roles?: bool
   const packets = steps.flatMap((st) => st.specs.map((spec, k) => ({ data: frame(spec), tsSec: T0 + Math.floor(st.at), tsNs: Math.round((st.at % 1) * 1e9) + k * 1_000_000 })));
   // A last packet of unrelated traffic sets how long the capture goes on.
   packets.push({ data: frame({ proto: 'udp', src: '10.9.9.1', dst: '10.9.9.2', srcPort: 40000, dstPort: 40001 }), tsSec: T0 + Math.floor(opts.end ?? 30), tsNs: Math.round(((opts.end ?? 30) % 1) * 1e9) });
-  const file = join(dir, `f${n++}.pcap`);
-  writeFileSync(file, writePcap(packets, { linkType: 1 }));
+  const file = write(`f${n++}.pcap`, writePcap(packets, { linkType: 1 }));
   const ins = new Inspectors();
   const run = await buildFlows([file], { onIpPacket: (v, rec, f) => ins.onPacket(v, rec, f) });
   const catalogs = opts.catalogs ?? [sccm];
@@ -159,26 +154,22 @@ describe('TFTP: one finding per request', () => {
 describe('requirements read who sent what on which port', () => {
   it('a CAM device answering 3080 → 3080 inside the flow the Manager began is an answer', async () => {
     const cam = loadCatalog('cam');
-    const camRoles = join(dir, 'cam-roles.yaml');
-    writeFileSync(camRoles, 'roles:\n  manager: [10.7.0.1]\n  device: [10.7.0.50]\n');
+    const camRoles = write('cam-roles.yaml', 'roles:\n  manager: [10.7.0.1]\n  device: [10.7.0.50]\n');
     const packets = [
       { proto: 'udp', src: '10.7.0.1', dst: '10.7.0.50', srcPort: 3081, dstPort: 3081, payload: 40 },
       { proto: 'udp', src: '10.7.0.1', dst: '10.7.0.50', srcPort: 3080, dstPort: 3080, payload: 40 },
       { proto: 'udp', src: '10.7.0.50', dst: '10.7.0.1', srcPort: 3080, dstPort: 3080, payload: 120 },
     ] satisfies PacketSpec[];
-    const file = join(dir, 'cam.pcap');
-    writeFileSync(file, writePcap(packets.map((p, i) => ({ data: frame(p), tsSec: T0, tsNs: i * 1_000_000 })), { linkType: 1 }));
+    const file = write('cam.pcap', writePcap(packets.map((p, i) => ({ data: frame(p), tsSec: T0, tsNs: i * 1_000_000 })), { linkType: 1 }));
     const r = audit(await buildFlows([file]), { catalogs: [cam], roleMap: loadRoleMap(camRoles, [cam]), grants: [], version: 'test' });
     expect(r.requirements.find((x) => x.rule === 'cam:discovery-answered-on-3080')).toMatchObject({ status: 'satisfied', from: '10.7.0.1', to: '10.7.0.50' });
   });
 
   it('a for-each finding names the peer when the role map gives exactly one host of the other role', async () => {
     const itms = loadCatalog('itms8');
-    const roles = join(dir, 'itms-roles.yaml');
-    writeFileSync(roles, 'roles:\n  notification-server: [10.5.0.10]\n  agent: [10.6.0.21, 10.6.0.22]\n');
-    const file = join(dir, 'itms.pcap');
+    const roles = write('itms-roles.yaml', 'roles:\n  notification-server: [10.5.0.10]\n  agent: [10.6.0.21, 10.6.0.22]\n');
     const specs = tcpConversation('10.6.0.21', 50001, '10.5.0.10', 443);
-    writeFileSync(file, writePcap(specs.map((p, i) => ({ data: frame(p), tsSec: T0 + i * 400, tsNs: 0 })), { linkType: 1 }));
+    const file = write('itms.pcap', writePcap(specs.map((p, i) => ({ data: frame(p), tsSec: T0 + i * 400, tsNs: 0 })), { linkType: 1 }));
     const r = audit(await buildFlows([file]), { catalogs: [itms], roleMap: loadRoleMap(roles, [itms]), grants: [], version: 'test' });
     expect(r.requirements.find((x) => x.rule === 'itms8:agent-reaches-notification-server' && x.from === '10.6.0.22')).toMatchObject({ status: 'missing', to: '10.5.0.10' });
   });

@@ -1,53 +1,21 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildFlows } from '../src/flow/pipeline.js';
 import { Inspectors } from '../src/inspect/index.js';
 import type { Grant } from '../src/inspect/grants.js';
 import { buildFlowsSharded } from '../src/worker/sharded.js';
-import { capturesDir, listCaptures, skipWithoutCaptures, skipWithoutTshark, tsharkFields } from './helpers/captures.js';
+import { listCaptures, skipWithoutCaptures, skipWithoutTshark, tsharkFields } from './helpers/captures.js';
+import { windowsDir, windowsTruth, type DcomTruth, type EpmTruth, type Retransmitted, type TftpTruth } from './helpers/windows-truth.js';
 
 /**
  * The real Windows captures against the truth files beside them (windows/README.md): every tower of
  * every ept_map reply, the DCOM-learned ports and the TFTP requests, grant by grant with their frames.
  */
 
-interface EpmTruth {
-  file: string;
-  requester: string;
-  responder: string;
-  granted_ip: string;
-  port: number;
-  granted_at_frame: number;
-  request_frame: number;
-  num_towers: number;
-  tower_index: number;
-  interface: string;
-}
-interface DcomTruth {
-  file: string;
-  requester: string;
-  responder: string;
-  port: number;
-  granted_at_frame: number;
-}
-interface TftpTruth {
-  file: string;
-  request_frame: number;
-  client: string;
-  client_port: number;
-  server: string;
-}
-interface Retransmitted {
-  frame: number;
-  src: string;
-  dst: string;
-}
-
 const skip = skipWithoutCaptures('inspectors on the windows captures');
-const root = capturesDir();
-const windows = root ? join(root, 'windows') : '';
-const truth = <T,>(name: string): T => JSON.parse(readFileSync(join(windows, name), 'utf8')) as T;
+const windows = windowsDir();
+const truth = windowsTruth;
 const files = skip ? [] : listCaptures('windows');
 const rel = (f: string) => relative(windows, f);
 

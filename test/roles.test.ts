@@ -1,38 +1,24 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AddressSpace, parseBlock } from '../src/audit/addresses.js';
 import { audit, AuditReport, loadRoleMap, RoleMapError } from '../src/audit/index.js';
-import { writePcap } from '../src/capture/writer.js';
 import { bundledCatalogIds, loadCatalog } from '../src/catalog/index.js';
 import type { Catalog } from '../src/catalog/types.js';
 import { analyzeCaptures } from '../src/cli/analyze.js';
 import { buildFlows } from '../src/flow/pipeline.js';
 import { auditHtml } from '../src/report/html.js';
 import { auditJson, auditText, writeAuditFlowsCsv, writeAuditRequirementsCsv } from '../src/report/audit.js';
-import { frame, PacketSpec, tcpConversation } from '../src/synth/frames.js';
+import { PacketSpec, tcpConversation } from '../src/synth/frames.js';
 import { listCaptures, skipWithoutCaptures } from './helpers/captures.js';
+import { scratch } from './helpers/scratch.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'fa-roles-'));
-const T0 = 1_732_000_000;
-let n = 0;
-
-function write(name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
+const { write, capture: layOut } = scratch('fa-roles-');
 
 const udp = (src: string, srcPort: number, dst: string, dstPort: number): PacketSpec => ({ proto: 'udp', src, dst, srcPort, dstPort, payload: 40 });
 
 /** Conversations 10 ms apart from T0; `span` seconds later one last packet between two quiet hosts. */
 function capture(conversations: PacketSpec[][], span = 0): string {
-  const packets = conversations.flat().map((spec, i) => ({ data: frame(spec), tsSec: T0 + Math.floor(i / 100), tsNs: (i % 100) * 10_000_000 }));
-  if (span) packets.push({ data: frame(udp('10.99.0.1', 50000, '10.99.0.2', 50001)), tsSec: T0 + span, tsNs: 0 });
-  const file = join(dir, `c${n++}.pcap`);
-  writeFileSync(file, writePcap(packets, { linkType: 1 }));
-  return file;
+  return layOut(conversations, { span });
 }
 
 async function run(file: string, catalogs: Catalog[], opts: { roles?: string; site?: string[]; infer?: boolean } = {}): Promise<AuditReport> {
@@ -47,7 +33,6 @@ async function run(file: string, catalogs: Catalog[], opts: { roles?: string; si
 }
 
 const bmc = loadCatalog('bmc-cm');
-const itms8 = loadCatalog('itms8');
 const sccm = loadCatalog('sccm2007');
 const fixture = loadCatalog(join(__dirname, 'fixtures/audit-catalog.yaml'));
 const EXTERNAL_ROLES = ['bmc-cloud', 'apple-push', 'google-android-management', 'google-oauth'];

@@ -5,39 +5,20 @@
  * every TFTP request. Nothing else may claim to be a grant (a retransmitted reply is not one), and
  * no tower the truth calls not-required may raise a missing or failing finding.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AuditReport } from '../src/audit/index.js';
 import { loadCatalog } from '../src/catalog/index.js';
 import { analyzeCaptures } from '../src/cli/analyze.js';
-import { capturesDir, skipWithoutCaptures } from './helpers/captures.js';
-
-interface EpmTruth {
-  file: string;
-  requester: string;
-  responder: string;
-  granted_ip: string;
-  port: number;
-  granted_at_frame: number;
-  request_frame: number;
-  num_towers: number;
-  followup: 'established' | 'attempted' | 'rejected' | 'none';
-  verdict: 'ok' | 'failing' | 'not-required' | 'missing';
-  evidence: string;
-}
-interface DcomTruth { file: string; requester: string; responder: string; port: number; granted_at_frame: number; followup: string }
-interface TftpTruth { file: string; request_frame: number; client: string; client_port: number; server: string; outcome: 'completed' | 'error' | 'incomplete' | 'no-response' }
-interface Retransmitted { frame: number; src: string; dst: string }
+import { skipWithoutCaptures } from './helpers/captures.js';
+import { windowsDir, windowsTruth, type DcomTruth, type EpmTruth, type Retransmitted, type TftpTruth } from './helpers/windows-truth.js';
 
 const skip = skipWithoutCaptures('windows truth');
-const root = capturesDir();
-const windows = root === null ? '' : join(root, 'windows');
-const read = <T>(name: string): T => JSON.parse(readFileSync(join(windows, name), 'utf8')) as T;
-const epm = skip ? [] : read<EpmTruth[]>('epm-truth.json');
-const dcom = skip ? [] : read<DcomTruth[]>('dcom-truth.json');
-const tftp = skip ? [] : read<TftpTruth[]>('tftp-truth.json');
-const retransmitted = skip ? {} : read<Record<string, Retransmitted[]>>('epm-retransmitted-replies.json');
+const windows = windowsDir();
+const epm = skip ? [] : windowsTruth<EpmTruth[]>('epm-truth.json');
+const dcom = skip ? [] : windowsTruth<DcomTruth[]>('dcom-truth.json');
+const tftp = skip ? [] : windowsTruth<TftpTruth[]>('tftp-truth.json');
+const retransmitted = skip ? {} : windowsTruth<Record<string, Retransmitted[]>>('epm-retransmitted-replies.json');
 const files = [...new Set([...epm.map((e) => e.file), ...dcom.map((e) => e.file), ...tftp.map((e) => e.file), ...Object.keys(retransmitted)])].sort();
 const CATALOGS = ['sccm2007', 'itms8', 'bmc-cm', 'cam'];
 
