@@ -431,11 +431,10 @@ function attribution(judged: JudgedFlows, ctx: FollowUpContext, n: Negotiation, 
     const j = judged.judgement(i);
     if (j.verdict === 'expected' && j.grant && j.rule) return { key: j.rule, documented: true, cite: j.cite };
   }
-  const dynamic = ctx.catalogs.flatMap((cat) => cat.rules.filter((r) => r.dynamic?.kind === n.kind));
-  const keyOf = (r: Rule) => `${r.catalog}:${r.id}`;
+  const dynamic = catalogRules(ctx.catalogs).dynamic.get(n.kind) ?? [];
   if (dynamic.length > 0) {
     const exchange = exchangeFlows(judged, n, pairFlows);
-    const byId = new Map<string, Rule>(ctx.catalogs.flatMap((cat) => cat.rules.map((r): [string, Rule] => [keyOf(r), r])));
+    const byId = catalogRules(ctx.catalogs).byKey;
     const exchangeRules = exchange.flatMap((i) => (judged.judgement(i).verdict === 'expected' ? judged.judgement(i).matches : [])).map((k) => byId.get(k)).filter((r): r is Rule => r !== undefined);
     const overlap = (a: string[], b: string[]) => a.some((x) => b.includes(x));
     let fitting = dynamic.filter((d) => exchangeRules.some((r) => overlap(r.from, d.from) && overlap(r.to, d.to)));
@@ -450,10 +449,29 @@ function attribution(judged: JudgedFlows, ctx: FollowUpContext, n: Negotiation, 
       const d = fitting[0]!;
       const known = ctx.roles.rolesOf(n.peer).source !== 'unknown' && ctx.roles.rolesOf(n.endpoints[0]?.host ?? n.responder).source !== 'unknown';
       const note = fitting.length > 1 && !known ? `roles unknown: ${fitting.length} catalog rules document ${n.kind} ports between such hosts, the first is named` : undefined;
-      return { key: keyOf(d), documented: true, cite: d.cite, ...(note ? { note } : {}) };
+      return { key: ruleKey(d), documented: true, cite: d.cite, ...(note ? { note } : {}) };
     }
   }
   return { key: `negotiation:${n.reason}`, documented: false, cite: null, note: `no catalog rule documents ${n.kind} ports between these hosts' roles (an undocumented negotiation)` };
+}
+
+const ruleKey = (r: Rule) => `${r.catalog}:${r.id}`;
+
+/** The catalogs' rules by key, and their dynamic-port rules by kind: made once per set of catalogs. */
+const rulesMemo = new WeakMap<Catalog[], { byKey: Map<string, Rule>; dynamic: Map<DynamicKind, Rule[]> }>();
+function catalogRules(catalogs: Catalog[]): { byKey: Map<string, Rule>; dynamic: Map<DynamicKind, Rule[]> } {
+  let m = rulesMemo.get(catalogs);
+  if (!m) {
+    m = { byKey: new Map(), dynamic: new Map() };
+    for (const cat of catalogs) {
+      for (const r of cat.rules) {
+        m.byKey.set(ruleKey(r), r);
+        if (r.dynamic) m.dynamic.set(r.dynamic.kind, [...(m.dynamic.get(r.dynamic.kind) ?? []), r]);
+      }
+    }
+    rulesMemo.set(catalogs, m);
+  }
+  return m;
 }
 
 function isClassRole(ctx: FollowUpContext, role: string): boolean {
