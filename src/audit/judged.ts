@@ -95,6 +95,17 @@ export class JudgedFlows implements Iterable<JudgedFlow> {
     return out;
   }
 
+  /** The same records one at a time, each made when it is read (a report streams them). */
+  *eachWithVerdict(verdict: Verdict, waived = true): Generator<JudgedFlow> {
+    for (let i = 0; i < this.of.length; i++) if (this.verdict(i) === verdict && (waived || !this.waivedBy.has(i))) yield this.at(i)!;
+  }
+
+  /** Whether any flow has this verdict (waived ones too, unless `waived` is false). */
+  anyWithVerdict(verdict: Verdict, waived = true): boolean {
+    for (let i = 0; i < this.of.length; i++) if (this.verdict(i) === verdict && (waived || !this.waivedBy.has(i))) return true;
+    return false;
+  }
+
   /** The judged records of the waived flows, in flow order. */
   waivedFlows(): JudgedFlow[] {
     return [...this.waivedBy.keys()].sort((a, b) => a - b).map((i) => this.at(i)!);

@@ -9,10 +9,10 @@ import type { Catalog } from '../catalog/types.js';
 import { InputError } from '../core/errors.js';
 import { progressFor } from './progress.js';
 import { Inspectors } from '../inspect/index.js';
-import { auditText, writeAuditJson, writeAuditFlowsCsv, writeAuditRequirementsCsv } from '../report/audit.js';
-import { auditHtml } from '../report/html.js';
+import { writeAuditJson, writeAuditFlowsCsv, writeAuditRequirementsCsv, writeAuditText } from '../report/audit.js';
+import { writeAuditHtml } from '../report/html.js';
 import { buildFlowsSharded, ShardedOptions } from '../worker/sharded.js';
-import { parseWorkers } from './workers.js';
+import { parseMaxFlows, parseWorkers } from './workers.js';
 
 export const EXIT_FINDINGS = 1;
 const FAIL_ON = ['missing', 'failing', 'undocumented', 'role-mismatch'] as const;
@@ -30,6 +30,7 @@ export interface AnalyzeOptions {
   failOn?: string;
   vlanKey: boolean;
   workers: string;
+  maxFlows: string;
 }
 
 /** `--set a=1 --set b=80,443` → { a: '1', b: '80,443' }. */
@@ -55,16 +56,6 @@ function endStream(out: Writable): Promise<void> {
     out.once('error', reject);
     out.end(() => resolve());
   });
-}
-
-async function writeText(path: string | undefined, text: string): Promise<void> {
-  if (path === undefined || path === '-') {
-    await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()));
-    return;
-  }
-  const out = createWriteStream(path);
-  out.write(text);
-  await endStream(out);
 }
 
 /** `--site 130.1.0.0/16,2001:db8::/32` (already split at the commas) → blocks. */
@@ -106,7 +97,8 @@ export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?
 export async function analyzeCaptures(captures: string[], inputs: Omit<AuditOptions, 'grants' | 'failed' | 'inspectorStats'>, read: ShardedOptions): Promise<AuditReport> {
   const inspectors = new Inspectors();
   const run = await buildFlowsSharded(captures, { ...read, onIpPacket: (view, rec, file) => inspectors.onPacket(view, rec, file) });
-  return audit(run, { ...inputs, grants: inspectors.grants, failed: inspectors.failed, inspectorStats: inspectors.stats });
+  const folded = run.bound?.reached ? { foldedFlows: run.bound.records() } : {};
+  return audit(run, { ...inputs, ...folded, grants: inspectors.grants, failed: inspectors.failed, inspectorStats: inspectors.stats });
 }
 
 export type ReportFormat = 'text' | 'json' | 'csv' | 'html';
@@ -118,7 +110,11 @@ export async function writeReport(report: AuditReport, format: ReportFormat, out
     await writeAuditJson(report, stream);
     if (stream !== process.stdout) await endStream(stream);
   }
-  else if (format === 'html') await writeText(out, auditHtml(report));
+  else if (format === 'html' || format === 'text') {
+    const stream = out === undefined || out === '-' ? process.stdout : createWriteStream(out);
+    await (format === 'html' ? writeAuditHtml : writeAuditText)(report, stream);
+    if (stream !== process.stdout) await endStream(stream);
+  }
   else if (format === 'csv') {
     if (out === undefined || out === '-') {
       await writeAuditFlowsCsv(report, process.stdout);
@@ -132,7 +128,7 @@ export async function writeReport(report: AuditReport, format: ReportFormat, out
       await writeAuditRequirementsCsv(report, reqOut);
       await endStream(reqOut);
     }
-  } else await writeText(out, auditText(report));
+  }
 }
 
 /** Where `--format csv --out FILE` puts the requirements table. */
@@ -145,9 +141,11 @@ export async function runAnalyze(captures: string[], opts: AnalyzeOptions, versi
   if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
   const { failOn, catalogs, roleMap, waivers, site, infer } = loadAuditInputs(opts);
   const workers = parseWorkers(opts.workers);
+  const maxFlows = parseMaxFlows(opts.maxFlows);
   const progress = progressFor(captures);
   const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version, site, infer }, {
     workers,
+    maxFlows,
     vlanInKey: opts.vlanKey,
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
   }).finally(progress.stop);

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import type { AnalyzeOptions } from './analyze.js';
 import type { LiveCliOptions } from './live.js';
-import { WORKERS_FLAG, WORKERS_HELP } from './workers.js';
+import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
 /*
  * The commands' options, without what runs them: `analyze` and `live` load their modules (the audit,
@@ -35,6 +35,7 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
     .option('--fail-on <list>', `exit 1 when findings of these kinds remain unwaived: ${FAIL_ON_KINDS}`)
     .option('--vlan-key', 'keep flows on different VLANs apart', false)
     .option(WORKERS_FLAG, WORKERS_HELP, 'auto')
+    .option(MAX_FLOWS_FLAG, MAX_FLOWS_HELP, MAX_FLOWS_DEFAULT)
     .action(async (captures: string[], opts: AnalyzeOptions) => {
       const { runAnalyze } = await import('./analyze.js');
       await runAnalyze(captures, opts, version, setExit);

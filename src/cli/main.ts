@@ -3,12 +3,13 @@ import { Command, CommanderError, Option } from 'commander';
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { InputError, LocatedInputError } from '../core/errors.js';
-import { summarise } from '../flow/pipeline.js';
+import { flowBatches, summarise } from '../flow/pipeline.js';
 import { buildFlowsSharded } from '../worker/sharded.js';
-import { flowsText, writeFlowsCsv, writeFlowsJson } from '../report/flows.js';
+import { flowLineChunks } from '../report/json-lines.js';
+import { writeFlowsCsv, writeFlowsJson, writeFlowsText } from '../report/flows.js';
 import { registerAnalyze, registerLive } from './commands.js';
 import { progressFor } from './progress.js';
-import { parseWorkers, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
+import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, parseMaxFlows, parseWorkers, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
 /** Exit codes: 0 done, 2 unusable input or arguments (1 is kept for "findings matched --fail-on"). */
 export const EXIT_OK = 0;
@@ -45,19 +46,20 @@ export function buildProgram(): Command {
     .option('--out <file>', 'write to a file instead of standard output')
     .option('--vlan-key', 'keep flows on different VLANs apart (off: a tag seen one way must not split a flow)', false)
     .option(WORKERS_FLAG, WORKERS_HELP, 'auto')
-    .action(async (captures: string[], opts: { format: string; out?: string; vlanKey: boolean; workers: string }) => {
+    .option(MAX_FLOWS_FLAG, MAX_FLOWS_HELP, MAX_FLOWS_DEFAULT)
+    .action(async (captures: string[], opts: { format: string; out?: string; vlanKey: boolean; workers: string; maxFlows: string }) => {
       if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
+      const maxFlows = parseMaxFlows(opts.maxFlows);
       const progress = progressFor(captures);
-      const run = await buildFlowsSharded(captures, { vlanInKey: opts.vlanKey, workers: parseWorkers(opts.workers), ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) }).finally(progress.stop);
+      const run = await buildFlowsSharded(captures, { vlanInKey: opts.vlanKey, workers: parseWorkers(opts.workers), maxFlows, ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) }).finally(progress.stop);
       const capture = summarise(run);
+      const flows = flowBatches(run);
+      const folded = capture.flowTable !== undefined;
       const out = openOut(opts.out);
-      if (opts.format === 'json') {
-        await writeFlowsJson(capture, run.table.jsonChunks(), out);
-        if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
-      } else if (opts.format === 'csv') {
-        await writeFlowsCsv(run.table.exportBatches(), out);
-        if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
-      } else await writeAndClose(out, flowsText(capture, run.table.export()));
+      if (opts.format === 'json') await writeFlowsJson(capture, folded ? flowLineChunks(flows.batches()) : run.table.jsonChunks(), out);
+      else if (opts.format === 'csv') await writeFlowsCsv(flows.batches(), out, folded);
+      else await writeFlowsText(capture, flows, out);
+      if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
     });
   registerAnalyze(program, '0.1.0', (code) => {
     exitOverride = code;

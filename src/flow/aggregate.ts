@@ -30,21 +30,23 @@ export class FlowFolds {
     return this.byKey.size;
   }
 
-  add(f: FlowRecord): void {
-    this.folded++;
+  /** Adds a flow, or a record another store folded (a shard's), with its counts. */
+  add(f: FlowRecord | FoldedFlow): void {
+    const n = 'flows' in f ? f.flows : 1;
+    this.folded += n;
     const key = `${f.proto}|${f.client}|${f.server}|${f.serverPort ?? f.icmpType ?? ''}|${f.proto === 'udp' ? f.clientPort : ''}|${f.vlan ?? ''}`;
     const had = this.byKey.get(key);
     if (had === undefined) {
       if (this.byKey.size >= this.maxRecords) {
-        this.dropped++;
+        this.dropped += n;
         return;
       }
-      const rec: FoldedFlow = { ...f, flows: 1 };
-      if (f.outcome !== null) rec.outcomes = { [f.outcome]: 1 };
+      const rec: FoldedFlow = { ...f, flows: n };
+      if (!('flows' in f) && f.outcome !== null) rec.outcomes = { [f.outcome]: 1 };
       this.byKey.set(key, rec);
       return;
     }
-    had.flows++;
+    had.flows += n;
     had.packets += f.packets;
     had.bytes += f.bytes;
     had.clientPackets += f.clientPackets;
@@ -59,7 +61,8 @@ export class FlowFolds {
     if (f.end !== null && (had.end === null || f.end > had.end)) had.end = f.end;
     if (f.outcome !== null) {
       had.outcomes ??= {};
-      had.outcomes[f.outcome] = (had.outcomes[f.outcome] ?? 0) + 1;
+      const outcomes = 'flows' in f ? (f.outcomes ?? {}) : { [f.outcome]: 1 };
+      for (const [o, k] of Object.entries(outcomes) as Array<[TcpOutcome, number]>) had.outcomes[o] = (had.outcomes[o] ?? 0) + k;
       if (had.outcome === null || OUTCOME_RANK[f.outcome] > OUTCOME_RANK[had.outcome]) had.outcome = f.outcome;
     }
     if (f.clientFlags !== undefined) had.clientFlags = mergeFlags(had.clientFlags, f.clientFlags);
@@ -82,4 +85,180 @@ function mergeFlags(a: string | undefined, b: string): string {
   let s = '';
   for (const l of LETTERS) if (all.includes(l)) s += l;
   return s;
+}
+
+/** A scan record: the unanswered (or refused) attempts of one scanner to one port, over all targets. */
+export interface ScanRecord extends FoldedFlow {
+  /** Distinct targets probed on this port (counted exactly up to the store's budget of addresses). */
+  targets: number;
+  /** True when the address budget ran out and `targets` is a lower bound. */
+  targetsAtLeast?: boolean;
+}
+
+/** What a scanner did past the flow table's bound, summed over its scan records. */
+export interface ScannerSummary {
+  proto: string;
+  scanner: string;
+  flows: number;
+  /** Ports (ICMP: types) it probed, and their range. */
+  ports: number;
+  lowPort: number | null;
+  highPort: number | null;
+  /** Targets of its most probed port (a lower bound of all its targets). */
+  targets: number;
+}
+
+/**
+ * Whether a flow that left the table is a bare attempt a scan is made of: one side only spoke (a SYN
+ * and its retransmissions, a UDP or ICMP probe) or the other side only refused (a reset), in at most
+ * four packets. Such flows carry nothing but "A tried B on port P"; folded per scanner and port they
+ * keep exactly what the audit judges (proto, client, port, outcome, first time) and lose the target.
+ */
+export function isScanAttempt(f: FlowRecord): boolean {
+  if (f.packets > 4 || f.clientPackets === 0) return false;
+  if (f.proto === 'tcp') return f.outcome === 'attempted' || f.outcome === 'rejected';
+  return f.serverPackets === 0;
+}
+
+/**
+ * Bare attempts folded per (protocol, scanner, server port or ICMP type, VLAN): a SYN scan of ten
+ * million address-port pairs from one host becomes at most 65 536 records. Each record keeps the first
+ * target as its server and counts flows and distinct targets; the addresses counted are bounded in
+ * total (`maxAddresses`), past which counts are lower bounds. Past `maxRecords` records, attempts are
+ * only counted (`dropped`).
+ */
+export class ScanFolds {
+  private readonly byKey = new Map<string, ScanAcc>();
+  private addresses = 0;
+  folded = 0;
+  dropped = 0;
+
+  constructor(
+    private readonly maxRecords: number,
+    private readonly maxAddresses = 1_000_000,
+  ) {}
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  add(f: FlowRecord | ScanRecord): void {
+    const n = 'flows' in f ? f.flows : 1;
+    this.folded += n;
+    const key = `${f.proto}|${f.client}|${f.serverPort ?? f.icmpType ?? ''}|${f.vlan ?? ''}`;
+    let had = this.byKey.get(key);
+    if (had === undefined) {
+      if (this.byKey.size >= this.maxRecords) {
+        this.dropped += n;
+        return;
+      }
+      this.byKey.set(key, (had = new ScanAcc(f)));
+    }
+    had.flows += n;
+    had.packets += f.packets;
+    had.bytes += f.bytes;
+    had.clientPackets += f.clientPackets;
+    had.clientBytes += f.clientBytes;
+    had.serverPackets += f.serverPackets;
+    had.serverBytes += f.serverBytes;
+    if (f.start !== null && (had.first.start === null || compareTime(f.startSec, f.startNs, had.first.startSec, had.first.startNs) < 0)) had.first = f;
+    if (f.end !== null && (had.end === null || f.end > had.end)) had.end = f.end;
+    if ('outcomes' in f && f.outcomes) {
+      for (const [o, k] of Object.entries(f.outcomes) as Array<[TcpOutcome, number]>) had.outcomes[OUTCOME_RANK[o]] += k;
+    } else if (f.outcome !== null) had.outcomes[OUTCOME_RANK[f.outcome]]++;
+    if (f.clientFlags !== undefined && f.clientFlags !== had.clientFlags) had.clientFlags = mergeFlags(had.clientFlags, f.clientFlags);
+    if (f.serverFlags !== undefined && f.serverFlags !== had.serverFlags) had.serverFlags = mergeFlags(had.serverFlags, f.serverFlags);
+    // Targets: a record from another store (a shard's) brings its count, which cannot be told apart from ours.
+    if ('targets' in f) {
+      had.targets += f.targets;
+      if (f.targetsAtLeast) had.targetsAtLeast = true;
+    } else if (!had.seen.has(f.server)) {
+      if (this.addresses < this.maxAddresses) {
+        had.seen.add(f.server);
+        this.addresses++;
+        had.targets++;
+      } else had.targetsAtLeast = true;
+    }
+  }
+
+  records(): ScanRecord[] {
+    return [...this.byKey.values()].map((a) => a.record());
+  }
+
+  /** One line per scanner and protocol, most flows first. */
+  scanners(): ScannerSummary[] {
+    const by = new Map<string, ScannerSummary>();
+    for (const a of this.byKey.values()) {
+      const r = a.first;
+      const k = `${r.proto}|${r.client}`;
+      let s = by.get(k);
+      if (!s) by.set(k, (s = { proto: r.proto, scanner: r.client, flows: 0, ports: 0, lowPort: null, highPort: null, targets: 0 }));
+      s.flows += a.flows;
+      s.ports++;
+      const p = r.serverPort ?? r.icmpType ?? null;
+      if (p !== null) {
+        if (s.lowPort === null || p < s.lowPort) s.lowPort = p;
+        if (s.highPort === null || p > s.highPort) s.highPort = p;
+      }
+      if (a.targets > s.targets) s.targets = a.targets;
+    }
+    return [...by.values()].sort((a, b) => b.flows - a.flows || (a.scanner < b.scanner ? -1 : a.scanner > b.scanner ? 1 : 0));
+  }
+}
+
+const OUTCOME_BY_RANK: TcpOutcome[] = ['attempted', 'rejected', 'partial', 'established'];
+
+/** One scan record while it is being summed: fixed fields, the record made once at the end. */
+class ScanAcc {
+  flows = 0;
+  packets = 0;
+  bytes = 0;
+  clientPackets = 0;
+  clientBytes = 0;
+  serverPackets = 0;
+  serverBytes = 0;
+  end: string | null = null;
+  clientFlags: string | undefined = undefined;
+  serverFlags: string | undefined = undefined;
+  /** Flows by outcome, in OUTCOME_RANK's order. */
+  readonly outcomes = [0, 0, 0, 0];
+  targets = 0;
+  targetsAtLeast = false;
+  readonly seen = new Set<string>();
+
+  /** `first`: the earliest flow, whose target, ports and start the record shows. */
+  constructor(public first: FlowRecord) {}
+
+  record(): ScanRecord {
+    const f = this.first;
+    const rec: ScanRecord = {
+      ...f,
+      packets: this.packets,
+      bytes: this.bytes,
+      clientPackets: this.clientPackets,
+      clientBytes: this.clientBytes,
+      serverPackets: this.serverPackets,
+      serverBytes: this.serverBytes,
+      end: this.end,
+      flows: this.flows,
+      targets: this.targets,
+    };
+    delete rec.outcomes;
+    delete (rec as Partial<ScanRecord>).targetsAtLeast;
+    if (f.start !== null && this.end !== null) rec.duration = Number((Date.parse(this.end) / 1000 - f.startSec - f.startNs / 1e9).toFixed(6));
+    if (this.clientFlags !== undefined) rec.clientFlags = this.clientFlags;
+    if (this.serverFlags !== undefined) rec.serverFlags = this.serverFlags;
+    if (f.outcome !== null) {
+      rec.outcomes = {};
+      let best = -1;
+      this.outcomes.forEach((k, i) => {
+        if (k === 0) return;
+        rec.outcomes![OUTCOME_BY_RANK[i]!] = k;
+        best = i;
+      });
+      if (best >= 0) rec.outcome = OUTCOME_BY_RANK[best]!;
+    }
+    if (this.targetsAtLeast) rec.targetsAtLeast = true;
+    return rec;
+  }
 }

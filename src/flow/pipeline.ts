@@ -3,12 +3,15 @@ import type { CaptureFacts, PacketRecord, PacketSink } from '../capture/record.j
 import { DamageTally } from '../core/errors.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { decodePacket, PacketView, Status } from '../decode/index.js';
+import { FlowBound, FlowTableBound } from './bound.js';
 import { FlowRecord, FlowTable, FlowTableOptions } from './table.js';
 
 export interface FlowRunOptions extends FlowTableOptions {
   onProgress?: (file: string, bytes: number) => void;
   /** Called for every IP packet after it is counted (payload inspectors hook in here). */
   onIpPacket?: (view: PacketView, rec: PacketRecord, file: string) => void;
+  /** `--max-flows`: past it the table retires and folds (see FlowBound); none: unbounded. */
+  maxFlows?: number;
 }
 
 /** Everything one pass over one or more captures learned: the flow table and the capture's quality. */
@@ -30,10 +33,13 @@ export interface FlowRun {
   tsDigits: number;
   /** Packets whose timestamp is earlier than the packet before them in the same file. */
   timeReversals: number;
+  /** The table's bound and what was folded past it; null: unbounded. */
+  bound: FlowBound | null;
 }
 
-export function newFlowRun(opts: FlowTableOptions = {}): FlowRun {
+export function newFlowRun(opts: FlowTableOptions & { maxFlows?: number } = {}): FlowRun {
   return {
+    bound: opts.maxFlows === undefined ? null : new FlowBound(opts.maxFlows),
     table: new FlowTable(opts),
     damage: new DamageTally(),
     captures: [],
@@ -59,6 +65,7 @@ export function packetSink(run: FlowRun, label: string, view: PacketView, onIp?:
   let prevNs = 0;
   let firstSec = -Infinity;
   let firstNs = 0;
+  const bound = run.bound;
   const sink = (rec: PacketRecord) => {
     run.packets++;
     run.bytes += rec.origLen;
@@ -95,6 +102,7 @@ export function packetSink(run: FlowRun, label: string, view: PacketView, onIp?:
     if (view.status === Status.Ip) {
       run.ipPackets++;
       run.table.add(view, rec);
+      if (bound !== null && run.table.size > bound.trimAt) bound.trim(run.table, Number.isFinite(run.lastSec) ? run.lastSec : 0);
       if (onIp !== undefined) onIp(view, rec, label);
     } else if (view.status === Status.NotIp) {
       run.notIp.set(view.notIpType, (run.notIp.get(view.notIpType) ?? 0) + 1);
@@ -181,6 +189,8 @@ export interface CaptureSummary {
   decodeErrorCount: number;
   orphanFragments: number;
   timeReversals: number;
+  /** Only when the --max-flows bound was reached: what left the table and how it was folded. */
+  flowTable?: FlowTableBound;
 }
 
 export function summarise(run: FlowRun): CaptureSummary {
@@ -205,6 +215,31 @@ export function summarise(run: FlowRun): CaptureSummary {
     decodeErrorCount: run.damage.total,
     orphanFragments: run.table.orphanFragments,
     timeReversals: run.timeReversals,
+    ...(run.bound?.reached ? { flowTable: run.bound.summary(run.table.activeFlows) } : {}),
+  };
+}
+
+/**
+ * The flows a report lists, as record batches in order of first packet: the table's, merged with the
+ * records folded past the --max-flows bound. `count` is how many there are.
+ */
+export function flowBatches(run: FlowRun): { count: number; batches: () => Iterable<FlowRecord[]> } {
+  const folded = run.bound?.reached ? run.bound.records() : [];
+  if (folded.length === 0) return { count: run.table.size, batches: () => run.table.exportBatches() };
+  return {
+    count: run.table.size + folded.length,
+    *batches() {
+      let k = 0;
+      for (const batch of run.table.exportBatches()) {
+        const out: FlowRecord[] = [];
+        for (const f of batch) {
+          while (k < folded.length && compareTime(folded[k]!.startSec, folded[k]!.startNs, f.startSec, f.startNs) < 0) out.push(folded[k++]!);
+          out.push(f);
+        }
+        yield out;
+      }
+      if (k < folded.length) yield folded.slice(k);
+    },
   };
 }
 

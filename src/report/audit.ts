@@ -3,9 +3,12 @@ import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
 import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
 import type { Cite } from '../catalog/types.js';
-import { humanBytes, publicFlow, writeJsonWithFlows } from './flows.js';
+import { once } from 'node:events';
+import { FOLDED_CSV_COLUMNS, foldedCells, humanBytes, publicFlow, writeJsonWithFlows } from './flows.js';
 import { judgedLineChunks } from './json-lines.js';
+import { boundText } from '../flow/bound.js';
 import { endpoint, flowRolesNote, negotiationsRead, rolesFromNote, wrap } from './text.js';
+import { endLines, writePieces } from './write.js';
 
 /** The JSON contract; `indent` 0 puts the whole report on one line (JSON Lines, for live streams). */
 export function auditJson(r: AuditReport, indent = 2): string {
@@ -95,44 +98,53 @@ const withNote = (line: string, note: string) => (note ? `${line}  ${note}` : li
 
 /** The terminal report, read top-down: counts, what is broken, what is unexplained, what is misplaced. */
 export function auditText(r: AuditReport): string {
-  const out: string[] = [];
+  return [...auditTextPieces(r)].join('');
+}
+
+/** The terminal report written to a stream, piece by piece with backpressure. */
+export function writeAuditText(r: AuditReport, out: Writable): Promise<void> {
+  return writePieces(auditTextPieces(r), out);
+}
+
+/** The terminal report as text pieces, each flow's lines made when they are written. */
+export function* auditTextPieces(r: AuditReport): Generator<string> {
   const s = r.summary;
   const q = r.capture.quality;
   const live = r.live;
   if (live) {
     const when = live.final ? `final report${live.stoppedBy ? ` (${live.stoppedBy})` : ''}` : `report ${live.report}`;
-    out.push(`flowaudit live — ${live.interface}${live.bpf ? ` (bpf: ${live.bpf})` : ''}, ${when} at ${live.at}, ${formatElapsed(live.elapsedSeconds)} since ${live.started}`);
-  } else out.push(`flowaudit analyze — ${r.capture.files.map((f) => f.file).join(', ')}`);
-  out.push(`catalogs: ${r.catalogs.map((c) => `${c.id} (${c.name}, ${c.rules} rules)`).join('; ')}`);
-  out.push(rolesLine(r));
-  out.push('');
-  out.push('Capture quality');
-  out.push(`  ${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`);
-  if (live) out.push(...liveLines(live));
-  for (const n of q.notes) out.push(`  ${n}`);
+    yield* endLines([`flowaudit live — ${live.interface}${live.bpf ? ` (bpf: ${live.bpf})` : ''}, ${when} at ${live.at}, ${formatElapsed(live.elapsedSeconds)} since ${live.started}`]);
+  } else yield* endLines([`flowaudit analyze — ${r.capture.files.map((f) => f.file).join(', ')}`]);
+  yield* endLines([`catalogs: ${r.catalogs.map((c) => `${c.id} (${c.name}, ${c.rules} rules)`).join('; ')}`]);
+  yield* endLines([rolesLine(r)]);
+  yield* endLines(['']);
+  yield* endLines(['Capture quality']);
+  yield* endLines([`  ${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`]);
+  if (live) yield* endLines(liveLines(live));
+  if (r.capture.flowTable) yield* endLines(boundText(r.capture.flowTable).map((l) => `  ${l}`));
+  for (const n of q.notes) yield* endLines([`  ${n}`]);
   const read = negotiationsRead(q.inspectors);
-  if (read) out.push(`  ${read}`);
-  if (q.loss) out.push(`  ! ${q.loss}`);
-  out.push('');
-  out.push(`Flows: ${s.flows} — ${s.expected} expected, ${s.undocumented} undocumented, ${s.roleMismatch} role mismatch${s.waived ? `; ${s.waived} findings waived` : ''}`);
-  out.push(`Required flows: ${s.requirements} — ${s.satisfied} satisfied, ${s.missing} missing, ${s.failing} failing, ${s.inconclusive} inconclusive`);
+  if (read) yield* endLines([`  ${read}`]);
+  if (q.loss) yield* endLines([`  ! ${q.loss}`]);
+  yield* endLines(['']);
+  yield* endLines([`Flows: ${s.flows} — ${s.expected} expected, ${s.undocumented} undocumented, ${s.roleMismatch} role mismatch${s.waived ? `; ${s.waived} findings waived` : ''}`]);
+  yield* endLines([`Required flows: ${s.requirements} — ${s.satisfied} satisfied, ${s.missing} missing, ${s.failing} failing, ${s.inconclusive} inconclusive`]);
 
   const broken = r.requirements.filter((x) => (x.status === 'missing' || x.status === 'failing') && !x.waived);
   if (broken.length) {
-    out.push('', 'MISSING AND FAILING REQUIRED FLOWS');
+    yield* endLines(['', 'MISSING AND FAILING REQUIRED FLOWS']);
     for (const x of [...broken].sort((a, b) => (a.status === b.status ? 0 : a.status === 'failing' ? -1 : 1))) {
-      out.push(withNote(`  ${x.status.toUpperCase()}  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}  ${x.proto}/${x.ports.join(',')}`, rolesFromNote(x.rolesFrom)));
-      out.push(...wrap(x.detail, 100, '      '));
+      yield* endLines([withNote(`  ${x.status.toUpperCase()}  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}  ${x.proto}/${x.ports.join(',')}`, rolesFromNote(x.rolesFrom))]);
+      yield* endLines(wrap(x.detail, 100, '      '));
       const cause = likelyCause(x);
-      if (cause) out.push(...causeLines(cause));
-      if (x.cite) out.push(...citeLines(x.cite));
+      if (cause) yield* endLines(causeLines(cause));
+      if (x.cite) yield* endLines(citeLines(x.cite));
     }
   }
-  const undocumented = r.flows.withVerdict('undocumented', false);
-  if (undocumented.length) {
-    out.push('', 'UNDOCUMENTED SERVICES (grouped by port)');
+  if (r.flows.anyWithVerdict('undocumented', false)) {
+    yield* endLines(['', 'UNDOCUMENTED SERVICES (grouped by port)']);
     const groups = new Map<string, { flows: number; bytes: number; servers: Set<string>; clients: Set<string>; granted: Set<string> }>();
-    for (const f of undocumented) {
+    for (const f of r.flows.eachWithVerdict('undocumented', false)) {
       const k = f.serverPort === null ? `${f.proto}${f.icmpType !== undefined ? ` type ${f.icmpType}` : ''}` : `${f.proto}/${f.serverPort}`;
       let g = groups.get(k);
       if (!g) groups.set(k, (g = { flows: 0, bytes: 0, servers: new Set(), clients: new Set(), granted: new Set() }));
@@ -145,54 +157,61 @@ export function auditText(r: AuditReport): string {
     for (const [k, g] of [...groups].sort((a, b) => b[1].bytes - a[1].bytes)) {
       const servers = [...g.servers];
       const clients = [...g.clients];
-      out.push(`  ${k.padEnd(14)} ${g.flows} flows, ${humanBytes(g.bytes)}; servers ${servers.slice(0, 4).join(' ')}${servers.length > 4 ? ` (+${servers.length - 4})` : ''}; clients ${clients.slice(0, 4).join(' ')}${clients.length > 4 ? ` (+${clients.length - 4})` : ''}${g.granted.size ? `; granted by ${[...g.granted].join(', ')}` : ''}`);
+      yield* endLines([`  ${k.padEnd(14)} ${g.flows} flows, ${humanBytes(g.bytes)}; servers ${servers.slice(0, 4).join(' ')}${servers.length > 4 ? ` (+${servers.length - 4})` : ''}; clients ${clients.slice(0, 4).join(' ')}${clients.length > 4 ? ` (+${clients.length - 4})` : ''}${g.granted.size ? `; granted by ${[...g.granted].join(', ')}` : ''}`]);
     }
   }
-  const mismatched = r.flows.withVerdict('role-mismatch', false);
-  if (mismatched.length) {
-    out.push('', 'ROLE MISMATCHES (documented port, wrong roles or direction)');
-    for (const f of mismatched) {
-      out.push(withNote(`  ${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)}  ${f.rule}`, flowRolesNote(f)));
-      out.push(...wrap(f.detail, 100, '      '));
+  if (r.flows.anyWithVerdict('role-mismatch', false)) {
+    yield* endLines(['', 'ROLE MISMATCHES (documented port, wrong roles or direction)']);
+    for (const f of r.flows.eachWithVerdict('role-mismatch', false)) {
+      yield* endLines([withNote(`  ${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)}  ${f.rule}`, flowRolesNote(f))]);
+      yield* endLines(wrap(f.detail, 100, '      '));
     }
   }
   const inconclusive = r.requirements.filter((x) => x.status === 'inconclusive' && !x.waived);
   if (inconclusive.length) {
-    out.push('', 'INCONCLUSIVE');
+    yield* endLines(['', 'INCONCLUSIVE']);
     for (const x of inconclusive) {
-      out.push(withNote(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}`, rolesFromNote(x.rolesFrom)));
-      out.push(...wrap(x.detail, 100, '      '));
+      yield* endLines([withNote(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}`, rolesFromNote(x.rolesFrom))]);
+      yield* endLines(wrap(x.detail, 100, '      '));
     }
   }
   const waived = [...r.flows.waivedFlows(), ...r.requirements.filter((x) => x.waived)];
-  if (waived.length) out.push('', `WAIVED: ${waived.length} findings (see --format json for each)`);
-  for (const w of r.waivers.expired) out.push(`  ! expired waiver (line ${w.line}, ${w.rule ?? w.port}, expired ${w.expires}): ${w.reason}`);
+  if (waived.length) yield* endLines(['', `WAIVED: ${waived.length} findings (see --format json for each)`]);
+  for (const w of r.waivers.expired) yield* endLines([`  ! expired waiver (line ${w.line}, ${w.rule ?? w.port}, expired ${w.expires}): ${w.reason}`]);
   const satisfied = r.requirements.filter((x) => x.status === 'satisfied');
   if (satisfied.length) {
-    out.push('', 'SATISFIED');
-    for (const x of satisfied) out.push(withNote(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}${x.followUp?.frame != null ? `  (${x.followUp.reason} answer, frame ${x.followUp.frame})` : ''}`, rolesFromNote(x.rolesFrom)));
+    yield* endLines(['', 'SATISFIED']);
+    for (const x of satisfied) yield* endLines([withNote(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}${x.followUp?.frame != null ? `  (${x.followUp.reason} answer, frame ${x.followUp.frame})` : ''}`, rolesFromNote(x.rolesFrom))]);
   }
-  return out.join('\n') + '\n';
 }
 
 const FLOW_COLUMNS = ['verdict', 'rule', 'proto', 'client', 'clientPort', 'server', 'serverPort', 'clientRoles', 'serverRoles', 'clientRolesFrom', 'serverRolesFrom', 'packets', 'bytes', 'outcome', 'start', 'end', 'grant', 'waived', 'detail', 'cite'];
 const REQ_COLUMNS = ['rule', 'status', 'from', 'to', 'proto', 'ports', 'rolesFrom', 'detail', 'waived', 'cite', 'negotiation'];
 
-function csvRows(columns: string[], rows: Array<Record<string, unknown>>, out: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stream = csvFormat({ headers: columns });
+/** Rows through fast-csv, one at a time with backpressure: a row is made when it is written. */
+async function csvRows(columns: string[], rows: Iterable<Record<string, unknown>>, out: Writable): Promise<void> {
+  const stream = csvFormat({ headers: columns });
+  const ended = new Promise<void>((resolve, reject) => {
     stream.on('error', reject);
-    stream.pipe(out, { end: false });
+    out.on('error', reject);
     stream.on('end', () => resolve());
-    for (const row of rows) stream.write(row);
-    stream.end();
   });
+  stream.pipe(out, { end: false });
+  for (const row of rows) if (!stream.write(row)) await once(stream, 'drain');
+  stream.end();
+  await ended;
 }
 
+function* mapIter<T, U>(items: Iterable<T>, fn: (t: T) => U): Generator<U> {
+  for (const t of items) yield fn(t);
+}
+
+/** The judged flows as CSV; with records folded past --max-flows, the `flows` and `targets` columns too. */
 export function writeAuditFlowsCsv(r: AuditReport, out: Writable): Promise<void> {
+  const folded = r.capture.flowTable !== undefined;
   return csvRows(
-    FLOW_COLUMNS,
-    r.flows.map((f) => ({
+    folded ? [...FLOW_COLUMNS, ...FOLDED_CSV_COLUMNS] : FLOW_COLUMNS,
+    mapIter(r.flows, (f) => ({
       verdict: f.verdict,
       rule: f.rule ?? '',
       proto: f.proto,
@@ -213,6 +232,7 @@ export function writeAuditFlowsCsv(r: AuditReport, out: Writable): Promise<void>
       waived: f.waived?.reason ?? '',
       detail: f.detail,
       cite: f.cite?.text ?? '',
+      ...(folded ? foldedCells(f) : {}),
     })),
     out,
   );

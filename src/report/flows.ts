@@ -2,7 +2,9 @@ import { format as csvFormat } from 'fast-csv';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
+import { boundText } from '../flow/bound.js';
 import { endpoint } from './text.js';
+import { endLines, writePieces } from './write.js';
 
 export const FLOW_CSV_COLUMNS = [
   'proto', 'client', 'clientPort', 'server', 'serverPort', 'packets', 'bytes', 'clientPackets', 'clientBytes',
@@ -52,9 +54,13 @@ export async function writeJsonWithFlows(doc: object, chunks: Iterable<Buffer>, 
   await write(`${any ? '\n  ' : ''}]${text.slice(at + mark.length)}\n`);
 }
 
-/** One flow a row, through fast-csv (quoting, escaping), batch by batch with backpressure. */
-export async function writeFlowsCsv(batches: Iterable<FlowRecord[]>, out: Writable): Promise<void> {
-  const stream = csvFormat({ headers: [...FLOW_CSV_COLUMNS] });
+/**
+ * One flow a row, through fast-csv (quoting, escaping), batch by batch with backpressure. With
+ * `folded` (the --max-flows bound was reached) two more columns say what a folded record stands for:
+ * `flows` (how many flows; empty for a flow of its own) and `targets` (a scan record's targets).
+ */
+export async function writeFlowsCsv(batches: Iterable<FlowRecord[]>, out: Writable, folded = false): Promise<void> {
+  const stream = csvFormat({ headers: folded ? [...FLOW_CSV_COLUMNS, ...FOLDED_CSV_COLUMNS] : [...FLOW_CSV_COLUMNS] });
   const ended = new Promise<void>((resolve, reject) => {
     stream.on('error', reject);
     out.on('error', reject);
@@ -76,12 +82,21 @@ export async function writeFlowsCsv(batches: Iterable<FlowRecord[]>, out: Writab
         icmpCode: f.icmpCode ?? '',
         vlan: f.vlan ?? '',
         tunnel: f.tunnel?.join('+') ?? '',
+        ...(folded ? foldedCells(f) : {}),
       });
       if (!ok) await once(stream, 'drain');
     }
   }
   stream.end();
   await ended;
+}
+
+export const FOLDED_CSV_COLUMNS = ['flows', 'targets'] as const;
+
+/** The `flows` and `targets` cells of a record folded past --max-flows (empty for a flow of its own). */
+export function foldedCells(f: FlowRecord): { flows: number | string; targets: string } {
+  const r = f as FlowRecord & { flows?: number; targets?: number; targetsAtLeast?: boolean };
+  return { flows: r.flows ?? '', targets: r.targets === undefined ? '' : `${r.targetsAtLeast ? '>=' : ''}${r.targets}` };
 }
 
 export function humanBytes(n: number): string {
@@ -103,15 +118,11 @@ function duration(sec: number): string {
   return `${(sec / 3600).toFixed(1)}h`;
 }
 
-/** A table for a terminal, like a conversation list, followed by what went wrong in the capture. */
-export function flowsText(capture: CaptureSummary, flows: FlowRecord[]): string {
-  const lines: string[] = [];
-  const files = capture.files.map((f) => f.file).join(', ');
-  lines.push(`${files}: ${capture.packets} packets, ${humanBytes(capture.bytes)}, ${flows.length} flows`);
-  if (capture.first !== null) lines.push(`time ${capture.first} … ${capture.last}`);
-  lines.push('');
-  const head = ['PROTO', 'CLIENT', 'SERVER', 'PKTS', 'BYTES', 'CLIENT→', '←SERVER', 'START', 'DURATION', 'OUTCOME', 'DIRECTION BY'];
-  const rows = flows.map((f) => [
+const FLOWS_TEXT_HEAD = ['PROTO', 'CLIENT', 'SERVER', 'PKTS', 'BYTES', 'CLIENT→', '←SERVER', 'START', 'DURATION', 'OUTCOME', 'DIRECTION BY'];
+const FLOWS_TEXT_NUMERIC = new Set([3, 4]);
+
+function flowTextCells(f: FlowRecord): string[] {
+  return [
     f.proto + (f.icmpType !== undefined ? ` ${f.icmpType}/${f.icmpCode}` : ''),
     endpoint(f.client, f.clientPort),
     endpoint(f.server, f.serverPort),
@@ -122,17 +133,51 @@ export function flowsText(capture: CaptureSummary, flows: FlowRecord[]): string 
     f.start ?? '-',
     duration(f.duration),
     f.outcome ?? '-',
-    f.direction + (f.vlan !== undefined ? `  vlan ${f.vlan}` : '') + (f.tunnel ? `  via ${f.tunnel.join('+')}` : ''),
-  ]);
-  // A loop, not Math.max(...column): a spread of 200 000 arguments overflows the stack.
+    f.direction + (f.vlan !== undefined ? `  vlan ${f.vlan}` : '') + (f.tunnel ? `  via ${f.tunnel.join('+')}` : '') + foldedNote(f),
+  ];
+}
+
+/** What a record folded past --max-flows stands for ('' for a flow of its own). */
+export function foldedNote(f: FlowRecord): string {
+  const r = f as FlowRecord & { flows?: number; targets?: number; targetsAtLeast?: boolean };
+  if (r.flows === undefined) return '';
+  return r.targets !== undefined ? `  scan: ${r.flows} attempts, ${r.targetsAtLeast ? 'at least ' : ''}${r.targets} targets` : `  folded: ${r.flows} flows`;
+}
+
+/** A table for a terminal, like a conversation list, followed by what went wrong in the capture. */
+export function flowsText(capture: CaptureSummary, flows: FlowRecord[]): string {
+  return [...flowsTextPieces(capture, flows.length, () => [flows])].join('');
+}
+
+/** The same text written to a stream: see flowsTextPieces. */
+export function writeFlowsText(capture: CaptureSummary, flows: { count: number; batches: () => Iterable<FlowRecord[]> }, out: Writable): Promise<void> {
+  return writePieces(flowsTextPieces(capture, flows.count, flows.batches), out);
+}
+
+/**
+ * The text report in pieces. Columns are as wide as their widest cell, so the flows are read twice:
+ * once for the widths (cells made and dropped), once to write the rows; no row is held.
+ */
+export function* flowsTextPieces(capture: CaptureSummary, count: number, batches: () => Iterable<FlowRecord[]>): Generator<string> {
+  const lines: string[] = [];
+  const files = capture.files.map((f) => f.file).join(', ');
+  yield `${files}: ${capture.packets} packets, ${humanBytes(capture.bytes)}, ${count} flows\n`;
+  if (capture.first !== null) yield `time ${capture.first} … ${capture.last}\n`;
+  if (capture.flowTable) yield* endLines(boundText(capture.flowTable));
+  yield '\n';
+  const head = FLOWS_TEXT_HEAD;
   const widths = head.map((h) => h.length);
-  for (const r of rows) for (let i = 0; i < r.length; i++) if (r[i]!.length > widths[i]!) widths[i] = r[i]!.length;
-  const numeric = new Set([3, 4]);
+  for (const batch of batches()) {
+    for (const f of batch) {
+      const r = flowTextCells(f);
+      for (let i = 0; i < r.length; i++) if (r[i]!.length > widths[i]!) widths[i] = r[i]!.length;
+    }
+  }
   const fmt = (r: string[]) =>
-    r.map((c, i) => (i === r.length - 1 ? c : numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  lines.push(fmt(head));
-  for (const r of rows) lines.push(fmt(r));
-  if (flows.length === 0) lines.push('(no IP flows)');
+    r.map((c, i) => (i === r.length - 1 ? c : FLOWS_TEXT_NUMERIC.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  yield `${fmt(head)}\n`;
+  for (const batch of batches()) for (const f of batch) yield `${fmt(flowTextCells(f))}\n`;
+  if (count === 0) lines.push('(no IP flows)');
   lines.push('');
   const notIp = Object.entries(capture.notIp);
   if (notIp.length > 0) lines.push(`not IP: ${notIp.map(([k, n]) => `${k} ${n}`).join(', ')}`);
@@ -154,5 +199,5 @@ export function flowsText(capture: CaptureSummary, flows: FlowRecord[]): string 
       }
     }
   }
-  return lines.join('\n') + '\n';
+  yield* endLines(lines);
 }

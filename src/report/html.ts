@@ -1,8 +1,11 @@
 import type { AuditReport } from '../audit/index.js';
 import type { JudgedFlow } from '../audit/types.js';
 import type { Cite } from '../catalog/types.js';
+import type { Writable } from 'node:stream';
+import { boundText } from '../flow/bound.js';
 import { humanBytes } from './flows.js';
 import { endpoint, negotiationsRead, rolesFromNote } from './text.js';
+import { writePieces } from './write.js';
 
 /** Every string from a capture, a catalog or a role map goes through this before it reaches the page. */
 export function escapeHtml(s: unknown): string {
@@ -14,19 +17,30 @@ const COLOURS: Record<string, string> = { expected: '#2e7d32', 'role-mismatch': 
 
 
 /** Who talks to whom, on what: client roles down, server roles across, coloured by the worst verdict. */
-function matrix(flows: JudgedFlow[]): string {
+function matrix(flows: Iterable<JudgedFlow>): string {
   const roleOf = (roles: string[]) => roles[0] ?? 'unknown';
-  const rows = [...new Set(flows.map((f) => roleOf(f.clientRoles)))].sort();
-  const cols = [...new Set(flows.map((f) => roleOf(f.serverRoles)))].sort();
-  const cells = new Map<string, JudgedFlow[]>();
+  // Per cell what the picture needs, summed as the flows go by: no flow is held.
+  interface Cell { flows: number; unwaived: number; worst: string; ports: Set<string> }
+  const cells = new Map<string, Cell>();
+  const rowSet = new Set<string>();
+  const colSet = new Set<string>();
   for (const f of flows) {
-    const k = `${roleOf(f.clientRoles)}\u0000${roleOf(f.serverRoles)}`;
-    // Appended in place: copying the cell's list for every flow was quadratic (two minutes for the
-    // 200 000 flows of a site, most of them in one or two cells).
-    const list = cells.get(k);
-    if (list) list.push(f);
-    else cells.set(k, [f]);
+    const r = roleOf(f.clientRoles);
+    const c = roleOf(f.serverRoles);
+    rowSet.add(r);
+    colSet.add(c);
+    const k = `${r}\u0000${c}`;
+    let cell = cells.get(k);
+    if (!cell) cells.set(k, (cell = { flows: 0, unwaived: 0, worst: 'expected', ports: new Set() }));
+    cell.flows++;
+    if (!f.waived) {
+      cell.unwaived++;
+      if (VERDICT_RANK[f.verdict]! > VERDICT_RANK[cell.worst]!) cell.worst = f.verdict;
+    }
+    cell.ports.add(f.serverPort === null ? f.proto : `${f.proto}/${f.serverPort}`);
   }
+  const rows = [...rowSet].sort();
+  const cols = [...colSet].sort();
   const cw = 150;
   const ch = 48;
   const left = 170;
@@ -39,18 +53,17 @@ function matrix(flows: JudgedFlow[]): string {
   rows.forEach((r, i) => {
     parts.push(`<text class="row" x="${left - 8}" y="${top + i * ch + ch / 2 + 4}" text-anchor="end">${escapeHtml(r)}</text>`);
     cols.forEach((c, j) => {
-      const list = cells.get(`${r}\u0000${c}`);
+      const cell = cells.get(`${r}\u0000${c}`);
       const x = left + j * cw;
       const y = top + i * ch;
-      if (!list) {
+      if (!cell) {
         parts.push(`<rect class="empty" x="${x + 2}" y="${y + 2}" width="${cw - 4}" height="${ch - 4}" rx="4"/>`);
         return;
       }
-      const live = list.filter((f) => !f.waived);
-      const worst = live.length ? live.reduce((a, f) => (VERDICT_RANK[f.verdict]! > VERDICT_RANK[a]! ? f.verdict : a), 'expected' as string) : 'waived';
-      const ports = [...new Set(list.map((f) => (f.serverPort === null ? f.proto : `${f.proto}/${f.serverPort}`)))];
+      const worst = cell.unwaived ? cell.worst : 'waived';
+      const ports = [...cell.ports];
       const label = ports.slice(0, 3).join(' ') + (ports.length > 3 ? ` +${ports.length - 3}` : '');
-      const tip = `${r} → ${c}: ${list.length} flows; ${ports.join(', ')}; worst: ${worst}`;
+      const tip = `${r} → ${c}: ${cell.flows} flows; ${ports.join(', ')}; worst: ${worst}`;
       parts.push(`<g class="cell" data-verdict="${worst}"><title>${escapeHtml(tip)}</title><rect x="${x + 2}" y="${y + 2}" width="${cw - 4}" height="${ch - 4}" rx="4" fill="${COLOURS[worst]}"/><text x="${x + cw / 2}" y="${y + ch / 2 + 4}" text-anchor="middle" fill="#fff">${escapeHtml(label)}</text></g>`);
     });
   });
@@ -58,10 +71,16 @@ function matrix(flows: JudgedFlow[]): string {
   return parts.join('');
 }
 
-function table(id: string, head: Array<[string, boolean]>, rows: string[][]): string {
+/** A sortable table in pieces: rows are made as they are written. */
+function* table(id: string, head: Array<[string, boolean]>, rows: Iterable<string[]>): Generator<string> {
   const th = head.map(([h, num], i) => `<th data-col="${i}"${num ? ' data-num="1"' : ''}>${escapeHtml(h)}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n');
-  return `<table id="${id}" class="sortable"><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+  yield `<table id="${id}" class="sortable"><thead><tr>${th}</tr></thead><tbody>\n`;
+  let first = true;
+  for (const r of rows) {
+    yield `${first ? '' : '\n'}<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`;
+    first = false;
+  }
+  yield '\n</tbody></table>';
 }
 
 const SORT_SCRIPT = `
@@ -106,6 +125,20 @@ function rolesMeta(r: AuditReport): string {
 }
 
 export function auditHtml(r: AuditReport): string {
+  return [...auditHtmlPieces(r)].join('');
+}
+
+/** The page written to a stream, piece by piece with backpressure. */
+export function writeAuditHtml(r: AuditReport, out: Writable): Promise<void> {
+  return writePieces(auditHtmlPieces(r), out);
+}
+
+function* mapIter<T, U>(items: Iterable<T>, fn: (t: T) => U): Generator<U> {
+  for (const t of items) yield fn(t);
+}
+
+/** The page in pieces: the flows are read twice (the matrix, then the table), never held. */
+export function* auditHtmlPieces(r: AuditReport): Generator<string> {
   const s = r.summary;
   const q = r.capture.quality;
   const reqRows = [...r.requirements]
@@ -118,8 +151,7 @@ export function auditHtml(r: AuditReport): string {
       escapeHtml(`${x.proto}/${x.ports.join(',')}`),
       `${escapeHtml(x.detail)}${x.evidence.length ? `<div class="cite">${escapeHtml(x.evidence.slice(0, 3).join('; '))}${x.evidence.length > 3 ? ` (+${x.evidence.length - 3})` : ''}</div>` : ''}${x.cite ? citeHtml(x.cite) : ''}`,
     ]);
-  const flows = r.flows.toArray();
-  const flowRows = flows.map((f) => [
+  const flowRows = mapIter(r.flows, (f) => [
     `<span class="badge ${escapeHtml(f.waived ? 'waived' : f.verdict)}">${escapeHtml(f.verdict)}</span>`,
     escapeHtml(f.proto),
     escapeHtml(endpoint(f.client, f.clientPort)),
@@ -132,7 +164,7 @@ export function auditHtml(r: AuditReport): string {
     escapeHtml(f.rule ?? ''),
     `${escapeHtml(f.detail)}${f.grant ? `<div class="cite">granted by ${escapeHtml(f.grant.reason)}: ${escapeHtml(f.grant.detail)}</div>` : ''}`,
   ]);
-  return `<!doctype html>
+  yield `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <title>flowaudit — ${escapeHtml(r.capture.files.map((f) => f.file).join(', '))}</title>
@@ -153,18 +185,20 @@ svg text { font: 12px system-ui, sans-serif; } svg .empty { fill: #f5f5f5; } .le
 <div class="meta">${escapeHtml(r.capture.files.map((f) => f.file).join(', '))} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · roles ${escapeHtml(rolesMeta(r))}${r.roles.site.length ? ` · site prefixes ${escapeHtml(r.roles.site.join(' '))}` : ''}</div>
 <h2>Capture quality</h2>
 <p>${escapeHtml(`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`)}</p>
-<ul>${[...q.notes, negotiationsRead(q.inspectors) ?? []].flat().map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
+<ul>${[...q.notes, negotiationsRead(q.inspectors) ?? [], r.capture.flowTable ? boundText(r.capture.flowTable) : []].flat().map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
 ${q.loss ? `<p class="loss">${escapeHtml(q.loss)}</p>` : ''}
 <h2>Summary</h2>
 <p class="counts"><span>${s.flows} flows</span><span>${s.expected} expected</span><span>${s.undocumented} undocumented</span><span>${s.roleMismatch} role mismatch</span></p>
 <p class="counts"><span>${s.requirements} required flows</span><span>${s.satisfied} satisfied</span><span>${s.missing} missing</span><span>${s.failing} failing</span><span>${s.inconclusive} inconclusive</span>${s.waived ? `<span>${s.waived} waived</span>` : ''}</p>
 <h2>Who talks to whom</h2>
 <p class="legend"><span style="background:${COLOURS.expected}"></span>expected<span style="background:${COLOURS['role-mismatch']}"></span>role mismatch<span style="background:${COLOURS.undocumented}"></span>undocumented<span style="background:${COLOURS.waived}"></span>waived</p>
-${matrix(flows)}
+${matrix(r.flows)}
 <h2>Required flows</h2>
-${table('requirements', [['status', false], ['rule', false], ['from', false], ['to', false], ['ports', false], ['detail and vendor words', false]], reqRows)}
-<h2>Flows</h2>
-${table('flows', [['verdict', false], ['proto', false], ['client', false], ['client roles', false], ['server', false], ['server roles', false], ['packets', true], ['bytes', true], ['outcome', false], ['rule', false], ['detail', false]], flowRows)}
+`;
+  yield* table('requirements', [['status', false], ['rule', false], ['from', false], ['to', false], ['ports', false], ['detail and vendor words', false]], reqRows);
+  yield '\n<h2>Flows</h2>\n';
+  yield* table('flows', [['verdict', false], ['proto', false], ['client', false], ['client roles', false], ['server', false], ['server roles', false], ['packets', true], ['bytes', true], ['outcome', false], ['rule', false], ['detail', false]], flowRows);
+  yield `
 <script>${SORT_SCRIPT}</script>
 </body></html>
 `;

@@ -17,6 +17,18 @@ export function* judgedLineChunks(flows: Iterable<JudgedFlow>): Generator<Buffer
   yield enc.take();
 }
 
+/** Flow records' lines in chunks of bytes (the flows of a table with records folded past its bound). */
+export function* flowLineChunks(batches: Iterable<FlowRecord[]>): Generator<Buffer> {
+  const enc = new FlowLineEncoder();
+  for (const batch of batches) {
+    for (const f of batch) {
+      enc.flow(f);
+      if (enc.full) yield enc.take();
+    }
+  }
+  yield enc.take();
+}
+
 /**
  * The `flows` array of the JSON reports, written as bytes: each flow is one line, the same text as
  * `JSON.stringify(publicFlow(f))` (a test holds them equal on every capture of the suite), but written
@@ -59,7 +71,18 @@ export class FlowLineEncoder {
   /** Appends a flow record (separator, indent, JSON object). */
   flow(f: FlowRecord): void {
     this.open(f);
+    this.folded(f);
     this.buf[this.pos++] = 0x7d; // }
+  }
+
+  /** A record folded past --max-flows ends with what it stands for: flows, outcomes, targets. */
+  private folded(f: FlowRecord): void {
+    const r = f as FlowRecord & { flows?: number; outcomes?: object; targets?: number; targetsAtLeast?: boolean };
+    if (r.flows === undefined) return;
+    const extra = JSON.stringify({ flows: r.flows, outcomes: r.outcomes, targets: r.targets, targetsAtLeast: r.targetsAtLeast });
+    const text = `,${extra.slice(1, -1)}`;
+    this.room(Buffer.byteLength(text) + 1);
+    this.pos += this.buf.write(text, this.pos);
   }
 
   /** Appends a judged flow: the record's fields, then its verdict's (made once per judgement). */
@@ -74,6 +97,7 @@ export class FlowLineEncoder {
       this.room(Buffer.byteLength(w) + 1);
       this.pos += this.buf.write(w, this.pos);
     }
+    this.folded(f);
     this.buf[this.pos++] = 0x7d;
   }
 

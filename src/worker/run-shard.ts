@@ -7,7 +7,7 @@ import type { ShardJob, ShardResult } from './shard-protocol.js';
 
 /** One range of one file → a partial flow run (used by the worker thread, and in-process to mend gaps). */
 export async function runShard(job: ShardJob): Promise<ShardResult> {
-  const run = newFlowRun({ vlanInKey: job.vlanInKey, deferOrphanFragments: true });
+  const run = newFlowRun({ vlanInKey: job.vlanInKey, deferOrphanFragments: true, ...(job.maxFlows !== undefined ? { maxFlows: job.maxFlows } : {}) });
   const view = new PacketView();
   const keeper = job.keepInspected ? new PacketKeeper() : null;
   const s = packetSink(run, job.label, view, keeper ? (v, rec) => (inspectorWants(v) ? keeper.keep(rec) : undefined) : undefined);
@@ -34,5 +34,6 @@ export async function runShard(job: ShardJob): Promise<ShardResult> {
     lastTs: s.lastTs(),
     damage: { counts: [...run.damage.counts], places: [...run.damage.places] },
     kept: keeper ? keeper.result() : null,
+    bound: run.bound?.reached ? run.bound.toShard() : null,
   };
 }

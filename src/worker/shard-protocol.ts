@@ -1,5 +1,6 @@
 import type { CaptureHeader, RangeResult } from '../capture/reader.js';
 import type { DamagePlace } from '../core/errors.js';
+import type { BoundShard } from '../flow/bound.js';
 import type { FlowShard } from '../flow/table.js';
 import type { KeptPackets } from './kept-packets.js';
 
@@ -14,6 +15,8 @@ export interface ShardJob {
   vlanInKey: boolean;
   /** Keep copies of the packets the payload inspectors read, for the main thread to replay in order. */
   keepInspected: boolean;
+  /** `--max-flows`: the shard's table is bounded as the whole run's is. */
+  maxFlows?: number;
 }
 
 /** What a worker answers: the range it really covered, and everything one pass over it learnt. */
@@ -37,4 +40,6 @@ export interface ShardResult {
   damage: { counts: Array<[string, number]>; places: Array<[string, DamagePlace[]]> };
   /** With `keepInspected`: the inspectors' packets of this range, in record order. */
   kept: KeptPackets | null;
+  /** With `maxFlows`: what the shard folded past the bound. */
+  bound: BoundShard | null;
 }

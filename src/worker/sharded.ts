@@ -33,6 +33,7 @@ function runInWorker(job: ShardJob): Promise<ShardResult> {
 
 function mergeShard(run: FlowRun, r: ShardResult, recordOffset: number, label: string): void {
   run.table.mergeShard(r.table);
+  if (r.bound !== null) run.bound?.mergeShard(r.bound);
   run.packets += r.packets;
   run.bytes += r.bytes;
   run.ipPackets += r.ipPackets;
@@ -49,6 +50,7 @@ function mergeShard(run: FlowRun, r: ShardResult, recordOffset: number, label: s
   run.tsDigits = Math.max(run.tsDigits, r.tsDigits);
   run.timeReversals += r.timeReversals;
   run.damage.merge({ counts: new Map(r.damage.counts), places: new Map(r.damage.places) }, recordOffset);
+  if (run.bound !== null && run.table.size > run.bound.trimAt) run.bound.trim(run.table, run.lastSec);
   void label;
 }
 
@@ -80,7 +82,7 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
     for (let i = 0; i < n; i++) {
       const start = dataStart + Math.floor((i * size) / n);
       const end = i === n - 1 ? header.fileSize : dataStart + Math.floor(((i + 1) * size) / n);
-      jobs.push({ path, label, header, start, end, knownBoundary: i === 0, vlanInKey: opts.vlanInKey ?? false, keepInspected: opts.onIpPacket !== undefined });
+      jobs.push({ path, label, header, start, end, knownBoundary: i === 0, vlanInKey: opts.vlanInKey ?? false, keepInspected: opts.onIpPacket !== undefined, ...(opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {}) });
     }
     let finished = 0;
     const results = await Promise.all(
@@ -102,7 +104,8 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
     // Chain the ranges: each must start exactly where the previous one stopped. A range that does not
     // (its boundary search was fooled, or damage made the previous range run on) is read again here
     // from the known boundary.
-    run.table.reserve(results.reduce((n, r) => n + r.table.size, 0));
+    const incoming = results.reduce((n, r) => n + r.table.size, 0);
+    run.table.reserve(run.bound === null ? incoming : Math.min(incoming, run.bound.trimAt));
     let expected = dataStart;
     let recordOffset = 0;
     let prevLast: [number, number] | null = null;
