@@ -128,7 +128,9 @@ export function isScanAttempt(f: FlowRecord): boolean {
  * only counted (`dropped`).
  */
 export class ScanFolds {
-  private readonly byKey = new Map<string, ScanAcc>();
+  /** Scanner address → (VLAN, protocol, port) as one number → record. */
+  private readonly byScanner = new Map<string, Map<number, ScanAcc>>();
+  private readonly byKey: ScanAcc[] = [];
   private addresses = 0;
   folded = 0;
   dropped = 0;
@@ -139,20 +141,24 @@ export class ScanFolds {
   ) {}
 
   get size(): number {
-    return this.byKey.size;
+    return this.byKey.length;
   }
 
   add(f: FlowRecord | ScanRecord): void {
     const n = 'flows' in f ? f.flows : 1;
     this.folded += n;
-    const key = `${f.proto}|${f.client}|${f.serverPort ?? f.icmpType ?? ''}|${f.vlan ?? ''}`;
-    let had = this.byKey.get(key);
+    // A number, not a string, per attempt: this runs for every flow of a flood.
+    const key = ((f.vlan ?? -1) + 1) * 2 ** 24 + f.protoNumber * 65537 + (f.serverPort ?? f.icmpType ?? -1) + 1;
+    let ports = this.byScanner.get(f.client);
+    if (ports === undefined) this.byScanner.set(f.client, (ports = new Map()));
+    let had = ports.get(key);
     if (had === undefined) {
-      if (this.byKey.size >= this.maxRecords) {
+      if (this.byKey.length >= this.maxRecords) {
         this.dropped += n;
         return;
       }
-      this.byKey.set(key, (had = new ScanAcc(f)));
+      ports.set(key, (had = new ScanAcc(f)));
+      this.byKey.push(had);
     }
     had.flows += n;
     had.packets += f.packets;
@@ -182,13 +188,13 @@ export class ScanFolds {
   }
 
   records(): ScanRecord[] {
-    return [...this.byKey.values()].map((a) => a.record());
+    return this.byKey.map((a) => a.record());
   }
 
   /** One line per scanner and protocol, most flows first. */
   scanners(): ScannerSummary[] {
     const by = new Map<string, ScannerSummary>();
-    for (const a of this.byKey.values()) {
+    for (const a of this.byKey) {
       const r = a.first;
       const k = `${r.proto}|${r.client}`;
       let s = by.get(k);

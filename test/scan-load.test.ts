@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseString } from 'fast-csv';
+import { describe, expect, it } from 'vitest';
+import { generateScan } from '../bench/scan.js';
+import { buildFlowsSharded } from '../src/worker/sharded.js';
+import { scratch } from './helpers/scratch.js';
+
+/*
+ * A SYN scan on the SPAN port: 60 000 flows of one packet each (one in ten a UDP probe), from one
+ * scanner to distinct (target, port) pairs, read with --max-flows 5000 by a CLI whose heap is held
+ * to 48 MB. Every format must finish with exit 0 and say what was folded.
+ */
+const FLOWS = 60_000;
+const MAX = 5_000;
+const root = resolve(__dirname, '..');
+const cli = join(root, 'dist/cli/main.js');
+const dir = scratch('fa-scan-');
+const scan = join(dir.dir, 'scan.pcap');
+generateScan({ out: scan, flows: FLOWS });
+
+function flowaudit(args: string[], stdinFile?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ['--max-old-space-size=48', cli, ...args], { stdio: [stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
+    if (stdinFile) createReadStream(stdinFile).pipe(child.stdin!);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', fail);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+  });
+}
+
+function csvRows(text: string): Promise<string[][]> {
+  return new Promise((done, fail) => {
+    const rows: string[][] = [];
+    parseString(text, { strictColumnHandling: true, headers: false })
+      .on('data', (r: string[]) => rows.push(r))
+      .on('data-invalid', () => fail(new Error('a row with the wrong number of fields')))
+      .on('error', fail)
+      .on('end', () => done(rows));
+  });
+}
+
+interface Bound { limit: number; active: number; expired: number; evicted: number; scanFlows: number; scanRecords: number; foldedFlows: number; foldedRecords: number; dropped: number; scanners: Array<{ proto: string; scanner: string; flows: number; ports: number; targets: number }> }
+
+/** Every flow of the capture is in the table, in a fold, or counted as dropped; the table kept its bound. */
+function checkBound(b: Bound, flows: Array<{ flows?: number }>): void {
+  expect(b.limit).toBe(MAX);
+  expect(b.active).toBeLessThanOrEqual(MAX);
+  expect(b.scanFlows + b.foldedFlows + b.dropped).toBe(b.expired + b.evicted);
+  expect(b.scanFlows).toBeGreaterThan(FLOWS / 2);
+  const plain = flows.filter((f) => f.flows === undefined).length;
+  const folded = flows.reduce((n, f) => n + (f.flows ?? 0), 0);
+  expect(plain + folded + b.dropped).toBe(FLOWS);
+  expect(flows.length).toBe(plain + b.scanRecords + b.foldedRecords);
+  expect(b.scanners.map((s) => `${s.proto} ${s.scanner}`)).toEqual(['tcp 10.66.0.1', 'udp 10.66.0.1']);
+  expect(b.scanners[0]!.ports).toBe(900); // ports 1-1000 but every tenth, which is UDP
+}
+
+describe('a port scan past --max-flows is folded, never aborts the run', () => {
+  it('flows: JSON (from standard input, as a stream), CSV and text say what was folded', async () => {
+    const [json, csv, text] = await Promise.all([
+      flowaudit(['flows', '-', '--format', 'json', '--max-flows', String(MAX)], scan),
+      flowaudit(['flows', scan, '--format', 'csv', '--max-flows', '5k']),
+      flowaudit(['flows', scan, '--format', 'text', '--max-flows', String(MAX)]),
+    ]);
+    for (const r of [json, csv, text]) {
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    }
+    const doc = JSON.parse(json.stdout);
+    checkBound(doc.capture.flowTable, doc.flows);
+    const tcp = doc.flows.find((f: { proto: string; flows?: number }) => f.proto === 'tcp' && f.flows !== undefined);
+    expect(tcp).toMatchObject({ client: '10.66.0.1', outcome: 'attempted', serverPackets: 0 });
+    expect(tcp.targets).toBeGreaterThan(1);
+
+    const rows = await csvRows(csv.stdout);
+    expect(rows[0]!.slice(-2)).toEqual(['flows', 'targets']);
+    expect(rows.length - 1).toBe(doc.flows.length);
+    const at = rows[0]!.indexOf('flows');
+    expect(rows.slice(1).reduce((n, r) => n + (r[at] === '' ? 1 : Number(r[at])), 0)).toBe(FLOWS - doc.capture.flowTable.dropped);
+
+    expect(text.stdout).toContain(`flow table bound reached (--max-flows ${MAX})`);
+    expect(text.stdout).toMatch(/scanner 10\.66\.0\.1: \d+ tcp attempts, 900 ports 1-999/);
+    expect(text.stdout).toMatch(/ {2}scan: \d+ attempts, \d+ targets\n/);
+  }, 90_000);
+
+  it('analyze: every format finishes, the audit judges the folded records and says so', async () => {
+    const args = (format: string) => ['analyze', scan, '--catalog', 'bmc-cm', '--format', format, '--max-flows', String(MAX)];
+    const [json, text] = await Promise.all([flowaudit(args('json')), flowaudit(args('text'))]);
+    const [csv, html] = await Promise.all([flowaudit(args('csv')), flowaudit(args('html'))]);
+    for (const r of [json, text, csv, html]) {
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    }
+    const doc = JSON.parse(json.stdout);
+    checkBound(doc.capture.flowTable, doc.flows);
+    expect(doc.summary.flows).toBe(doc.flows.length);
+    // The scan's folded records are judged like any flow: undocumented ports, an unanswered 135 failing.
+    expect(doc.flows.some((f: { flows?: number; verdict: string }) => f.flows !== undefined && f.verdict === 'undocumented')).toBe(true);
+
+    expect(text.stdout).toContain(`flow table bound reached (--max-flows ${MAX})`);
+    expect(html.stdout).toContain(`flow table bound reached (--max-flows ${MAX})`);
+    expect(html.stdout.trimEnd().endsWith('</html>')).toBe(true);
+
+    // On standard output the requirements table follows the flows' on the next line.
+    const cut = csv.stdout.indexOf('\nrule,status,');
+    const flowsCsv = csv.stdout.slice(0, cut);
+    const reqCsv = csv.stdout.slice(cut + 1);
+    const rows = await csvRows(flowsCsv);
+    expect(rows[0]!.slice(-2)).toEqual(['flows', 'targets']);
+    expect(rows.length - 1).toBe(doc.flows.length);
+    expect((await csvRows(reqCsv)).length - 1).toBe(doc.requirements.length);
+  }, 90_000);
+
+  it('worker shards are bounded and their folds merged: no flow lost or counted twice', async () => {
+    const run = await buildFlowsSharded([scan], { workers: 2, minShardBytes: 1 << 20, maxFlows: MAX });
+    const b = run.bound!.summary(run.table.activeFlows);
+    expect(b.active).toBeLessThanOrEqual(MAX);
+    const records = run.bound!.records() as unknown as Array<{ flows: number }>;
+    expect(run.table.size + records.reduce((n, f) => n + f.flows, 0) + b.dropped).toBe(FLOWS);
+  });
+});
