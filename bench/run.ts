@@ -6,6 +6,9 @@
  * process, median of --runs. Prints a table and writes bench/out/results-<time>.json.
  * `--memory` instead measures peak RSS on a 5 GB file and on a table of 2 M flows; `--ratio` runs flows
  * and analyze (json, text) back to back in rounds and prints the median of the rounds' ratios.
+ * `--scan [--scan-flows 1000000,5000000,10000000]` measures a SYN scan (bench/scan.ts: one packet a
+ * flow, distinct targets and ports) through flows (text, json, csv) and analyze (text, json, csv,
+ * html) at the default --max-flows: time and peak RSS per size and format.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -14,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generate } from './generate.js';
+import { generateScan } from './scan.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -29,6 +33,8 @@ const { values } = parseArgs({
     active: { type: 'string', default: '2000' },
     memory: { type: 'boolean', default: false },
     ratio: { type: 'boolean', default: false },
+    scan: { type: 'boolean', default: false },
+    'scan-flows': { type: 'string', default: '1000000,5000000,10000000' },
   },
 });
 const packets = Number(values.packets);
@@ -110,6 +116,31 @@ if (values.memory) {
   }
   const file = join(out, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), runs, machine: { cores: cpus().length, model: cpus()[0]?.model, node: process.version }, results: rows.filter(Boolean) }, null, 2));
+  console.log(`\nresults: ${file}`);
+  process.exit(0);
+}
+
+if (values.scan) {
+  // Issue 16: a port scan on the SPAN port never aborts the run, in every format, at 1, 5 and 10 M flows.
+  const sizes = values['scan-flows']!.split(',').map(Number);
+  const rows: Array<Measure & { flows: number; format: string; command: string }> = [];
+  console.log(`\nSYN scan, one packet a flow (median of ${runs}); ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}`);
+  for (const n of sizes) {
+    const file = join(out, `scan-${n}.pcap`);
+    if (!existsSync(file)) generateScan({ out: file, flows: n });
+    for (const [command, formats] of [['flows', ['text', 'json', 'csv']], ['analyze', ['text', 'json', 'csv', 'html']]] as const) {
+      for (const format of formats) {
+        const target = format === 'csv' ? join(out, 'scan-report.csv') : '/dev/null';
+        const args = command === 'flows' ? ['flows', file] : ['analyze', file, '--catalog', 'bmc-cm'];
+        const m = measure(`${command} ${format}, ${n} flows`, file, [process.execPath, cliPath, ...args, '--format', format, '--out', target], n);
+        if (!m) continue;
+        rows.push({ ...m, flows: n, format, command });
+        console.log(`  ${m.tool.padEnd(36)} ${m.wallSeconds.toFixed(1).padStart(8)} s ${String(m.peakRssMB).padStart(6)} MB peak RSS`);
+      }
+    }
+  }
+  const file = join(out, `scan-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), runs, machine: { cores: cpus().length, model: cpus()[0]?.model, node: process.version }, results: rows }, null, 2));
   console.log(`\nresults: ${file}`);
   process.exit(0);
 }
