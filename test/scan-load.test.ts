@@ -4,6 +4,9 @@ import { join, resolve } from 'node:path';
 import { parseString } from 'fast-csv';
 import { describe, expect, it } from 'vitest';
 import { generateScan } from '../bench/scan.js';
+import { compareTime } from '../src/core/time.js';
+import { columnsOfRecords, mergeColumns } from '../src/flow/columns.js';
+import { buildFlows } from '../src/flow/pipeline.js';
 import { buildFlowsSharded } from '../src/worker/sharded.js';
 import { scratch } from './helpers/scratch.js';
 
@@ -126,5 +129,18 @@ describe('a port scan past --max-flows is folded, never aborts the run', () => {
     expect(b.active).toBeLessThanOrEqual(MAX);
     const records = run.bound!.records() as unknown as Array<{ flows: number }>;
     expect(run.table.size + records.reduce((n, f) => n + f.flows, 0) + b.dropped).toBe(FLOWS);
+  });
+
+  it('the audit reads the folded records merged with the table as it would read them all sorted by start', async () => {
+    const run = await buildFlows([scan], { maxFlows: MAX });
+    const folded = run.bound!.records();
+    const merged = mergeColumns(columnsOfRecords(folded), run.table.columns());
+    const sorted = columnsOfRecords([...folded, ...run.table.export()].sort((a, b) => compareTime(a.startSec, a.startNs, b.startSec, b.startNs)));
+    expect(merged.n).toBe(sorted.n);
+    const text = (c: typeof merged, i: number) => `${c.hosts[c.client[i]!]} ${c.hosts[c.server[i]!]} ${c.proto[i]} ${c.clientPort[i]} ${c.serverPort[i]} ${c.outcome[i]} ${c.clientPackets[i]} ${c.startSec[i]}.${c.startNs[i]}`;
+    for (let i = 0; i < merged.n; i += 7) {
+      expect(text(merged, i)).toBe(text(sorted, i));
+      expect(merged.record(i)).toEqual(sorted.record(i));
+    }
   });
 });

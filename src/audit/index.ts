@@ -1,6 +1,6 @@
 import type { Catalog } from '../catalog/types.js';
 import { compareTime } from '../core/time.js';
-import { columnsOfRecords, FlowColumns } from '../flow/columns.js';
+import { columnsOfRecords, FlowColumns, mergeColumns } from '../flow/columns.js';
 import { AddressBlock, AddressSpace } from './addresses.js';
 import type { FlowRecord } from '../flow/table.js';
 import { CaptureSummary, FlowRun, summarise } from '../flow/pipeline.js';
@@ -55,7 +55,7 @@ export interface AuditOptions {
   /** YYYY-MM-DD, for waiver expiry. */
   today?: string;
   version: string;
-  /** Flows that already left the flow table (a long live capture), judged along with the table's. */
+  /** Flows that already left the flow table (a long live capture, a read past --max-flows), by start, judged along with the table's. */
   foldedFlows?: FlowRecord[];
   live?: LiveSection;
   /** Prefixes inside the site besides the default space and the role map's (`--site`). */
@@ -127,8 +127,12 @@ function rolesFromOf(roles: RoleResolver, finding: RequirementFinding): NonNulla
 /** Flows + grants + catalogs + roles → every finding of the audit, as one plain object. */
 export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
   // Flows as columns: straight from the table, or with the flows a live capture folded away, by start.
+  // A bounded read's folded records (already by start) merge with the table's columns, no record made
+  // of the flows still in the table.
   const flows = opts.foldedFlows?.length
-    ? columnsOfRecords([...opts.foldedFlows, ...run.table.export()].sort((a, b) => compareTime(a.startSec, a.startNs, b.startSec, b.startNs)))
+    ? opts.live
+      ? columnsOfRecords([...opts.foldedFlows, ...run.table.export()].sort((a, b) => compareTime(a.startSec, a.startNs, b.startSec, b.startNs)))
+      : mergeColumns(columnsOfRecords(opts.foldedFlows), run.table.columns())
     : run.table.columns();
   const capture = summarise(run);
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);

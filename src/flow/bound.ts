@@ -71,11 +71,11 @@ export class FlowBound {
 
   /** Retires and folds; `nowSec` is the capture time of the latest packet. */
   trim(table: FlowTable, nowSec: number): void {
-    const { expired, evicted } = table.retire(nowSec, this.limits);
-    for (const f of expired) this.fold(f);
-    for (const f of evicted) this.fold(f);
-    this.expired += expired.length;
-    this.evicted += evicted.length;
+    table.retire(nowSec, this.limits, (f, evicted) => {
+      if (evicted) this.evicted++;
+      else this.expired++;
+      this.fold(f);
+    });
   }
 
   private fold(f: FlowRecord | FoldedFlow): void {

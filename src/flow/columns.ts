@@ -112,3 +112,50 @@ export function columnsOfRecords(records: readonly FlowRecord[]): FlowColumns {
   }
   return c;
 }
+
+/**
+ * The flows of two sources as one set of columns in order of first packet, records of `first` before
+ * those of `second` at the same time (as a stable sort of first's records, then second's, would have
+ * them): a bounded table's records folded away, merged with the table's own columns without making a
+ * record of every flow still in the table. Hosts are renumbered into one list.
+ */
+export function mergeColumns(first: FlowColumns, second: FlowColumns): FlowColumns {
+  const n = first.n + second.n;
+  const hosts = [...first.hosts];
+  const ids = new Map<string, number>();
+  for (let h = 0; h < hosts.length; h++) ids.set(hosts[h]!, h);
+  const secondHost = second.hosts.map((addr) => {
+    let h = ids.get(addr);
+    if (h === undefined) {
+      ids.set(addr, (h = hosts.length));
+      hosts.push(addr);
+    }
+    return h;
+  });
+  const fromSecond = new Uint8Array(n);
+  const at = new Uint32Array(n);
+  const c = emptyColumns(n, hosts, (i) => (fromSecond[i] ? second.record(at[i]!) : first.record(at[i]!)));
+  let i = 0;
+  let j = 0;
+  for (let k = 0; k < n; k++) {
+    const takeFirst = j >= second.n || (i < first.n && (first.startSec[i]! < second.startSec[j]! || (first.startSec[i] === second.startSec[j] && first.startNs[i]! <= second.startNs[j]!)));
+    const src = takeFirst ? first : second;
+    const s = takeFirst ? i++ : j++;
+    fromSecond[k] = takeFirst ? 0 : 1;
+    at[k] = s;
+    c.client[k] = takeFirst ? src.client[s]! : secondHost[src.client[s]!]!;
+    c.server[k] = takeFirst ? src.server[s]! : secondHost[src.server[s]!]!;
+    c.proto[k] = src.proto[s]!;
+    c.clientPort[k] = src.clientPort[s]!;
+    c.serverPort[k] = src.serverPort[s]!;
+    c.icmpType[k] = src.icmpType[s]!;
+    c.direction[k] = src.direction[s]!;
+    c.outcome[k] = src.outcome[s]!;
+    c.clientPackets[k] = src.clientPackets[s]!;
+    c.serverPackets[k] = src.serverPackets[s]!;
+    c.startSec[k] = src.startSec[s]!;
+    c.startNs[k] = src.startNs[s]!;
+    c.vlanAsymmetric[k] = src.vlanAsymmetric[s]!;
+  }
+  return c;
+}

@@ -592,8 +592,10 @@ export class FlowTable {
    * flows (reset, or FIN both ways) idle for `finishedIdle` seconds, TCP flows idle for `tcpIdle`,
    * other flows idle for `idle`; then, while more than `maxFlows` remain, the longest idle (`evicted`).
    * Flow indices are compacted and the slots rebuilt; O(flows), meant for a timer, not per packet.
+   * With `sink`, each flow that goes is handed to it as soon as its record is made (a flood's half
+   * million evictions are then garbage one by one, not one array) and the lists returned are empty.
    */
-  retire(nowSec: number, limits: RetireLimits): { expired: FlowRecord[]; evicted: FlowRecord[] } {
+  retire(nowSec: number, limits: RetireLimits, sink?: (f: FlowRecord, evicted: boolean) => void): { expired: FlowRecord[]; evicted: FlowRecord[] } {
     const n = this.size;
     const current = new Uint8Array(n);
     const sk = this.slotKeys;
@@ -621,7 +623,12 @@ export class FlowTable {
       evicted = keep.splice(0, keep.length - limits.maxFlows);
       keep.sort((a, b) => a - b);
     }
-    const out = { expired: expired.map((f) => this.record(f)), evicted: evicted.map((f) => this.record(f)) };
+    let out: { expired: FlowRecord[]; evicted: FlowRecord[] } = { expired: [], evicted: [] };
+    if (sink === undefined) out = { expired: expired.map((f) => this.record(f)), evicted: evicted.map((f) => this.record(f)) };
+    else {
+      for (const f of expired) sink(this.record(f), false);
+      for (const f of evicted) sink(this.record(f), true);
+    }
     if (expired.length + evicted.length > 0) this.compact(keep);
     return out;
   }
