@@ -122,7 +122,7 @@ export function isScanAttempt(f: FlowRecord): boolean {
 
 /**
  * Bare attempts folded per (protocol, scanner, server port or ICMP type, VLAN): a SYN scan of ten
- * million address-port pairs from one host becomes at most 65 536 records. Each record keeps the first
+ * million address-port pairs from one host becomes at most 65 536 records a protocol. Each keeps the first
  * target as its server and counts flows and distinct targets; the addresses counted are bounded in
  * total (`maxAddresses`), past which counts are lower bounds. Past `maxRecords` records, attempts are
  * only counted (`dropped`).
@@ -130,7 +130,8 @@ export function isScanAttempt(f: FlowRecord): boolean {
 export class ScanFolds {
   /** Scanner address → (VLAN, protocol, port) as one number → record. */
   private readonly byScanner = new Map<string, Map<number, ScanAcc>>();
-  private readonly byKey: ScanAcc[] = [];
+  /** The records in the order they were made. */
+  private readonly made: ScanAcc[] = [];
   private addresses = 0;
   folded = 0;
   dropped = 0;
@@ -141,7 +142,7 @@ export class ScanFolds {
   ) {}
 
   get size(): number {
-    return this.byKey.length;
+    return this.made.length;
   }
 
   add(f: FlowRecord | ScanRecord): void {
@@ -153,12 +154,12 @@ export class ScanFolds {
     if (ports === undefined) this.byScanner.set(f.client, (ports = new Map()));
     let had = ports.get(key);
     if (had === undefined) {
-      if (this.byKey.length >= this.maxRecords) {
+      if (this.made.length >= this.maxRecords) {
         this.dropped += n;
         return;
       }
       ports.set(key, (had = new ScanAcc(f)));
-      this.byKey.push(had);
+      this.made.push(had);
     }
     had.flows += n;
     had.packets += f.packets;
@@ -188,13 +189,13 @@ export class ScanFolds {
   }
 
   records(): ScanRecord[] {
-    return this.byKey.map((a) => a.record());
+    return this.made.map((a) => a.record());
   }
 
   /** One line per scanner and protocol, most flows first. */
   scanners(): ScannerSummary[] {
     const by = new Map<string, ScannerSummary>();
-    for (const a of this.byKey) {
+    for (const a of this.made) {
       const r = a.first;
       const k = `${r.proto}|${r.client}`;
       let s = by.get(k);

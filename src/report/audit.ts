@@ -1,12 +1,12 @@
 import { format as csvFormat } from 'fast-csv';
+import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
-import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
+import type { RequirementFinding } from '../audit/types.js';
 import type { Cite } from '../catalog/types.js';
-import { once } from 'node:events';
+import { boundText } from '../flow/bound.js';
 import { FOLDED_CSV_COLUMNS, foldedCells, humanBytes, publicFlow, writeJsonWithFlows } from './flows.js';
 import { judgedLineChunks } from './json-lines.js';
-import { boundText } from '../flow/bound.js';
 import { endpoint, flowRolesNote, negotiationsRead, rolesFromNote, wrap } from './text.js';
 import { endLines, writePieces } from './write.js';
 

@@ -1,7 +1,7 @@
+import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
 import type { JudgedFlow } from '../audit/types.js';
 import type { Cite } from '../catalog/types.js';
-import type { Writable } from 'node:stream';
 import { boundText } from '../flow/bound.js';
 import { humanBytes } from './flows.js';
 import { endpoint, negotiationsRead, rolesFromNote } from './text.js';
