@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 
 /*
  * Where every report and table goes: standard output, a device or FIFO (written directly), or a file,
@@ -138,9 +138,35 @@ function failureOf(out: Writable): { failed: Promise<never>; dispose(): void } {
   return { failed, dispose: () => out.removeListener('error', onError) };
 }
 
-/** Resolves once everything written so far has left the stream (or rejects with its error). */
-function flushed(out: Writable): Promise<void> {
-  return new Promise((resolve, reject) => out.write('', (e) => (e ? reject(e) : resolve())));
+/** True while a report is being written to standard output: its failures are that report's. */
+let stdoutInUse = false;
+
+/**
+ * Standard output as a report writer sees it. process.stdout on a file writes synchronously and can
+ * throw from write() (EFBIG, ENOSPC), which inside a pipe from another stream would escape as an
+ * uncaught exception; here every failure arrives as this stream's 'error', and 'finish' means all of
+ * it was taken by the file, pipe or terminal.
+ */
+class StandardOutput extends Writable {
+  constructor() {
+    super({ highWaterMark: 1 << 16 });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (e?: Error | null) => void): void {
+    this.forward(chunk, done);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, done: (e?: Error | null) => void): void {
+    this.forward(Buffer.concat(chunks.map((c) => c.chunk)), done);
+  }
+
+  private forward(data: Buffer, done: (e?: Error | null) => void): void {
+    try {
+      process.stdout.write(data, (e) => done(e ?? null));
+    } catch (e) {
+      done(e as Error);
+    }
+  }
 }
 
 /** One output being written: standard output, a device written directly, or a temporary file beside its target. */
@@ -158,7 +184,7 @@ class OpenOutput {
   static async open(path: string | undefined): Promise<OpenOutput> {
     if (isStandardOutput(path)) {
       if (stdoutIsClosed()) throw new OutputError(STDOUT_LABEL, 'standard output is closed');
-      return new OpenOutput(STDOUT_LABEL, process.stdout, null, null, null);
+      return new OpenOutput(STDOUT_LABEL, new StandardOutput(), null, null, null);
     }
     try {
       const st = statOrNull(path);
@@ -186,12 +212,13 @@ class OpenOutput {
   /** Runs the writer; any failure of the stream ends it with an OutputError (the writer's own bugs pass as they are). */
   async write(writer: (out: Writable) => Promise<void>): Promise<void> {
     const { failed, dispose } = failureOf(this.out);
+    const toStdout = this.out instanceof StandardOutput;
+    if (toStdout) stdoutInUse = true;
     try {
       await Promise.race([writer(this.out), failed]);
-      if (this.fd === null) await Promise.race([flushed(this.out), failed]);
-      else {
-        this.out.end();
-        await Promise.race([once(this.out, 'finish'), failed]);
+      this.out.end();
+      await Promise.race([once(this.out, 'finish'), failed]);
+      if (this.fd !== null) {
         // A full disk or a failing device may only tell at fsync (NFS, quotas): the rename waits for it.
         if (this.tmp !== null) await fsyncFd(this.fd);
         const fd = this.fd;
@@ -202,6 +229,7 @@ class OpenOutput {
       if (this.out.errored === e || (e as NodeJS.ErrnoException).syscall !== undefined) throw new OutputError(this.where, reasonOf(e));
       throw e;
     } finally {
+      if (toStdout) stdoutInUse = false;
       dispose();
     }
   }
@@ -219,7 +247,7 @@ class OpenOutput {
   }
 
   async abort(): Promise<void> {
-    if (this.out !== process.stdout) this.out.destroy();
+    this.out.destroy();
     if (this.fd !== null) {
       const fd = this.fd;
       this.fd = null;
@@ -300,7 +328,7 @@ export function stopOnSignals(): void {
  */
 export function guardStandardOutput(): void {
   process.stdout.on('error', (e) => {
-    if (process.stdout.listenerCount('error') > 1) return;
+    if (stdoutInUse) return;
     removeTemporaryFiles();
     process.stderr.write(`flowaudit: ${new OutputError(STDOUT_LABEL, reasonOf(e)).message}\n`);
     process.exit(2);
