@@ -1,4 +1,4 @@
-import { close, closeSync, constants, createWriteStream, fsync, fsyncSync, open, openSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, Stats } from 'node:fs';
+import { closeSync, constants, createWriteStream, fsync, fsyncSync, open, openSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, Stats } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
@@ -40,6 +40,7 @@ function reasonOf(e: unknown): string {
     case 'EDQUOT': return 'disk quota exceeded';
     case 'EFBIG': return 'file too large';
     case 'EIO': return 'input/output error';
+    case 'ENXIO': return 'no such device or address';
     case 'EPIPE': return 'the reader closed the pipe';
     case 'EBADF': return 'standard output is closed';
     case 'ERR_STREAM_DESTROYED': return 'the output was closed';
@@ -50,10 +51,13 @@ function reasonOf(e: unknown): string {
 
 const openFd = promisify(open);
 const fsyncFd = promisify(fsync);
-const closeFd = promisify(close);
 
-/** No path, or `-`: standard output. */
-export const isStandardOutput = (path: string | undefined): path is undefined | '-' => path === undefined || path === '-';
+/**
+ * No path, `-`, or a name of this process's own standard output: standard output. /dev/stdout opened
+ * by name fails where it is a socket (ENXIO) and would truncate a file the shell opened for appending.
+ */
+export const isStandardOutput = (path: string | undefined): path is undefined | '-' | '/dev/stdout' =>
+  path === undefined || path === '-' || path === '/dev/stdout' || path === '/dev/fd/1' || path === '/proc/self/fd/1';
 
 /**
  * Node reopens a closed standard output on /dev/null (read-write, where a shell's `>/dev/null` is
@@ -221,9 +225,11 @@ class OpenOutput {
       if (this.fd !== null) {
         // A full disk or a failing device may only tell at fsync (NFS, quotas): the rename waits for it.
         if (this.tmp !== null) await fsyncFd(this.fd);
-        const fd = this.fd;
+        // The stream owns the descriptor and closes it (destroy() would close it again if we did).
+        const closed = once(this.out, 'close');
+        this.out.destroy();
+        await Promise.race([closed, failed]);
         this.fd = null;
-        await closeFd(fd);
       }
     } catch (e) {
       if (this.out.errored === e || (e as NodeJS.ErrnoException).syscall !== undefined) throw new OutputError(this.where, reasonOf(e));
@@ -247,12 +253,11 @@ class OpenOutput {
   }
 
   async abort(): Promise<void> {
+    // Destroying a file stream also closes its descriptor.
+    const closed = this.fd !== null && !this.out.closed ? once(this.out, 'close').catch(() => {}) : null;
     this.out.destroy();
-    if (this.fd !== null) {
-      const fd = this.fd;
-      this.fd = null;
-      await closeFd(fd).catch(() => {});
-    }
+    await closed;
+    this.fd = null;
     if (this.tmp !== null) {
       await rm(this.tmp, { force: true }).catch(() => {});
       pending.delete(this.tmp);
