@@ -15,10 +15,11 @@ import { scratch } from './helpers/scratch.js';
 const root = resolve(__dirname, '..');
 const cli = join(root, 'dist/cli/main.js');
 const s = scratch('fa-outputs-');
+// The smallest catalog and its sample: most of a run here is Node starting and loading the catalog.
 const CAPTURE = join(s.dir, 'site.pcapng');
-copyFileSync(join(root, 'samples/bmc-cm-site.pcapng'), CAPTURE);
-const ROLES = s.write('roles.yaml', readFileSync(join(root, 'samples/bmc-cm-roles.yaml')));
-const CATALOG = s.write('catalog.yaml', readFileSync(join(root, 'rules/bmc-cm.yaml')));
+copyFileSync(join(root, 'samples/cam-site.pcapng'), CAPTURE);
+const ROLES = s.write('roles.yaml', readFileSync(join(root, 'samples/cam-roles.yaml')));
+const CATALOG = s.write('catalog.yaml', readFileSync(join(root, 'rules/cam.yaml')));
 const WAIVERS = s.write('waivers.yaml', 'waivers:\n  - port: tcp/3389\n    hosts: [10.10.0.10]\n    reason: admin RDP\n    expires: 2099-01-01\n');
 const isRoot = process.getuid?.() === 0;
 symlinkSync(CAPTURE, join(s.dir, 'link-to-capture.pcapng'));
@@ -245,7 +246,7 @@ describe.concurrent('some commands: other targets, links to inputs, devices', ()
     expect(readFileSync(pcap, 'utf8')).toBe('an earlier live capture');
   });
 
-  for (const cmd of ['flows json', 'analyze csv', 'analyze html']) {
+  for (const cmd of ['flows json', 'analyze csv']) {
     it(`${cmd} --out over an older report on a file system that fills up keeps the older report`, async () => {
       const dir = join(s.dir, `full-${cmd.replace(' ', '-')}`);
       mkdirSync(dir);
@@ -259,7 +260,7 @@ describe.concurrent('some commands: other targets, links to inputs, devices', ()
     });
   }
 
-  for (const cmd of ['flows csv', 'analyze text']) {
+  for (const cmd of ['flows csv']) {
     it(`${cmd} into a pipe whose reader went away (EPIPE)`, async () => {
       const r = await run(byName(cmd).args(CAPTURE), { onStart: (child) => child.stdout!.destroy() });
       expectOneLineFailure(r, /^flowaudit: cannot write report to standard output: the reader closed the pipe\n$/);
@@ -294,8 +295,8 @@ describe('signals and concurrent writers', () => {
   let big: string;
   let bigger: string;
   beforeAll(() => {
-    big = manyFlows('many-flows.pcap', 40_000);
-    bigger = manyFlows('more-flows.pcap', 50_000);
+    big = manyFlows('many-flows.pcap', 30_000);
+    bigger = manyFlows('more-flows.pcap', 35_000);
   });
 
   /** Signals the run as soon as its temporary file appears beside the target, that is mid-write. */
@@ -318,9 +319,7 @@ describe('signals and concurrent writers', () => {
 
   for (const [cmd, format, signal, code] of [
     ['flows', 'json', 'SIGTERM', 143],
-    ['flows', 'text', 'SIGINT', 130],
     ['analyze', 'json', 'SIGINT', 130],
-    ['analyze', 'csv', 'SIGTERM', 143],
   ] as const) {
     it(`${cmd} --format ${format}: ${signal} mid-write leaves the older report and no temporary file, exit ${code}`, async () => {
       const dir = join(s.dir, `signal-${cmd}-${format}`);
@@ -358,7 +357,7 @@ describe('signals and concurrent writers', () => {
     expect([a.code, b.code, a.stderr, b.stderr]).toEqual([0, 0, '', '']);
     const report = JSON.parse(readFileSync(target, 'utf8'));
     // One file's report, not a mix: its own packet count, and as many flows as that run wrote.
-    expect([40_000, 50_000]).toContain(report.capture.packets);
+    expect([30_000, 35_000]).toContain(report.capture.packets);
     expect(report.flows.length).toBeGreaterThan(report.capture.packets - 10);
     expect(leftovers(s.dir)).toEqual([]);
   });

@@ -12,7 +12,7 @@ import type { RetireLimits } from '../flow/table.js';
 import { Inspectors } from '../inspect/index.js';
 import { auditJson, auditText } from '../report/audit.js';
 import { auditInputFiles, EXIT_FINDINGS, loadAuditInputs, ReportFormat, reportPaths, writeReport } from './analyze.js';
-import { checkOutputs, isStandardOutput, writeOutput, writeText } from './output.js';
+import { checkOutputs, EXIT_UNWRITABLE, isStandardOutput, OutputError, STDOUT_LABEL, writeOutput, writeText } from './output.js';
 
 export interface LiveCliOptions {
   interface?: string;
@@ -86,7 +86,12 @@ export async function runLive(opts: LiveCliOptions, version: string, setExit: (c
   let ticks = 0;
   const tick = setInterval(() => {
     ticks++;
-    emit.periodic(session.report(ticks, false, null)).catch((e) => process.stderr.write(`flowaudit: ${(e as Error).message}\n`));
+    emit.periodic(session.report(ticks, false, null)).catch((e) => {
+      process.stderr.write(`flowaudit: ${(e as Error).message}\n`);
+      // A file may be writable again at the next tick (space freed); a standard output that failed
+      // (the reader went away, closed, full) will not be, and reports nobody sees are no session.
+      if (e instanceof OutputError && e.where === STDOUT_LABEL) process.exit(EXIT_UNWRITABLE);
+    });
   }, reportEvery * 1000);
   // Housekeeping more often than reports: old flows fold away, the pcapng file is flushed.
   const chores = setInterval(() => session.housekeeping(), Math.min(reportEvery, 5) * 1000);

@@ -5,7 +5,7 @@ import { summarise } from '../flow/pipeline.js';
 import { buildFlowsSharded } from '../worker/sharded.js';
 import { flowsText, writeFlowsCsv, writeFlowsJson } from '../report/flows.js';
 import { registerAnalyze, registerLive } from './commands.js';
-import { checkOutputs, guardStandardOutput, OutputError, stopOnSignals, writeOutput, writeText } from './output.js';
+import { checkOutputs, EXIT_UNWRITABLE, guardStandardOutput, OutputError, stopOnSignals, writeOutput, writeText } from './output.js';
 import { progressFor } from './progress.js';
 import { parseWorkers, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
@@ -126,7 +126,7 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof LintFailed) return EXIT_INPUT;
     if (e instanceof OutputError) {
       process.stderr.write(`flowaudit: ${e.message}\n`);
-      return EXIT_INPUT;
+      return EXIT_UNWRITABLE;
     }
     if (e instanceof LocatedInputError) {
       process.stderr.write(`${e.message}\n`);

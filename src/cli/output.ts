@@ -27,6 +27,9 @@ export class OutputError extends Error {
 
 export const STDOUT_LABEL = 'to standard output';
 
+/** The exit code when a report could not be written: the same 2 as for unusable input. */
+export const EXIT_UNWRITABLE = 2;
+
 /** An errno as a reader-facing reason. */
 function reasonOf(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
@@ -336,6 +339,6 @@ export function guardStandardOutput(): void {
     if (stdoutInUse) return;
     removeTemporaryFiles();
     process.stderr.write(`flowaudit: ${new OutputError(STDOUT_LABEL, reasonOf(e)).message}\n`);
-    process.exit(2);
+    process.exit(EXIT_UNWRITABLE);
   });
 }
