@@ -2,9 +2,9 @@
  * Where reports go: a report is written whole or not at all, a write error is one line and exit 2,
  * an input is never overwritten, a signal leaves nothing half-written at the target.
  */
-import { spawn, type StdioOptions } from 'node:child_process';
+import { execFileSync, spawn, type StdioOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writePcap } from '../src/capture/writer.js';
@@ -121,6 +121,20 @@ describe('the output module', () => {
     await writeOutput(join(dir, 'link.txt'), (out) => writeText(out, 'new\n'));
     expect(readFileSync(real, 'utf8')).toBe('new\n');
     expect(lstatSync(join(dir, 'link.txt')).isSymbolicLink()).toBe(true);
+  });
+
+  it('a FIFO is written directly, not renamed over', async () => {
+    const dir = fresh('fifo');
+    const fifo = join(dir, 'report.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const read = new Promise<string>((resolve) => {
+      let text = '';
+      createReadStream(fifo, 'utf8').on('data', (d) => (text += d)).on('end', () => resolve(text));
+    });
+    await writeOutput(fifo, (out) => writeText(out, 'through the pipe\n'));
+    expect(await read).toBe('through the pipe\n');
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    expect(readdirSync(dir)).toEqual(['report.fifo']);
   });
 
   it('outputs that belong together are renamed only when all are complete', async () => {

@@ -138,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const err = e as NodeJS.ErrnoException;
     if (err.code !== undefined && err.syscall !== undefined) {
-      process.stderr.write(`flowaudit: ${err.path ?? ''}: ${err.message}\n`);
+      process.stderr.write(`flowaudit: ${err.path ? `${err.path}: ` : ''}${err.message}\n`);
       return EXIT_INPUT;
     }
     return internalError(e);
