@@ -147,6 +147,19 @@ function failureOf(out: Writable): { failed: Promise<never>; dispose(): void } {
 
 /** True while a report is being written to standard output: its failures are that report's. */
 let stdoutInUse = false;
+/** The first failure of standard output: it fails once ('error' is emitted once), later reports must know. */
+let stdoutBroken: Error | null = null;
+/** Set by guardStandardOutput: a failure outside any report ends the process. */
+let exitOnStrayFailure = false;
+
+process.stdout.on('error', (e) => {
+  const stray = !stdoutInUse && stdoutBroken === null;
+  stdoutBroken ??= e;
+  if (!stray || !exitOnStrayFailure) return;
+  removeTemporaryFiles();
+  process.stderr.write(`flowaudit: ${new OutputError(STDOUT_LABEL, reasonOf(e)).message}\n`);
+  process.exit(EXIT_UNWRITABLE);
+});
 
 /**
  * Standard output as a report writer sees it. process.stdout on a file writes synchronously and can
@@ -157,7 +170,19 @@ let stdoutInUse = false;
 class StandardOutput extends Writable {
   constructor() {
     super({ highWaterMark: 1 << 16 });
+    const onError = (e: Error) => this.destroy(e);
+    process.stdout.on('error', onError);
+    this.once('close', () => process.stdout.removeListener('error', onError));
+    // An earlier report already found standard output broken: it emits no second 'error'.
+    const broken = stdoutBroken ?? (process.stdout.destroyed ? Object.assign(new Error('standard output is closed'), { code: 'EBADF' }) : null);
+    if (broken) process.nextTick(onError, broken);
   }
+
+  private readonly failed = (e?: Error | null) => {
+    if (!e) return;
+    stdoutBroken ??= e;
+    this.destroy(e);
+  };
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (e?: Error | null) => void): void {
     this.forward(chunk, done);
@@ -167,9 +192,20 @@ class StandardOutput extends Writable {
     this.forward(Buffer.concat(chunks.map((c) => c.chunk)), done);
   }
 
+  /** 'finish' waits until process.stdout has written everything before (its callbacks run in order). */
+  override _final(done: (e?: Error | null) => void): void {
+    try {
+      process.stdout.write('', (e) => done(e ?? null));
+    } catch (e) {
+      done(e as Error);
+    }
+  }
+
+  /** Passes data on with process.stdout's own backpressure; its failures reach us as 'error' (above). */
   private forward(data: Buffer, done: (e?: Error | null) => void): void {
     try {
-      process.stdout.write(data, (e) => done(e ?? null));
+      if (process.stdout.write(data, this.failed)) done();
+      else process.stdout.once('drain', () => done());
     } catch (e) {
       done(e as Error);
     }
@@ -335,10 +371,5 @@ export function stopOnSignals(): void {
  * 2, never an unhandled 'error' event. A report being written handles its own errors first.
  */
 export function guardStandardOutput(): void {
-  process.stdout.on('error', (e) => {
-    if (stdoutInUse) return;
-    removeTemporaryFiles();
-    process.stderr.write(`flowaudit: ${new OutputError(STDOUT_LABEL, reasonOf(e)).message}\n`);
-    process.exit(EXIT_UNWRITABLE);
-  });
+  exitOnStrayFailure = true;
 }
