@@ -77,7 +77,8 @@ export async function writeFlowsCsv(batches: Iterable<FlowRecord[]>, out: Writab
         vlan: f.vlan ?? '',
         tunnel: f.tunnel?.join('+') ?? '',
       });
-      if (!ok) await once(stream, 'drain');
+      // Waiting for drain also ends when the output fails, so `ended` never rejects unawaited.
+      if (!ok) await Promise.race([once(stream, 'drain'), ended]);
     }
   }
   stream.end();
