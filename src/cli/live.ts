@@ -11,6 +11,7 @@ import { newFlowRun, packetSink } from '../flow/pipeline.js';
 import type { RetireLimits } from '../flow/table.js';
 import { Inspectors } from '../inspect/index.js';
 import { auditJson, auditText } from '../report/audit.js';
+import { terminalSafe } from '../report/escape.js';
 import { EXIT_FINDINGS, loadAuditInputs, ReportFormat, requirementsCsvPath, writeReport } from './analyze.js';
 
 export interface LiveCliOptions {
@@ -73,7 +74,7 @@ async function writeAtomically(path: string, format: ReportFormat, report: Audit
 /** `flowaudit live`: the session from its options; `setExit(1)` when --fail-on matched in the final report. */
 export async function runLive(opts: LiveCliOptions, version: string, setExit: (code: number) => void): Promise<void> {
   if (opts.listInterfaces) {
-    const lines = listInterfaces().map((d) => `${d.name.padEnd(18)} ${d.addresses.map((a) => a.addr).join(' ') || '-'}${d.description ? `  (${d.description})` : ''}`);
+    const lines = listInterfaces().map((d) => `${terminalSafe(d.name).padEnd(18)} ${d.addresses.map((a) => a.addr).join(' ') || '-'}${d.description ? `  (${terminalSafe(d.description)})` : ''}`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return;
   }

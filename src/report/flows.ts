@@ -2,6 +2,7 @@ import { format as csvFormat } from 'fast-csv';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
+import { terminalSafe } from './escape.js';
 import { endpoint } from './text.js';
 
 export const FLOW_CSV_COLUMNS = [
@@ -106,7 +107,7 @@ function duration(sec: number): string {
 /** A table for a terminal, like a conversation list, followed by what went wrong in the capture. */
 export function flowsText(capture: CaptureSummary, flows: FlowRecord[]): string {
   const lines: string[] = [];
-  const files = capture.files.map((f) => f.file).join(', ');
+  const files = capture.files.map((f) => terminalSafe(f.file)).join(', ');
   lines.push(`${files}: ${capture.packets} packets, ${humanBytes(capture.bytes)}, ${flows.length} flows`);
   if (capture.first !== null) lines.push(`time ${capture.first} … ${capture.last}`);
   lines.push('');
@@ -142,7 +143,7 @@ export function flowsText(capture: CaptureSummary, flows: FlowRecord[]): string 
   else {
     lines.push(`decode errors: ${capture.decodeErrorCount}`);
     for (const [reason, { count, first }] of errors) {
-      const where = first.map((p) => `${p.file} #${p.record} @${p.offset}`).join('; ');
+      const where = first.map((p) => `${terminalSafe(p.file)} #${p.record} @${p.offset}`).join('; ');
       lines.push(`  ${reason}: ${count} (first at ${where})`);
     }
   }
@@ -150,7 +151,7 @@ export function flowsText(capture: CaptureSummary, flows: FlowRecord[]): string 
     for (const i of file.interfaces) {
       const s = i.stats;
       if (s && ((s.droppedByInterface ?? 0) > 0 || (s.droppedByOs ?? 0) > 0)) {
-        lines.push(`${file.file} interface ${i.index}${i.name ? ` (${i.name})` : ''}: dropped ${s.droppedByInterface ?? 0} by interface, ${s.droppedByOs ?? 0} by OS`);
+        lines.push(`${terminalSafe(file.file)} interface ${i.index}${i.name ? ` (${terminalSafe(i.name)})` : ''}: dropped ${s.droppedByInterface ?? 0} by interface, ${s.droppedByOs ?? 0} by OS`);
       }
     }
   }
