@@ -1054,8 +1054,6 @@ class IsoBytes {
         this.sec = sec;
       } else {
         const whole = formatIso(sec, 0, 0);
-        // Out of Date's range: formatIso writes "@sec.ns" instead; rare enough to take the slow path.
-        if (whole.startsWith('@')) return str(b, p, formatIso(sec, ns, digits));
         this.otherHead = this.head;
         this.otherSec = this.sec;
         this.head = ascii(`"${whole.slice(0, -1)}`);
