@@ -1,6 +1,7 @@
 import { format as csvFormat } from 'fast-csv';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { MAX_PENDING_DATAGRAMS } from '../flow/fragments.js';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
 import { terminalSafe } from './escape.js';
 import { endpoint } from './text.js';
@@ -138,6 +139,7 @@ export function flowsText(capture: CaptureSummary, flows: FlowRecord[]): string 
   const notIp = Object.entries(capture.notIp);
   if (notIp.length > 0) lines.push(`not IP: ${notIp.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   if (capture.orphanFragments > 0) lines.push(`IP fragments whose first fragment was not captured: ${capture.orphanFragments}`);
+  if (capture.fragmentOverflow > 0) lines.push(`fragmented datagrams forgotten at the bound of ${MAX_PENDING_DATAGRAMS} waiting: ${capture.fragmentOverflow}`);
   const errors = Object.entries(capture.decodeErrors);
   if (errors.length === 0) lines.push('decode errors: none');
   else {
