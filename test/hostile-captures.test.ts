@@ -18,6 +18,8 @@ import { DamageTally, InputError } from '../src/core/errors.js';
 import { FRAGMENT_TIMEOUT_SEC, MAX_PENDING_DATAGRAMS } from '../src/flow/fragments.js';
 import { csvText, terminalSafe } from '../src/report/escape.js';
 import { frame } from '../src/synth/frames.js';
+import { buildFlows, summarise } from '../src/flow/pipeline.js';
+import { buildFlowsSharded } from '../src/worker/sharded.js';
 import { skipWithoutTcpdump } from './helpers/captures.js';
 import { scratch } from './helpers/scratch.js';
 
@@ -144,6 +146,36 @@ describe('IP fragments', () => {
     expect(capture.orphanFragments).toBe(2);
     expect(capture.fragmentOverflow).toBe(1);
   }, 60_000);
+});
+
+describe('fragments across shard boundaries', () => {
+  it('one pass and 2 or 3 workers agree: joined, timed out and orphan fragments alike', async () => {
+    // 3 000 datagrams, each first fragment followed 40 packets later by a later one (so shards cut
+    // between them), every 7th later fragment past the timeout, every 11th first fragment missing.
+    const packets: Array<{ data: Buffer; tsSec: number; tsNs: number }> = [];
+    const T = 1.7e9;
+    const frag = (i: number, later: boolean) => {
+      const b = Buffer.from(frame({ proto: 'udp', src: `10.0.${i % 5}.1`, dst: '10.9.0.2', srcPort: 2000 + (i % 300), dstPort: 53, payload: 40 }, { ipId: i & 0xffff }));
+      b.writeUInt16BE(later ? 185 : 0x2000, 14 + 6);
+      return b;
+    };
+    const events: Array<[number, Buffer]> = [];
+    for (let i = 0; i < 3000; i++) {
+      if (i % 11 !== 0) events.push([i * 10, frag(i, false)]);
+      events.push([(i + 40) * 10 + (i % 7 === 0 ? 40_000 : 1), frag(i, true)]);
+    }
+    events.sort((a, b) => a[0] - b[0]);
+    for (const [ms, data] of events) packets.push({ data, tsSec: T + Math.floor(ms / 1000), tsNs: (ms % 1000) * 1e6 });
+    const path = tmp.write('fragments-sharded.pcap', writePcap(packets, { linkType: 1 }));
+    const outcome = async (workers: number) => {
+      const run = workers === 1 ? await buildFlows([path]) : await buildFlowsSharded([path], { workers, minShardBytes: 16_384 });
+      const { files: _f, ...capture } = summarise(run);
+      return { capture, flows: run.table.export() };
+    };
+    const one = await outcome(1);
+    expect(one.capture.orphanFragments).toBe(273 + 429 - 39); // missing firsts + timed out, counted once
+    for (const workers of [2, 3]) expect(await outcome(workers), `${workers} workers`).toEqual(one);
+  });
 });
 
 describe.skipIf(skipWithoutTcpdump('gzip streams against zcat | tcpdump'))('a gzip stream that breaks keeps every packet decompressed before the break', () => {
