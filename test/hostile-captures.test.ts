@@ -17,6 +17,7 @@ import { PcapngWriter, PcapWriter, writePcap, writePcapng } from '../src/capture
 import { DamageTally, InputError } from '../src/core/errors.js';
 import { FRAGMENT_TIMEOUT_SEC, MAX_PENDING_DATAGRAMS } from '../src/flow/fragments.js';
 import { csvText, terminalSafe } from '../src/report/escape.js';
+import { tftpReadRequest } from '../src/synth/dcerpc.js';
 import { frame } from '../src/synth/frames.js';
 import { buildFlows, summarise } from '../src/flow/pipeline.js';
 import { buildFlowsSharded } from '../src/worker/sharded.js';
@@ -275,6 +276,20 @@ describe('capture strings never carry control characters to a terminal', () => {
     const missing = flowaudit(['flows', join(tmp.dir, 'no\x1b[31mfile.pcap')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^flowaudit: .*no\\x1b\[31mfile\.pcap: cannot open: no such file\n$/);
+  });
+
+  it('a TFTP file name an inspector read is escaped in the analyze text report and CSV-guarded where it starts a cell', () => {
+    const name = '=cmd|\x1b]0;pwned\x07|\u202eexe.sdi';
+    const rrq = frame({ proto: 'udp', src: '10.3.0.50', dst: '10.1.0.30', srcPort: 50001, dstPort: 69, payload: tftpReadRequest(name) });
+    const path = tmp.write('tftp.pcap', writePcap([{ data: rrq, tsSec: 1.7e9, tsNs: 0 }, { data: udp(9), tsSec: 1.7e9 + 60, tsNs: 0 }], { linkType: 1 }));
+    const text = flowaudit(['analyze', path, '--catalog', 'sccm2007']);
+    expect(text.stderr).toBe('');
+    expect(text.stdout).toContain('TFTP RRQ =cmd|\\x1b]0;pwned\\x07|'); // the inspector keeps the controls, the report escapes them
+    expect(text.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f\u202e]/);
+    const csv = flowaudit(['analyze', path, '--catalog', 'sccm2007', '--format', 'csv']).stdout;
+    expect(csv).toContain(name.slice(0, 10)); // CSV keeps the string (quoted by fast-csv), guarded only at a cell's start
+    // Number columns stay numbers: the packets and bytes of every flow row are bare integers.
+    for (const row of csv.split('\n').slice(1).filter((l) => /^(expected|undocumented|role-mismatch),/.test(l))) expect(row).toMatch(/,\d+,\d+,/);
   });
 
   it('the escapes: every control, bidi and invisible code point, and nothing else', () => {
