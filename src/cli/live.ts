@@ -13,6 +13,7 @@ import { Inspectors } from '../inspect/index.js';
 import { auditJson, auditText } from '../report/audit.js';
 import { auditInputFiles, EXIT_FINDINGS, loadAuditInputs, ReportFormat, reportPaths, writeReport } from './analyze.js';
 import { checkOutputs, EXIT_UNWRITABLE, isStandardOutput, OutputError, STDOUT_LABEL, writeOutput, writeText } from './output.js';
+import { terminalSafe } from '../report/escape.js';
 
 export interface LiveCliOptions {
   interface?: string;
@@ -61,7 +62,7 @@ function parseCount(flag: string, text: string, min: number, max: number, bytes 
 /** `flowaudit live`: the session from its options; `setExit(1)` when --fail-on matched in the final report. */
 export async function runLive(opts: LiveCliOptions, version: string, setExit: (code: number) => void): Promise<void> {
   if (opts.listInterfaces) {
-    const lines = listInterfaces().map((d) => `${d.name.padEnd(18)} ${d.addresses.map((a) => a.addr).join(' ') || '-'}${d.description ? `  (${d.description})` : ''}`);
+    const lines = listInterfaces().map((d) => `${terminalSafe(d.name).padEnd(18)} ${d.addresses.map((a) => a.addr).join(' ') || '-'}${d.description ? `  (${terminalSafe(d.description)})` : ''}`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return;
   }

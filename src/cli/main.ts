@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { InputError, LocatedInputError } from '../core/errors.js';
 import { summarise } from '../flow/pipeline.js';
 import { buildFlowsSharded } from '../worker/sharded.js';
+import { terminalSafe } from '../report/escape.js';
 import { flowsText, writeFlowsCsv, writeFlowsJson } from '../report/flows.js';
 import { registerAnalyze, registerLive } from './commands.js';
 import { checkOutputs, EXIT_UNWRITABLE, guardStandardOutput, OutputError, stopOnSignals, writeOutput, writeText } from './output.js';
@@ -124,21 +125,23 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? EXIT_OK : EXIT_INPUT;
     }
     if (e instanceof LintFailed) return EXIT_INPUT;
+    // Messages name files and inputs: no control character of theirs reaches the terminal, line by line.
+    const safe = (m: string) => m.split('\n').map(terminalSafe).join('\n');
     if (e instanceof OutputError) {
-      process.stderr.write(`flowaudit: ${e.message}\n`);
+      process.stderr.write(`flowaudit: ${safe(e.message)}\n`);
       return EXIT_UNWRITABLE;
     }
     if (e instanceof LocatedInputError) {
-      process.stderr.write(`${e.message}\n`);
+      process.stderr.write(`${safe(e.message)}\n`);
       return EXIT_INPUT;
     }
     if (e instanceof InputError) {
-      process.stderr.write(`flowaudit: ${e.message}\n`);
+      process.stderr.write(`flowaudit: ${safe(e.message)}\n`);
       return EXIT_INPUT;
     }
     const err = e as NodeJS.ErrnoException;
     if (err.code !== undefined && err.syscall !== undefined) {
-      process.stderr.write(`flowaudit: ${err.path ? `${err.path}: ` : ''}${err.message}\n`);
+      process.stderr.write(`flowaudit: ${safe(`${err.path ? `${err.path}: ` : ''}${err.message}`)}\n`);
       return EXIT_INPUT;
     }
     return internalError(e);

@@ -180,6 +180,8 @@ export interface CaptureSummary {
   decodeErrors: ReturnType<DamageTally['toJSON']>;
   decodeErrorCount: number;
   orphanFragments: number;
+  /** Datagrams whose first fragment was forgotten because 65 536 were waiting (src/flow/fragments.ts). */
+  fragmentOverflow: number;
   timeReversals: number;
 }
 
@@ -204,6 +206,7 @@ export function summarise(run: FlowRun): CaptureSummary {
     decodeErrors: run.damage.toJSON(),
     decodeErrorCount: run.damage.total,
     orphanFragments: run.table.orphanFragments,
+    fragmentOverflow: run.table.fragmentOverflow,
     timeReversals: run.timeReversals,
   };
 }

@@ -1,7 +1,9 @@
 import { format as csvFormat } from 'fast-csv';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { MAX_PENDING_DATAGRAMS } from '../flow/fragments.js';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
+import { terminalSafe } from './escape.js';
 import { endpoint } from './text.js';
 
 export const FLOW_CSV_COLUMNS = [
@@ -107,7 +109,7 @@ function duration(sec: number): string {
 /** A table for a terminal, like a conversation list, followed by what went wrong in the capture. */
 export function flowsText(capture: CaptureSummary, flows: FlowRecord[]): string {
   const lines: string[] = [];
-  const files = capture.files.map((f) => f.file).join(', ');
+  const files = capture.files.map((f) => terminalSafe(f.file)).join(', ');
   lines.push(`${files}: ${capture.packets} packets, ${humanBytes(capture.bytes)}, ${flows.length} flows`);
   if (capture.first !== null) lines.push(`time ${capture.first} … ${capture.last}`);
   lines.push('');
@@ -138,12 +140,13 @@ export function flowsText(capture: CaptureSummary, flows: FlowRecord[]): string 
   const notIp = Object.entries(capture.notIp);
   if (notIp.length > 0) lines.push(`not IP: ${notIp.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   if (capture.orphanFragments > 0) lines.push(`IP fragments whose first fragment was not captured: ${capture.orphanFragments}`);
+  if (capture.fragmentOverflow > 0) lines.push(`fragmented datagrams forgotten at the bound of ${MAX_PENDING_DATAGRAMS} waiting: ${capture.fragmentOverflow}`);
   const errors = Object.entries(capture.decodeErrors);
   if (errors.length === 0) lines.push('decode errors: none');
   else {
     lines.push(`decode errors: ${capture.decodeErrorCount}`);
     for (const [reason, { count, first }] of errors) {
-      const where = first.map((p) => `${p.file} #${p.record} @${p.offset}`).join('; ');
+      const where = first.map((p) => `${terminalSafe(p.file)} #${p.record} @${p.offset}`).join('; ');
       lines.push(`  ${reason}: ${count} (first at ${where})`);
     }
   }
@@ -151,7 +154,7 @@ export function flowsText(capture: CaptureSummary, flows: FlowRecord[]): string 
     for (const i of file.interfaces) {
       const s = i.stats;
       if (s && ((s.droppedByInterface ?? 0) > 0 || (s.droppedByOs ?? 0) > 0)) {
-        lines.push(`${file.file} interface ${i.index}${i.name ? ` (${i.name})` : ''}: dropped ${s.droppedByInterface ?? 0} by interface, ${s.droppedByOs ?? 0} by OS`);
+        lines.push(`${terminalSafe(file.file)} interface ${i.index}${i.name ? ` (${terminalSafe(i.name)})` : ''}: dropped ${s.droppedByInterface ?? 0} by interface, ${s.droppedByOs ?? 0} by OS`);
       }
     }
   }
