@@ -93,6 +93,52 @@ export function inBlock(block: AddressBlock, addr: { family: 4 | 6; value: bigin
 }
 
 /**
+ * The blocks that hold an address, found without scanning them all: one Map per prefix length in use,
+ * keyed by the block's first address. A lookup asks each length in use once (at most 33 for IPv4, 129
+ * for IPv6), so a million exact hosts cost one Map lookup, and a host's covering prefixes a few more.
+ */
+export class BlockIndex<T> {
+  private readonly v4 = new Map<number, Map<number, T[]>>();
+  private readonly v6 = new Map<number, Map<bigint, T[]>>();
+  private lengths4: number[] = [];
+  private lengths6: number[] = [];
+
+  add(block: AddressBlock, value: T): void {
+    const byLength = block.family === 4 ? this.v4 : this.v6;
+    let table = byLength.get(block.prefix) as Map<number | bigint, T[]> | undefined;
+    if (!table) {
+      byLength.set(block.prefix, (table = new Map()) as never);
+      if (block.family === 4) this.lengths4 = [...this.v4.keys()].sort((a, b) => a - b);
+      else this.lengths6 = [...this.v6.keys()].sort((a, b) => a - b);
+    }
+    const key = block.family === 4 ? Number(block.lo) : block.lo;
+    const list = table.get(key);
+    if (list) list.push(value);
+    else table.set(key, [value]);
+  }
+
+  /** Calls `found` for every value whose block holds the address, with the block's prefix length and first address. */
+  forEach(addr: { family: 4 | 6; value: bigint }, found: (value: T, prefix: number, lo: bigint) => void): void {
+    if (addr.family === 4) {
+      const v = Number(addr.value);
+      for (const len of this.lengths4) {
+        const size = 2 ** (32 - len);
+        const lo = v - (v % size);
+        const list = this.v4.get(len)!.get(lo);
+        if (list) for (const x of list) found(x, len, BigInt(lo));
+      }
+      return;
+    }
+    for (const len of this.lengths6) {
+      const shift = BigInt(128 - len);
+      const lo = (addr.value >> shift) << shift;
+      const list = this.v6.get(len)!.get(lo);
+      if (list) for (const x of list) found(x, len, lo);
+    }
+  }
+}
+
+/**
  * The default site space: what is inside a site when nobody says more. RFC 1918, the shared address
  * space of carrier-grade NAT (RFC 6598: never routed on the Internet, so never a vendor's cloud, and
  * used inside sites for VPN overlays and container networks), IPv6 unique local addresses, and the
