@@ -26,11 +26,16 @@ export interface CatalogProblem {
   message: string;
 }
 
+const PROBLEMS_SHOWN = 50;
+
 /** A catalog that cannot be used: every problem with file, line and what is wrong. */
 export class CatalogError extends LocatedInputError {
   constructor(readonly problems: CatalogProblem[]) {
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
-    super(problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('\n'));
+    // The first PROBLEMS_SHOWN are printed: a generated catalog with a mistake in every row stays readable.
+    const shown = problems.slice(0, PROBLEMS_SHOWN).map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`);
+    if (problems.length > PROBLEMS_SHOWN) shown.push(`${problems[0]!.file}: … and ${problems.length - PROBLEMS_SHOWN} more problems`);
+    super(shown.join('\n'));
     this.name = 'CatalogError';
   }
 }
