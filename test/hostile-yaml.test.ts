@@ -81,6 +81,25 @@ describe('hostile catalogs (catalog lint: one line a file, exit 2)', () => {
     expect(() => loadCatalog(at('cycle-a.yaml'))).toThrow(`${at('cycle-b.yaml')}:2:10: "extends" forms a cycle: ${at('cycle-a.yaml')} extends ${at('cycle-b.yaml')} extends ${at('cycle-a.yaml')}`);
   });
 
+  it('an acts-as chain of 2000 roles is refused, and a mistake in every row lists the first 50', () => {
+    const roles = Array.from({ length: 2000 }, (_, i) => `  - { id: r-${i}, name: R${i}${i + 1 < 2000 ? `, acts-as: r-${i + 1}` : ''} }`).join('\n');
+    const chain = write('acts-as-chain.yaml', `id: chain\nname: Chain\ndocuments: [{ id: d, title: D }]\nroles:\n${roles}\nrules: []\n`);
+    expect(() => loadCatalog(chain)).toThrow(`${chain}:5:35: roles.0.acts-as: acts-as chains more than 16 roles: r-0 → r-1 → r-2 → r-3 → r-4 → r-5 → … (11 more)`);
+    const rules = Array.from({ length: 1000 }, (_, i) => `  - { id: rule-${i}, from: nobody, to: a, transport: tcp, ports: 1, required: optional, cite: { section: S, text: T } }`).join('\n');
+    const bad = write('bad-rows.yaml', `id: bad\nname: Bad\ndocuments: [{ id: d, title: D }]\nroles: [{ id: a, name: A }]\nrules:\n${rules}\n`);
+    const lines = (() => {
+      try {
+        loadCatalog(bad);
+      } catch (e) {
+        return (e as Error).message.split('\n');
+      }
+      return [];
+    })();
+    expect(lines).toHaveLength(51);
+    expect(lines[0]).toBe(`${bad}:6:25: rules.0.from: unknown role "nobody" (declared: a)`);
+    expect(lines[50]).toBe(`${bad}: … and 950 more problems`);
+  });
+
   it('a catalog of 10 000 roles and 1000 rules loads in seconds', () => {
     const roles = Array.from({ length: 10_000 }, (_, i) => `  - { id: role-${i}, name: Role ${i} }`).join('\n');
     const rules = Array.from({ length: 1000 }, (_, i) => `  - { id: rule-${i}, from: role-${i}, to: role-${i + 1}, transport: tcp, ports: ${1000 + i}, required: optional, cite: { section: S, text: T } }`).join('\n');

@@ -478,7 +478,38 @@ function checkActsAs(rawRoles: RawRole[], roles: Role[], problem: (path: Array<s
     reported.add(c);
     problem(['roles', i, 'acts-as'], `acts-as forms a cycle: ${someOf(cycleFrom(r.id, byId, component), 12).replace(/, /g, ' → ')}`);
   });
+  if (component.size > 0) return;
+  // Without cycles: how many roles each one's acts-as chain holds (itself included), walked without
+  // recursion; the audit expands every host's roles through these chains.
+  const depth = new Map<string, number>();
+  const longest = (start: string): number => {
+    const work = [start];
+    while (work.length > 0) {
+      const id = work[work.length - 1]!;
+      const next = (byId.get(id)?.actsAs ?? []).filter((x) => byId.has(x) && !depth.has(x));
+      if (next.length > 0) {
+        work.push(...next.slice(0, 1));
+        continue;
+      }
+      work.pop();
+      depth.set(id, 1 + (byId.get(id)?.actsAs ?? []).reduce((m, x) => Math.max(m, depth.get(x) ?? 0), 0));
+    }
+    return depth.get(start)!;
+  };
+  const deep = rawRoles.findIndex((r) => longest(r.id) > ACTS_AS_DEPTH_LIMIT);
+  if (deep >= 0) {
+    const chain = [rawRoles[deep]!.id];
+    for (let at = chain[0]!; chain.length <= ACTS_AS_DEPTH_LIMIT; ) {
+      const next = (byId.get(at)?.actsAs ?? []).filter((x) => depth.has(x)).sort((a, b) => depth.get(b)! - depth.get(a)!)[0];
+      if (next === undefined) break;
+      chain.push((at = next));
+    }
+    problem(['roles', deep, 'acts-as'], `acts-as chains more than ${ACTS_AS_DEPTH_LIMIT} roles: ${someOf(chain, 6).replace(/, /g, ' → ')}`);
+  }
 }
+
+/** How many roles one acts-as chain may hold: a relay acts as a client, a client as nothing (2). */
+const ACTS_AS_DEPTH_LIMIT = 16;
 
 /**
  * The roles that lie on an acts-as cycle, each with the number of its strongly connected component
