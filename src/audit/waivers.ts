@@ -96,13 +96,34 @@ function hostIn(w: Waiver, addrs: Array<string | null>): boolean {
 /** Marks waived findings; expired waivers are not applied. Returns the expired ones. */
 export function applyWaivers(waivers: Waiver[], flows: JudgedFlows, requirements: RequirementFinding[], today: string): Waiver[] {
   const active = waivers.filter((w) => !w.expires || w.expires >= today);
+  // The active waivers by the rule and by the port they name, in file order: a flow asks only those
+  // (a waiver file may hold a hundred thousand waivers, a capture as many findings).
+  const byRule = new Map<string, Waiver[]>();
+  const byPort = new Map<string, Waiver[]>();
+  const file = (map: Map<string, Waiver[]>, key: string, w: Waiver) => {
+    const list = map.get(key);
+    if (list) list.push(w);
+    else map.set(key, [w]);
+  };
+  active.forEach((w) => {
+    if (w.rule) file(byRule, w.rule, w);
+    if (w.port) file(byPort, `${w.port.proto}/${w.port.port}`, w);
+  });
+  const order = new Map(active.map((w, i) => [w, i]));
+  /** The first waiver in file order among both lists that holds one of the hosts. */
+  const first = (lists: Array<Waiver[] | undefined>, addrs: Array<string | null>): Waiver | undefined => {
+    let best: Waiver | undefined;
+    for (const list of lists) {
+      const w = list?.find((x) => hostIn(x, addrs));
+      if (w && (best === undefined || order.get(w)! < order.get(best)!)) best = w;
+    }
+    return best;
+  };
   const hosts = flows.columns.hosts;
   for (let i = 0; active.length > 0 && i < flows.length; i++) {
     const j = flows.judgement(i);
     if (j.verdict === 'expected') continue;
-    const proto = flows.proto(i);
-    const serverPort = flows.serverPort(i);
-    const w = active.find((w) => ((w.rule && w.rule === j.rule) || (w.port && w.port.proto === proto && w.port.port === serverPort)) && hostIn(w, [hosts[flows.client(i)]!, hosts[flows.server(i)]!]));
+    const w = first([j.rule ? byRule.get(j.rule) : undefined, byPort.get(`${flows.proto(i)}/${flows.serverPort(i)}`)], [hosts[flows.client(i)]!, hosts[flows.server(i)]!]);
     if (w) {
       flows.waive(i, { reason: w.reason, ...(w.expires ? { expires: w.expires } : {}) });
       w.used++;
@@ -110,7 +131,7 @@ export function applyWaivers(waivers: Waiver[], flows: JudgedFlows, requirements
   }
   for (const r of requirements) {
     if (r.status === 'satisfied') continue;
-    const w = active.find((w) => w.rule === r.rule && hostIn(w, [r.from, r.to]));
+    const w = first([byRule.get(r.rule)], [r.from, r.to]);
     if (w) {
       r.waived = { reason: w.reason, ...(w.expires ? { expires: w.expires } : {}) };
       w.used++;
