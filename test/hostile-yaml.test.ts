@@ -61,7 +61,7 @@ describe('hostile catalogs (catalog lint: one line a file, exit 2)', () => {
       `${files.block}:3:134: YAML: collections nested deeper than 64 levels`,
       expect.stringMatching(new RegExp(`^${files.syntax}:[23]:\\d+: YAML: `)),
       `${files.two}:3:1: YAML: a second document: the file holds one`,
-      `${files.big}: 17 MiB is over the 16 MiB limit for a catalog`,
+      `${files.big}: 17825792 bytes (17 MiB) is over the 16 MiB limit for a catalog`,
       `${files.dir}: not a regular file (a directory): give the catalog as a file`,
       '/dev/zero: not a regular file (a character device): give the catalog as a file',
     ]);
@@ -119,7 +119,7 @@ describe('hostile role maps and waiver files (analyze: exit 2, one line)', () =>
     truncateSync(big, 16 * 1024 * 1024 + 1);
     expect(analyzeWith('--roles', '/dev/zero')).toBe('flowaudit: /dev/zero: not a regular file (a character device): give the role map as a file');
     expect(analyzeWith('--roles', fifo)).toBe(`flowaudit: ${fifo}: not a regular file (a FIFO): give the role map as a file`);
-    expect(analyzeWith('--waivers', big)).toBe(`flowaudit: ${big}: 16.0 MiB is over the 16 MiB limit for a waiver file`);
+    expect(analyzeWith('--waivers', big)).toBe(`flowaudit: ${big}: 16777217 bytes (16.0 MiB) is over the 16 MiB limit for a waiver file`);
   });
 
   it('aliases and depth are located in role maps and waiver files too', () => {

@@ -54,7 +54,7 @@ export function readUserFile(file: string, what = 'input file'): string {
     const fst = fstatSync(fd);
     if (!fst.isFile()) throw refuse(fst);
     const limit = `the ${mib(USER_FILE_LIMIT)} limit for a ${what}`;
-    if (fst.size > USER_FILE_LIMIT) throw new InputError(`${file}: ${mib(fst.size)} is over ${limit}`);
+    if (fst.size > USER_FILE_LIMIT) throw new InputError(`${file}: ${fst.size} bytes (${mib(fst.size)}) is over ${limit}`);
     let buf = Buffer.allocUnsafe(Math.min(fst.size + 1, USER_FILE_LIMIT + 1));
     let n = 0;
     for (;;) {
