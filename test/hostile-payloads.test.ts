@@ -36,6 +36,7 @@ import {
 import { epmExchange } from '../src/synth/epm.js';
 import { frame, PacketSpec, tcpConversation } from '../src/synth/frames.js';
 import { negotiationsRead } from '../src/report/text.js';
+import { buildFlowsSharded } from '../src/worker/sharded.js';
 import { repositoryRoot } from './helpers/captures.js';
 import { scratch, T0 } from './helpers/scratch.js';
 
@@ -170,6 +171,21 @@ describe('endpoint-mapper streams cut small or long', () => {
     // every flow, and of every flow of the pair for every answer, took about 25 s here.
     expect(ms).toBeLessThan(10_000);
   }, 60_000);
+});
+
+describe('a file of nothing but the inspectors\' traffic, read by workers', () => {
+  it('workers keep a bounded copy of the packets; the main thread reads the rest, and the grants are those of one pass', async () => {
+    const file = capture([session(mapCalls(400))]);
+    const one = new Inspectors();
+    await buildFlows([file], { onIpPacket: (v, rec, f) => one.onPacket(v, rec, f) });
+    const sharded = new Inspectors();
+    // 4 KiB kept per worker: a few dozen packets of each range, the rest read again by the main thread.
+    await buildFlowsSharded([file], { workers: 3, minShardBytes: 4096, maxKeptBytes: 4096, onIpPacket: (v, rec, f) => sharded.onPacket(v, rec, f) });
+    const view = (ins: Inspectors) => ins.grants.map((g) => [g.port, g.evidence.record, g.evidence.requestRecord]);
+    expect(view(sharded)).toEqual(view(one));
+    expect(one.grants).toHaveLength(400);
+    expect(sharded.stats).toEqual(one.stats);
+  });
 });
 
 describe('fragments that never set PFC_LAST_FRAG', () => {
