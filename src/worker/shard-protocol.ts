@@ -14,6 +14,8 @@ export interface ShardJob {
   vlanInKey: boolean;
   /** Keep copies of the packets the payload inspectors read, for the main thread to replay in order. */
   keepInspected: boolean;
+  /** Bytes of them kept at most (MAX_KEPT_BYTES unless given). */
+  maxKeptBytes?: number;
 }
 
 /** What a worker answers: the range it really covered, and everything one pass over it learnt. */
