@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { loadRoleMap } from '../src/audit/roles.js';
 import { loadWaivers } from '../src/audit/waivers.js';
 import { loadCatalog } from '../src/catalog/index.js';
@@ -68,14 +68,22 @@ function mutate(seed: string, ms: Mutation[]): Buffer {
   return b;
 }
 
+// A loader speaks only through its result or its InputError: a library's warning on stderr (the yaml
+// package warns when it stringifies a collection used as a key) reaches the user's terminal raw.
+const warnings = vi.spyOn(process, 'emitWarning');
+afterAll(() => warnings.mockRestore());
+
 /** Loads one file; returns null when it loaded, the message when it was refused; throws anything else. */
 function load(kind: Kind, file: string): string | null {
+  warnings.mockClear();
   try {
     LOADERS[kind](file);
     return null;
   } catch (e) {
     if (!(e instanceof InputError)) throw new Error(`${kind} ${file}: not an InputError: ${(e as Error)?.stack ?? String(e)}`);
     return e.message;
+  } finally {
+    if (warnings.mock.calls.length > 0) throw new Error(`${kind} ${file}: the loader warned: ${String(warnings.mock.calls[0]![0])}`);
   }
 }
 

@@ -126,6 +126,12 @@ function checkNodes(file: string, doc: Document.Parsed, lc: LineCounter): Map<Ya
       let height = 0;
       let size = 1;
       for (const item of node.items) {
+        // A list, a map or binary data as a key (`[a]: 1`, `? {a: 1}`, `!!binary …:`) has no name in
+        // JSON: the library would stringify it with a warning on stderr. No file of ours has one.
+        if (isPair(item) && isNode(item.key)) {
+          const key = isAlias(item.key) ? anchors.get(item.key.source) : item.key;
+          if (isCollection(key) || (isScalar(key) && typeof key.value === 'object' && key.value !== null)) throw at(item.key, 'YAML: a key is a list, a map or binary data; keys are names');
+        }
         const parts = isPair(item) ? [item.key, item.value] : [item];
         for (const part of parts) {
           const m = walk(part, level + 1);
