@@ -3,7 +3,7 @@
  * one, flowaudit capturing on the other end, connections made by the test. Needs root (CI runs as root).
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +55,22 @@ interface LiveRun {
   stdout: () => string;
   waitFor(pred: (r: Record<string, any>) => boolean, ms?: number): Promise<Record<string, any>>;
   exit: Promise<number | null>;
+}
+
+/**
+ * Resolves once process `pid` holds a packet socket (an fd whose inode /proc/PID/net/packet lists):
+ * live opens its capture and catches SIGINT/SIGTERM in the same tick, so a signal after this reaches
+ * its handler. (SigCgt cannot tell: Node catches SIGTERM from the start.)
+ */
+async function capturing(pid: number, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const packet = new Set(readFileSync(`/proc/${pid}/net/packet`, 'utf8').trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).at(-1)));
+    const sockets = readdirSync(`/proc/${pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return ''; } });
+    if (sockets.some((l) => packet.has(/^socket:\[(\d+)\]$/.exec(l)?.[1]))) return;
+    if (Date.now() > until) throw new Error(`process ${pid} opened no packet socket within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function startLive(args: string[], ns = NS_SENSOR): LiveRun {
@@ -199,7 +215,9 @@ describe.skipIf(skip)('flowaudit live on a veth pair', () => {
 
   it('SIGTERM gives the final text report, drops stated first', async () => {
     const live = startLive(['-i', IF_SENSOR, '--catalog', 'bmc-cm', '--report-every', '1h']);
-    await new Promise((r) => setTimeout(r, 1000));
+    // The text report says nothing before the hour: wait until live's capture is open, and with it its
+    // SIGTERM handler (a fixed second was too short on a loaded host: setup took up to 2.1 s).
+    await capturing(live.proc.pid!);
     connect([1610]);
     live.proc.kill('SIGTERM');
     expect(await live.exit).toBe(0);

@@ -27,19 +27,29 @@ describe('64-bit pcapng timestamps', () => {
 
   it('ISO text equals Date.toISOString with the fraction cut to its digits, whatever order times come in', () => {
     // A few seconds repeat (the formatter keeps the text of the last two seconds), the rest are spread
-    // from before 1970 to 2100; out of Date's range the text says so instead of failing.
-    const sec = fc.oneof(fc.constantFrom(1_700_000_000, 1_700_000_001, 1_700_003_600, 0, 86_399), fc.integer({ min: -2_000_000_000, max: 4_102_444_800 }));
+    // from before 1970 to 2100 and over the whole of Date's range (expanded years past 9999 and before 0).
+    const sec = fc.oneof(
+      fc.constantFrom(1_700_000_000, 1_700_000_001, 1_700_003_600, 0, 86_399, 253_402_300_799, 253_402_300_800, -62_167_219_201, 8.64e12, -8.64e12),
+      fc.integer({ min: -2_000_000_000, max: 4_102_444_800 }),
+      fc.integer({ min: -8.64e12, max: 8.64e12 }),
+    );
     const ns = fc.oneof(fc.constantFrom(0, 999_999_999, 5, 100_000_000), fc.integer({ min: 0, max: 999_999_999 }));
     fc.assert(
       fc.property(fc.array(fc.tuple(sec, ns, fc.integer({ min: 0, max: 9 })), { minLength: 1, maxLength: 40 }), (stamps) => {
         for (const [s, n, digits] of stamps) {
-          const want = `${new Date(s * 1000).toISOString().slice(0, 19)}${digits ? `.${String(n).padStart(9, '0').slice(0, digits)}` : ''}Z`;
+          const iso = new Date(s * 1000).toISOString();
+          const want = `${iso.slice(0, iso.lastIndexOf('.'))}${digits ? `.${String(n).padStart(9, '0').slice(0, digits)}` : ''}Z`;
           expect(formatIso(s, n, digits)).toBe(want);
         }
       }),
       { numRuns: 300 },
     );
-    expect(formatIso(1e15, 5, 6)).toBe('@1000000000000000.000000005');
+    // Beyond Date's range a time is clamped to its ends (the readers count such stamps).
+    expect(formatIso(1e15, 5, 6)).toBe('+275760-09-13T00:00:00.000000Z');
+    expect(formatIso(-1e15, 0, 0)).toBe('-271821-04-20T00:00:00Z');
+    expect(formatIso(253_402_300_799, 999_999_999, 9)).toBe('9999-12-31T23:59:59.999999999Z');
+    expect(formatIso(253_402_300_800, 0, 3)).toBe('+010000-01-01T00:00:00.000Z');
+    expect(formatIso(1e12, 0, 0)).toBe('+033658-09-27T01:46:40Z');
   });
 
   it('digits follow the resolution', () => {

@@ -93,6 +93,56 @@ export function inBlock(block: AddressBlock, addr: { family: 4 | 6; value: bigin
 }
 
 /**
+ * The blocks that hold an address, found without scanning them all: one Map per prefix length in use,
+ * keyed by the block's first address. A lookup asks each length in use once (at most 33 for IPv4, 129
+ * for IPv6), so a million exact hosts cost one Map lookup, and a host's covering prefixes a few more.
+ */
+export class BlockIndex {
+  private readonly v4 = new Map<number, Map<number, number | number[]>>();
+  private readonly v6 = new Map<number, Map<bigint, number | number[]>>();
+  private lengths4: number[] = [];
+  private lengths6: number[] = [];
+
+  /** Files a block under a value (a small integer: the index of what the block stands for). */
+  add(block: AddressBlock, value: number): void {
+    const byLength = block.family === 4 ? this.v4 : this.v6;
+    let table = byLength.get(block.prefix) as Map<number | bigint, number | number[]> | undefined;
+    if (!table) {
+      byLength.set(block.prefix, (table = new Map()) as never);
+      if (block.family === 4) this.lengths4 = [...this.v4.keys()].sort((a, b) => a - b);
+      else this.lengths6 = [...this.v6.keys()].sort((a, b) => a - b);
+    }
+    const key = block.family === 4 ? Number(block.lo) : block.lo;
+    // One value per block is the rule (a host of one role): stored as is, a list only for more.
+    const had = table.get(key);
+    table.set(key, had === undefined ? value : typeof had === 'number' ? [had, value] : (had.push(value), had));
+  }
+
+  /** Calls `found` for every value whose block holds the address, with the block's prefix length and first address. */
+  forEach(addr: { family: 4 | 6; value: bigint }, found: (value: number, prefix: number, lo: bigint) => void): void {
+    const each = (x: number | number[] | undefined, len: number, lo: bigint) => {
+      if (typeof x === 'number') found(x, len, lo);
+      else if (x) for (const v of x) found(v, len, lo);
+    };
+    if (addr.family === 4) {
+      const v = Number(addr.value);
+      for (const len of this.lengths4) {
+        const size = 2 ** (32 - len);
+        const lo = v - (v % size);
+        const x = this.v4.get(len)!.get(lo);
+        if (x !== undefined) each(x, len, BigInt(lo));
+      }
+      return;
+    }
+    for (const len of this.lengths6) {
+      const shift = BigInt(128 - len);
+      const lo = (addr.value >> shift) << shift;
+      each(this.v6.get(len)!.get(lo), len, lo);
+    }
+  }
+}
+
+/**
  * The default site space: what is inside a site when nobody says more. RFC 1918, the shared address
  * space of carrier-grade NAT (RFC 6598: never routed on the Internet, so never a vendor's cloud, and
  * used inside sites for VPN overlays and container networks), IPv6 unique local addresses, and the
@@ -159,8 +209,8 @@ export interface AddressSpaceOptions {
 class Intervals<T extends number | bigint> {
   private readonly lo: T[] = [];
   private readonly hi: T[] = [];
-  constructor(pairs: Array<[T, T]>) {
-    pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  constructor(pairs: Array<[T, T]>, sorted = false) {
+    if (!sorted) pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     for (const [l, h] of pairs) {
       const n = this.hi.length;
       if (n > 0 && l <= this.hi[n - 1]!) {
@@ -170,6 +220,23 @@ class Intervals<T extends number | bigint> {
         this.hi.push(h);
       }
     }
+  }
+
+  /**
+   * IPv4 blocks as intervals. A block is one number (first address × 64 + prefix length) in a typed
+   * array sorted natively: a role map of a million hosts sorts in a tenth of the time pairs take.
+   */
+  static ofV4Blocks(blocks: Iterable<AddressBlock>): Intervals<number> {
+    const keys: number[] = [];
+    for (const b of blocks) if (b.family === 4) keys.push(Number(b.lo) * 64 + b.prefix);
+    const sorted = Float64Array.from(keys).sort();
+    const pairs: Array<[number, number]> = [];
+    for (const k of sorted) {
+      const prefix = k % 64;
+      const lo = (k - prefix) / 64;
+      pairs.push([lo, lo + 2 ** (32 - prefix) - 1]);
+    }
+    return new Intervals(pairs, true);
   }
   has(v: T): boolean {
     let a = 0;
@@ -203,8 +270,8 @@ export class AddressSpace {
   private readonly inside6: Intervals<bigint>;
   /** Top addresses of the blocks whose mask is known (IPv4, /30 or wider). */
   private readonly tops = new Set<number>();
-  /** IPv4 addresses a role map names as hosts (/31, /32). */
-  private readonly named = new Set<number>();
+  /** IPv4 addresses a role map names as hosts (/31, /32), sorted: searched by bisection. */
+  private readonly named: Float64Array;
   private readonly seenAsHost: (addr: string) => boolean;
   private lastText = '';
   private lastKind: AddressKind = 'unknown';
@@ -212,15 +279,32 @@ export class AddressSpace {
   constructor(opts: AddressSpaceOptions = {}) {
     const site = opts.site ?? [];
     const subnets = opts.subnets ?? [];
-    const all = [...DEFAULT_INSIDE, ...site, ...subnets];
-    this.inside4 = new Intervals(all.filter((b) => b.family === 4).map((b) => [Number(b.lo), Number(b.hi)] as [number, number]));
+    const all = [DEFAULT_INSIDE, site, subnets].flat();
+    this.inside4 = Intervals.ofV4Blocks(all);
     this.inside6 = new Intervals(all.filter((b) => b.family === 6).map((b) => [b.lo, b.hi] as [bigint, bigint]));
-    for (const b of [...site, ...subnets]) {
-      if (b.family !== 4) continue;
-      if (b.prefix <= 30) this.tops.add(Number(b.hi));
+    const named: number[] = [];
+    for (const list of [site, subnets]) {
+      for (const b of list) {
+        if (b.family !== 4) continue;
+        if (b.prefix <= 30) this.tops.add(Number(b.hi));
+        else if (list === subnets) for (let v = Number(b.lo), hi = Number(b.hi); v <= hi; v++) named.push(v);
+      }
     }
-    for (const b of subnets) if (b.family === 4 && b.prefix >= 31) for (let v = Number(b.lo); v <= Number(b.hi); v++) this.named.add(v);
+    this.named = Float64Array.from(named).sort();
     this.seenAsHost = opts.seenAsHost ?? (() => false);
+  }
+
+  private isNamed(v: number): boolean {
+    let a = 0;
+    let b = this.named.length - 1;
+    while (a <= b) {
+      const m = (a + b) >> 1;
+      const x = this.named[m]!;
+      if (x === v) return true;
+      if (x < v) a = m + 1;
+      else b = m - 1;
+    }
+    return false;
   }
 
   /** What the address is to the site (the audit asks about one host several times in a row). */
@@ -240,7 +324,7 @@ export class AddressSpace {
       if (MULTICAST_V4.some(([lo, hi]) => v >= lo && v <= hi)) return 'multicast';
       if (v === 0xffffffff) return 'broadcast';
       const inside = this.inside4.has(v);
-      if (!this.named.has(v) && (this.tops.has(v) || (inside && v % 256 === 255 && !this.seenAsHost(addr)))) return 'broadcast';
+      if (!this.isNamed(v) && (this.tops.has(v) || (inside && v % 256 === 255 && !this.seenAsHost(addr)))) return 'broadcast';
       if (LINK_LOCAL_V4.some(([lo, hi]) => v >= lo && v <= hi)) return 'link-local';
       return inside ? 'inside' : 'external';
     }

@@ -4,7 +4,7 @@ import { DIRECTIONS, PROTO_NAMES } from '../flow/columns.js';
 import type { FailedNegotiation, Grant } from '../inspect/grants.js';
 import type { JudgedFlows } from './judged.js';
 import type { RoleResolver } from './roles.js';
-import type { FollowUp, RequirementFinding, RequirementState } from './types.js';
+import type { FollowUp, Judgement, RequirementFinding, RequirementState } from './types.js';
 
 /**
  * Follow-ups as one mechanism: every negotiation an inspector read (an endpoint-mapper answer, a DCOM
@@ -160,6 +160,15 @@ export function checkFollowUps(judged: JudgedFlows, ctx: FollowUpContext, captur
   }
   const pairKey = (a: number, b: number) => (a < b ? a * H + b : b * H + a);
   const byPair = new Map<number, number[]>();
+  // The same flows by the side that may be a granted endpoint: (transport, host, its port, peer), and
+  // (transport, host, any port, peer). The server side always; the client side too where the flow
+  // table's direction is a guess or the flow is UDP (see followState).
+  const bySide = new Map<string, number[]>();
+  const side = (key: string, i: number) => {
+    const list = bySide.get(key);
+    if (!list) bySide.set(key, [i]);
+    else if (list[list.length - 1] !== i) list.push(i);
+  };
   if (involved.size > 0) {
     for (let i = 0; i < c.n; i++) {
       const a = c.client[i]!;
@@ -169,12 +178,60 @@ export function checkFollowUps(judged: JudgedFlows, ctx: FollowUpContext, captur
       const list = byPair.get(k);
       if (list) list.push(i);
       else byPair.set(k, [i]);
+      const proto = c.proto[i]!;
+      side(`${proto}|${b}|${c.serverPort[i]}|${a}`, i);
+      side(`${proto}|${b}|*|${a}`, i);
+      if (WEAK[c.direction[i]!] || proto !== TCP) {
+        side(`${proto}|${a}|${c.clientPort[i]}|${b}`, i);
+        side(`${proto}|${a}|*|${b}`, i);
+      }
     }
   }
   const flowsBetween = (a: string, b: string): number[] => {
     const x = ids.get(a);
     const y = ids.get(b);
     return x === undefined || y === undefined ? [] : (byPair.get(pairKey(x, y)) ?? []);
+  };
+  // A side's flows by start time (ties by index), made when first asked: a negotiation reads the ones
+  // that began in its window by binary search, so a port granted thousands of times costs no more
+  // than its flows.
+  const byTime = new Map<string, number[]>();
+  const sideFlows = (n: Negotiation, e: Endpoint): number[] => {
+    const host = ids.get(e.host);
+    const peer = ids.get(n.peer);
+    const proto = e.transport === 'tcp' ? TCP : 17;
+    if (host === undefined || peer === undefined) return [];
+    const key = `${proto}|${host}|${e.port ?? '*'}|${peer}`;
+    let list = byTime.get(key);
+    if (!list) {
+      list = [...(bySide.get(key) ?? [])].sort((x, y) => compareTime(c.startSec[x]!, c.startNs[x]!, c.startSec[y]!, c.startNs[y]!) || x - y);
+      byTime.set(key, list);
+    }
+    return list;
+  };
+  /** The first place in a list by start time whose flow starts at or after the time. */
+  const firstFrom = (list: number[], sec: number, ns: number): number => {
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const i = list[mid]!;
+      if (compareTime(c.startSec[i]!, c.startNs[i]!, sec, ns) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const byIndex = (a: number, b: number) => a - b;
+  const exchanges = exchangeIndex(judged, byPair);
+  // A refinement's alternatives depend on the pair alone: worked out once per pair and refinement.
+  const altMemo = new Map<Requirement, Map<string, number[]>>();
+  const alternatives = (req: Requirement, n: Negotiation): number[] => {
+    let m = altMemo.get(req);
+    if (!m) altMemo.set(req, (m = new Map()));
+    const key = `${n.peer}|${n.responder}`;
+    let list = m.get(key);
+    if (!list) m.set(key, (list = alternativeFlows(judged, req, n, flowsBetween(n.peer, n.responder))));
+    return list;
   };
 
   /** Whether flow i goes from the peer to the endpoint, and how it went seen from the endpoint. */
@@ -226,25 +283,35 @@ export function checkFollowUps(judged: JudgedFlows, ctx: FollowUpContext, captur
   const pending: Negotiation[] = [];
   for (const n of negs) {
     const next = nextSame.get(n);
+    // Per endpoint, in flow order: the flows that began between the grant and the next identical one.
     const fresh: Array<{ i: number; s: FlowState }> = [];
-    const earlier: number[] = [];
     if (!n.refused) {
       for (const e of n.endpoints) {
-        for (const i of flowsBetween(n.peer, e.host)) {
+        const list = sideFlows(n, e);
+        const end = next ? firstFrom(list, next.sec, next.ns) : list.length;
+        const window = list.slice(firstFrom(list, n.sec, n.ns), end).sort(byIndex);
+        for (const i of window) {
           const s = followState(i, n, e);
-          if (s === null) continue;
-          const t = compareTime(c.startSec[i]!, c.startNs[i]!, n.sec, n.ns);
-          if (t >= 0) {
-            if (next && compareTime(c.startSec[i]!, c.startNs[i]!, next.sec, next.ns) >= 0) continue;
-            fresh.push({ i, s });
-          } else if (s === 'answered' && endsAfter(judged, i, n.sec, n.ns)) earlier.push(i);
+          if (s !== null) fresh.push({ i, s });
         }
       }
     }
+    // Connections opened before the grant and still in use after it: read only when no new one answered.
+    const earlierFlows = (): number[] => {
+      const out: number[] = [];
+      if (n.refused) return out;
+      for (const e of n.endpoints) {
+        const list = sideFlows(n, e);
+        for (const i of list.slice(0, firstFrom(list, n.sec, n.ns)).sort(byIndex)) if (followState(i, n, e) === 'answered' && endsAfter(judged, i, n.sec, n.ns)) out.push(i);
+      }
+      return out;
+    };
     const answered = fresh.filter((x) => x.s === 'answered').map((x) => x.i);
+    const earlier = answered.length > 0 ? [] : earlierFlows();
     const tried = fresh.map((x) => x.i);
-    const refinement = refinementFor(judged, refinements, n, flowsBetween(n.peer, n.responder));
-    const alt = refinement ? alternativeFlows(judged, refinement, n, flowsBetween(n.peer, n.responder)) : [];
+    const exchange = exchanges.of(n);
+    const refinement = refinementFor(judged, refinements, n, exchange);
+    const alt = refinement ? alternatives(refinement, n) : [];
     let status: RequirementState;
     let how: string;
     let evidence: number[];
@@ -294,7 +361,7 @@ export function checkFollowUps(judged: JudgedFlows, ctx: FollowUpContext, captur
         how = `no connection to ${n.endpoints.map(endpointText).join(' or ')} followed`;
       }
     }
-    const rule = attribution(judged, ctx, n, evidence, flowsBetween(n.peer, n.responder));
+    const rule = attribution(judged, ctx, n, evidence, exchange);
     const key = refinement ? `${refinement.catalog}:${refinement.id}` : rule.key;
     const ports = n.endpoints.length === 0 ? [] : n.endpoints.every((e) => e.port === null) ? ['dynamic'] : [...new Set(n.endpoints.flatMap((e) => (e.port === null ? [] : [e.port])))];
     const transports = [...new Set(n.endpoints.map((e) => e.transport))];
@@ -383,17 +450,59 @@ function refinementsOf(catalogs: Catalog[]): Map<DynamicKind, Array<{ req: Requi
   return out;
 }
 
-/** The negotiation's own exchange: flows from the peer to the responder's negotiation port that began by the answer. */
-function exchangeFlows(judged: JudgedFlows, n: Negotiation, pairFlows: number[]): number[] {
+/**
+ * A negotiation's own exchange: the flows from the peer to the responder's negotiation port (as
+ * judged) that began by the answer, given as the distinct verdicts they carry (what the callers read).
+ * Per (client, server, port), the flows by start time and where each distinct verdict first appears:
+ * an answer's exchange is a prefix, so thousands of answers on one pair cost no pass over its flows each.
+ */
+function exchangeIndex(judged: JudgedFlows, byPair: Map<number, number[]>): { of(n: Negotiation): Judgement[] } {
   const c = judged.columns;
-  return pairFlows.filter((i) => c.hosts[judged.client(i)] === n.peer && c.hosts[judged.server(i)] === n.responder && judged.serverPort(i) === n.responderPort && compareTime(c.startSec[i]!, c.startNs[i]!, n.sec, n.ns) <= 0);
+  const lists = new Map<string, number[]>();
+  for (const flows of byPair.values()) {
+    for (const i of flows) {
+      const key = `${c.hosts[judged.client(i)]}|${c.hosts[judged.server(i)]}|${judged.serverPort(i)}`;
+      const list = lists.get(key);
+      if (list) list.push(i);
+      else lists.set(key, [i]);
+    }
+  }
+  const firsts = new Map<string, { sorted: number[]; first: Array<{ at: number; j: Judgement }> }>();
+  return {
+    of(n: Negotiation): Judgement[] {
+      const key = `${n.peer}|${n.responder}|${n.responderPort}`;
+      let f = firsts.get(key);
+      if (!f) {
+        const sorted = [...(lists.get(key) ?? [])].sort((x, y) => compareTime(c.startSec[x]!, c.startNs[x]!, c.startSec[y]!, c.startNs[y]!) || x - y);
+        const seen = new Set<number>();
+        const first: Array<{ at: number; j: Judgement }> = [];
+        sorted.forEach((i, at) => {
+          if (seen.has(judged.of[i]!)) return;
+          seen.add(judged.of[i]!);
+          first.push({ at, j: judged.judgement(i) });
+        });
+        firsts.set(key, (f = { sorted, first }));
+      }
+      // The flows that began at or before the answer: a prefix of the sorted list.
+      let lo = 0;
+      let hi = f.sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        const i = f.sorted[mid]!;
+        if (compareTime(c.startSec[i]!, c.startNs[i]!, n.sec, n.ns) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      const out: Judgement[] = [];
+      for (const x of f.first) if (x.at < lo) out.push(x.j);
+      return out;
+    },
+  };
 }
 
-function refinementFor(judged: JudgedFlows, refinements: ReturnType<typeof refinementsOf>, n: Negotiation, pairFlows: number[]): Requirement | null {
+function refinementFor(judged: JudgedFlows, refinements: ReturnType<typeof refinementsOf>, n: Negotiation, exchange: Judgement[]): Requirement | null {
   const list = refinements.get(n.kind);
   if (!list) return null;
-  const exchange = exchangeFlows(judged, n, pairFlows);
-  for (const { req, when } of list) if (exchange.some((i) => judged.judgement(i).matches.includes(when))) return req;
+  for (const { req, when } of list) if (exchange.some((j) => j.matches.includes(when))) return req;
   return null;
 }
 
@@ -426,16 +535,15 @@ function matchesRule(matches: string[], key: string, id: string): boolean {
  * of that dynamic kind between the roles of the exchange's own rule, else one whose roles fit the
  * hosts' roles; none: the negotiation is undocumented.
  */
-function attribution(judged: JudgedFlows, ctx: FollowUpContext, n: Negotiation, followed: number[], pairFlows: number[]): { key: string; documented: boolean; cite: RequirementFinding['cite']; note?: string } {
+function attribution(judged: JudgedFlows, ctx: FollowUpContext, n: Negotiation, followed: number[], exchange: Judgement[]): { key: string; documented: boolean; cite: RequirementFinding['cite']; note?: string } {
   for (const i of followed) {
     const j = judged.judgement(i);
     if (j.verdict === 'expected' && j.grant && j.rule) return { key: j.rule, documented: true, cite: j.cite };
   }
   const dynamic = catalogRules(ctx.catalogs).dynamic.get(n.kind) ?? [];
   if (dynamic.length > 0) {
-    const exchange = exchangeFlows(judged, n, pairFlows);
     const byId = catalogRules(ctx.catalogs).byKey;
-    const exchangeRules = exchange.flatMap((i) => (judged.judgement(i).verdict === 'expected' ? judged.judgement(i).matches : [])).map((k) => byId.get(k)).filter((r): r is Rule => r !== undefined);
+    const exchangeRules = exchange.flatMap((j) => (j.verdict === 'expected' ? j.matches : [])).map((k) => byId.get(k)).filter((r): r is Rule => r !== undefined);
     const overlap = (a: string[], b: string[]) => a.some((x) => b.includes(x));
     let fitting = dynamic.filter((d) => exchangeRules.some((r) => overlap(r.from, d.from) && overlap(r.to, d.to)));
     if (fitting.length === 0) {

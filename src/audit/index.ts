@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog/types.js';
-import { compareTime } from '../core/time.js';
+import { compareTime, formatIso } from '../core/time.js';
 import { columnsOfRecords, FlowColumns, mergeColumns } from '../flow/columns.js';
 import { AddressBlock, AddressSpace } from './addresses.js';
 import type { FlowRecord } from '../flow/table.js';
@@ -178,7 +178,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
       transport: g.transport,
       port: g.port,
       peer: g.peer,
-      at: new Date(g.fromSec * 1000).toISOString().replace('.000Z', `.${String(g.fromNs).padStart(9, '0').slice(0, 6)}Z`),
+      at: formatIso(g.fromSec, g.fromNs, 6),
       detail: g.evidence.detail,
       negotiation: g.negotiation,
       file: g.evidence.file,

@@ -1,6 +1,7 @@
 import { alternativePorts, Catalog, Cite, displayPorts, Rule } from '../catalog/types.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { DIRECTIONS, FlowColumns, portOrNull as portOf, PROTO_NAMES } from '../flow/columns.js';
+import { GrantIndex } from './grant-index.js';
 import { JudgedFlows } from './judged.js';
 import { RoleResolver } from './roles.js';
 import type { GrantLike, Judgement, RequirementFinding, RequirementState, RoleSource } from './types.js';
@@ -37,17 +38,6 @@ function inRanges(port: number, ranges: Array<[number, number]>): 'port' | 'rang
   return found;
 }
 
-/** A grant covers a flow when one side is the granted endpoint and the other the peer, after the grant. */
-function grantCovers(g: GrantLike, c: FlowColumns, i: number, swapped: boolean): boolean {
-  if (g.transport !== PROTO_NAMES[c.proto[i]!]) return false;
-  if (compareTime(c.startSec[i]!, c.startNs[i]!, g.fromSec, g.fromNs) < 0) return false;
-  const server = c.hosts[swapped ? c.client[i]! : c.server[i]!];
-  const serverPort = portOf(swapped ? c.clientPort[i]! : c.serverPort[i]!);
-  const client = c.hosts[swapped ? c.server[i]! : c.client[i]!];
-  const clientPort = portOf(swapped ? c.serverPort[i]! : c.clientPort[i]!);
-  return server === g.host && (g.port === null || g.port === serverPort) && client === g.peer && (g.peerPort === undefined || g.peerPort === clientPort);
-}
-
 export interface AuditContext {
   catalogs: Catalog[];
   roles: RoleResolver;
@@ -78,8 +68,8 @@ function indexRules(catalogs: Catalog[]): IndexedRule[] {
 }
 
 /**
- * The readings of a flow depend on its transport, port and ICMP type alone, unless a grant names one
- * of its hosts: so they are worked out once per (transport, port) and shared (callers never change
+ * The readings of a flow depend on its transport, port and ICMP type alone, unless a grant covers it
+ * (grant-index.ts): so they are worked out once per (transport, port) and shared (callers never change
  * the array). With 200 000 flows on a few hundred ports this is most of the audit's time saved.
  */
 const candidateMemo = new WeakMap<IndexedRule[], Map<string, [Array<Candidate[] | undefined>, Array<Candidate[] | undefined>]>>();
@@ -90,32 +80,18 @@ function isShared(l: Candidate[]): boolean {
   return sharedLists.has(l);
 }
 
-/** Per transport, the hosts a grant names (by host id): their flows' readings depend on the grants. */
-type GrantedHosts = Map<string, Uint8Array> | null;
+/** The grants of the audit, indexed for its flows; null without grants. */
+type Granted = GrantIndex | null;
 
-function grantedHosts(c: FlowColumns, grants: GrantLike[]): GrantedHosts {
-  if (grants.length === 0) return null;
-  const named = new Map<string, Set<string>>();
-  for (const g of grants) {
-    let set = named.get(g.transport);
-    if (!set) named.set(g.transport, (set = new Set()));
-    set.add(g.host);
-  }
-  const out = new Map<string, Uint8Array>();
-  for (const [transport, set] of named) {
-    const marks = new Uint8Array(c.hosts.length);
-    for (let h = 0; h < c.hosts.length; h++) if (set.has(c.hosts[h]!)) marks[h] = 1;
-    out.set(transport, marks);
-  }
-  return out;
+/** Whether some grant covers flow i, either way round when its direction is a guess: its verdict is its own. */
+function grantCoversFlow(granted: Granted, i: number, strong: boolean): boolean {
+  return granted !== null && granted.touches(i) && (granted.latest(i, false, null) !== undefined || (!strong && granted.latest(i, true, null) !== undefined));
 }
 
-function candidatesFor(c: FlowColumns, i: number, rules: IndexedRule[], grants: GrantLike[], granted: GrantedHosts, swapped: boolean): Candidate[] {
+function candidatesFor(c: FlowColumns, i: number, rules: IndexedRule[], granted: Granted, swapped: boolean): Candidate[] {
   const proto = PROTO_NAMES[c.proto[i]!]!;
-  if (granted !== null) {
-    const marks = granted.get(proto);
-    if (marks !== undefined && (marks[c.server[i]!] === 1 || marks[c.client[i]!] === 1)) return candidatesOf(c, i, rules, grants, swapped);
-  }
+  // A flow no grant covers reads as every flow on its port: the shared readings.
+  if (granted !== null && granted.touches(i) && granted.latest(i, swapped, null) !== undefined) return candidatesOf(c, i, rules, granted, swapped);
   let memo = candidateMemo.get(rules);
   if (!memo) candidateMemo.set(rules, (memo = new Map()));
   // By transport (a handful of interned names), then by direction and port (or ICMP type) as an
@@ -127,18 +103,19 @@ function candidatesFor(c: FlowColumns, i: number, rules: IndexedRule[], grants: 
   const lists = byProto[swapped ? 1 : 0]!;
   let out = lists[slot];
   if (!out) {
-    lists[slot] = out = candidatesOf(c, i, rules, NO_GRANTS, swapped);
+    lists[slot] = out = candidatesOf(c, i, rules, null, swapped);
     sharedLists.add(out);
   }
   return out;
 }
 
-const NO_GRANTS: GrantLike[] = [];
 /** Ports 0-65535, then "no port" for each ICMP type (and none). */
 const PORT_SLOTS = 65536 + 257;
 
-function candidatesOf(c: FlowColumns, i: number, rules: IndexedRule[], grants: GrantLike[], swapped: boolean): Candidate[] {
+function candidatesOf(c: FlowColumns, i: number, rules: IndexedRule[], granted: Granted, swapped: boolean): Candidate[] {
   const out: Candidate[] = [];
+  // The grant of each dynamic kind that covers the flow, looked up once per kind.
+  const byKind = new Map<string, GrantLike | undefined>();
   const port = swapped ? c.clientPort[i]! : c.serverPort[i]!;
   const t = PROTO_NAMES[c.proto[i]!]!;
   for (const { rule, ranges } of rules) {
@@ -156,8 +133,12 @@ function candidatesOf(c: FlowColumns, i: number, rules: IndexedRule[], grants: G
     }
     if (rule.dynamic) {
       // The latest grant before the flow explains it (a port granted again and again credits each use to its own answer).
+      const kind = rule.dynamic.kind;
       let g: GrantLike | undefined;
-      for (let k = grants.length - 1; k >= 0 && g === undefined; k--) if (grants[k]!.kind === rule.dynamic.kind && grantCovers(grants[k]!, c, i, swapped)) g = grants[k];
+      if (granted !== null) {
+        if (byKind.has(kind)) g = byKind.get(kind);
+        else byKind.set(kind, (g = granted.latest(i, swapped, kind)));
+      }
       if (g) out.push({ rule, match: 'grant', swapped, grant: g });
       else if (rule.dynamic.kind === 'ephemeral') {
         const [lo, hi] = rule.dynamic.range ?? [1024, 65535];
@@ -209,7 +190,7 @@ function narrowOf(cands: Candidate[]): Candidate[] {
  * database server, so its clients on 1610 are agents, not parents). A pass that learns nothing ends
  * the passes: the next one would see the same roles and learn nothing either.
  */
-function inferRoles(c: FlowColumns, rules: IndexedRule[], ctx: AuditContext, granted: GrantedHosts): void {
+function inferRoles(c: FlowColumns, rules: IndexedRule[], ctx: AuditContext, granted: Granted): void {
   const classIds = classIdsOf(ctx.catalogs);
   const roles = ctx.roles;
   // Broadcasts, multicast groups, loopback, unspecified and link-local addresses never learn a role
@@ -275,7 +256,7 @@ function inferRoles(c: FlowColumns, rules: IndexedRule[], ctx: AuditContext, gra
     let lastCands: Candidate[] = [];
     let lastLesson: ReturnType<typeof lessonOf> | null = null;
     for (let i = 0; i < c.n; i++) {
-      const first = candidatesFor(c, i, rules, ctx.grants, granted, false);
+      const first = candidatesFor(c, i, rules, granted, false);
       let cands: Candidate[];
       let lesson: ReturnType<typeof lessonOf>;
       if (first === lastFirst) {
@@ -285,7 +266,7 @@ function inferRoles(c: FlowColumns, rules: IndexedRule[], ctx: AuditContext, gra
       } else {
         cands = narrowOf(first);
         const narrowFirst = cands.length > 0;
-        if (!narrowFirst && WEAK[c.direction[i]!]) cands = narrowOf(candidatesFor(c, i, rules, ctx.grants, granted, true));
+        if (!narrowFirst && WEAK[c.direction[i]!]) cands = narrowOf(candidatesFor(c, i, rules, granted, true));
         lesson = lessonOf(cands);
         if (narrowFirst) {
           lastFirst = first;
@@ -423,7 +404,7 @@ const NO_MATCHES: string[] = [];
 export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
   const rules = indexRules(ctx.catalogs);
   const classIds = classIdsOf(ctx.catalogs);
-  const granted = grantedHosts(c, ctx.grants);
+  const granted = ctx.grants.length > 0 ? new GrantIndex(ctx.grants, c) : null;
   if (!ctx.roles.map && ctx.infer !== false) inferRoles(c, rules, ctx, granted);
   const profiles: Array<HostProfile | undefined> = new Array(c.hosts.length);
   const byContent = new Map<string, HostProfile>();
@@ -480,11 +461,11 @@ export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
   let lastPair = -1;
   for (let i = 0; i < c.n; i++) {
     const strong = !WEAK[c.direction[i]!];
-    const first = candidatesFor(c, i, rules, ctx.grants, granted, false);
+    const first = candidatesFor(c, i, rules, granted, false);
     let cands = first;
     // Without a SYN our direction is a guess: if only the other side's port is documented, the
     // catalog knows better who listens.
-    if (cands.length === 0 && !strong) cands = candidatesFor(c, i, rules, ctx.grants, granted, true);
+    if (cands.length === 0 && !strong) cands = candidatesFor(c, i, rules, granted, true);
     const pc = profileOf(c.client[i]!);
     const ps = profileOf(c.server[i]!);
     // Flows come in runs on the same port: the last pair of reading lists keeps its number.
@@ -493,7 +474,9 @@ export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
       lastCands = cands;
       lastPair = isShared(first) && isShared(cands) ? pairId(first, cands) : -1;
     }
-    if (lastPair >= 0) {
+    // A flow some grant covers has a verdict of its own (the grant's evidence), even on shared readings.
+    const own = granted !== null && grantCoversFlow(granted, i, strong);
+    if (lastPair >= 0 && !own) {
       const pair = lastPair;
       const key = pc.id < 0x8000 && ps.id < 0x8000 ? (pair * 0x8000 + pc.id) * 0x8000 + ps.id : `${pair}|${pc.id}|${ps.id}`;
       let ji = shared.get(key);
@@ -506,18 +489,20 @@ export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
       of[i] = judgements.length;
       let j = judge(c, i, cands, pc, ps, classIds);
       // A port some negotiation granted, that no catalog rule documents: say which answer granted it.
-      if (j.verdict === 'undocumented' && granted !== null) j = withUndocumentedGrant(j, c, i, ctx.grants, strong);
+      if (j.verdict === 'undocumented' && own) j = withUndocumentedGrant(j, i, granted!, strong);
       judgements.push(j);
     }
   }
   return new JudgedFlows(c, judgements, of);
 }
 
-function withUndocumentedGrant(j: Judgement, c: FlowColumns, i: number, grants: GrantLike[], strong: boolean): Judgement {
-  for (let k = grants.length - 1; k >= 0; k--) {
-    const g = grants[k]!;
-    const asRecorded = grantCovers(g, c, i, false);
-    if (!asRecorded && (strong || !grantCovers(g, c, i, true))) continue;
+function withUndocumentedGrant(j: Judgement, i: number, granted: GrantIndex, strong: boolean): Judgement {
+  // The latest grant that covers the flow as recorded or, without a handshake, the other way round.
+  const recorded = granted.latestAt(i, false, null);
+  const k = Math.max(recorded, strong ? -1 : granted.latestAt(i, true, null));
+  if (k >= 0) {
+    const g = granted.grant(k);
+    const asRecorded = k === recorded;
     return {
       ...j,
       // Without a handshake the grant knows better who listens.

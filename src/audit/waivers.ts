@@ -1,7 +1,7 @@
-import { LineCounter, parseDocument } from 'yaml';
 import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
 import { createRequire } from 'node:module';
-import { InputError, readUserFile } from '../core/errors.js';
+import { LocatedInputError, quoted } from '../core/errors.js';
+import { readYamlFile } from '../core/yaml-file.js';
 import { addressToBigInt, inBlock, parseBlock, AddressBlock } from './addresses.js';
 import type { JudgedFlows } from './judged.js';
 import type { RequirementFinding } from './types.js';
@@ -48,34 +48,27 @@ const validator = (): ValidateFunction => {
   return (compiled = new Ajv({ allErrors: true, strict: false }).compile(schema));
 };
 
+/** A waiver file that cannot be used: `file:line:col: what is wrong`. */
+export class WaiverFileError extends LocatedInputError {}
+
 export function loadWaivers(file: string): Waiver[] {
-  const text = readUserFile(file);
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    const { line, col } = lc.linePos(e.pos[0]);
-    throw new InputError(`${file}:${line}:${col}: YAML: ${e.message.split('\n')[0]}`);
-  }
-  const raw = doc.toJS() as { waivers: Array<{ rule?: string; port?: string; hosts?: string[]; reason: string; expires?: string }> };
-  const lineOf = (path: Array<string | number>) => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-      if (node?.range) return lc.linePos(node.range[0]).line;
-    }
-    return 1;
+  const yaml = readYamlFile(file, 'waiver file');
+  const raw = yaml.toJS() as { waivers: Array<{ rule?: string; port?: string; hosts?: string[]; reason: string; expires?: string }> };
+  const fail = (path: Array<string | number>, message: string) => {
+    const { line, col } = yaml.locate(path);
+    return new WaiverFileError(`${file}:${line}:${col}: ${message}`);
   };
   const validate = validator();
   if (!validate(raw)) {
     const e = validate.errors![0]!;
     const path = e.instancePath.split('/').slice(1).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
-    throw new InputError(`${file}:${lineOf(path)}: ${e.instancePath.slice(1).replace(/\//g, '.') || 'the file'} ${e.message}${e.keyword === 'pattern' ? ' (rule as catalog:id, port as tcp/1234, expires as YYYY-MM-DD)' : ''}`);
+    throw fail(path, `${e.instancePath.slice(1).replace(/\//g, '.') || 'the file'} ${e.message}${e.keyword === 'pattern' ? ' (rule as catalog:id, port as tcp/1234, expires as YYYY-MM-DD)' : ''}`);
   }
   return raw.waivers.map((w, i) => {
-    if (!w.rule && !w.port) throw new InputError(`${file}:${lineOf(['waivers', i])}: a waiver names a "rule" (catalog:id) or a "port" (tcp/1234)`);
+    if (!w.rule && !w.port) throw fail(['waivers', i], 'a waiver names a "rule" (catalog:id) or a "port" (tcp/1234)');
     const hosts = (w.hosts ?? []).map((h, j) => {
       const b = parseBlock(h);
-      if (!b) throw new InputError(`${file}:${lineOf(['waivers', i, 'hosts', j])}: "${h}" is not an address or CIDR`);
+      if (!b) throw fail(['waivers', i, 'hosts', j], `${quoted(h)} is not an address or CIDR`);
       return b;
     });
     const [proto, port] = w.port ? w.port.split('/') : [];
@@ -85,7 +78,7 @@ export function loadWaivers(file: string): Waiver[] {
       hosts,
       reason: w.reason,
       ...(w.expires ? { expires: w.expires } : {}),
-      line: lineOf(['waivers', i]),
+      line: yaml.locate(['waivers', i]).line,
       used: 0,
     };
   });
@@ -103,13 +96,34 @@ function hostIn(w: Waiver, addrs: Array<string | null>): boolean {
 /** Marks waived findings; expired waivers are not applied. Returns the expired ones. */
 export function applyWaivers(waivers: Waiver[], flows: JudgedFlows, requirements: RequirementFinding[], today: string): Waiver[] {
   const active = waivers.filter((w) => !w.expires || w.expires >= today);
+  // The active waivers by the rule and by the port they name, in file order: a flow asks only those
+  // (a waiver file may hold a hundred thousand waivers, a capture as many findings).
+  const byRule = new Map<string, Waiver[]>();
+  const byPort = new Map<string, Waiver[]>();
+  const file = (map: Map<string, Waiver[]>, key: string, w: Waiver) => {
+    const list = map.get(key);
+    if (list) list.push(w);
+    else map.set(key, [w]);
+  };
+  active.forEach((w) => {
+    if (w.rule) file(byRule, w.rule, w);
+    if (w.port) file(byPort, `${w.port.proto}/${w.port.port}`, w);
+  });
+  const order = new Map(active.map((w, i) => [w, i]));
+  /** The first waiver in file order among both lists that holds one of the hosts. */
+  const first = (lists: Array<Waiver[] | undefined>, addrs: Array<string | null>): Waiver | undefined => {
+    let best: Waiver | undefined;
+    for (const list of lists) {
+      const w = list?.find((x) => hostIn(x, addrs));
+      if (w && (best === undefined || order.get(w)! < order.get(best)!)) best = w;
+    }
+    return best;
+  };
   const hosts = flows.columns.hosts;
   for (let i = 0; active.length > 0 && i < flows.length; i++) {
     const j = flows.judgement(i);
     if (j.verdict === 'expected') continue;
-    const proto = flows.proto(i);
-    const serverPort = flows.serverPort(i);
-    const w = active.find((w) => ((w.rule && w.rule === j.rule) || (w.port && w.port.proto === proto && w.port.port === serverPort)) && hostIn(w, [hosts[flows.client(i)]!, hosts[flows.server(i)]!]));
+    const w = first([j.rule ? byRule.get(j.rule) : undefined, byPort.get(`${flows.proto(i)}/${flows.serverPort(i)}`)], [hosts[flows.client(i)]!, hosts[flows.server(i)]!]);
     if (w) {
       flows.waive(i, { reason: w.reason, ...(w.expires ? { expires: w.expires } : {}) });
       w.used++;
@@ -117,7 +131,7 @@ export function applyWaivers(waivers: Waiver[], flows: JudgedFlows, requirements
   }
   for (const r of requirements) {
     if (r.status === 'satisfied') continue;
-    const w = active.find((w) => w.rule === r.rule && hostIn(w, [r.from, r.to]));
+    const w = first([byRule.get(r.rule)], [r.from, r.to]);
     if (w) {
       r.waived = { reason: w.reason, ...(w.expires ? { expires: w.expires } : {}) };
       w.used++;

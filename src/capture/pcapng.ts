@@ -1,6 +1,6 @@
 import { u16be, u16le, u32be, u32le } from '../core/bytes.js';
 import { DamageTally } from '../core/errors.js';
-import { digitsForTicks, SplitTime, splitTicks } from '../core/time.js';
+import { clampSec, digitsForTicks, outOfTimeRange, SplitTime, splitTicks } from '../core/time.js';
 import { FormatParser, InterfaceInfo, MAX_RECORD, PacketRecord, PacketSink } from './record.js';
 
 export const BT_SHB = 0x0a0d0d0a;
@@ -20,6 +20,15 @@ const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 const KNOWN_BLOCKS = new Set([BT_SHB, BT_IDB, BT_PB, BT_SPB, BT_NRB, BT_ISB, BT_EPB, BT_DSB, BT_CB, BT_CB_NOCOPY, 7, 8, 9]);
 
 type SectionInterface = InterfaceInfo;
+
+/**
+ * Interfaces a file may describe, over all its sections. Every one is kept for the report, so a file of
+ * millions of interface blocks (each 20 bytes) would make a report nobody can write: the blocks past
+ * the cap are counted (`pcapng-too-many-interfaces`) and packets on them are on an unknown interface.
+ */
+export const MAX_INTERFACES = 65536;
+/** Bytes of an interface name kept (if_name may be 64 KiB; a name is for a person to read). */
+export const MAX_INTERFACE_NAME = 256;
 
 /**
  * pcapng (draft-ietf-opsawg-pcapng). Every section may have its own byte order and its own interface
@@ -261,6 +270,10 @@ export class PcapngParser implements FormatParser {
       this.damage.add('pcapng-short-interface-block', this.file, this.recordNo + 1, bufBase + p);
       return;
     }
+    if (this.all.length >= MAX_INTERFACES) {
+      this.damage.add('pcapng-too-many-interfaces', this.file, this.recordNo + 1, bufBase + p);
+      return;
+    }
     const iface: SectionInterface = {
       index: this.all.length,
       section: this.sectionNo,
@@ -285,7 +298,8 @@ export class PcapngParser implements FormatParser {
         const lo = this.le ? buf.readUInt32LE(v) : buf.readUInt32BE(v + 4);
         iface.tsOffset = hi * 4294967296 + lo;
       } else if (code === 2 && olen > 0) {
-        iface.name = buf.toString('utf8', v, v + olen).replace(/\0+$/, '');
+        if (olen > MAX_INTERFACE_NAME) this.damage.add('pcapng-interface-name-too-long', this.file, this.recordNo + 1, bufBase + p);
+        iface.name = buf.toString('utf8', v, v + Math.min(olen, MAX_INTERFACE_NAME)).replace(/\0+$/, '');
       }
       o += 4 + ((olen + 3) & ~3);
     }
@@ -351,6 +365,11 @@ export class PcapngParser implements FormatParser {
         this.cachedSecTicks = this.split.sec * tps;
         this.cachedNsPerTick = 1_000_000_000 / tps;
       }
+    }
+    if (outOfTimeRange(rec.tsSec)) {
+      this.damage.add('timestamp-out-of-range', this.file, this.recordNo + 1, bufBase + p);
+      rec.tsSec = clampSec(rec.tsSec);
+      rec.tsNs = 0;
     }
     rec.hasTs = true;
     rec.direction = 0;

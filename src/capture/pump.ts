@@ -17,13 +17,15 @@ export const CHUNK = 4 * 1024 * 1024;
 const HEAD = 256 * 1024;
 
 /**
- * Feeds `parser` chunk after chunk until the stream ends or the parser stops. The next chunk is read
+ * Feeds `parser` chunk after chunk until the stream ends or the parser stops. When the stream ends
+ * because it broke (`broken()`: a gzip error) the record it cut is not the capture's damage: the
+ * parser takes the complete records and stops, and the caller reports the break. The next chunk is read
  * into a second buffer while the parser works on the current one (the read is a copy out of the page
  * cache on libuv's thread pool, which would otherwise leave the parsing thread idle); the record cut
  * by the end of a chunk is copied in front of the next one, the only copy. Records longer than the
  * room in front take a slower path through a larger buffer.
  */
-export async function pumpRecords(w: Window, read: SequentialRead, parser: FormatParser, onProgress?: (bytes: number) => void): Promise<void> {
+export async function pumpRecords(w: Window, read: SequentialRead, parser: FormatParser, onProgress?: (bytes: number) => void, broken: () => boolean = () => false): Promise<void> {
   let spare: Buffer = Buffer.allocUnsafe(HEAD + CHUNK);
   for (;;) {
     // Stream sources hand over what they have: collect at least half a chunk before parsing on.
@@ -56,7 +58,10 @@ export async function pumpRecords(w: Window, read: SequentialRead, parser: Forma
       w.pos = 0;
       w.filled = rest + n;
     }
-    if (n === 0) w.eof = true;
+    if (n === 0) {
+      if (broken()) return stopAtBreak(w, parser);
+      w.eof = true;
+    }
     // The parser may need more than one chunk holds (a record of several MB): read on until it fits.
     while (!w.eof && w.filled - w.pos < parser.need) {
       if (w.pos + parser.need > w.buf.length) {
@@ -68,10 +73,17 @@ export async function pumpRecords(w: Window, read: SequentialRead, parser: Forma
         w.buf = big;
       }
       const m = await read(w.buf, w.filled, w.buf.length - w.filled);
-      if (m === 0) w.eof = true;
+      if (m === 0) {
+        if (broken()) return stopAtBreak(w, parser);
+        w.eof = true;
+      }
       w.filled += m;
     }
   }
+}
+
+function stopAtBreak(w: Window, parser: FormatParser): void {
+  w.pos = parser.parse(w.buf, w.pos, w.filled, w.base, false);
 }
 
 /** Reads into target[from, to) until at least `atLeast` is reached, the buffer is full, or the end. */

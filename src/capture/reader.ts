@@ -42,7 +42,7 @@ export async function readFrom(src: ByteSource, label: string, sink: PacketSink,
     if (n === 0) break;
     filled += n;
   }
-  if (filled === 0) throw new InputError(`${label}: empty file, not a capture`);
+  if (filled === 0) throw new InputError(src.failure !== undefined ? `${label}: ${src.failure}, before any byte of a capture` : `${label}: empty file, not a capture`);
   if (filled < 4) throw new InputError(`${label}: too short to be a capture (${filled} bytes)`);
   const rec = new PacketRecord();
   let parser: FormatParser;
@@ -53,8 +53,9 @@ export async function readFrom(src: ByteSource, label: string, sink: PacketSink,
     throw new InputError(`${label}: not a pcap or pcapng capture (starts with 0x${magic})`);
   }
   const w: Window = { buf, pos: 0, filled, base: 0, eof: false };
-  await pumpRecords(w, (t, o, l) => src.read(t, o, l), parser, opts.onProgress);
-  if (src.failure !== undefined) damage.add(src.gzip ? 'gzip-stream-damaged' : 'read-error', label, 0, w.base + w.filled);
+  await pumpRecords(w, (t, o, l) => src.read(t, o, l), parser, opts.onProgress, () => src.failure !== undefined);
+  // Placed at the end of what the stream delivered, numbered as the record it cut.
+  if (src.failure !== undefined) damage.add(src.failureReason ?? (src.gzip ? 'gzip-stream-damaged' : 'read-error'), label, parser.records() + 1, w.base + w.filled);
   return { file: label, gzip: src.gzip, ...parser.facts() };
 }
 

@@ -1,8 +1,8 @@
 import { open, FileHandle } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { InputError } from '../core/errors.js';
+import { GzipDamage, gunzipChunks } from './gzip.js';
 
 /** A byte stream the reader pulls from: fills target[offset, offset+length) and says how much it wrote. */
 export interface ByteSource {
@@ -10,6 +10,8 @@ export interface ByteSource {
   close(): Promise<void>;
   /** Set when the stream broke (for example a corrupt gzip member); the bytes before it were delivered. */
   failure?: string;
+  /** The damage reason of the break, where the source knows it (`gzip-bad-crc` …). */
+  failureReason?: string;
   readonly gzip: boolean;
 }
 
@@ -31,6 +33,7 @@ class StreamSource implements ByteSource {
   private pos = 0;
   private done = false;
   failure?: string;
+  failureReason?: string;
   private readonly it: AsyncIterator<Buffer>;
   constructor(
     stream: Readable,
@@ -54,6 +57,7 @@ class StreamSource implements ByteSource {
           this.pos = 0;
         } catch (e) {
           this.failure = (e as Error).message;
+          if (e instanceof GzipDamage) this.failureReason = e.reason;
           this.done = true;
           break;
         }
@@ -90,9 +94,8 @@ export async function openSource(path: string, stdin: Readable = process.stdin):
     const first = await it.next();
     if (first.done) return new StreamSource(Readable.from([]), false);
     const head = Buffer.isBuffer(first.value) ? first.value : Buffer.from(first.value);
-    const all = Readable.from(prepend(head, it), { objectMode: false });
-    if (isGzip(head)) return new StreamSource(all.pipe(createGunzip()), true);
-    return new StreamSource(all, false);
+    if (isGzip(head)) return new StreamSource(Readable.from(gunzipChunks(prepend(head, it))), true);
+    return new StreamSource(Readable.from(prepend(head, it), { objectMode: false }), false);
   }
   let fh: FileHandle;
   try {
@@ -107,9 +110,7 @@ export async function openSource(path: string, stdin: Readable = process.stdin):
   if (bytesRead === 2 && isGzip(head)) {
     await fh.close();
     const raw = createReadStream(path);
-    const gunzip = createGunzip();
-    raw.on('error', (e) => gunzip.destroy(e));
-    return new StreamSource(raw.pipe(gunzip), true, () => raw.destroy());
+    return new StreamSource(Readable.from(gunzipChunks(raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>)), true, () => raw.destroy());
   }
   return new FileSource(fh);
 }

@@ -1,9 +1,10 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Document, LineCounter, parseDocument, isCollection, isNode, Node as YamlNode } from 'yaml';
-import { InputError, LocatedInputError } from '../core/errors.js';
+import { InputError, LocatedInputError, quoted, shownJson, someOf } from '../core/errors.js';
+import { readUserFile } from '../core/user-file.js';
+import { parseYamlFile, YamlFileError, type YamlFile } from '../core/yaml-file.js';
 import type { Alternative, Catalog, Cite, DynamicKind, Expectation, Param, PortRanges, Requirement, Role, Rule, Transport } from './types.js';
 
 /** The bundled catalogs: rules/ at the package root, from src/catalog or dist/catalog alike. */
@@ -25,11 +26,16 @@ export interface CatalogProblem {
   message: string;
 }
 
+const PROBLEMS_SHOWN = 50;
+
 /** A catalog that cannot be used: every problem with file, line and what is wrong. */
 export class CatalogError extends LocatedInputError {
   constructor(readonly problems: CatalogProblem[]) {
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
-    super(problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('\n'));
+    // The first PROBLEMS_SHOWN are printed: a generated catalog with a mistake in every row stays readable.
+    const shown = problems.slice(0, PROBLEMS_SHOWN).map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`);
+    if (problems.length > PROBLEMS_SHOWN) shown.push(`${problems[0]!.file}: … and ${problems.length - PROBLEMS_SHOWN} more problems`);
+    super(shown.join('\n'));
     this.name = 'CatalogError';
   }
 }
@@ -122,13 +128,13 @@ function describeError(e: ErrorObject): string {
     case 'required':
       return `${where}: missing "${(e.params as { missingProperty: string }).missingProperty}"`;
     case 'additionalProperties':
-      return `${where}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`;
+      return `${where}: unknown key ${quoted((e.params as { additionalProperty: string }).additionalProperty)}`;
     case 'enum':
       return `${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
     case 'pattern':
       return where.endsWith('id') || where.includes('role') || /\.(from|to)(\.\d+)?$/.test(where) || where.endsWith('rule') || where.endsWith('for-each')
-        ? `${where}: "${String(e.data)}" is not kebab-case (lower-case words joined by -)`
-        : `${where}: "${String(e.data)}" ${e.message ?? 'is malformed'}`;
+        ? `${where}: ${quoted(String(e.data))} is not kebab-case (lower-case words joined by -)`
+        : `${where}: ${quoted(String(e.data))} ${e.message ?? 'is malformed'}`;
     case 'propertyNames':
       return `${where}: key names must be kebab-case`;
     default:
@@ -157,7 +163,7 @@ function schemaProblems(errors: ErrorObject[]): Array<{ path: Array<string | num
       if (hasDeeper(p)) continue;
       const what = expectedAt(splitPointer(p));
       const where = p === '' ? 'the catalog' : p.slice(1).replace(/\//g, '.');
-      push(p, what ? `${where}: expected ${what}, got ${JSON.stringify(e.data)}` : `${where}: ${e.message}`);
+      push(p, what ? `${where}: expected ${what}, got ${shownJson(e.data)}` : `${where}: ${e.message}`);
       continue;
     }
     if (anyOfPaths.has(p)) continue;
@@ -169,27 +175,6 @@ function schemaProblems(errors: ErrorObject[]): Array<{ path: Array<string | num
     push(p, describeError(e));
   }
   return out;
-}
-
-/** Line and column of the node at `path`, or of its nearest ancestor that exists. */
-function locate(doc: Document, lc: LineCounter, path: Array<string | number>): { line: number; col: number } {
-  for (let n = path.length; n >= 0; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-    if (isNode(node) && (node as YamlNode).range) {
-      // For a key whose value is a collection, point at the key's line rather than the first child.
-      const pos = lc.linePos((node as YamlNode).range![0]);
-      return { line: pos.line, col: pos.col };
-    }
-    if (n > 0 && isCollection(doc.getIn(path.slice(0, n - 1), true))) {
-      const parent = doc.getIn(path.slice(0, n - 1), true) as { items: Array<{ key?: { value?: unknown; range?: [number, number, number] } }> };
-      const pair = parent.items?.find((p) => p.key?.value === path[n - 1]);
-      if (pair?.key?.range) {
-        const pos = lc.linePos(pair.key.range[0]);
-        return { line: pos.line, col: pos.col };
-      }
-    }
-  }
-  return { line: 1, col: 1 };
 }
 
 function parseRange(s: string): [number, number] {
@@ -246,22 +231,32 @@ export interface LoadOptions {
   set?: Record<string, string>;
 }
 
-/** Reads and checks one catalog file; `base` is the catalog it extends, already loaded. */
-function loadFile(file: string, text: string, resolveBase: (id: string) => Catalog): Catalog {
+/** Reads and checks one catalog file; `resolveBase` loads the catalog it extends. */
+function loadFile(file: string, text: string, resolveBase: (id: string, at: { line: number; col: number }) => Catalog): Catalog {
   const label = file;
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
-  const problems: Array<{ path?: Array<string | number>; pos?: number; message: string }> = [];
-  for (const e of doc.errors) problems.push({ pos: e.pos[0], message: `YAML: ${e.message.split('\n')[0]}` });
+  let yaml: YamlFile;
+  try {
+    yaml = parseYamlFile(label, text);
+  } catch (e) {
+    if (e instanceof YamlFileError) throw new CatalogError([e.problem]);
+    throw e;
+  }
+  const problems: Array<{ path: Array<string | number>; message: string }> = [];
+  const locate = (path: Array<string | number>) => yaml.locate(path);
   const fail = () =>
     new CatalogError(
       problems.map((p) => {
-        const at = p.pos !== undefined ? lc.linePos(p.pos) : locate(doc, lc, p.path ?? []);
+        const at = locate(p.path);
         return { file: label, line: at.line, col: at.col, message: p.message };
       }),
     );
-  if (problems.length) throw fail();
-  const raw = doc.toJS() as RawCatalog;
+  let raw: RawCatalog;
+  try {
+    raw = yaml.toJS() as RawCatalog;
+  } catch (e) {
+    if (e instanceof YamlFileError) throw new CatalogError([e.problem]);
+    throw e;
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new CatalogError([{ file: label, line: 1, col: 1, message: 'a catalog is a YAML mapping with id, name, roles and rules' }]);
   }
@@ -271,7 +266,7 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
   }
   const problem = (path: Array<string | number>, message: string) => problems.push({ path, message: path.length ? `${path.join('.')}: ${message}` : message });
 
-  const base = raw.extends !== undefined ? resolveBase(raw.extends) : undefined;
+  const base = raw.extends !== undefined ? resolveBase(raw.extends, locate(['extends'])) : undefined;
   if (base === undefined) {
     if (raw.name === undefined) problem([], 'missing "name" (the product)');
     if (raw.documents === undefined || raw.documents.length === 0) problem([], 'missing "documents" (the vendor documents this catalog transcribes)');
@@ -279,7 +274,7 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
   const documents = [...(base?.documents ?? []), ...(raw.documents ?? [])];
   const docIds = new Set<string>();
   (raw.documents ?? []).forEach((d, i) => {
-    if (docIds.has(d.id) || base?.documents.some((b) => b.id === d.id)) problem(['documents', i, 'id'], `document id "${d.id}" is declared twice`);
+    if (docIds.has(d.id) || base?.documents.some((b) => b.id === d.id)) problem(['documents', i, 'id'], `document id ${quoted(d.id)} is declared twice`);
     docIds.add(d.id);
   });
   const defaultDocument = raw.documents?.[0]?.id ?? base?.documents[0]?.id ?? '';
@@ -287,13 +282,15 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
   const cite = (c: RawRule['cite'], path: Array<string | number>): Cite => {
     const document = c.document ?? defaultDocument;
     if (c.document === undefined && documents.length > 1 && raw.documents && raw.documents.length > 1) problem([...path, 'cite'], 'cite.document is needed: the catalog has several documents');
-    if (!documents.some((d) => d.id === document)) problem([...path, 'cite', 'document'], `unknown document "${document}"`);
+    if (!documents.some((d) => d.id === document)) problem([...path, 'cite', 'document'], `unknown document ${quoted(document)}`);
     return { document, section: c.section.trim(), text: c.text.replace(/\s+/g, ' ').trim() };
   };
 
   const roles: Role[] = [...(base?.roles ?? [])];
+  const roleIds = new Set(roles.map((r) => r.id));
   (raw.roles ?? []).forEach((r, i) => {
-    if (roles.some((x) => x.id === r.id)) problem(['roles', i, 'id'], `role "${r.id}" is declared twice`);
+    if (roleIds.has(r.id)) problem(['roles', i, 'id'], `role ${quoted(r.id)} is declared twice`);
+    roleIds.add(r.id);
     const actsAs = r['acts-as'] === undefined ? undefined : Array.isArray(r['acts-as']) ? r['acts-as'] : [r['acts-as']];
     roles.push({
       id: r.id,
@@ -306,7 +303,8 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
       ...(r.note !== undefined ? { note: r.note } : {}),
     });
   });
-  const roleIds = new Set(roles.map((r) => r.id));
+  let declaredRoles: string | undefined;
+  const declared = () => (declaredRoles ??= someOf(roleIds));
   checkActsAs(raw.roles ?? [], roles, problem);
 
   const params: Record<string, Param> = {};
@@ -323,7 +321,7 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
   (raw.alternatives ?? []).forEach((a, i) => {
     const sets = a.sets.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, paramRanges(v)])));
     sets.forEach((s, j) => {
-      for (const k of Object.keys(s)) if (!params[k]) problem(['alternatives', i, 'sets', j, k], `unknown parameter "${k}"`);
+      for (const k of Object.keys(s)) if (!params[k]) problem(['alternatives', i, 'sets', j, k], `unknown parameter ${quoted(k)}`);
     });
     const first = sets[0]!;
     for (const [k, v] of Object.entries(first)) {
@@ -337,21 +335,21 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
   const ruleIds = new Set(rules.map((r) => r.id));
   (raw.rules ?? []).forEach((r, i) => {
     const path = ['rules', i];
-    if (ruleIds.has(r.id)) problem([...path, 'id'], `rule "${r.id}" is declared twice`);
+    if (ruleIds.has(r.id)) problem([...path, 'id'], `rule ${quoted(r.id)} is declared twice`);
     ruleIds.add(r.id);
     const from = Array.isArray(r.from) ? r.from : [r.from];
     const to = Array.isArray(r.to) ? r.to : [r.to];
     for (const [key, list] of [['from', from], ['to', to]] as const) {
       list.forEach((role) => {
-        if (!roleIds.has(role)) problem([...path, key], `unknown role "${role}" (declared: ${[...roleIds].join(', ')})`);
+        if (!roleIds.has(role)) problem([...path, key], `unknown role ${quoted(role)} (declared: ${declared()})`);
       });
     }
     const transport = Array.isArray(r.transport) ? r.transport : [r.transport];
     const icmpOnly = transport.every((t) => t === 'icmp' || t === 'icmpv6');
     if (icmpOnly && r.ports !== undefined) problem([...path, 'ports'], 'ICMP has no ports: name the message with icmp: { type: … }');
-    if (!icmpOnly && r.ports === undefined) problem([...path], `rule "${r.id}": missing "ports" for ${transport.join('/')}`);
+    if (!icmpOnly && r.ports === undefined) problem([...path], `rule ${quoted(r.id)}: missing "ports" for ${transport.join('/')}`);
     if (!icmpOnly && r.icmp !== undefined) problem([...path, 'icmp'], 'icmp: applies only to icmp/icmpv6 rules');
-    if (r.required === 'conditional' && !r.condition) problem([...path], `rule "${r.id}" is conditional: state the condition in "condition"`);
+    if (r.required === 'conditional' && !r.condition) problem([...path], `rule ${quoted(r.id)} is conditional: state the condition in "condition"`);
     const ranges: PortRanges = [];
     const fixed: PortRanges = [];
     const usedParams: string[] = [];
@@ -370,12 +368,12 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
             fixed.push([it, it]);
           } else if (typeof it === 'string') {
             const rg = parseRange(it);
-            if (rg[0] > rg[1] || rg[1] > 65535) problem(at, `range "${it}" is not low-high within 0-65535`);
+            if (rg[0] > rg[1] || rg[1] > 65535) problem(at, `range ${quoted(it)} is not low-high within 0-65535`);
             ranges.push(rg);
             fixed.push(rg);
           } else {
             const p = params[it.param];
-            if (!p) problem(at, `unknown parameter "${it.param}" (declared: ${Object.keys(params).join(', ') || 'none'})`);
+            if (!p) problem(at, `unknown parameter ${quoted(it.param)} (declared: ${someOf(Object.keys(params)) || 'none'})`);
             else {
               ranges.push(...p.value);
               usedParams.push(it.param);
@@ -403,7 +401,7 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
       period: parseDuration(r.period),
       cite: cite(r.cite, path),
       ...(r.note ? { note: r.note } : {}),
-      place: { file: label, line: locate(doc, lc, path).line },
+      place: { file: label, line: locate(path).line },
     });
   });
 
@@ -411,14 +409,14 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
   const reqIds = new Set(requirements.map((q) => q.id));
   (raw.requirements ?? []).forEach((q, i) => {
     const path = ['requirements', i];
-    if (reqIds.has(q.id)) problem([...path, 'id'], `requirement "${q.id}" is declared twice`);
+    if (reqIds.has(q.id)) problem([...path, 'id'], `requirement ${quoted(q.id)} is declared twice`);
     reqIds.add(q.id);
-    if ((q.when === undefined) === (q['for-each'] === undefined)) problem(path, `requirement "${q.id}" needs exactly one of "when" and "for-each"`);
-    if (q.when && !ruleIds.has(q.when.rule)) problem([...path, 'when', 'rule'], `unknown rule "${q.when.rule}"`);
-    if (q['for-each'] && !roleIds.has(q['for-each'])) problem([...path, 'for-each'], `unknown role "${q['for-each']}"`);
+    if ((q.when === undefined) === (q['for-each'] === undefined)) problem(path, `requirement ${quoted(q.id)} needs exactly one of "when" and "for-each"`);
+    if (q.when && !ruleIds.has(q.when.rule)) problem([...path, 'when', 'rule'], `unknown rule ${quoted(q.when.rule)}`);
+    if (q['for-each'] && !roleIds.has(q['for-each'])) problem([...path, 'for-each'], `unknown role ${quoted(q['for-each'])}`);
     const expect: Expectation[] = q.expect.map((e, j) => {
       if ('rule' in e) {
-        if (!ruleIds.has(e.rule)) problem([...path, 'expect', j, 'rule'], `unknown rule "${e.rule}"`);
+        if (!ruleIds.has(e.rule)) problem([...path, 'expect', j, 'rule'], `unknown rule ${quoted(e.rule)}`);
         return { rule: e.rule, reverse: e.reverse ?? false };
       }
       return { grant: e.grant };
@@ -433,7 +431,7 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
       period: parseDuration(q.period),
       ...(q.cite ? { cite: cite(q.cite, path) } : {}),
       ...(q.note ? { note: q.note } : {}),
-      place: { file: label, line: locate(doc, lc, path).line },
+      place: { file: label, line: locate(path).line },
     });
   });
 
@@ -458,45 +456,135 @@ function loadFile(file: string, text: string, resolveBase: (id: string) => Catal
  */
 function checkActsAs(rawRoles: RawRole[], roles: Role[], problem: (path: Array<string | number>, message: string) => void): void {
   const byId = new Map(roles.map((r) => [r.id, r]));
-  const hostRoles = roles.filter((r) => !r.address).map((r) => r.id);
+  const hostRoles = () => someOf(roles.filter((r) => !r.address).map((r) => r.id));
   rawRoles.forEach((r, i) => {
     const value = r['acts-as'];
     if (value === undefined) return;
     const list = Array.isArray(value) ? value : [value];
     const at = (j: number) => (Array.isArray(value) ? ['roles', i, 'acts-as', j] : ['roles', i, 'acts-as']);
-    if (r.address) problem(['roles', i, 'acts-as'], `role "${r.id}" is an address class (${r.address}): it plays no other role`);
+    if (r.address) problem(['roles', i, 'acts-as'], `role ${quoted(r.id)} is an address class (${r.address}): it plays no other role`);
     list.forEach((x, j) => {
       const target = byId.get(x);
-      if (!target) problem(at(j), `unknown role "${x}" (roles of hosts: ${hostRoles.join(', ')})`);
-      else if (target.address) problem(at(j), `role "${x}" is an address class (${target.address}): a host is in it by its address, not by acting as it`);
+      if (!target) problem(at(j), `unknown role ${quoted(x)} (roles of hosts: ${hostRoles()})`);
+      else if (target.address) problem(at(j), `role ${quoted(x)} is an address class (${target.address}): a host is in it by its address, not by acting as it`);
     });
   });
   // A cycle is reported once, at the first of its roles this file declares.
-  const reported = new Set<string>();
+  const component = cyclicComponents(byId);
+  const reported = new Set<number>();
   rawRoles.forEach((r, i) => {
-    const path = cycleFrom(r.id, byId);
-    if (!path) return;
-    const key = [...new Set(path)].sort().join(' ');
-    if (reported.has(key)) return;
-    reported.add(key);
-    problem(['roles', i, 'acts-as'], `acts-as forms a cycle: ${path.join(' → ')}`);
+    const c = component.get(r.id);
+    if (c === undefined || reported.has(c)) return;
+    reported.add(c);
+    problem(['roles', i, 'acts-as'], `acts-as forms a cycle: ${someOf(cycleFrom(r.id, byId, component), 12).replace(/, /g, ' → ')}`);
   });
+  if (component.size > 0) return;
+  // Without cycles: how many roles each one's acts-as chain holds (itself included), walked without
+  // recursion; the audit expands every host's roles through these chains.
+  const depth = new Map<string, number>();
+  const longest = (start: string): number => {
+    const work = [start];
+    while (work.length > 0) {
+      const id = work[work.length - 1]!;
+      const next = (byId.get(id)?.actsAs ?? []).filter((x) => byId.has(x) && !depth.has(x));
+      if (next.length > 0) {
+        work.push(...next.slice(0, 1));
+        continue;
+      }
+      work.pop();
+      depth.set(id, 1 + (byId.get(id)?.actsAs ?? []).reduce((m, x) => Math.max(m, depth.get(x) ?? 0), 0));
+    }
+    return depth.get(start)!;
+  };
+  const deep = rawRoles.findIndex((r) => longest(r.id) > ACTS_AS_DEPTH_LIMIT);
+  if (deep >= 0) {
+    const chain = [rawRoles[deep]!.id];
+    for (let at = chain[0]!; chain.length <= ACTS_AS_DEPTH_LIMIT; ) {
+      const next = (byId.get(at)?.actsAs ?? []).filter((x) => depth.has(x)).sort((a, b) => depth.get(b)! - depth.get(a)!)[0];
+      if (next === undefined) break;
+      chain.push((at = next));
+    }
+    problem(['roles', deep, 'acts-as'], `acts-as chains more than ${ACTS_AS_DEPTH_LIMIT} roles: ${someOf(chain, 6).replace(/, /g, ' → ')}`);
+  }
 }
 
-/** The acts-as path from a role back to itself, if there is one: [relay, client, relay]. */
-function cycleFrom(start: string, byId: Map<string, Role>): string[] | null {
-  const visited = new Set<string>();
-  const walk = (id: string, path: string[]): string[] | null => {
-    for (const next of byId.get(id)?.actsAs ?? []) {
-      if (next === start) return [...path, next];
-      if (visited.has(next)) continue;
-      visited.add(next);
-      const found = walk(next, [...path, next]);
-      if (found) return found;
+/** How many roles one acts-as chain may hold: a relay acts as a client, a client as nothing (2). */
+const ACTS_AS_DEPTH_LIMIT = 16;
+
+/**
+ * The roles that lie on an acts-as cycle, each with the number of its strongly connected component
+ * (Tarjan's algorithm, iterative: a catalog may chain thousands of roles).
+ */
+function cyclicComponents(byId: Map<string, Role>): Map<string, number> {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const out = new Map<string, number>();
+  let next = 0;
+  let components = 0;
+  for (const root of byId.keys()) {
+    if (index.has(root)) continue;
+    const work: Array<{ id: string; edges: string[]; i: number }> = [];
+    const enter = (id: string) => {
+      index.set(id, next);
+      low.set(id, next++);
+      stack.push(id);
+      onStack.add(id);
+      work.push({ id, edges: (byId.get(id)?.actsAs ?? []).filter((x) => byId.has(x)), i: 0 });
+    };
+    enter(root);
+    while (work.length > 0) {
+      const top = work[work.length - 1]!;
+      if (top.i < top.edges.length) {
+        const to = top.edges[top.i++]!;
+        if (!index.has(to)) enter(to);
+        else if (onStack.has(to)) low.set(top.id, Math.min(low.get(top.id)!, index.get(to)!));
+        continue;
+      }
+      work.pop();
+      const parent = work[work.length - 1];
+      if (parent) low.set(parent.id, Math.min(low.get(parent.id)!, low.get(top.id)!));
+      if (low.get(top.id) !== index.get(top.id)) continue;
+      const members: string[] = [];
+      let m: string;
+      do {
+        m = stack.pop()!;
+        onStack.delete(m);
+        members.push(m);
+      } while (m !== top.id);
+      const selfLoop = byId.get(top.id)?.actsAs?.includes(top.id) ?? false;
+      if (members.length > 1 || selfLoop) {
+        for (const x of members) out.set(x, components);
+        components++;
+      }
     }
-    return null;
-  };
-  return walk(start, [start]);
+  }
+  return out;
+}
+
+/** The shortest acts-as path from a role on a cycle back to itself: [relay, client, relay]. */
+function cycleFrom(start: string, byId: Map<string, Role>, component: Map<string, number>): string[] {
+  const c = component.get(start);
+  const from = new Map<string, string>();
+  let frontier = [start];
+  while (frontier.length > 0) {
+    const following: string[] = [];
+    for (const id of frontier) {
+      for (const x of byId.get(id)?.actsAs ?? []) {
+        if (x === start) {
+          const path = [start];
+          for (let at: string | undefined = id; at !== start && at !== undefined; at = from.get(at)) path.splice(1, 0, at);
+          return [...path, start];
+        }
+        if (component.get(x) !== c || from.has(x)) continue;
+        from.set(x, id);
+        following.push(x);
+      }
+    }
+    frontier = following;
+  }
+  return [start, start];
 }
 
 function fmt(r: PortRanges): string {
@@ -507,25 +595,55 @@ function isPathRef(ref: string): boolean {
   return ref.includes('/') || ref.includes('\\') || /\.ya?ml$/i.test(ref);
 }
 
+/** How many catalogs an `extends:` chain may hold, the first file included. */
+export const EXTENDS_DEPTH_LIMIT = 32;
+
+/** A chain of catalogs for an error message: `a.yaml extends b.yaml extends a.yaml`, long ones shortened. */
+function chainText(labels: string[]): string {
+  const shown = labels.length > 8 ? [...labels.slice(0, 4), `… (${labels.length - 6} more)`, ...labels.slice(-2)] : labels;
+  return shown.join(' extends ');
+}
+
 /**
  * Loads a bundled catalog by id (`itms8`) or a catalog file by path (`./site-extra.yaml`), validates
  * it, and resolves its parameters (with `--set` overrides applied and re-resolved into the rules).
  */
-export function loadCatalog(ref: string, opts: LoadOptions = {}, seen: string[] = []): Catalog {
+export function loadCatalog(ref: string, opts: LoadOptions = {}): Catalog {
+  const catalog = loadChain(ref, ref, []);
+  return opts.set && Object.keys(opts.set).length > 0 ? applyOverrides(catalog, opts.set) : catalog;
+}
+
+/**
+ * One catalog of an `extends:` chain: `chain` holds the catalogs that extend it, nearest last, and
+ * where the nearest names it. A chain that comes back to a file, or grows past EXTENDS_DEPTH_LIMIT
+ * catalogs, is refused with the chain named.
+ */
+function loadChain(ref: string, label: string, chain: Array<{ label: string; real: string; at?: { line: number; col: number } }>): Catalog {
   let file: string;
   if (isPathRef(ref)) {
     file = ref;
-    if (!existsSync(file)) throw new InputError(`${ref}: cannot open: no such file`);
+    if (!existsSync(file)) throw new InputError(`${label}: cannot open: no such file`);
   } else {
     file = resolve(rulesDir(), `${ref}.yaml`);
-    if (!existsSync(file)) throw new InputError(`unknown catalog "${ref}" (bundled: ${bundledCatalogIds().join(', ')}; or give a path to a .yaml file)`);
+    if (!existsSync(file)) throw new InputError(`unknown catalog ${quoted(ref)} (bundled: ${bundledCatalogIds().join(', ')}; or give a path to a .yaml file)`);
+    label = `rules/${basename(file)}`;
   }
-  const label = isPathRef(ref) ? ref : `rules/${basename(file)}`;
-  if (seen.includes(label)) throw new InputError(`${label}: "extends" forms a cycle: ${[...seen, label].join(' → ')}`);
-  const text = readFileSync(file, 'utf8');
+  const real = realpathSync(file);
+  const parent = chain[chain.length - 1];
+  const where = parent ? `${parent.label}:${parent.at!.line}:${parent.at!.col}` : label;
+  const again = chain.findIndex((c) => c.real === real);
+  if (again >= 0) throw new LocatedInputError(`${where}: "extends" forms a cycle: ${chainText([...chain.slice(again).map((c) => c.label), label])}`);
+  if (chain.length >= EXTENDS_DEPTH_LIMIT) {
+    throw new LocatedInputError(`${where}: "extends" chains more than ${EXTENDS_DEPTH_LIMIT} catalogs: ${chainText([...chain.map((c) => c.label), label])}`);
+  }
+  const text = readUserFile(file, 'catalog');
+  const me = { label, real };
   // `extends` names a bundled id, or a path relative to the extending file.
-  const catalog = loadFile(label, text, (id) => loadCatalog(isPathRef(id) ? resolve(dirname(file), id) : id, {}, [...seen, label]));
-  return opts.set && Object.keys(opts.set).length > 0 ? applyOverrides(catalog, opts.set) : catalog;
+  return loadFile(label, text, (id, at) => {
+    const path = isPathRef(id) ? (isAbsolute(id) ? id : resolve(dirname(file), id)) : id;
+    const shown = isPathRef(id) ? (isAbsolute(id) || !isPathRef(ref) ? path : join(dirname(label), id)) : id;
+    return loadChain(path, shown, [...chain, { ...me, at }]);
+  });
 }
 
 /** Applies --set name=value to a loaded catalog: parameter values change, and the rules that use them. */

@@ -146,10 +146,12 @@ export function playedRoles(catalogs: Array<Pick<Catalog, 'roles'>>): Map<string
   const out = new Map<string, string[]>();
   for (const id of direct.keys()) {
     const seen: string[] = [];
+    const has = new Set<string>();
     const visit = (role: string) => {
       for (const x of direct.get(role) ?? []) {
-        if (x === id || seen.includes(x)) continue;
+        if (x === id || has.has(x)) continue;
         seen.push(x);
+        has.add(x);
         visit(x);
       }
     };

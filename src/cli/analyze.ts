@@ -1,12 +1,12 @@
-import { createWriteStream } from 'node:fs';
-import type { Writable } from 'node:stream';
+import { resolve } from 'node:path';
 import { audit, AuditOptions, AuditReport, FailOn, loadRoleMap, loadWaivers, tripsFailOn } from '../audit/index.js';
 import { AddressBlock, parseBlock } from '../audit/addresses.js';
 import type { RoleMap } from '../audit/roles.js';
 import type { Waiver } from '../audit/waivers.js';
-import { checkOverrides, loadCatalog } from '../catalog/index.js';
+import { checkOverrides, loadCatalog, rulesDir } from '../catalog/index.js';
 import type { Catalog } from '../catalog/types.js';
 import { InputError } from '../core/errors.js';
+import { checkOutputs, isStandardOutput, stopOnSignals, writeOutput, writeOutputs, writeText } from './output.js';
 import { progressFor } from './progress.js';
 import { Inspectors } from '../inspect/index.js';
 import { writeAuditJson, writeAuditFlowsCsv, writeAuditRequirementsCsv, writeAuditText } from '../report/audit.js';
@@ -49,13 +49,6 @@ export function parseFailOn(text: string | undefined): FailOn[] {
   const items = text.split(',').map((s) => s.trim()).filter(Boolean);
   for (const i of items) if (!(FAIL_ON as readonly string[]).includes(i)) throw new InputError(`--fail-on ${i}: expected one or more of ${FAIL_ON.join(', ')}`);
   return items as FailOn[];
-}
-
-function endStream(out: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    out.once('error', reject);
-    out.end(() => resolve());
-  });
 }
 
 /** `--site 130.1.0.0/16,2001:db8::/32` (already split at the commas) → blocks. */
@@ -105,30 +98,32 @@ export type ReportFormat = 'text' | 'json' | 'csv' | 'html';
 
 /** The report in a format, to standard output (no path or -) or to a file (csv: FILE and FILE.requirements.csv). */
 export async function writeReport(report: AuditReport, format: ReportFormat, out: string | undefined): Promise<void> {
-  if (format === 'json') {
-    const stream = out === undefined || out === '-' ? process.stdout : createWriteStream(out);
-    await writeAuditJson(report, stream);
-    if (stream !== process.stdout) await endStream(stream);
+  if (format === 'csv' && !isStandardOutput(out)) {
+    await writeOutputs([
+      { path: out, write: (s) => writeAuditFlowsCsv(report, s) },
+      { path: requirementsCsvPath(out!), write: (s) => writeAuditRequirementsCsv(report, s) },
+    ]);
+    return;
   }
-  else if (format === 'html' || format === 'text') {
-    const stream = out === undefined || out === '-' ? process.stdout : createWriteStream(out);
-    await (format === 'html' ? writeAuditHtml : writeAuditText)(report, stream);
-    if (stream !== process.stdout) await endStream(stream);
-  }
-  else if (format === 'csv') {
-    if (out === undefined || out === '-') {
-      await writeAuditFlowsCsv(report, process.stdout);
-      await new Promise<void>((r) => process.stdout.write('\n', () => r()));
-      await writeAuditRequirementsCsv(report, process.stdout);
-    } else {
-      const flowsOut = createWriteStream(out);
-      await writeAuditFlowsCsv(report, flowsOut);
-      await endStream(flowsOut);
-      const reqOut = createWriteStream(requirementsCsvPath(out));
-      await writeAuditRequirementsCsv(report, reqOut);
-      await endStream(reqOut);
-    }
-  }
+  await writeOutput(out, async (s) => {
+    if (format === 'json') await writeAuditJson(report, s);
+    else if (format === 'html') await writeAuditHtml(report, s);
+    else if (format === 'csv') {
+      await writeAuditFlowsCsv(report, s);
+      await writeText(s, '\n');
+      await writeAuditRequirementsCsv(report, s);
+    } else await writeAuditText(report, s);
+  });
+}
+
+/** The files `--out` writes for a format: csv's requirements table goes beside the flows. */
+export function reportPaths(format: ReportFormat, out: string | undefined): Array<string | undefined> {
+  return format === 'csv' && !isStandardOutput(out) ? [out, requirementsCsvPath(out!)] : [out];
+}
+
+/** Every file an audit command reads besides its captures: catalog files (bundled ones too), role map, waivers. */
+export function auditInputFiles(opts: { catalog: string[]; roles?: string; waivers?: string }): Array<string | undefined> {
+  return [...opts.catalog.flatMap((ref) => [ref, resolve(rulesDir(), `${ref}.yaml`)]), opts.roles, opts.waivers];
 }
 
 /** Where `--format csv --out FILE` puts the requirements table. */
@@ -139,6 +134,8 @@ export function requirementsCsvPath(out: string): string {
 /** `flowaudit analyze`: read, audit, report; `setExit(1)` when --fail-on matched. */
 export async function runAnalyze(captures: string[], opts: AnalyzeOptions, version: string, setExit: (code: number) => void): Promise<void> {
   if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
+  checkOutputs(reportPaths(opts.format, opts.out), [...captures, ...auditInputFiles(opts)]);
+  stopOnSignals();
   const { failOn, catalogs, roleMap, waivers, site, infer } = loadAuditInputs(opts);
   const workers = parseWorkers(opts.workers);
   const maxFlows = parseMaxFlows(opts.maxFlows);

@@ -1,4 +1,4 @@
-import { closeSync, openSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { audit, AuditReport, LiveSection, tripsFailOn } from '../audit/index.js';
 import { listInterfaces, LiveCapture, LiveStats, wallTime } from '../capture/live.js';
 import type { CaptureFacts, PacketRecord } from '../capture/record.js';
@@ -11,7 +11,9 @@ import { newFlowRun, packetSink } from '../flow/pipeline.js';
 import type { RetireLimits } from '../flow/table.js';
 import { Inspectors } from '../inspect/index.js';
 import { auditJson, auditText } from '../report/audit.js';
-import { EXIT_FINDINGS, loadAuditInputs, ReportFormat, requirementsCsvPath, writeReport } from './analyze.js';
+import { auditInputFiles, EXIT_FINDINGS, loadAuditInputs, ReportFormat, reportPaths, writeReport } from './analyze.js';
+import { checkOutputs, EXIT_UNWRITABLE, isStandardOutput, OutputError, STDOUT_LABEL, writeOutput, writeText } from './output.js';
+import { terminalSafe } from '../report/escape.js';
 
 export interface LiveCliOptions {
   interface?: string;
@@ -57,28 +59,16 @@ function parseCount(flag: string, text: string, min: number, max: number, bytes 
   return n;
 }
 
-/** Writes next to the target and renames over it, so a reader never sees half a report. */
-async function writeAtomically(path: string, format: ReportFormat, report: AuditReport): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    await writeReport(report, format, tmp);
-    if (format === 'csv') renameSync(requirementsCsvPath(tmp), requirementsCsvPath(path));
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 /** `flowaudit live`: the session from its options; `setExit(1)` when --fail-on matched in the final report. */
 export async function runLive(opts: LiveCliOptions, version: string, setExit: (code: number) => void): Promise<void> {
   if (opts.listInterfaces) {
-    const lines = listInterfaces().map((d) => `${d.name.padEnd(18)} ${d.addresses.map((a) => a.addr).join(' ') || '-'}${d.description ? `  (${d.description})` : ''}`);
+    const lines = listInterfaces().map((d) => `${terminalSafe(d.name).padEnd(18)} ${d.addresses.map((a) => a.addr).join(' ') || '-'}${d.description ? `  (${terminalSafe(d.description)})` : ''}`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return;
   }
   if (!opts.interface) throw new InputError('live needs --interface NAME (see flowaudit live --list-interfaces)');
   if (!opts.catalog?.length) throw new InputError('live needs --catalog ID (see flowaudit catalog list)');
+  checkOutputs(reportPaths(opts.format, opts.out), [...auditInputFiles({ ...opts, catalog: opts.catalog }), opts.write]);
   const inputs = loadAuditInputs({ ...opts, catalog: opts.catalog });
   const reportEvery = parseDuration('--report-every', opts.reportEvery);
   const duration = opts.duration === undefined ? null : parseDuration('--duration', opts.duration);
@@ -97,7 +87,12 @@ export async function runLive(opts: LiveCliOptions, version: string, setExit: (c
   let ticks = 0;
   const tick = setInterval(() => {
     ticks++;
-    emit.periodic(session.report(ticks, false, null)).catch((e) => process.stderr.write(`flowaudit: could not write the report: ${(e as Error).message}\n`));
+    emit.periodic(session.report(ticks, false, null)).catch((e) => {
+      process.stderr.write(`flowaudit: ${(e as Error).message}\n`);
+      // A file may be writable again at the next tick (space freed); a standard output that failed
+      // (the reader went away, closed, full) will not be, and reports nobody sees are no session.
+      if (e instanceof OutputError && e.where === STDOUT_LABEL) process.exit(EXIT_UNWRITABLE);
+    });
   }, reportEvery * 1000);
   // Housekeeping more often than reports: old flows fold away, the pcapng file is flushed.
   const chores = setInterval(() => session.housekeeping(), Math.min(reportEvery, 5) * 1000);
@@ -310,25 +305,16 @@ class ReportOutput {
     private readonly out: string | undefined,
   ) {}
 
-  private get toFile(): boolean {
-    return this.out !== undefined && this.out !== '-';
-  }
-
   async periodic(report: AuditReport): Promise<void> {
-    if (this.toFile) return writeAtomically(this.out!, this.format, report);
+    if (!isStandardOutput(this.out)) return writeReport(report, this.format, this.out);
     if (this.format === 'text') {
       const clear = process.stdout.isTTY ? '\x1b[2J\x1b[H' : '';
-      await write(`${clear}${auditText(report)}\n`);
-    } else if (this.format === 'json') await write(auditJson(report, 0));
+      await writeOutput(undefined, (s) => writeText(s, `${clear}${auditText(report)}\n`));
+    } else if (this.format === 'json') await writeOutput(undefined, (s) => writeText(s, auditJson(report, 0)));
   }
 
   async final(report: AuditReport): Promise<void> {
-    if (this.toFile) return writeAtomically(this.out!, this.format, report);
-    if (this.format === 'json') return write(auditJson(report, 0));
-    return writeReport(report, this.format, undefined);
+    if (this.format === 'json' && isStandardOutput(this.out)) return writeOutput(undefined, (s) => writeText(s, auditJson(report, 0)));
+    return writeReport(report, this.format, this.out);
   }
-}
-
-function write(text: string): Promise<void> {
-  return new Promise((resolve) => process.stdout.write(text, () => resolve()));
 }

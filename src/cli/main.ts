@@ -1,31 +1,20 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { createWriteStream } from 'node:fs';
-import type { Writable } from 'node:stream';
 import { InputError, LocatedInputError } from '../core/errors.js';
 import { flowBatches, summarise } from '../flow/pipeline.js';
 import { buildFlowsSharded } from '../worker/sharded.js';
+import { terminalSafe } from '../report/escape.js';
 import { flowLineChunks } from '../report/json-lines.js';
 import { writeFlowsCsv, writeFlowsJson, writeFlowsText } from '../report/flows.js';
 import { registerAnalyze, registerLive } from './commands.js';
+import { checkOutputs, EXIT_UNWRITABLE, guardStandardOutput, OutputError, stopOnSignals, writeOutput, writeText } from './output.js';
 import { progressFor } from './progress.js';
 import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, parseMaxFlows, parseWorkers, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
-/** Exit codes: 0 done, 2 unusable input or arguments (1 is kept for "findings matched --fail-on"). */
+/** Exit codes: 0 done, 2 unusable input or arguments or a report that could not be written (1 is kept for "findings matched --fail-on"), 70 a bug. */
 export const EXIT_OK = 0;
 export const EXIT_INPUT = 2;
-
-function openOut(path: string | undefined): Writable {
-  return path === undefined || path === '-' ? process.stdout : createWriteStream(path);
-}
-
-async function writeAndClose(out: Writable, text: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    out.once('error', reject);
-    if (out === process.stdout) out.write(text, () => resolve());
-    else out.end(text, () => resolve());
-  });
-}
+export const EXIT_INTERNAL = 70;
 
 let exitOverride: number | null = null;
 
@@ -50,16 +39,18 @@ export function buildProgram(): Command {
     .action(async (captures: string[], opts: { format: string; out?: string; vlanKey: boolean; workers: string; maxFlows: string }) => {
       if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
       const maxFlows = parseMaxFlows(opts.maxFlows);
+      checkOutputs([opts.out], captures);
+      stopOnSignals();
       const progress = progressFor(captures);
       const run = await buildFlowsSharded(captures, { vlanInKey: opts.vlanKey, workers: parseWorkers(opts.workers), maxFlows, ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) }).finally(progress.stop);
       const capture = summarise(run);
       const flows = flowBatches(run);
       const folded = capture.flowTable !== undefined;
-      const out = openOut(opts.out);
-      if (opts.format === 'json') await writeFlowsJson(capture, folded ? flowLineChunks(flows.batches()) : run.table.jsonChunks(), out);
-      else if (opts.format === 'csv') await writeFlowsCsv(flows.batches(), out, folded);
-      else await writeFlowsText(capture, flows, out);
-      if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
+      await writeOutput(opts.out, async (out) => {
+        if (opts.format === 'json') await writeFlowsJson(capture, folded ? flowLineChunks(flows.batches()) : run.table.jsonChunks(), out);
+        else if (opts.format === 'csv') await writeFlowsCsv(flows.batches(), out, folded);
+        else await writeFlowsText(capture, flows, out);
+      });
     });
   registerAnalyze(program, '0.1.0', (code) => {
     exitOverride = code;
@@ -80,7 +71,7 @@ export function buildProgram(): Command {
         const c = loadCatalog(id);
         return { id: c.id, name: c.name, rules: c.rules.length, requirements: c.requirements.length, documents: c.documents.length };
       });
-      await writeAndClose(process.stdout, opts.format === 'json' ? JSON.stringify(rows, null, 2) + '\n' : catalogListText(rows));
+      await writeOutput(undefined, (out) => writeText(out, opts.format === 'json' ? JSON.stringify(rows, null, 2) + '\n' : catalogListText(rows)));
     });
   catalog
     .command('show')
@@ -96,9 +87,11 @@ export function buildProgram(): Command {
       const c0 = loadCatalog(ref);
       checkOverrides([c0], set);
       const c = loadCatalog(ref, { set });
-      if (opts.format === 'json') await writeAndClose(process.stdout, catalogJson(c));
-      else if (opts.format === 'csv') await writeCatalogCsv(c, process.stdout);
-      else await writeAndClose(process.stdout, catalogText(c));
+      await writeOutput(undefined, async (out) => {
+        if (opts.format === 'json') await writeText(out, catalogJson(c));
+        else if (opts.format === 'csv') await writeCatalogCsv(c, out);
+        else await writeText(out, catalogText(c));
+      });
     });
   catalog
     .command('lint')
@@ -127,9 +120,7 @@ class LintFailed extends Error {}
 
 
 export async function main(argv: string[]): Promise<number> {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(EXIT_OK);
-  });
+  guardStandardOutput();
   try {
     await buildProgram().parseAsync(argv);
     return exitOverride ?? EXIT_OK;
@@ -139,22 +130,40 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? EXIT_OK : EXIT_INPUT;
     }
     if (e instanceof LintFailed) return EXIT_INPUT;
+    // Messages name files and inputs: no control character of theirs reaches the terminal, line by line.
+    const safe = (m: string) => m.split('\n').map(terminalSafe).join('\n');
+    if (e instanceof OutputError) {
+      process.stderr.write(`flowaudit: ${safe(e.message)}\n`);
+      return EXIT_UNWRITABLE;
+    }
     if (e instanceof LocatedInputError) {
-      process.stderr.write(`${e.message}\n`);
+      process.stderr.write(`${safe(e.message)}\n`);
       return EXIT_INPUT;
     }
     if (e instanceof InputError) {
-      process.stderr.write(`flowaudit: ${e.message}\n`);
+      process.stderr.write(`flowaudit: ${safe(e.message)}\n`);
       return EXIT_INPUT;
     }
     const err = e as NodeJS.ErrnoException;
     if (err.code !== undefined && err.syscall !== undefined) {
-      process.stderr.write(`flowaudit: ${err.path ?? ''}: ${err.message}\n`);
+      process.stderr.write(`flowaudit: ${safe(`${err.path ? `${err.path}: ` : ''}${err.message}`)}\n`);
       return EXIT_INPUT;
     }
-    process.stderr.write(`flowaudit: internal error: ${err.message}\n${err.stack ?? ''}\n`);
-    return 70;
+    return internalError(e);
   }
+}
+
+/** A bug: one line with where it happened (the first frame of the stack), exit 70. */
+function internalError(e: unknown): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const at = /\n\s+at (?:.*? \()?(.*?:\d+:\d+)\)?/.exec(err.stack ?? '')?.[1];
+  process.stderr.write(`flowaudit: internal error: ${err.message}${at ? ` (at ${at})` : ''}; please report it with the capture\n`);
+  return EXIT_INTERNAL;
+}
+
+// Whatever escapes a command (a rejected timer callback, an error event nobody listens to) is a bug too.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (e: unknown) => process.exit(internalError(e)));
 }
 
 main(process.argv).then((code) => {

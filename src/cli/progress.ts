@@ -1,5 +1,6 @@
 import { SingleBar } from 'cli-progress';
 import { statSync } from 'node:fs';
+import { terminalSafe } from '../report/escape.js';
 
 /**
  * A progress bar on stderr for long reads, only when stderr is a terminal (silent in pipes, CI and
@@ -25,7 +26,7 @@ export function progressFor(paths: string[]): { onProgress?: (file: string, byte
       done.set(file, bytes);
       let sum = 0;
       for (const v of done.values()) sum += v;
-      bar.update(Math.min(mb(sum), mb(total)), { file });
+      bar.update(Math.min(mb(sum), mb(total)), { file: terminalSafe(file) });
     },
     stop: () => bar.stop(),
   };

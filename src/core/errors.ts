@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-
 /** Where a piece of damage was found: enough for a person to open the file at that spot. */
 export interface DamagePlace {
   file: string;
@@ -66,12 +64,24 @@ export class InputError extends Error {
 /** An input error whose message already names the file and line (a catalog, a role map): printed as is. */
 export class LocatedInputError extends InputError {}
 
-/** Reads a text file a user named, or throws an InputError that says why it could not be read. */
-export function readUserFile(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(`${file}: cannot open: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
-  }
+/**
+ * A piece of a user's file quoted in an error message: in double quotes, and cut to its first `max`
+ * characters with the full length named, so that one bad 4000-character entry stays a readable line.
+ */
+export function quoted(text: string, max = 60): string {
+  const flat = text.replace(/[\r\n\t]/g, ' ');
+  return flat.length <= max ? `"${flat}"` : `"${flat.slice(0, max)}…" (${text.length} characters)`;
+}
+
+/** A value of a user's file shown as JSON in an error message, cut like `quoted`. */
+export function shownJson(value: unknown, max = 60): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length <= max ? json : `${json.slice(0, max)}… (${json.length} characters)`;
+}
+
+/** A list of names in an error message ("declared: a, b, c"), the first `max` of them and how many more. */
+export function someOf(names: Iterable<string>, max = 12): string {
+  const all = [...names];
+  const shown = all.slice(0, max).map((n) => (n.length > 60 ? `${n.slice(0, 60)}…` : n));
+  return all.length > max ? `${shown.join(', ')}, … (${all.length - max} more)` : shown.join(', ');
 }

@@ -62,7 +62,30 @@ export function compareTime(aSec: number, aNs: number, bSec: number, bNs: number
   return aSec !== bSec ? aSec - bSec : aNs - bNs;
 }
 
-/** ISO 8601 in UTC with `digits` fractional digits (0..9), e.g. 2009-11-18T20:58:56.123456Z. */
+/**
+ * The latest (and, negated, the earliest) second a timestamp may have: ECMAScript's time range,
+ * 100 000 000 days either side of 1970 (years -271821 to 275760). Every time in it has one ISO 8601
+ * text that Date, and so every JSON reader in JavaScript, parses back; a capture's timestamps beyond it
+ * (a 64-bit pcapng tick count in seconds, a huge if_tsoffset) are garbage, clamped by the readers and
+ * counted as `timestamp-out-of-range`.
+ */
+export const MAX_TS_SEC = 8.64e12;
+
+/** Whether a capture's second lies outside what the reports can represent (see MAX_TS_SEC). */
+export function outOfTimeRange(sec: number): boolean {
+  return !(sec <= MAX_TS_SEC && sec >= -MAX_TS_SEC);
+}
+
+/** The nearest representable second: out-of-range and NaN times go to the limits. */
+export function clampSec(sec: number): number {
+  return sec > MAX_TS_SEC ? MAX_TS_SEC : sec >= -MAX_TS_SEC ? sec : -MAX_TS_SEC;
+}
+
+/**
+ * ISO 8601 in UTC with `digits` fractional digits (0..9), e.g. 2009-11-18T20:58:56.123456Z. Years
+ * beyond 0000..9999 take ISO 8601's expanded form with a sign and six digits, as Date writes them
+ * (+033658-09-12T01:46:40Z, -000001-12-31T00:00:00Z). Seconds outside MAX_TS_SEC are clamped to it.
+ */
 let cachedDay = NaN;
 let cachedDate = '';
 const TWO = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
@@ -73,6 +96,7 @@ let secB = NaN;
 let textB = '';
 
 export function formatIso(sec: number, ns: number, digits: number): string {
+  if (outOfTimeRange(sec)) sec = clampSec(sec);
   let base: string;
   if (sec === secA) base = textA;
   else if (sec === secB) base = textB;
@@ -81,9 +105,8 @@ export function formatIso(sec: number, ns: number, digits: number): string {
     // rather than a Date object for every stamp.
     const day = Math.floor(sec / 86400);
     if (day !== cachedDay) {
-      const d = new Date(day * 86400000);
-      if (Number.isNaN(d.getTime())) return `@${sec}.${String(ns).padStart(9, '0')}`;
-      cachedDate = d.toISOString().slice(0, 10);
+      const iso = new Date(day * 86400000).toISOString();
+      cachedDate = iso.slice(0, iso.indexOf('T'));
       cachedDay = day;
     }
     const t = sec - day * 86400;

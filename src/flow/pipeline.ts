@@ -188,6 +188,8 @@ export interface CaptureSummary {
   decodeErrors: ReturnType<DamageTally['toJSON']>;
   decodeErrorCount: number;
   orphanFragments: number;
+  /** Datagrams whose first fragment was forgotten because 65 536 were waiting (src/flow/fragments.ts). */
+  fragmentOverflow: number;
   timeReversals: number;
   /** Only when the --max-flows bound was reached: what left the table and how it was folded. */
   flowTable?: FlowTableBound;
@@ -214,6 +216,7 @@ export function summarise(run: FlowRun): CaptureSummary {
     decodeErrors: run.damage.toJSON(),
     decodeErrorCount: run.damage.total,
     orphanFragments: run.table.orphanFragments,
+    fragmentOverflow: run.table.fragmentOverflow,
     timeReversals: run.timeReversals,
     ...(run.bound?.reached ? { flowTable: run.bound.summary(run.table.activeFlows) } : {}),
   };

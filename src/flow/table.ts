@@ -3,6 +3,7 @@ import { formatIPv4, formatIPv6 } from '../core/addr.js';
 import { ascii, key, num, str } from '../core/json-bytes.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { PacketView } from '../decode/view.js';
+import { FragmentShard, fragmentKey, FragmentTracker, type OrphanFragment } from './fragments.js';
 import { DIRECTION_EVIDENCE, emptyColumns, OUTCOME_INDEX, PROTO_NAMES, type DirectionEvidence, type FlowColumns } from './columns.js';
 
 export { DIRECTION_EVIDENCE };
@@ -88,10 +89,7 @@ const TUNNEL_NAMES = ['vlan', 'mpls', 'pppoe', 'gre', 'erspan', 'vxlan', 'geneve
 /** A flow table as plain arrays: what a worker sends back (the buffers are transferable). */
 export interface FlowShard {
   size: number;
-  orphanFragments: number;
-  /** First fragments seen in the shard: fragment key → flow index in the shard. */
-  firstFragments: Array<[string, number]>;
-  orphans: OrphanFragment[];
+  fragments: FragmentShard;
   keys: Uint32Array;
   hot: Float64Array;
   meta: Uint32Array;
@@ -106,24 +104,7 @@ export interface FlowTableOptions {
   deferOrphanFragments?: boolean;
 }
 
-/** A later IP fragment a shard could not place, with what is needed to count it at the merge. */
-export interface OrphanFragment {
-  ipVersion: number;
-  src: number[];
-  dst: number[];
-  proto: number;
-  fragId: number;
-  vlan: number;
-  tunnel: number;
-  icmpType: number;
-  icmpCode: number;
-  origLen: number;
-  tsSec: number;
-  tsNs: number;
-  hasTs: boolean;
-  tsDigits: number;
-  direction: number;
-}
+export type { OrphanFragment };
 
 /** When `FlowTable.retire` lets a flow go, in seconds of capture time, and how many may stay. */
 export interface RetireLimits {
@@ -167,17 +148,12 @@ export class FlowTable {
   private icmp = new Int32Array(0);
   private vlan = new Int32Array(0);
   private readonly k = new Uint32Array(KW);
-  /** First fragments: (version, addresses, id, proto) → flow, so later fragments join that flow. */
-  private readonly fragments = new Map<string, number>();
-  /** Later fragments whose first fragment was never seen. */
-  orphanFragments = 0;
-  /** In a shard: later fragments without a first fragment so far, resolved when shards are merged. */
-  private readonly deferOrphans: boolean;
-  private readonly orphans: OrphanFragment[] = [];
+  /** Datagrams whose first fragment was seen, so that their later fragments join its flow. */
+  private readonly fragments: FragmentTracker;
 
   constructor(opts: FlowTableOptions = {}) {
     this.vlanInKey = opts.vlanInKey ?? false;
-    this.deferOrphans = opts.deferOrphanFragments ?? false;
+    this.fragments = new FragmentTracker(opts.deferOrphanFragments ?? false);
     // Start large enough for a busy capture's first seconds (3 MB): rehashing while growing from tiny
     // tables cost more than the memory.
     this.slotKeys = new Uint32Array((1 << 16) * SLOT_W);
@@ -305,24 +281,17 @@ export class FlowTable {
     // Later fragments carry no ports: they join the flow of their first fragment.
     let fragKey: string | null = null;
     if (v.fragment !== 0) {
-      fragKey = `${v.ipVersion}|${src[0]}|${src[1]}|${src[2]}|${src[3]}|${dst[0]}|${dst[1]}|${dst[2]}|${dst[3]}|${v.fragId}|${proto}`;
+      fragKey = fragmentKey(v);
       if (v.fragment === 2) {
-        const f = this.fragments.get(fragKey);
-        if (f !== undefined) {
+        const f = this.fragments.flowOf(fragKey, rec.tsSec);
+        if (f >= 0) {
           const b = f * KW;
           const fromA = src[0] === this.keys[b + 1] && src[1] === this.keys[b + 2] && src[2] === this.keys[b + 3] && src[3] === this.keys[b + 4];
           this.count(f, fromA, v, rec);
           return;
         }
-        if (this.deferOrphans) {
-          // A shard cannot know the first fragments of the shards before it: keep the packet for the merge.
-          this.orphans.push({
-            ipVersion: v.ipVersion, src: Array.from(src), dst: Array.from(dst), proto, fragId: v.fragId, vlan: v.vlan, tunnel: v.tunnel,
-            icmpType: v.icmpType, icmpCode: v.icmpCode, origLen: rec.origLen, tsSec: rec.tsSec, tsNs: rec.tsNs, hasTs: rec.hasTs, tsDigits: rec.tsDigits, direction: rec.direction,
-          });
-          return;
-        }
-        this.orphanFragments++;
+        // An orphan: a shard keeps it for the merge, otherwise it counts in a flow of its own addresses.
+        if (this.fragments.orphan(v, rec)) return;
       }
     }
     const hasPorts = sp >= 0 ? 1 : 0;
@@ -359,10 +328,7 @@ export class FlowTable {
       if (pureSyn) this.meta[f * META_W + 2] = OPENED_BY_SYN;
       if (this.liveCount * 2 > this.slotKeys.length / SLOT_W) this.rehash();
     }
-    if (fragKey !== null && v.fragment === 1) {
-      if (this.fragments.size >= 65536) this.fragments.clear(); // bounded: fragments are short-lived
-      this.fragments.set(fragKey, f);
-    }
+    if (fragKey !== null && v.fragment === 1) this.fragments.first(fragKey, f, rec.tsSec);
     this.count(f, srcIsA, v, rec);
   }
 
@@ -471,9 +437,7 @@ export class FlowTable {
     const n = this.size;
     return {
       size: n,
-      orphanFragments: this.orphanFragments,
-      firstFragments: [...this.fragments],
-      orphans: this.orphans,
+      fragments: this.fragments.toShard(),
       keys: this.keys.slice(0, n * KW),
       hot: this.hot.slice(0, n * HOT_W),
       meta: this.meta.slice(0, n * META_W),
@@ -490,12 +454,11 @@ export class FlowTable {
    */
   mergeShard(sh: FlowShard): void {
     const k = this.k;
-    this.orphanFragments += sh.orphanFragments;
     // The shard's fragments that found no first fragment in it meet the first fragments seen before it.
-    if (sh.orphans.length > 0) {
+    if (sh.fragments.deferred.length > 0) {
       const v = new PacketView();
       const rec = new PacketRecord();
-      for (const o of sh.orphans) {
+      for (const o of sh.fragments.deferred) {
         v.reset();
         v.ipVersion = o.ipVersion;
         v.src.set(o.src);
@@ -575,10 +538,17 @@ export class FlowTable {
       if (this.vlan[f]! < 0) this.vlan[f] = sh.vlan[g]!;
       merged[g] = f;
     }
-    for (const [key, g] of sh.firstFragments) {
-      if (this.fragments.size >= 65536) this.fragments.clear();
-      this.fragments.set(key, merged[g]!);
-    }
+    this.fragments.mergeShard(sh.fragments, merged);
+  }
+
+  /** Later fragments whose first fragment was not waiting: never captured, timed out, or forgotten. */
+  get orphanFragments(): number {
+    return this.fragments.orphans;
+  }
+
+  /** Datagrams forgotten because MAX_PENDING_DATAGRAMS first fragments were waiting. */
+  get fragmentOverflow(): number {
+    return this.fragments.overflowed;
   }
 
   /** Flows a 5-tuple still points at (the others were superseded by a new SYN on the same 5-tuple). */
@@ -658,11 +628,7 @@ export class FlowTable {
       this.slotKeys[s * SLOT_W + KW] = i + 1;
       this.liveCount++;
     }
-    for (const [key, f] of this.fragments) {
-      const g = remap[f]!;
-      if (g < 0) this.fragments.delete(key);
-      else this.fragments.set(key, g);
-    }
+    this.fragments.remap(remap);
   }
 
   /** Plain records of every flow, in order of first packet. */
@@ -1061,8 +1027,6 @@ class IsoBytes {
         this.sec = sec;
       } else {
         const whole = formatIso(sec, 0, 0);
-        // Out of Date's range: formatIso writes "@sec.ns" instead; rare enough to take the slow path.
-        if (whole.startsWith('@')) return str(b, p, formatIso(sec, ns, digits));
         this.otherHead = this.head;
         this.otherSec = this.sec;
         this.head = ascii(`"${whole.slice(0, -1)}`);

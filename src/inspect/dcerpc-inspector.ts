@@ -1,3 +1,4 @@
+import { DCERPC } from './bounds.js';
 import type { FailedNegotiation, Grant, InspectorStats } from './grants.js';
 import {
   AUTHN_LEVEL_PKT_PRIVACY,
@@ -28,19 +29,11 @@ import {
   stringBindings,
   stubExtent,
 } from './dcerpc.js';
-import { GrantSink, Inspector, newStats } from './inspector.js';
+import { GrantSink, Inspector, newStats, overBound } from './inspector.js';
 import type { Direction, SegmentAt, StreamConsumer, TcpConnection } from './tcp-stream.js';
 
 export const EPM_PORT = 135;
 
-/** Bounds per connection: calls awaiting an answer, contexts, binds awaiting their ack. */
-const MAX_CALLS = 64;
-const MAX_CONTEXTS = 64;
-/** Stub bytes of fragmented answers held per connection, and over all connections. */
-const MAX_ANSWER_BYTES = 1024 * 1024;
-const MAX_PENDING_BYTES = 32 * 1024 * 1024;
-/** Answers remembered per connection to recognise their TCP retransmissions. */
-const ANSWERS_REMEMBERED = 8;
 
 /** The operations whose answers name ports, by interface and opnum. */
 type Operation = 'ept_map' | 'RemoteGetClassObject' | 'RemoteCreateInstance' | 'RemoteActivation' | 'ResolveOxid' | 'ResolveOxid2';
@@ -97,7 +90,8 @@ function statusText(status: number, fault: boolean): string {
  * answers that carry string bindings (ISystemActivator's activations, IOXIDResolver's OXID
  * resolutions), which clients bind on the same connections. Each connection tracks its binds and
  * alter_contexts (which context id is which interface, and whether the server accepted NDR or NDR64)
- * and its calls (context id and opnum), so an answer is decoded as what it answers.
+ * and its calls (context id and opnum), so an answer is decoded as what it answers. What a
+ * connection holds and what one answer grants are bounded (bounds.ts DCERPC), each excess counted.
  */
 export class DceRpcInspector implements Inspector {
   readonly epm: InspectorStats = newStats('dcerpc-epm');
@@ -201,7 +195,15 @@ class DceRpcConnection implements StreamConsumer {
         this.ins.epm.malformed++;
         return;
       }
-      if (this.binds.size >= MAX_CALLS) this.binds.clear();
+      if (proposed.length > DCERPC.maxContextsPerBind) {
+        overBound(this.ins.epm, 'contexts-per-bind');
+        proposed.length = DCERPC.maxContextsPerBind;
+      }
+      this.binds.delete(h.callId);
+      if (this.binds.size >= DCERPC.maxBinds) {
+        this.binds.delete(this.binds.keys().next().value as number);
+        overBound(this.ins.epm, 'binds');
+      }
       this.binds.set(h.callId, proposed);
     } else if (h.ptype === PTYPE_REQUEST) {
       const ext = stubExtent(pdu, h);
@@ -226,7 +228,10 @@ class DceRpcConnection implements StreamConsumer {
         } else if (op !== 'ept_map') subject = `${interfaceName(abstractSyntax!)}.${op}`;
         call = { op, contextId: ext.contextId, subject, requestRecord: at.recordNo, parts: null, partBytes: 0, answerStart: 0 };
         this.forget(h.callId);
-        if (this.calls.size >= MAX_CALLS) this.forget(this.calls.keys().next().value as number);
+        if (this.calls.size >= DCERPC.maxCalls) {
+          this.forget(this.calls.keys().next().value as number);
+          overBound(this.ins.epm, 'calls');
+        }
         this.calls.set(h.callId, call);
       }
       // The request is complete with its last fragment: that is the frame a reader looks for.
@@ -256,7 +261,10 @@ class DceRpcConnection implements StreamConsumer {
         const p = proposed[i]!;
         // The ack names the transfer syntax it accepted; an empty one means the only one proposed.
         const syntax = r.transferSyntax === NDR64_UUID || r.transferSyntax === NDR32_UUID ? r.transferSyntax : p.transferSyntaxes[0];
-        if (this.contexts.size >= MAX_CONTEXTS && !this.contexts.has(p.contextId)) continue;
+        if (this.contexts.size >= DCERPC.maxContexts && !this.contexts.has(p.contextId)) {
+          overBound(this.ins.epm, 'contexts');
+          continue;
+        }
         this.contexts.set(p.contextId, { abstractSyntax: p.abstractSyntax, ndr64: syntax === NDR64_UUID });
       }
       return;
@@ -303,9 +311,10 @@ class DceRpcConnection implements StreamConsumer {
       return;
     }
     const n = ext.end - ext.start;
-    if (this.own + n > MAX_ANSWER_BYTES || this.ins.pendingBytes + n > MAX_PENDING_BYTES) {
+    // Fragments that never end (no PFC_LAST_FRAG) must not grow without bound: the answer is dropped.
+    if (this.own + n > DCERPC.maxAnswerBytes || this.ins.pendingBytes + n > DCERPC.maxPendingBytes) {
+      overBound(stats, this.own + n > DCERPC.maxAnswerBytes ? 'answer-bytes' : 'pending-answer-bytes');
       this.forget(h.callId);
-      stats.malformed++;
       return;
     }
     call.parts.push(Buffer.from(pdu.subarray(ext.start, ext.end)));
@@ -325,7 +334,7 @@ class DceRpcConnection implements StreamConsumer {
   }
 
   private remember(start: number, end: number, stats: InspectorStats): void {
-    if (this.answers.length >= ANSWERS_REMEMBERED) this.answers.shift();
+    if (this.answers.length >= DCERPC.answersRemembered) this.answers.shift();
     this.answers.push({ start, end, stats });
   }
 
@@ -371,11 +380,15 @@ class DceRpcConnection implements StreamConsumer {
     epm.read++;
     const negotiation = this.ins.sink.nextNegotiation();
     const c = this.conn;
+    if (towers.length > DCERPC.maxTowersPerAnswer) {
+      overBound(epm, 'towers-per-answer', towers.length - DCERPC.maxTowersPerAnswer);
+      towers.length = DCERPC.maxTowersPerAnswer;
+    }
     for (const t of towers) {
       // 0.0.0.0 (or no address floor) means the responder itself. The address floor is IPv4 only:
       // reached over IPv6, the endpoint mapper's port is on the address the client used.
       const host = c.ipVersion === 6 || t.ip === null || t.ip === '0.0.0.0' ? c.server : t.ip;
-      this.ins.sink.grants.push({
+      this.ins.sink.grant({
         host,
         transport: t.transport,
         port: t.port,
@@ -387,7 +400,7 @@ class DceRpcConnection implements StreamConsumer {
         negotiation,
         ...(call.subject !== undefined ? { subject: call.subject } : t.interface !== null ? { subject: interfaceName(t.interface) } : {}),
         evidence: this.evidence(call, at, `ept_map reply: ${t.protseq} ${host}[${t.port}]`),
-      });
+      }, epm);
     }
   }
 
@@ -396,11 +409,14 @@ class DceRpcConnection implements StreamConsumer {
     const c = this.conn;
     // One grant per port: an answer names the same endpoint by host name and by each address.
     const byPort = new Map<string, { transport: 'tcp' | 'udp'; port: number; host: string; binding: string }>();
-    for (const b of stringBindings(stub, 0, stub.length, le)) {
+    const scan = stringBindings(stub, 0, stub.length, le);
+    if (scan.exhausted) overBound(dcom, 'scan-work');
+    for (const b of scan.bindings) {
       const host = isAddressLiteral(b.host) ? b.host.toLowerCase() : c.server;
       const key = `${b.transport}/${b.port}`;
       const seen = byPort.get(key);
-      if (!seen) byPort.set(key, { transport: b.transport, port: b.port, host, binding: `${b.host}[${b.port}]` });
+      if (!seen && byPort.size >= DCERPC.maxBindingsPerAnswer) overBound(dcom, 'bindings-per-answer');
+      else if (!seen) byPort.set(key, { transport: b.transport, port: b.port, host, binding: `${b.host}[${b.port}]` });
       else if (seen.host !== c.server && host === c.server) seen.host = host; // the responder wins over another address
     }
     if (byPort.size === 0) {
@@ -412,7 +428,7 @@ class DceRpcConnection implements StreamConsumer {
     dcom.read++;
     const negotiation = this.ins.sink.nextNegotiation();
     for (const g of byPort.values()) {
-      this.ins.sink.grants.push({
+      this.ins.sink.grant({
         host: g.host,
         transport: g.transport,
         port: g.port,
@@ -424,7 +440,7 @@ class DceRpcConnection implements StreamConsumer {
         negotiation,
         ...(call.subject !== undefined ? { subject: call.subject } : {}),
         evidence: this.evidence(call, at, `${call.op} answer: string binding ${g.binding}`),
-      });
+      }, dcom);
     }
   }
 }

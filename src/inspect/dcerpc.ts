@@ -5,6 +5,8 @@
  * throws on bad input (every read is bounds-checked first) and nothing keeps state.
  */
 
+import { DCERPC } from './bounds.js';
+
 export const PTYPE_REQUEST = 0;
 export const PTYPE_RESPONSE = 2;
 export const PTYPE_FAULT = 3;
@@ -253,14 +255,12 @@ export interface EptMapReply {
   status: number;
 }
 
-const MAX_TOWERS = 1024;
-const MAX_TOWER_BYTES = 4096;
 
 /** Reads a twr_t (conformance, tower_length, octets) at the reader's position, or null. */
 function readTower(r: NdrReader): Buffer | null {
   const conformance = r.wide();
   const length = r.u32();
-  if (r.bad || length > MAX_TOWER_BYTES || length > conformance || r.p + length > r.end) return null;
+  if (r.bad || length > DCERPC.maxTowerBytes || length > conformance || r.p + length > r.end) return null;
   const t = r.b.subarray(r.p, r.p + length);
   r.p += length;
   return t;
@@ -278,7 +278,7 @@ export function eptMapReply(stub: Buffer, start: number, end: number, le: boolea
   const max = r.wide();
   const offset = r.wide();
   const actual = r.wide();
-  if (r.bad || actual > max || offset > max || actual > MAX_TOWERS) return null;
+  if (r.bad || actual > max || offset > max || actual > DCERPC.maxTowerPointers) return null;
   const present: boolean[] = [];
   for (let i = 0; i < actual; i++) present.push(r.wide() !== 0);
   if (r.bad) return null;
@@ -348,6 +348,12 @@ export interface StringBinding {
   port: number;
 }
 
+/** The string bindings a search found, and whether it stopped at its work bound before the stub's end. */
+export interface StringBindingScan {
+  bindings: StringBinding[];
+  exhausted: boolean;
+}
+
 const TOWER_NCACN_IP_TCP = 0x07;
 const TOWER_NCADG_IP_UDP = 0x08;
 
@@ -358,12 +364,16 @@ const TOWER_NCADG_IP_UDP = 0x08;
  * Activation answers carry them deep inside custom-marshaled property blobs (the ScmReplyInfo's OXID
  * bindings, the OBJREFs' resolver addresses), so instead of walking every blob we look for arrays whose
  * whole layout checks out: both terminators in place, each string binding a known tower id followed by
- * printable characters. A random match of all of that is not a concern in practice.
+ * printable characters. A random match of all of that is not a concern in practice. Every offset is
+ * tried, and a crafted stub could make each try walk a long array: the units examined are bounded by
+ * DCERPC.scanWorkPerUnit per unit of the stub (`exhausted` when the search stopped there).
  */
-export function stringBindings(stub: Buffer, start: number, end: number, le: boolean): StringBinding[] {
+export function stringBindings(stub: Buffer, start: number, end: number, le: boolean): StringBindingScan {
   const out: StringBinding[] = [];
   const u16 = le ? (o: number) => stub[o]! | (stub[o + 1]! << 8) : (o: number) => (stub[o]! << 8) | stub[o + 1]!;
+  let work = Math.max(0, (end - start) >> 1) * DCERPC.scanWorkPerUnit;
   for (let p = start; p + 8 <= end; p += 2) {
+    if (--work < 0) return { bindings: out, exhausted: true };
     const n = u16(p);
     const sec = u16(p + 2);
     if (sec < 3 || n <= sec || p + 4 + 2 * n > end) continue;
@@ -379,7 +389,7 @@ export function stringBindings(stub: Buffer, start: number, end: number, le: boo
         break;
       }
       i++;
-      let text = '';
+      const from = i;
       while (i < sec - 1) {
         const ch = u16(arr + 2 * i);
         if (ch === 0) break;
@@ -387,15 +397,17 @@ export function stringBindings(stub: Buffer, start: number, end: number, le: boo
           ok = false;
           break;
         }
-        text += String.fromCharCode(ch);
         i++;
       }
-      if (!ok || text === '' || i >= sec - 1) {
+      work -= i - from + 1;
+      if (!ok || i === from || i >= sec - 1) {
         ok = false;
         break;
       }
       i++; // the string's 0
       if (tower === TOWER_NCACN_IP_TCP || tower === TOWER_NCADG_IP_UDP) {
+        let text = '';
+        for (let k = from; k < i - 1; k++) text += String.fromCharCode(u16(arr + 2 * k));
         const m = /^(.+)\[(\d{1,5})(?:,[^\]]*)?\]$/.exec(text);
         const port = m ? Number(m[2]) : 0;
         if (m && port > 0 && port < 65536) found.push({ transport: tower === TOWER_NCACN_IP_TCP ? 'tcp' : 'udp', host: m[1]!, port });
@@ -405,7 +417,7 @@ export function stringBindings(stub: Buffer, start: number, end: number, le: boo
     out.push(...found);
     p = arr + 2 * n - 2; // past this array (the loop adds 2)
   }
-  return out;
+  return { bindings: out, exhausted: false };
 }
 
 /** Whether a string binding's host is an IP address literal (IPv4 dotted quad or IPv6) rather than a name. */

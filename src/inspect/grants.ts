@@ -1,4 +1,5 @@
 import type { DynamicKind } from '../catalog/types.js';
+import type { BoundName } from './bounds.js';
 
 export type GrantReason = 'dcerpc-epm' | 'dcom' | 'ssrp' | 'tftp';
 
@@ -76,4 +77,9 @@ export interface InspectorStats {
   retransmitted: number;
   /** Streams the shared reassembler gave up at its bounds (too many at once, too many bytes buffered). */
   streamsDropped: number;
+  /**
+   * How often each of the inspector's other bounds (bounds.ts) was reached: what was left unread or
+   * ungranted there (an instance past the 64th of an answer, an answer past 1 MiB). Empty when none was.
+   */
+  bounds: Partial<Record<BoundName, number>>;
 }

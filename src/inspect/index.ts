@@ -78,6 +78,10 @@ export class Inspectors {
   get bufferedBytes(): number {
     return this.reassembler.bufferedBytes;
   }
+  /** Bytes the reassembler has copied into its buffers (its work: linear in the TCP payload it read). */
+  get copiedBytes(): number {
+    return this.reassembler.copiedBytes;
+  }
 
   onPacket(v: PacketView, rec: PacketRecord, file: string): void {
     if (!inspectorWants(v)) return;

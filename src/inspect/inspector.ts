@@ -1,6 +1,7 @@
 import type { PacketRecord } from '../capture/record.js';
 import { formatIPv4, formatIPv6 } from '../core/addr.js';
 import type { PacketView } from '../decode/view.js';
+import { BoundName, GRANTS } from './bounds.js';
 import type { FailedNegotiation, Grant, InspectorStats } from './grants.js';
 import type { StreamConsumer, TcpConnection } from './tcp-stream.js';
 
@@ -19,19 +20,40 @@ export interface Inspector {
   streamDropped?(): void;
 }
 
-/** Where inspectors put what they learn; negotiations are numbered across all inspectors in capture order. */
+/**
+ * Where inspectors put what they learn; negotiations are numbered across all inspectors in capture
+ * order. Grants are bounded per host and in all (bounds.ts GRANTS): past a bound a grant is not kept
+ * and the inspector's statistics count it.
+ */
 export class GrantSink {
   readonly grants: Grant[] = [];
   readonly failed: FailedNegotiation[] = [];
   private negotiations = 0;
+  private readonly perHost = new Map<string, number>();
 
   nextNegotiation(): number {
     return this.negotiations++;
   }
+
+  /** Keeps a grant unless a bound is reached (then counted in `stats`); whether it was kept. */
+  grant(g: Grant, stats: InspectorStats): boolean {
+    if (this.grants.length >= GRANTS.maxTotal) return overBound(stats, 'grants');
+    const n = this.perHost.get(g.host) ?? 0;
+    if (n >= GRANTS.maxPerHost) return overBound(stats, 'grants-per-host');
+    this.perHost.set(g.host, n + 1);
+    this.grants.push(g);
+    return true;
+  }
 }
 
 export function newStats(inspector: string): InspectorStats {
-  return { inspector, read: 0, malformed: 0, refused: 0, retransmitted: 0, streamsDropped: 0 };
+  return { inspector, read: 0, malformed: 0, refused: 0, retransmitted: 0, streamsDropped: 0, bounds: {} };
+}
+
+/** Counts one excess of a bound in the inspector's statistics; false, for callers that return it. */
+export function overBound(stats: InspectorStats, bound: BoundName, n = 1): false {
+  stats.bounds[bound] = (stats.bounds[bound] ?? 0) + n;
+  return false;
 }
 
 export function sourceAddress(v: PacketView): string {

@@ -1,6 +1,7 @@
 import type { PacketRecord } from '../capture/record.js';
 import { formatIPv4, formatIPv6 } from '../core/addr.js';
 import type { PacketView } from '../decode/view.js';
+import { REASSEMBLY } from './bounds.js';
 
 /**
  * The one TCP stream reassembler every TCP inspector reads through (gopacket's tcpassembly, Zeek's
@@ -61,7 +62,8 @@ export interface ReassemblyLimits {
   maxOutOfOrder: number;
 }
 
-export const DEFAULT_LIMITS: ReassemblyLimits = { maxStreams: 4096, maxBufferedBytes: 256 * 1024, maxTotalBytes: 64 * 1024 * 1024, maxOutOfOrder: 16 };
+/** The bounds of bounds.ts (REASSEMBLY); tests pass smaller ones. */
+export const DEFAULT_LIMITS: ReassemblyLimits = { ...REASSEMBLY };
 
 const FIN = 0x01;
 const SYN = 0x02;
@@ -94,9 +96,15 @@ class HalfStream {
     return this.end - this.start + this.heldBytes;
   }
 
-  append(bytes: Buffer, from: number, to: number): void {
+  /**
+   * Adds bytes after the unconsumed ones; returns how many bytes were copied. The buffer doubles when
+   * full, so a stream of 1-byte segments costs each byte a constant number of copies, not a join of
+   * everything held.
+   */
+  append(bytes: Buffer, from: number, to: number): number {
     const n = to - from;
-    if (n <= 0) return;
+    if (n <= 0) return 0;
+    let copied = n;
     if (this.start === this.end) {
       this.start = 0;
       this.end = 0;
@@ -106,12 +114,14 @@ class HalfStream {
       const cap = Math.max(1024, (live + n) * 2);
       const bigger = Buffer.allocUnsafe(cap);
       this.buf.copy(bigger, 0, this.start, this.end);
+      copied += live;
       this.buf = bigger;
       this.start = 0;
       this.end = live;
     }
     bytes.copy(this.buf, this.end, from, to);
     this.end += n;
+    return copied;
   }
 
   consume(n: number): void {
@@ -167,6 +177,8 @@ export class StreamReassembler {
   private readonly at: SegmentAt = { file: '', recordNo: 0, tsSec: 0, tsNs: 0 };
   /** Bytes buffered over all connections. */
   private total = 0;
+  /** Bytes copied into stream buffers so far: the reassembler's work, linear in the bytes it is given. */
+  copiedBytes = 0;
 
   /**
    * @param open makes the consumer of a new connection for the inspector `owner`.
@@ -305,7 +317,7 @@ export class StreamReassembler {
       if (h.held.length > this.limits.maxOutOfOrder || h.buffered() > this.limits.maxBufferedBytes) this.flushHeld(conn, dir, h);
       return;
     }
-    h.append(buf, from, to);
+    this.copiedBytes += h.append(buf, from, to);
     h.next = (h.next + (to - from)) >>> 0;
     if (h.held.length) this.drainHeld(conn, dir, h);
     this.deliver(conn, dir, h);
@@ -325,7 +337,7 @@ export class StreamReassembler {
         const skip = -d;
         if (skip > 0) conn.consumer.retransmitted(dir, seqDiff(x.seq, h.base) >>> 0, Math.min(skip, x.bytes.length));
         if (skip < x.bytes.length) {
-          h.append(x.bytes, skip, x.bytes.length);
+          this.copiedBytes += h.append(x.bytes, skip, x.bytes.length);
           h.next = (h.next + (x.bytes.length - skip)) >>> 0;
         }
         moved = true;

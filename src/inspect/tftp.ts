@@ -1,13 +1,12 @@
 import type { PacketRecord } from '../capture/record.js';
 import type { PacketView } from '../decode/view.js';
-import { destinationAddress, GrantSink, Inspector, newStats, sourceAddress } from './inspector.js';
+import { TFTP } from './bounds.js';
+import { destinationAddress, GrantSink, Inspector, newStats, overBound, sourceAddress } from './inspector.js';
 
 export const TFTP_PORT = 69;
 
 const RRQ = 1;
 const WRQ = 2;
-/** Requests remembered to recognise a client's retransmission (RFC 1350: the client repeats on timeout). */
-const MAX_REMEMBERED = 4096;
 /** A repeat later than this is a new request that happens to reuse the port, not a retransmission. */
 const RETRANSMIT_WINDOW_SEC = 60;
 
@@ -20,7 +19,7 @@ const RETRANSMIT_WINDOW_SEC = 60;
 export class TftpInspector implements Inspector {
   private readonly counts = newStats('tftp');
   readonly stats = [this.counts];
-  /** Last request bytes per client address, port and server. */
+  /** Last request bytes per client address, port and server (RFC 1350: the client repeats on timeout). */
   private readonly recent = new Map<string, { bytes: string; sec: number }>();
 
   constructor(private readonly sink: GrantSink) {}
@@ -45,8 +44,11 @@ export class TftpInspector implements Inspector {
       this.counts.retransmitted++;
       return;
     }
-    if (this.recent.size >= MAX_REMEMBERED) this.recent.delete(this.recent.keys().next().value as string);
     this.recent.delete(key);
+    if (this.recent.size >= TFTP.maxRemembered) {
+      this.recent.delete(this.recent.keys().next().value as string);
+      overBound(this.counts, 'requests-remembered');
+    }
     this.recent.set(key, { bytes, sec: rec.tsSec });
     let nul = b.indexOf(0, p + 2);
     if (nul < 0 || nul >= end) {
@@ -55,7 +57,7 @@ export class TftpInspector implements Inspector {
     }
     const name = b.toString('latin1', p + 2, Math.min(nul, p + 2 + 200));
     this.counts.read++;
-    this.sink.grants.push({
+    this.sink.grant({
       host: server,
       transport: 'udp',
       port: null,
@@ -68,6 +70,6 @@ export class TftpInspector implements Inspector {
       kind: 'tftp-transfer',
       subject: name,
       evidence: { file, record: rec.recordNo, client, clientPort: v.srcPort, server, serverPort: TFTP_PORT, detail: `TFTP ${op === RRQ ? 'RRQ' : 'WRQ'} ${name}` },
-    });
+    }, this.counts);
   }
 }

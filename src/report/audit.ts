@@ -5,6 +5,7 @@ import type { AuditReport } from '../audit/index.js';
 import type { RequirementFinding } from '../audit/types.js';
 import type { Cite } from '../catalog/types.js';
 import { boundText } from '../flow/bound.js';
+import { csvText, terminalSafe } from './escape.js';
 import { FOLDED_CSV_COLUMNS, foldedCells, humanBytes, publicFlow, writeJsonWithFlows } from './flows.js';
 import { judgedLineChunks } from './json-lines.js';
 import { endpoint, flowRolesNote, negotiationsRead, rolesFromNote, wrap } from './text.js';
@@ -73,12 +74,12 @@ function liveLines(l: NonNullable<AuditReport['live']>): string[] {
     out.push(`  !!! DROPS: ${lost} packets lost while capturing (${l.droppedByInterface} by the interface, ${l.notDelivered ?? 'unknown'} not delivered to the capture): this report cannot prove absence`);
   }
   const c = l.interfaceCounters;
-  out.push(`  captured ${l.captured} packets (${humanBytes(l.capturedBytes)}) on ${l.interface}${l.cut ? `, ${l.cut} cut to the snaplen ${l.snaplen}` : ''}; ` +
+  out.push(`  captured ${l.captured} packets (${humanBytes(l.capturedBytes)}) on ${terminalSafe(l.interface)}${l.cut ? `, ${l.cut} cut to the snaplen ${l.snaplen}` : ''}; ` +
     (c ? `the interface counted ${c.rxPackets} in, ${c.txPackets} out, ${l.droppedByInterface} dropped` : 'the interface has no counters here') +
     (l.notDelivered === null ? (c ? ' (with a BPF filter, undelivered packets cannot be told from filtered ones)' : '') : `, ${l.notDelivered} not delivered`));
   const t = l.flowTable;
   out.push(`  flow table: ${t.active} active (limit ${t.limit}); ${t.expired} flows ended and ${t.evicted} evicted at the limit, folded into ${t.foldedRecords} conversation records${t.foldedOverflow ? ` (${t.foldedOverflow} flows counted only: the fold store is full)` : ''}`);
-  if (l.write) out.push(`  writing the packets to ${l.write}`);
+  if (l.write) out.push(`  writing the packets to ${terminalSafe(l.write)}`);
   return out;
 }
 
@@ -113,8 +114,8 @@ export function* auditTextPieces(r: AuditReport): Generator<string> {
   const live = r.live;
   if (live) {
     const when = live.final ? `final report${live.stoppedBy ? ` (${live.stoppedBy})` : ''}` : `report ${live.report}`;
-    yield* endLines([`flowaudit live — ${live.interface}${live.bpf ? ` (bpf: ${live.bpf})` : ''}, ${when} at ${live.at}, ${formatElapsed(live.elapsedSeconds)} since ${live.started}`]);
-  } else yield* endLines([`flowaudit analyze — ${r.capture.files.map((f) => f.file).join(', ')}`]);
+    yield* endLines([`flowaudit live — ${terminalSafe(live.interface)}${live.bpf ? ` (bpf: ${terminalSafe(live.bpf)})` : ''}, ${when} at ${live.at}, ${formatElapsed(live.elapsedSeconds)} since ${live.started}`]);
+  } else yield* endLines([`flowaudit analyze — ${r.capture.files.map((f) => terminalSafe(f.file)).join(', ')}`]);
   yield* endLines([`catalogs: ${r.catalogs.map((c) => `${c.id} (${c.name}, ${c.rules} rules)`).join('; ')}`]);
   yield* endLines([rolesLine(r)]);
   yield* endLines(['']);
@@ -135,7 +136,7 @@ export function* auditTextPieces(r: AuditReport): Generator<string> {
     yield* endLines(['', 'MISSING AND FAILING REQUIRED FLOWS']);
     for (const x of [...broken].sort((a, b) => (a.status === b.status ? 0 : a.status === 'failing' ? -1 : 1))) {
       yield* endLines([withNote(`  ${x.status.toUpperCase()}  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}  ${x.proto}/${x.ports.join(',')}`, rolesFromNote(x.rolesFrom))]);
-      yield* endLines(wrap(x.detail, 100, '      '));
+      yield* endLines(wrap(terminalSafe(x.detail), 100, '      '));
       const cause = likelyCause(x);
       if (cause) yield* endLines(causeLines(cause));
       if (x.cite) yield* endLines(citeLines(x.cite));
@@ -164,7 +165,7 @@ export function* auditTextPieces(r: AuditReport): Generator<string> {
     yield* endLines(['', 'ROLE MISMATCHES (documented port, wrong roles or direction)']);
     for (const f of r.flows.eachWithVerdict('role-mismatch', false)) {
       yield* endLines([withNote(`  ${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)}  ${f.rule}`, flowRolesNote(f))]);
-      yield* endLines(wrap(f.detail, 100, '      '));
+      yield* endLines(wrap(terminalSafe(f.detail), 100, '      '));
     }
   }
   const inconclusive = r.requirements.filter((x) => x.status === 'inconclusive' && !x.waived);
@@ -172,7 +173,7 @@ export function* auditTextPieces(r: AuditReport): Generator<string> {
     yield* endLines(['', 'INCONCLUSIVE']);
     for (const x of inconclusive) {
       yield* endLines([withNote(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}`, rolesFromNote(x.rolesFrom))]);
-      yield* endLines(wrap(x.detail, 100, '      '));
+      yield* endLines(wrap(terminalSafe(x.detail), 100, '      '));
     }
   }
   const waived = [...r.flows.waivedFlows(), ...r.requirements.filter((x) => x.waived)];
@@ -228,10 +229,10 @@ export function writeAuditFlowsCsv(r: AuditReport, out: Writable): Promise<void>
       outcome: f.outcome ?? '',
       start: f.start ?? '',
       end: f.end ?? '',
-      grant: f.grant ? `${f.grant.reason} ${f.grant.detail}` : '',
-      waived: f.waived?.reason ?? '',
-      detail: f.detail,
-      cite: f.cite?.text ?? '',
+      grant: f.grant ? csvText(`${f.grant.reason} ${f.grant.detail}`) : '',
+      waived: csvText(f.waived?.reason ?? ''),
+      detail: csvText(f.detail),
+      cite: csvText(f.cite?.text ?? ''),
       ...(folded ? foldedCells(f) : {}),
     })),
     out,
@@ -241,7 +242,7 @@ export function writeAuditFlowsCsv(r: AuditReport, out: Writable): Promise<void>
 export function writeAuditRequirementsCsv(r: AuditReport, out: Writable): Promise<void> {
   return csvRows(
     REQ_COLUMNS,
-    r.requirements.map((x) => ({ rule: x.rule, status: x.status, from: x.from, to: x.to ?? '', proto: x.proto, ports: x.ports.join(' '), rolesFrom: x.rolesFrom ?? '', detail: x.detail, waived: x.waived?.reason ?? '', cite: x.cite?.text ?? '', negotiation: x.followUp?.frame != null ? `${x.followUp.reason} ${x.followUp.file}#${x.followUp.frame}` : '' })),
+    r.requirements.map((x) => ({ rule: x.rule, status: x.status, from: x.from, to: x.to ?? '', proto: x.proto, ports: x.ports.join(' '), rolesFrom: x.rolesFrom ?? '', detail: csvText(x.detail), waived: csvText(x.waived?.reason ?? ''), cite: csvText(x.cite?.text ?? ''), negotiation: x.followUp?.frame != null ? csvText(`${x.followUp.reason} ${x.followUp.file}#${x.followUp.frame}`) : '' })),
     out,
   );
 }

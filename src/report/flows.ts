@@ -1,8 +1,10 @@
 import { format as csvFormat } from 'fast-csv';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { MAX_PENDING_DATAGRAMS } from '../flow/fragments.js';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
 import { boundText } from '../flow/bound.js';
+import { terminalSafe } from './escape.js';
 import { endpoint } from './text.js';
 import { endLines, writePieces } from './write.js';
 
@@ -84,7 +86,8 @@ export async function writeFlowsCsv(batches: Iterable<FlowRecord[]>, out: Writab
         tunnel: f.tunnel?.join('+') ?? '',
         ...(folded ? foldedCells(f) : {}),
       });
-      if (!ok) await once(stream, 'drain');
+      // Waiting for drain also ends when the output fails, so `ended` never rejects unawaited.
+      if (!ok) await Promise.race([once(stream, 'drain'), ended]);
     }
   }
   stream.end();
@@ -160,7 +163,7 @@ export function writeFlowsText(capture: CaptureSummary, flows: { count: number; 
  */
 export function* flowsTextPieces(capture: CaptureSummary, count: number, batches: () => Iterable<FlowRecord[]>): Generator<string> {
   const lines: string[] = [];
-  const files = capture.files.map((f) => f.file).join(', ');
+  const files = capture.files.map((f) => terminalSafe(f.file)).join(', ');
   yield `${files}: ${capture.packets} packets, ${humanBytes(capture.bytes)}, ${count} flows\n`;
   if (capture.first !== null) yield `time ${capture.first} … ${capture.last}\n`;
   if (capture.flowTable) yield* endLines(boundText(capture.flowTable));
@@ -182,12 +185,13 @@ export function* flowsTextPieces(capture: CaptureSummary, count: number, batches
   const notIp = Object.entries(capture.notIp);
   if (notIp.length > 0) lines.push(`not IP: ${notIp.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   if (capture.orphanFragments > 0) lines.push(`IP fragments whose first fragment was not captured: ${capture.orphanFragments}`);
+  if (capture.fragmentOverflow > 0) lines.push(`fragmented datagrams forgotten at the bound of ${MAX_PENDING_DATAGRAMS} waiting: ${capture.fragmentOverflow}`);
   const errors = Object.entries(capture.decodeErrors);
   if (errors.length === 0) lines.push('decode errors: none');
   else {
     lines.push(`decode errors: ${capture.decodeErrorCount}`);
     for (const [reason, { count, first }] of errors) {
-      const where = first.map((p) => `${p.file} #${p.record} @${p.offset}`).join('; ');
+      const where = first.map((p) => `${terminalSafe(p.file)} #${p.record} @${p.offset}`).join('; ');
       lines.push(`  ${reason}: ${count} (first at ${where})`);
     }
   }
@@ -195,7 +199,7 @@ export function* flowsTextPieces(capture: CaptureSummary, count: number, batches
     for (const i of file.interfaces) {
       const s = i.stats;
       if (s && ((s.droppedByInterface ?? 0) > 0 || (s.droppedByOs ?? 0) > 0)) {
-        lines.push(`${file.file} interface ${i.index}${i.name ? ` (${i.name})` : ''}: dropped ${s.droppedByInterface ?? 0} by interface, ${s.droppedByOs ?? 0} by OS`);
+        lines.push(`${terminalSafe(file.file)} interface ${i.index}${i.name ? ` (${terminalSafe(i.name)})` : ''}: dropped ${s.droppedByInterface ?? 0} by interface, ${s.droppedByOs ?? 0} by OS`);
       }
     }
   }

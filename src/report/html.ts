@@ -3,14 +3,12 @@ import type { AuditReport } from '../audit/index.js';
 import type { JudgedFlow } from '../audit/types.js';
 import type { Cite } from '../catalog/types.js';
 import { boundText } from '../flow/bound.js';
+import { escapeHtml } from './escape.js';
 import { humanBytes } from './flows.js';
 import { endpoint, negotiationsRead, rolesFromNote } from './text.js';
 import { writePieces } from './write.js';
 
-/** Every string from a capture, a catalog or a role map goes through this before it reaches the page. */
-export function escapeHtml(s: unknown): string {
-  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+export { escapeHtml };
 
 const VERDICT_RANK: Record<string, number> = { expected: 0, 'role-mismatch': 1, undocumented: 2 };
 const COLOURS: Record<string, string> = { expected: '#2e7d32', 'role-mismatch': '#ef8f00', undocumented: '#c62828', waived: '#9e9e9e' };

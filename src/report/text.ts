@@ -24,10 +24,17 @@ export function endpoint(addr: string, port: number | null): string {
 
 /** What the payload inspectors read, for the capture-quality section; null when they read nothing. */
 export function negotiationsRead(stats: InspectorStats[]): string | null {
-  const inspected = stats.filter((x) => x.read + x.malformed + x.refused + x.streamsDropped > 0);
+  const over = (x: InspectorStats) => Object.entries(x.bounds ?? {}).map(([bound, n]) => `${bound} ${n}`);
+  const inspected = stats.filter((x) => x.read + x.malformed + x.refused + x.streamsDropped > 0 || over(x).length > 0);
   if (inspected.length === 0) return null;
   const extra = (x: InspectorStats) =>
-    [x.refused ? `${x.refused} refused` : '', x.retransmitted ? `${x.retransmitted} retransmitted` : '', x.malformed ? `${x.malformed} malformed` : '', x.streamsDropped ? `${x.streamsDropped} streams dropped at the bound` : '']
+    [
+      x.refused ? `${x.refused} refused` : '',
+      x.retransmitted ? `${x.retransmitted} retransmitted` : '',
+      x.malformed ? `${x.malformed} malformed` : '',
+      x.streamsDropped ? `${x.streamsDropped} streams dropped at the bound` : '',
+      over(x).length ? `over bounds: ${over(x).join(', ')}` : '',
+    ]
       .filter(Boolean)
       .map((t) => ` (${t})`)
       .join('');

@@ -9,7 +9,7 @@ import type { ShardJob, ShardResult } from './shard-protocol.js';
 export async function runShard(job: ShardJob): Promise<ShardResult> {
   const run = newFlowRun({ vlanInKey: job.vlanInKey, deferOrphanFragments: true, ...(job.maxFlows !== undefined ? { maxFlows: job.maxFlows } : {}) });
   const view = new PacketView();
-  const keeper = job.keepInspected ? new PacketKeeper() : null;
+  const keeper = job.keepInspected ? new PacketKeeper(job.maxKeptBytes) : null;
   const s = packetSink(run, job.label, view, keeper ? (v, rec) => (inspectorWants(v) ? keeper.keep(rec) : undefined) : undefined);
   // Structured cloning turns the header Buffer into a plain Uint8Array: view it as a Buffer again.
   const b: Uint8Array = job.header.bytes;

@@ -17,6 +17,8 @@ export interface ShardJob {
   keepInspected: boolean;
   /** `--max-flows`: the shard's table is bounded as the whole run's is. */
   maxFlows?: number;
+  /** Bytes of them kept at most (MAX_KEPT_BYTES unless given). */
+  maxKeptBytes?: number;
 }
 
 /** What a worker answers: the range it really covered, and everything one pass over it learnt. */

@@ -2,11 +2,14 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { readCapture, readCaptureHeader } from '../capture/reader.js';
-import type { CaptureFacts } from '../capture/record.js';
+import { CaptureHeader, readCapture, readCaptureHeader, readRange } from '../capture/reader.js';
+import type { CaptureFacts, PacketRecord } from '../capture/record.js';
+import { DamageTally } from '../core/errors.js';
 import { compareTime } from '../core/time.js';
-import { PacketView } from '../decode/view.js';
+import { decodePacket } from '../decode/index.js';
+import { PacketView, Status } from '../decode/view.js';
 import { FlowRun, FlowRunOptions, newFlowRun, packetSink } from '../flow/pipeline.js';
+import { inspectorWants } from '../inspect/index.js';
 import { replayKept } from './kept-packets.js';
 import { runShard } from './run-shard.js';
 import type { ShardJob, ShardResult } from './shard-protocol.js';
@@ -16,6 +19,8 @@ export interface ShardedOptions extends FlowRunOptions {
   workers: number | 'auto';
   /** Files smaller than this are read in one pass: starting threads costs more than it saves. */
   minShardBytes?: number;
+  /** Bytes of the inspectors' packets a worker keeps at most (tests set it small). */
+  maxKeptBytes?: number;
 }
 
 const WORKER_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'worker', 'shard-worker.js');
@@ -82,7 +87,7 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
     for (let i = 0; i < n; i++) {
       const start = dataStart + Math.floor((i * size) / n);
       const end = i === n - 1 ? header.fileSize : dataStart + Math.floor(((i + 1) * size) / n);
-      jobs.push({ path, label, header, start, end, knownBoundary: i === 0, vlanInKey: opts.vlanInKey ?? false, keepInspected: opts.onIpPacket !== undefined, ...(opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {}) });
+      jobs.push({ path, label, header, start, end, knownBoundary: i === 0, vlanInKey: opts.vlanInKey ?? false, keepInspected: opts.onIpPacket !== undefined, ...(opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {}), ...(opts.maxKeptBytes !== undefined ? { maxKeptBytes: opts.maxKeptBytes } : {}) });
     }
     let finished = 0;
     const results = await Promise.all(
@@ -122,6 +127,7 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
       if (r.kept && opts.onIpPacket) {
         const onIp = opts.onIpPacket;
         replayKept(r.kept, recordOffset, view, (v, rec) => onIp(v, rec, label));
+        if (r.kept.resume) await inspectRest(path, header, r.kept.resume, r.range.stop, recordOffset, view, (v, rec) => onIp(v, rec, label));
       }
       recordOffset += r.range.records;
       expected = r.range.stop;
@@ -130,6 +136,32 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
     run.captures.push({ file: label, gzip: false, ...facts! });
   }
   return run;
+}
+
+/**
+ * The inspectors' packets of a range past what its worker kept: read here, from the first packet not
+ * kept to the range's end, decoded and handed over as the replay would have (record numbers shifted by
+ * the records before). The worker already counted the range's flows and damage.
+ */
+async function inspectRest(path: string, header: CaptureHeader, from: { fileOffset: number; recordNo: number }, stop: number, recordOffset: number, view: PacketView, onIp: (v: PacketView, rec: PacketRecord) => void): Promise<void> {
+  const shift = recordOffset + from.recordNo - 1;
+  await readRange(
+    path,
+    header,
+    from.fileOffset,
+    stop,
+    true,
+    (rec) => {
+      rec.recordNo += shift;
+      try {
+        decodePacket(rec, view);
+      } catch {
+        return; // counted as damage by the worker that read it
+      }
+      if (view.status === Status.Ip && inspectorWants(view)) onIp(view, rec);
+    },
+    { damage: new DamageTally(), label: path },
+  );
 }
 
 function mergeFacts(a: Omit<CaptureFacts, 'file' | 'gzip'>, b: Omit<CaptureFacts, 'file' | 'gzip'>): Omit<CaptureFacts, 'file' | 'gzip'> {

@@ -169,3 +169,19 @@ export function netnsAvailable(): boolean {
 export function skipWithoutNetns(what: string): boolean {
   return skipWhenMissing(netnsAvailable(), what, () => 'live capture tests need root, iproute2 (ip netns) and the built cap binding (libpcap-dev, then npm rebuild cap)');
 }
+
+let tcpdumpChecked: boolean | undefined;
+
+/** Whether `tcpdump --version` runs (the reference for what a damaged gzip stream still holds). */
+export function tcpdumpAvailable(): boolean {
+  if (tcpdumpChecked === undefined) {
+    const run = spawnSync('tcpdump', ['--version'], { stdio: 'ignore', timeout: 30_000 });
+    tcpdumpChecked = run.error === undefined && run.status === 0;
+  }
+  return tcpdumpChecked;
+}
+
+/** True when tests that compare with tcpdump must be skipped; throws instead under CI=true. */
+export function skipWithoutTcpdump(what: string): boolean {
+  return skipWhenMissing(tcpdumpAvailable(), what, () => 'tcpdump not found on PATH (install the tcpdump package)');
+}
