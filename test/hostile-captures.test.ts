@@ -111,7 +111,7 @@ describe('IP fragments', () => {
     expect(JSON.parse(r.stdout)).toEqual({ packets: 600_000, orphans: 600_000 });
   }, 120_000);
 
-  it(`a later fragment joins its first within ${FRAGMENT_TIMEOUT_SEC} s, not after; ${MAX_PENDING_DATAGRAMS} datagrams wait at most`, () => {
+  it(`a later fragment joins its datagram within ${FRAGMENT_TIMEOUT_SEC} s of its last fragment, not after; ${MAX_PENDING_DATAGRAMS} datagrams wait at most`, () => {
     // Fragments of 10.0.0.1 → 10.0.0.<host> with IP identification `id` (16 bits: a flood needs two hosts).
     const bases = new Map<string, Buffer>();
     const fragment = (host: number, id: number, sport: number, later: boolean) => {
@@ -131,17 +131,18 @@ describe('IP fragments', () => {
     const packets = [
       { data: first(1, 4001), tsSec: T, tsNs: 0 },
       { data: later(1), tsSec: T + FRAGMENT_TIMEOUT_SEC, tsNs: 0 }, // in time: the flow of port 4001
+      { data: later(1), tsSec: T + 2 * FRAGMENT_TIMEOUT_SEC - 1, tsNs: 0 }, // in time of the last one: the wait restarts
       { data: first(2, 4002), tsSec: T, tsNs: 0 },
       { data: later(2), tsSec: T + FRAGMENT_TIMEOUT_SEC + 1, tsNs: 0 }, // too late: an orphan
     ];
     // Then one datagram more than may wait: the oldest is forgotten, the newest is not.
     const flood = MAX_PENDING_DATAGRAMS + 1;
     const datagram = (i: number): [number, number] => [i % 60_000, i < 60_000 ? 3 : 4];
-    for (let i = 0; i < flood; i++) packets.push({ data: first(datagram(i)[0], 5000, datagram(i)[1]), tsSec: T + 40, tsNs: i });
-    packets.push({ data: later(...datagram(0)), tsSec: T + 41, tsNs: 0 }, { data: later(...datagram(flood - 1)), tsSec: T + 41, tsNs: 0 });
+    for (let i = 0; i < flood; i++) packets.push({ data: first(datagram(i)[0], 5000, datagram(i)[1]), tsSec: T + 100, tsNs: i });
+    packets.push({ data: later(...datagram(0)), tsSec: T + 101, tsNs: 0 }, { data: later(...datagram(flood - 1)), tsSec: T + 101, tsNs: 0 });
     const { capture, flows } = flowsJson(tmp.write('fragments.pcap', writePcap(packets, { linkType: 1 })));
     const port = (p: number | null) => flows.filter((f) => f.clientPort === p).reduce((s, f) => s + f.packets, 0);
-    expect(port(4001)).toBe(2);
+    expect(port(4001)).toBe(3);
     expect(port(4002)).toBe(1);
     expect(port(5000)).toBe(flood + 1);
     expect(capture.orphanFragments).toBe(2);

@@ -2,8 +2,9 @@ import type { PacketRecord } from '../capture/record.js';
 import type { PacketView } from '../decode/view.js';
 
 /**
- * How long a first fragment waits for the rest of its datagram, in seconds of capture time: Linux's
- * ipfrag_time and Zeek's frag_timeout are 30 s. A later fragment that comes after it is an orphan.
+ * How long a datagram waits for its next fragment, in seconds of capture time (Linux's ipfrag_time is
+ * 30 s). Each fragment that joins it starts the wait again, so a slow train of fragments (Zeek keeps
+ * them forever by default) stays one flow; a later fragment after 30 s of silence is an orphan.
  */
 export const FRAGMENT_TIMEOUT_SEC = 30;
 /**
@@ -52,8 +53,9 @@ export function fragmentKey(v: PacketView): string {
 
 /**
  * Later IP fragments carry no ports: they join the flow of their datagram's first fragment. The
- * tracker remembers first fragments (datagram → flow) for FRAGMENT_TIMEOUT_SEC of capture time and at
- * most MAX_PENDING_DATAGRAMS of them, oldest forgotten first, as a reassembler would; it counts the
+ * tracker remembers first fragments (datagram → flow) while fragments of them keep coming, at most
+ * FRAGMENT_TIMEOUT_SEC of capture time apart, and at most MAX_PENDING_DATAGRAMS of them, the longest
+ * silent forgotten first, as a reassembler would; it counts the
  * later fragments it cannot place (orphans) and the datagrams it had to forget (overflowed). Nothing
  * is reassembled: the flow only needs the packets and bytes.
  */
@@ -65,8 +67,10 @@ export class FragmentTracker {
   /** First fragments forgotten because MAX_PENDING_DATAGRAMS were waiting. */
   overflowed = 0;
   private readonly deferred: OrphanFragment[] = [];
-  /** The first fragment time a shard saw: only orphans within the timeout of it can belong to an earlier shard. */
+  /** The shard's first orphan time + the timeout: orphans before it may belong to an earlier shard's datagram. */
   private deferUntil = NaN;
+  /** Datagrams with deferred orphans, and the last one's second: its later fragments are deferred while they keep coming. */
+  private readonly deferredLast = new Map<string, number>();
 
   /** `defer`: in a shard, keep orphans that may belong to a first fragment of an earlier shard. */
   constructor(private readonly defer = false) {}
@@ -87,12 +91,14 @@ export class FragmentTracker {
 
   /** The flow of a later fragment's datagram, or -1 when its first fragment is not waiting (not counted yet). */
   flowOf(key: string, sec: number): number {
-    const e = this.pending.get(key);
+    const p = this.pending;
+    const e = p.get(key);
     if (e === undefined) return -1;
-    if (sec - e.sec > FRAGMENT_TIMEOUT_SEC) {
-      this.pending.delete(key);
-      return -1;
-    }
+    p.delete(key);
+    if (sec - e.sec > FRAGMENT_TIMEOUT_SEC) return -1;
+    // The datagram is alive again: its wait restarts, at the end of the order.
+    e.sec = sec;
+    p.set(key, e);
     return e.flow;
   }
 
@@ -103,7 +109,11 @@ export class FragmentTracker {
   orphan(v: PacketView, rec: PacketRecord): boolean {
     if (this.defer) {
       if (Number.isNaN(this.deferUntil)) this.deferUntil = rec.tsSec + FRAGMENT_TIMEOUT_SEC;
-      if (rec.tsSec <= this.deferUntil && this.deferred.length < MAX_DEFERRED_ORPHANS) {
+      const key = fragmentKey(v);
+      const last = this.deferredLast.get(key);
+      const mayBelong = rec.tsSec <= this.deferUntil || (last !== undefined && rec.tsSec - last <= FRAGMENT_TIMEOUT_SEC);
+      if (mayBelong && this.deferred.length < MAX_DEFERRED_ORPHANS) {
+        this.deferredLast.set(key, rec.tsSec);
         this.deferred.push({
           ipVersion: v.ipVersion, src: Array.from(v.src), dst: Array.from(v.dst), proto: v.proto, fragId: v.fragId, vlan: v.vlan, tunnel: v.tunnel,
           icmpType: v.icmpType, icmpCode: v.icmpCode, origLen: rec.origLen, tsSec: rec.tsSec, tsNs: rec.tsNs, hasTs: rec.hasTs, tsDigits: rec.tsDigits, direction: rec.direction,
