@@ -15,7 +15,7 @@ import type { FlowRecord } from '../src/flow/table.js';
 import { writePcap } from '../src/capture/writer.js';
 import { frame, type PacketSpec } from '../src/synth/frames.js';
 import { writeAuditJson, auditJson } from '../src/report/audit.js';
-import { flowsJson, publicFlow, writeFlowsJson } from '../src/report/flows.js';
+import { flowsJson, publicFlow, writeFlowsJson, writeJsonWithFlows } from '../src/report/flows.js';
 import { FlowLineEncoder, judgedLineChunks } from '../src/report/json-lines.js';
 
 /** The lines of records through the record writer: the reference the table's own writer must equal. */
@@ -155,6 +155,22 @@ describe('flow lines written as bytes', () => {
     const sink = new Sink();
     await writeAuditJson(report, sink);
     same(sink.text, auditJson(report));
+  });
+
+  it('writes the other top-level arrays element by element, as JSON.stringify does, around the flows in document order', async () => {
+    const doc = {
+      version: 'x',
+      requirements: [{ rule: 'a', evidence: ['e1', 'e2'], nested: { list: [1, [2, 3]], empty: [] } }, null, 'line\nbreak', 7],
+      capture: { files: [{ file: 'f' }] },
+      flows: [] as unknown[],
+      empty: [],
+      grants: [{ port: 135 }],
+      tail: { a: 1 },
+    };
+    const sink = new Sink();
+    await writeJsonWithFlows(doc, [Buffer.from('\n    {"proto":"tcp"}')], sink);
+    expect(sink.text).toBe(JSON.stringify({ ...doc, flows: [{ proto: 'tcp' }] }, null, 2).replace('[\n    {\n      "proto": "tcp"\n    }\n  ]', '[\n    {"proto":"tcp"}\n  ]') + '\n');
+    expect(JSON.parse(sink.text)).toEqual({ ...doc, flows: [{ proto: 'tcp' }] });
   });
 
   it('equal JSON.stringify on every sample, judged under each catalog with and without its role map', async () => {

@@ -34,26 +34,51 @@ export function writeFlowsJson(capture: CaptureSummary, chunks: Iterable<Buffer>
 }
 
 const FLOWS_MARK = '\u0000flows\u0000';
+const arrayMark = (key: string) => `\u0000array:${key}\u0000`;
 
 /**
  * A pretty-printed JSON document whose `flows` array is written from chunks of flow lines (see
- * json-lines.ts) with backpressure: the rest of the document is stringified once.
+ * json-lines.ts) with backpressure. The document's other top-level arrays (requirements, grants: a
+ * million hosts with a requirement each are a million findings) are written an element at a time, so
+ * no part of the report becomes one string longer than V8 allows; the bytes are JSON.stringify's.
  */
 export async function writeJsonWithFlows(doc: object, chunks: Iterable<Buffer>, out: Writable): Promise<void> {
   const write = async (data: string | Buffer) => {
     if (!out.write(data)) await once(out, 'drain');
   };
-  const text = JSON.stringify({ ...doc, flows: FLOWS_MARK }, null, 2);
-  const mark = `"flows": ${JSON.stringify(FLOWS_MARK)}`;
-  const at = text.indexOf(mark);
-  await write(`${text.slice(0, at)}"flows": [`);
-  let any = false;
-  for (const chunk of chunks) {
-    if (chunk.length === 0) continue;
-    await write(chunk);
-    any = true;
+  const arrays = Object.entries(doc).filter(([k, v]) => k !== 'flows' && Array.isArray(v) && v.length > 0) as Array<[string, unknown[]]>;
+  const skeleton: Record<string, unknown> = { ...doc, flows: FLOWS_MARK };
+  for (const [k] of arrays) skeleton[k] = arrayMark(k);
+  const text = JSON.stringify(skeleton, null, 2);
+  // The marks in document order: each is replaced by its array, written element by element.
+  const marks = [['flows', `"flows": ${JSON.stringify(FLOWS_MARK)}`] as const, ...arrays.map(([k]) => [k, `${JSON.stringify(k)}: ${JSON.stringify(arrayMark(k))}`] as const)]
+    .map(([key, mark]) => ({ key, mark, at: text.indexOf(mark) }))
+    .sort((a, b) => a.at - b.at);
+  let from = 0;
+  for (const { key, mark, at } of marks) {
+    await write(text.slice(from, at));
+    from = at + mark.length;
+    if (key === 'flows') {
+      await write('"flows": [');
+      let any = false;
+      for (const chunk of chunks) {
+        if (chunk.length === 0) continue;
+        await write(chunk);
+        any = true;
+      }
+      await write(`${any ? '\n  ' : ''}]`);
+      continue;
+    }
+    const items = (doc as Record<string, unknown[]>)[key]!;
+    await write(`${JSON.stringify(key)}: [`);
+    for (let i = 0; i < items.length; i++) {
+      // An element of a top-level array sits four spaces in: its own lines move with it.
+      const el = JSON.stringify(items[i], null, 2) ?? 'null';
+      await write(`${i === 0 ? '' : ','}\n    ${el.replace(/\n/g, '\n    ')}`);
+    }
+    await write('\n  ]');
   }
-  await write(`${any ? '\n  ' : ''}]${text.slice(at + mark.length)}\n`);
+  await write(`${text.slice(from)}\n`);
 }
 
 /**
