@@ -4,9 +4,9 @@
  */
 import { execFileSync, spawn, type StdioOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, copyFileSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writePcap } from '../src/capture/writer.js';
 import { frame } from '../src/synth/frames.js';
 import { checkOutputs, OutputError, writeOutput, writeOutputs, writeText } from '../src/cli/output.js';
@@ -289,6 +289,56 @@ describe.concurrent('some commands: other targets, links to inputs, devices', ()
       expect(devNull).toMatchObject({ code: 0, stdout: '', stderr: '' });
       expect(devStdout).toMatchObject({ code: 0, stderr: '', stdout: plain.stdout });
       expect(plain.stdout.length).toBeGreaterThan(1000);
+    });
+  }
+});
+
+/**
+ * Real file systems that refuse: a read-only tmpfs (EROFS) and a tmpfs of 64 KiB that fills up
+ * (ENOSPC). Mounting needs root, which CI has; elsewhere the permission and file-size cases above
+ * stand in, and under CI=true a mount that fails is a failure, not a skip.
+ */
+describe.runIf(isRoot || process.env.CI === 'true')('real file systems: read-only and full', () => {
+  const mounts: string[] = [];
+  const mount = (name: string, options: string): string => {
+    const dir = join(s.dir, name);
+    mkdirSync(dir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
+    mounts.push(dir);
+    return dir;
+  };
+  afterAll(() => {
+    for (const m of mounts) execFileSync('umount', [m]);
+  });
+  const byName = (name: string) => COMMANDS.find((c) => c.name === name)!;
+
+  for (const cmd of ['flows text', 'analyze html']) {
+    it(`${cmd} --out on a read-only file system`, async () => {
+      const dir = mount(`ro-${cmd.replace(' ', '-')}`, 'ro,size=64k');
+      const r = await run([...byName(cmd).args(CAPTURE), '--out', join(dir, 'report.out')]);
+      expectOneLineFailure(r, /^flowaudit: cannot write report .*report\.out: read-only file system\n$/);
+      expect(readdirSync(dir)).toEqual([]);
+    });
+  }
+
+  for (const cmd of ['flows json', 'analyze text', 'analyze csv']) {
+    it(`${cmd} --out over an older report on a file system that is full keeps the older report`, async () => {
+      const dir = mount(`full-fs-${cmd.replace(' ', '-')}`, 'size=64k');
+      const target = join(dir, 'report.csv');
+      writeFileSync(target, 'OLDER REPORT\n');
+      // Every block taken: the report's first write finds no room.
+      const ballast = openSync(join(dir, 'ballast'), 'w');
+      try {
+        for (;;) writeSync(ballast, Buffer.alloc(4096));
+      } catch (e) {
+        expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      } finally {
+        closeSync(ballast);
+      }
+      const r = await run([...byName(cmd).args(CAPTURE), '--out', target]);
+      expectOneLineFailure(r, /^flowaudit: cannot write report .*report\.(requirements\.)?csv: no space left on device\n$/);
+      expect(readFileSync(target, 'utf8')).toBe('OLDER REPORT\n');
+      expect(readdirSync(dir).sort()).toEqual(['ballast', 'report.csv']);
     });
   }
 });
