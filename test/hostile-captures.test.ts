@@ -16,7 +16,7 @@ import { MAX_INTERFACE_NAME, MAX_INTERFACES } from '../src/capture/pcapng.js';
 import { PcapngWriter, PcapWriter, writePcap, writePcapng } from '../src/capture/writer.js';
 import { DamageTally, InputError } from '../src/core/errors.js';
 import { FRAGMENT_TIMEOUT_SEC, MAX_PENDING_DATAGRAMS } from '../src/flow/fragments.js';
-import { csvText, terminalSafe } from '../src/report/escape.js';
+import { csvText, escapeHtml, terminalSafe } from '../src/report/escape.js';
 import { tftpReadRequest } from '../src/synth/dcerpc.js';
 import { frame } from '../src/synth/frames.js';
 import { buildFlows, summarise } from '../src/flow/pipeline.js';
@@ -304,6 +304,12 @@ describe('capture strings never carry control characters to a terminal', () => {
       }),
       { numRuns: 1000, seed: 16 },
     );
+  });
+
+  it('HTML: markup as entities, bidi overrides and controls as visible escapes; text, tabs and line ends kept', () => {
+    expect(escapeHtml('<b>"x" & \'y\'</b>')).toBe('&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;');
+    expect(escapeHtml('ünïcode 漢字 🙂\tline\nnext')).toBe('ünïcode 漢字 🙂\tline\nnext');
+    expect(escapeHtml('10.0.0.1\u202e2.0.0.01\x1b[31m\u200b')).toBe('10.0.0.1\\u202e2.0.0.01\\x1b[31m\\u200b');
   });
 
   it('CSV text cells that would start a formula get a leading quote; others are unchanged', () => {

@@ -7,7 +7,8 @@
  *   invisible formatting reaches the terminal; they are shown as `\x1b`, `\x07`, `\u202e`.
  * - CSV: a cell that a spreadsheet would run as a formula gets the usual `'` in front (OWASP's CSV
  *   injection guard); only text cells go through it, so numbers stay numbers.
- * - HTML: the five characters that could open markup are entities.
+ * - HTML: the five characters that could open markup are entities; controls and invisible formatting
+ *   (bidi overrides) are shown as escapes, as on a terminal.
  * JSON needs nothing of its own: JSON.stringify and json-lines.ts escape control characters.
  */
 
@@ -49,7 +50,18 @@ export function csvText(s: string): string {
   return FORMULA_START.test(s) ? `'${s}` : s;
 }
 
-/** Every string from a capture, a catalog or a role map goes through this before it reaches a page. */
+/**
+ * What a page would act on or hide: controls other than tab and line ends, and the invisible
+ * formatting characters (bidi overrides such as U+202E reorder the text around them on screen, so a
+ * name could show another address than it holds), line and paragraph separators, lone surrogates.
+ */
+const UNSAFE_FOR_PAGE = /(?![\t\n\r])\p{Cc}|[\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+
+/**
+ * Every string from a capture, a catalog or a role map goes through this before it reaches a page: the
+ * five characters that could open markup as entities, the code points above as visible escapes.
+ */
 export function escapeHtml(s: unknown): string {
-  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  const t = String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return /[^\x20-\x7e\t\n\r]/.test(t) ? t.replace(UNSAFE_FOR_PAGE, escapeCodePoint) : t;
 }
