@@ -9,6 +9,19 @@ export interface FoldedFlow extends FlowRecord {
   outcomes?: Partial<Record<TcpOutcome, number>>;
 }
 
+/** The counters a fold sums. */
+type Counts = Pick<FlowRecord, 'packets' | 'bytes' | 'clientPackets' | 'clientBytes' | 'serverPackets' | 'serverBytes'>;
+
+/** Adds a flow's (or a folded record's) packets and bytes, both ways, to a fold's. */
+function addCounts(into: Counts, f: Counts): void {
+  into.packets += f.packets;
+  into.bytes += f.bytes;
+  into.clientPackets += f.clientPackets;
+  into.clientBytes += f.clientBytes;
+  into.serverPackets += f.serverPackets;
+  into.serverBytes += f.serverBytes;
+}
+
 // The outcome a requirement needs to see: one established connection outweighs any failed attempt.
 const OUTCOME_RANK: Record<TcpOutcome, number> = { attempted: 0, rejected: 1, partial: 2, established: 3 };
 
@@ -47,12 +60,7 @@ export class FlowFolds {
       return;
     }
     had.flows += n;
-    had.packets += f.packets;
-    had.bytes += f.bytes;
-    had.clientPackets += f.clientPackets;
-    had.clientBytes += f.clientBytes;
-    had.serverPackets += f.serverPackets;
-    had.serverBytes += f.serverBytes;
+    addCounts(had, f);
     if (f.start !== null && (had.start === null || compareTime(f.startSec, f.startNs, had.startSec, had.startNs) < 0)) {
       had.start = f.start;
       had.startSec = f.startSec;
@@ -162,12 +170,7 @@ export class ScanFolds {
       this.made.push(had);
     }
     had.flows += n;
-    had.packets += f.packets;
-    had.bytes += f.bytes;
-    had.clientPackets += f.clientPackets;
-    had.clientBytes += f.clientBytes;
-    had.serverPackets += f.serverPackets;
-    had.serverBytes += f.serverBytes;
+    addCounts(had, f);
     if (f.start !== null && (had.first.start === null || compareTime(f.startSec, f.startNs, had.first.startSec, had.first.startNs) < 0)) had.first = f;
     if (f.end !== null && (had.end === null || f.end > had.end)) had.end = f.end;
     if ('outcomes' in f && f.outcomes) {
