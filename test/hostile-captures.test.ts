@@ -11,7 +11,6 @@ import { join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { readFrom } from '../src/capture/reader.js';
-import type { ByteSource } from '../src/capture/source.js';
 import { MAX_INTERFACE_NAME, MAX_INTERFACES } from '../src/capture/pcapng.js';
 import { PcapngWriter, PcapWriter, writePcap, writePcapng } from '../src/capture/writer.js';
 import { DamageTally, InputError } from '../src/core/errors.js';
@@ -23,6 +22,7 @@ import { buildFlows, summarise } from '../src/flow/pipeline.js';
 import { buildFlowsSharded } from '../src/worker/sharded.js';
 import { skipWithoutTcpdump } from './helpers/captures.js';
 import { scratch } from './helpers/scratch.js';
+import { MemorySource } from './helpers/memory-source.js';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'dist/cli/main.js');
@@ -362,23 +362,6 @@ describe('timestamps past year 9999 and at the ends of 64-bit tick counts', () =
     }
   });
 });
-
-/** A capture in memory, read in chunks of a chosen size. */
-class MemorySource implements ByteSource {
-  readonly gzip = false;
-  private pos = 0;
-  constructor(
-    private readonly data: Buffer,
-    private readonly chunk: number,
-  ) {}
-  async read(target: Buffer, offset: number, length: number): Promise<number> {
-    const n = Math.min(length, this.chunk, this.data.length - this.pos);
-    this.data.copy(target, offset, this.pos, this.pos + n);
-    this.pos += n;
-    return n;
-  }
-  async close(): Promise<void> {}
-}
 
 describe('fuzzing the readers with captures built from hostile parts', () => {
   // Blocks a hostile writer would choose: absurd lengths and counts, options that overrun, unknown

@@ -89,6 +89,16 @@ function feed(ins: Inspectors, specs: PacketSpec[]): void {
 
 const stats = (ins: Inspectors, name: string): InspectorStats => ins.stats.find((s) => s.inspector === name)!;
 
+/** A DCOM activation: bind to ISystemActivator, its ack, a call, and `answer` (a response PDU) as the reply. */
+function activation(answer: Buffer): Array<{ from: 'c' | 's'; bytes: Buffer }> {
+  return [
+    { from: 'c', bytes: bind(1, [{ id: 0, abstract: ISYSTEMACTIVATOR_UUID, transfers: [NDR_UUID] }]) },
+    { from: 's', bytes: bindAck(1) },
+    { from: 'c', bytes: requestPdu(2, 0, 4, Buffer.alloc(32)) },
+    { from: 's', bytes: answer },
+  ];
+}
+
 /** An exchange of bind, ack and `n` ept_map calls, each answered with one tower. */
 function mapCalls(n: number): Array<{ from: 'c' | 's'; bytes: Buffer }> {
   const out: Array<{ from: 'c' | 's'; bytes: Buffer }> = [
@@ -253,12 +263,7 @@ describe('grants are bounded per host and in all', () => {
     const bindings = Array.from({ length: 100 }, (_, i) => `${SERVER}[${50000 + i}]`);
     feed(
       ins,
-      session([
-        { from: 'c', bytes: bind(1, [{ id: 0, abstract: ISYSTEMACTIVATOR_UUID, transfers: [NDR_UUID] }]) },
-        { from: 's', bytes: bindAck(1) },
-        { from: 'c', bytes: requestPdu(2, 0, 4, Buffer.alloc(32)) },
-        { from: 's', bytes: responsePdu(2, 0, activationAnswerStub(bindings)) },
-      ]),
+      session(activation(responsePdu(2, 0, activationAnswerStub(bindings)))),
     );
     expect(ins.grants).toHaveLength(DCERPC.maxBindingsPerAnswer);
     expect(stats(ins, 'dcom').bounds).toEqual({ 'bindings-per-answer': 100 - DCERPC.maxBindingsPerAnswer });
@@ -338,12 +343,7 @@ describe('property: random and mutated payloads never throw and are counted', ()
         const ins = strict();
         feed(
           ins,
-          session([
-            { from: 'c', bytes: bind(1, [{ id: 0, abstract: ISYSTEMACTIVATOR_UUID, transfers: [NDR_UUID] }]) },
-            { from: 's', bytes: bindAck(1) },
-            { from: 'c', bytes: requestPdu(2, 0, 4, Buffer.alloc(32)) },
-            { from: 's', bytes: pdu },
-          ]),
+          session(activation(pdu)),
         );
         noThrow();
         expect(ins.grants.length).toBeLessThanOrEqual(DCERPC.maxBindingsPerAnswer);

@@ -8,9 +8,9 @@ import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readCapture, readFrom } from '../src/capture/reader.js';
 import { CaptureFacts, PacketRecord } from '../src/capture/record.js';
-import { ByteSource } from '../src/capture/source.js';
 import { DamageTally, InputError } from '../src/core/errors.js';
 import { capturesDir, listCaptures, skipWithoutCaptures, skipWithoutTshark, TsharkFields, tsharkFields } from './helpers/captures.js';
+import { MemorySource } from './helpers/memory-source.js';
 
 const SUITE = 'pcapng-test-suite';
 
@@ -59,24 +59,10 @@ async function readPackets(path: string): Promise<ReadResult> {
   return { packets, facts, damage };
 }
 
-/** A capture held in memory, for reading many cut copies of one file quickly. */
-class MemorySource implements ByteSource {
-  readonly gzip = false;
-  private pos = 0;
-  constructor(private readonly bytes: Buffer) {}
-  async read(target: Buffer, offset: number, length: number): Promise<number> {
-    const n = Math.min(length, this.bytes.length - this.pos);
-    this.bytes.copy(target, offset, this.pos, this.pos + n);
-    this.pos += n;
-    return n;
-  }
-  async close(): Promise<void> {}
-}
-
 async function readBytes(bytes: Buffer, label: string): Promise<ReadResult> {
   const damage = new DamageTally();
   const packets: PacketSeen[] = [];
-  const facts = await readFrom(new MemorySource(bytes), label, collector(packets), { damage });
+  const facts = await readFrom(new MemorySource(bytes, Infinity), label, collector(packets), { damage });
   return { packets, facts, damage };
 }
 

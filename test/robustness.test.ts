@@ -4,32 +4,15 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readFrom } from '../src/capture/reader.js';
-import type { ByteSource } from '../src/capture/source.js';
 import { writePcap, writePcapng } from '../src/capture/writer.js';
 import { DamageTally, InputError } from '../src/core/errors.js';
 import { decodePacket, PacketView, Status } from '../src/decode/index.js';
 import { FlowTable } from '../src/flow/table.js';
 import { frame, tcpConversation } from '../src/synth/frames.js';
 import { listCaptures, skipWithoutCaptures } from './helpers/captures.js';
+import { MemorySource } from './helpers/memory-source.js';
 
 const root = resolve(__dirname, '..');
-
-/** A capture held in memory, read in chunks of a chosen size (to cut records at every place). */
-class MemorySource implements ByteSource {
-  readonly gzip = false;
-  private pos = 0;
-  constructor(
-    private readonly data: Buffer,
-    private readonly chunk = 1 << 20,
-  ) {}
-  async read(target: Buffer, offset: number, length: number): Promise<number> {
-    const n = Math.min(length, this.chunk, this.data.length - this.pos);
-    this.data.copy(target, offset, this.pos, this.pos + n);
-    this.pos += n;
-    return n;
-  }
-  async close(): Promise<void> {}
-}
 
 interface Outcome {
   packets: number;
