@@ -7,6 +7,7 @@ import { catalogJson, catalogListText, catalogText, writeCatalogCsv } from './ca
 import { writeFlowsCsv, writeFlowsJson, writeFlowsText } from './flows.js';
 import { writeAuditHtml } from './html.js';
 import { writePieces } from './write.js';
+import { writeZeekConn, writeZeekJudgedConn } from './zeek.js';
 
 /*
  * The report formats: one row per format, with a writer for each command that offers it. The
@@ -105,6 +106,11 @@ export const FORMATS: readonly ReportFormat[] = [
     name: 'html',
     analyze: { write: writeAuditHtml },
     live: { write: writeAuditHtml },
+  },
+  {
+    name: 'zeek',
+    flows: { write: (r, out) => writeZeekConn(r.capture, r.flows.batches(), out) },
+    analyze: { write: writeZeekJudgedConn },
   },
 ];
 
