@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writePcap } from '../src/capture/writer.js';
 import { frame } from '../src/synth/frames.js';
 import { checkOutputs, OutputError, writeOutput, writeOutputs, writeText } from '../src/cli/output.js';
+import { formatNames } from '../src/report/formats.js';
 import { scratch } from './helpers/scratch.js';
 
 const root = resolve(__dirname, '..');
@@ -25,10 +26,10 @@ const isRoot = process.getuid?.() === 0;
 symlinkSync(CAPTURE, join(s.dir, 'link-to-capture.pcapng'));
 linkSync(CAPTURE, join(s.dir, 'hard-link-to-capture.pcapng'));
 
-/** Every command and format that writes a report, on the bundled sample. */
+/** Every command and format that writes a report from a capture (the formats from the registry), on the bundled sample. */
 const COMMANDS = [
-  ...['text', 'json', 'csv'].map((f) => ({ name: `flows ${f}`, format: f, args: (cap: string) => ['flows', cap, '--format', f] })),
-  ...['text', 'json', 'csv', 'html'].map((f) => ({
+  ...formatNames('flows').map((f) => ({ name: `flows ${f}`, format: f, args: (cap: string) => ['flows', cap, '--format', f] })),
+  ...formatNames('analyze').map((f) => ({
     name: `analyze ${f}`,
     format: f,
     args: (cap: string) => ['analyze', cap, '--catalog', CATALOG, '--roles', ROLES, '--waivers', WAIVERS, '--format', f],

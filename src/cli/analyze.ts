@@ -6,11 +6,10 @@ import type { Waiver } from '../audit/waivers.js';
 import { checkOverrides, loadCatalog, rulesDir } from '../catalog/index.js';
 import type { Catalog } from '../catalog/types.js';
 import { InputError } from '../core/errors.js';
-import { checkOutputs, isStandardOutput, stopOnSignals, writeOutput, writeOutputs, writeText } from './output.js';
+import { checkOutputs, reportPaths, stopOnSignals, writeReport } from './output.js';
 import { progressFor } from './progress.js';
 import { Inspectors } from '../inspect/index.js';
-import { writeAuditJson, writeAuditFlowsCsv, writeAuditRequirementsCsv, writeAuditText } from '../report/audit.js';
-import { writeAuditHtml } from '../report/html.js';
+import { writerFor } from '../report/formats.js';
 import { buildFlowsSharded, ShardedOptions } from '../worker/sharded.js';
 import { parseMaxFlows, parseWorkers } from './workers.js';
 
@@ -24,7 +23,8 @@ export interface AnalyzeOptions {
   /** false with --no-infer. */
   infer: boolean;
   waivers?: string;
-  format: 'text' | 'json' | 'csv' | 'html';
+  /** One of formatNames('analyze'). */
+  format: string;
   out?: string;
   set?: string[];
   failOn?: string;
@@ -94,47 +94,16 @@ export async function analyzeCaptures(captures: string[], inputs: Omit<AuditOpti
   return audit(run, { ...inputs, ...folded, grants: inspectors.grants, failed: inspectors.failed, inspectorStats: inspectors.stats });
 }
 
-export type ReportFormat = 'text' | 'json' | 'csv' | 'html';
-
-/** The report in a format, to standard output (no path or -) or to a file (csv: FILE and FILE.requirements.csv). */
-export async function writeReport(report: AuditReport, format: ReportFormat, out: string | undefined): Promise<void> {
-  if (format === 'csv' && !isStandardOutput(out)) {
-    await writeOutputs([
-      { path: out, write: (s) => writeAuditFlowsCsv(report, s) },
-      { path: requirementsCsvPath(out!), write: (s) => writeAuditRequirementsCsv(report, s) },
-    ]);
-    return;
-  }
-  await writeOutput(out, async (s) => {
-    if (format === 'json') await writeAuditJson(report, s);
-    else if (format === 'html') await writeAuditHtml(report, s);
-    else if (format === 'csv') {
-      await writeAuditFlowsCsv(report, s);
-      await writeText(s, '\n');
-      await writeAuditRequirementsCsv(report, s);
-    } else await writeAuditText(report, s);
-  });
-}
-
-/** The files `--out` writes for a format: csv's requirements table goes beside the flows. */
-export function reportPaths(format: ReportFormat, out: string | undefined): Array<string | undefined> {
-  return format === 'csv' && !isStandardOutput(out) ? [out, requirementsCsvPath(out!)] : [out];
-}
-
 /** Every file an audit command reads besides its captures: catalog files (bundled ones too), role map, waivers. */
 export function auditInputFiles(opts: { catalog: string[]; roles?: string; waivers?: string }): Array<string | undefined> {
   return [...opts.catalog.flatMap((ref) => [ref, resolve(rulesDir(), `${ref}.yaml`)]), opts.roles, opts.waivers];
 }
 
-/** Where `--format csv --out FILE` puts the requirements table. */
-export function requirementsCsvPath(out: string): string {
-  return out.replace(/(\.csv)?$/i, '.requirements.csv');
-}
-
 /** `flowaudit analyze`: read, audit, report; `setExit(1)` when --fail-on matched. */
 export async function runAnalyze(captures: string[], opts: AnalyzeOptions, version: string, setExit: (code: number) => void): Promise<void> {
   if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
-  checkOutputs(reportPaths(opts.format, opts.out), [...captures, ...auditInputFiles(opts)]);
+  const writer = writerFor('analyze', opts.format);
+  checkOutputs(reportPaths(writer, opts.out), [...captures, ...auditInputFiles(opts)]);
   stopOnSignals();
   const { failOn, catalogs, roleMap, waivers, site, infer } = loadAuditInputs(opts);
   const workers = parseWorkers(opts.workers);
@@ -146,6 +115,6 @@ export async function runAnalyze(captures: string[], opts: AnalyzeOptions, versi
     vlanInKey: opts.vlanKey,
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
   }).finally(progress.stop);
-  await writeReport(report, opts.format, opts.out);
+  await writeReport(writer, report, opts.out);
   if (tripsFailOn(report, failOn)) setExit(EXIT_FINDINGS);
 }

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { AnalyzeOptions } from './analyze.js';
 import type { LiveCliOptions } from './live.js';
+import { formatNames } from '../report/formats.js';
 import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
 /*
@@ -29,7 +30,7 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
     .option('--site <prefixes>', SITE_HELP, collectList)
     .option('--no-infer', NO_INFER_HELP)
     .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
-    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'csv', 'html']).default('text'))
+    .addOption(new Option('--format <format>', 'report format').choices(formatNames('analyze')).default('text'))
     .option('--out <file>', 'write the report to a file (csv: FILE and FILE with .requirements.csv)')
     .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
     .option('--fail-on <list>', `exit 1 when findings of these kinds remain unwaived: ${FAIL_ON_KINDS}`)
@@ -60,7 +61,7 @@ export function registerLive(program: Command, version: string, setExit: (code: 
     .option('--buffer-size <bytes>', "libpcap's kernel buffer: bytes, or with k (KiB) or M (MiB)", '64M')
     .option('--report-every <duration>', 'a report every interval (e.g. 30s, 10m)', '60s')
     .option('--duration <duration>', 'stop after this long and write the final report (default: until Ctrl-C or SIGTERM)')
-    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'csv', 'html']).default('text'))
+    .addOption(new Option('--format <format>', 'report format').choices(formatNames('live')).default('text'))
     .option('--out <file>', 'rewrite this file (atomically) at every report instead of writing to standard output')
     .option('--write <file.pcapng>', 'also keep every captured packet as pcapng, for a later flowaudit analyze')
     .option('--fail-on <list>', 'exit 1 when the final report has findings of these kinds: missing,failing,undocumented,role-mismatch')

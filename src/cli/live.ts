@@ -10,9 +10,9 @@ import { FlowFolds } from '../flow/aggregate.js';
 import { newFlowRun, packetSink } from '../flow/pipeline.js';
 import type { RetireLimits } from '../flow/table.js';
 import { Inspectors } from '../inspect/index.js';
-import { auditJson, auditText } from '../report/audit.js';
-import { auditInputFiles, EXIT_FINDINGS, loadAuditInputs, ReportFormat, reportPaths, writeReport } from './analyze.js';
-import { checkOutputs, EXIT_UNWRITABLE, isStandardOutput, OutputError, STDOUT_LABEL, writeOutput, writeText } from './output.js';
+import { LiveWriter, writerFor } from '../report/formats.js';
+import { auditInputFiles, EXIT_FINDINGS, loadAuditInputs } from './analyze.js';
+import { checkOutputs, EXIT_UNWRITABLE, isStandardOutput, OutputError, reportPaths, STDOUT_LABEL, writeOutput, writeReport, writeText } from './output.js';
 import { terminalSafe } from '../report/escape.js';
 
 export interface LiveCliOptions {
@@ -31,7 +31,8 @@ export interface LiveCliOptions {
   bufferSize: string;
   reportEvery: string;
   duration?: string;
-  format: ReportFormat;
+  /** One of formatNames('live'). */
+  format: string;
   out?: string;
   write?: string;
   vlanKey: boolean;
@@ -68,7 +69,8 @@ export async function runLive(opts: LiveCliOptions, version: string, setExit: (c
   }
   if (!opts.interface) throw new InputError('live needs --interface NAME (see flowaudit live --list-interfaces)');
   if (!opts.catalog?.length) throw new InputError('live needs --catalog ID (see flowaudit catalog list)');
-  checkOutputs(reportPaths(opts.format, opts.out), [...auditInputFiles({ ...opts, catalog: opts.catalog }), opts.write]);
+  const writer = writerFor('live', opts.format);
+  checkOutputs(reportPaths(writer, opts.out), [...auditInputFiles({ ...opts, catalog: opts.catalog }), opts.write]);
   const inputs = loadAuditInputs({ ...opts, catalog: opts.catalog });
   const reportEvery = parseDuration('--report-every', opts.reportEvery);
   const duration = opts.duration === undefined ? null : parseDuration('--duration', opts.duration);
@@ -83,7 +85,7 @@ export async function runLive(opts: LiveCliOptions, version: string, setExit: (c
     maxFlows,
   };
   const session = new LiveSession(opts.interface, { ...inputs, version, snaplen, bufferSize, limits, bpf: opts.bpf ?? null, write: opts.write ?? null, vlanKey: opts.vlanKey });
-  const emit = new ReportOutput(opts.format, opts.out);
+  const emit = new ReportOutput(writer, opts.out);
   let ticks = 0;
   const tick = setInterval(() => {
     ticks++;
@@ -296,25 +298,29 @@ class LiveSession {
 
 /**
  * Where the reports go. With --out, the file is rewritten atomically at every report. On standard
- * output: text reports one after the other (the screen cleared first on a terminal), JSON one report
- * a line; csv and html, which make no sense as a stream, only at the end.
+ * output, a format with a tick writer writes at every tick (text one report after the other, the
+ * screen cleared first on a terminal; JSON one report a line, the final one too); the others (csv
+ * and html, which make no sense as a stream) only at the end.
  */
 class ReportOutput {
   constructor(
-    private readonly format: ReportFormat,
+    private readonly writer: LiveWriter,
     private readonly out: string | undefined,
   ) {}
 
   async periodic(report: AuditReport): Promise<void> {
-    if (!isStandardOutput(this.out)) return writeReport(report, this.format, this.out);
-    if (this.format === 'text') {
-      const clear = process.stdout.isTTY ? '\x1b[2J\x1b[H' : '';
-      await writeOutput(undefined, (s) => writeText(s, `${clear}${auditText(report)}\n`));
-    } else if (this.format === 'json') await writeOutput(undefined, (s) => writeText(s, auditJson(report, 0)));
+    if (!isStandardOutput(this.out)) return writeReport(this.writer, report, this.out);
+    const tick = this.writer.tick;
+    if (tick === undefined) return;
+    await writeOutput(undefined, async (s) => {
+      if (tick.clears && process.stdout.isTTY) await writeText(s, '\x1b[2J\x1b[H');
+      await tick.write(report, s);
+    });
   }
 
   async final(report: AuditReport): Promise<void> {
-    if (this.format === 'json' && isStandardOutput(this.out)) return writeOutput(undefined, (s) => writeText(s, auditJson(report, 0)));
-    return writeReport(report, this.format, this.out);
+    const tick = this.writer.tick;
+    if (tick?.final && isStandardOutput(this.out)) return writeOutput(undefined, (s) => tick.write(report, s));
+    return writeReport(this.writer, report, this.out);
   }
 }

@@ -5,9 +5,9 @@ import { flowBatches, summarise } from '../flow/pipeline.js';
 import { buildFlowsSharded } from '../worker/sharded.js';
 import { terminalSafe } from '../report/escape.js';
 import { flowLineChunks } from '../report/json-lines.js';
-import { writeFlowsCsv, writeFlowsJson, writeFlowsText } from '../report/flows.js';
+import { formatNames, writerFor } from '../report/formats.js';
 import { registerAnalyze, registerLive } from './commands.js';
-import { checkOutputs, EXIT_UNWRITABLE, guardStandardOutput, OutputError, stopOnSignals, writeOutput, writeText } from './output.js';
+import { checkOutputs, EXIT_UNWRITABLE, guardStandardOutput, OutputError, reportPaths, stopOnSignals, writeReport } from './output.js';
 import { progressFor } from './progress.js';
 import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, parseMaxFlows, parseWorkers, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
@@ -30,7 +30,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .command('flows')
     .description('the flow table of one or more captures (pcap, pcapng, gzip; - for stdin), like a conversation list')
     .argument('<capture...>', 'capture files, or - for standard input')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'csv']).default('text'))
+    .addOption(new Option('--format <format>', 'output format').choices(formatNames('flows')).default('text'))
     .option('--out <file>', 'write to a file instead of standard output')
     .option('--vlan-key', 'keep flows on different VLANs apart (off: a tag seen one way must not split a flow)', false)
     .option(WORKERS_FLAG, WORKERS_HELP, 'auto')
@@ -38,18 +38,16 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .action(async (captures: string[], opts: { format: string; out?: string; vlanKey: boolean; workers: string; maxFlows: string }) => {
       if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
       const maxFlows = parseMaxFlows(opts.maxFlows);
-      checkOutputs([opts.out], captures);
+      const writer = writerFor('flows', opts.format);
+      checkOutputs(reportPaths(writer, opts.out), captures);
       stopOnSignals();
       const progress = progressFor(captures);
       const run = await buildFlowsSharded(captures, { vlanInKey: opts.vlanKey, workers: parseWorkers(opts.workers), maxFlows, ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) }).finally(progress.stop);
       const capture = summarise(run);
       const flows = flowBatches(run);
-      const folded = capture.flowTable !== undefined;
-      await writeOutput(opts.out, async (out) => {
-        if (opts.format === 'json') await writeFlowsJson(capture, folded ? flowLineChunks(flows.batches()) : run.table.jsonChunks(), out);
-        else if (opts.format === 'csv') await writeFlowsCsv(flows.batches(), out, folded);
-        else await writeFlowsText(capture, flows, out);
-      });
+      // Past --max-flows the table holds only part of the flows: the JSON lines come from the records then.
+      const jsonChunks = () => (capture.flowTable !== undefined ? flowLineChunks(flows.batches()) : run.table.jsonChunks());
+      await writeReport(writer, { capture, flows, jsonChunks }, opts.out);
     });
   registerAnalyze(program, '0.1.0', setExit);
   registerLive(program, '0.1.0', setExit);
@@ -58,35 +56,29 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
   catalog
     .command('list')
     .description('bundled catalogs with their rule counts')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--format <format>', 'output format').choices(formatNames('catalogList')).default('text'))
     .action(async (opts: { format: string }) => {
       const { bundledCatalogIds, loadCatalog } = await import('../catalog/index.js');
-      const { catalogListText } = await import('../report/catalog.js');
       const rows = bundledCatalogIds().map((id) => {
         const c = loadCatalog(id);
         return { id: c.id, name: c.name, rules: c.rules.length, requirements: c.requirements.length, documents: c.documents.length };
       });
-      await writeOutput(undefined, (out) => writeText(out, opts.format === 'json' ? JSON.stringify(rows, null, 2) + '\n' : catalogListText(rows)));
+      await writeReport(writerFor('catalogList', opts.format), rows, undefined);
     });
   catalog
     .command('show')
     .description('every rule of a catalog, with the vendor\'s words')
     .argument('<catalog>', 'a bundled catalog id, or a path to a catalog file')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'csv']).default('text'))
+    .addOption(new Option('--format <format>', 'output format').choices(formatNames('catalogShow')).default('text'))
     .option('--set <name=value...>', 'override a parameter (e.g. --set agent-port=443)')
     .action(async (ref: string, opts: { format: string; set?: string[] }) => {
       const { checkOverrides, loadCatalog } = await import('../catalog/index.js');
-      const { catalogJson, catalogText, writeCatalogCsv } = await import('../report/catalog.js');
       const { parseSets } = await import('./analyze.js');
       const set = parseSets(opts.set ?? []);
       const c0 = loadCatalog(ref);
       checkOverrides([c0], set);
       const c = loadCatalog(ref, { set });
-      await writeOutput(undefined, async (out) => {
-        if (opts.format === 'json') await writeText(out, catalogJson(c));
-        else if (opts.format === 'csv') await writeCatalogCsv(c, out);
-        else await writeText(out, catalogText(c));
-      });
+      await writeReport(writerFor('catalogShow', opts.format), c, undefined);
     });
   catalog
     .command('lint')

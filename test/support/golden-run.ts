@@ -48,11 +48,15 @@ function analyze(name: string, cwd: string, inputs: string[], options: string[],
 for (const s of SAMPLES) {
   const capture = `samples/${s}-site.pcapng`;
   flows(capture, root, [capture], FLOW_FORMATS);
+  flows(capture, root, [capture], ['zeek']);
   analyze(`${capture} roles`, root, [capture], ['--catalog', s, '--roles', `samples/${s}-roles.yaml`], AUDIT_FORMATS);
+  analyze(`${capture} roles`, root, [capture], ['--catalog', s, '--roles', `samples/${s}-roles.yaml`], ['zeek']);
   analyze(`${capture} inferred`, root, [capture], ['--catalog', s], ['json']);
 }
 flows('samples/mirror-port.pcapng', root, ['samples/mirror-port.pcapng'], FLOW_FORMATS);
+flows('samples/mirror-port.pcapng', root, ['samples/mirror-port.pcapng'], ['zeek']);
 analyze('samples/mirror-port.pcapng', root, ['samples/mirror-port.pcapng'], ALL_CATALOGS, AUDIT_FORMATS);
+analyze('samples/mirror-port.pcapng', root, ['samples/mirror-port.pcapng'], ALL_CATALOGS, ['zeek']);
 
 if (capturesArg !== '-') {
   const captures = resolve(capturesArg);
@@ -72,7 +76,8 @@ if (capturesArg !== '-') {
   for (const file of found) {
     const windows = file.startsWith('windows/');
     flows(file, captures, [file], windows ? FLOW_FORMATS : ['json']);
-    if (windows) analyze(file, captures, [file], ALL_CATALOGS, AUDIT_FORMATS);
+    flows(file, captures, [file], ['zeek']);
+    if (windows) analyze(file, captures, [file], ALL_CATALOGS, [...AUDIT_FORMATS, 'zeek']);
     else {
       const folder = file.split('/')[0]!;
       folders.set(folder, [...(folders.get(folder) ?? []), file]);
@@ -86,6 +91,9 @@ mkdirSync(scratch, { recursive: true });
 const bench = join(scratch, 'bench.pcap');
 generate({ out: bench, packets: 400_000, flows: 20_000, format: 'pcap', vlanShare: 0.1, ipv6Share: 0.1, snaplen: 0, active: 2000, ports: 'catalog' });
 flows('bench.pcap', scratch, ['bench.pcap'], FLOW_FORMATS);
+flows('bench.pcap', scratch, ['bench.pcap'], ['zeek']);
+// zeek first: its pin goes before the file's last line, which stays as it is.
+analyze('bench.pcap', scratch, ['bench.pcap'], ['--catalog', 'bmc-cm'], ['zeek']);
 analyze('bench.pcap', scratch, ['bench.pcap'], ['--catalog', 'bmc-cm'], AUDIT_FORMATS);
 
 const digests: Record<string, string> = {};
