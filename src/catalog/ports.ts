@@ -1,6 +1,6 @@
 /** Port lists as a catalog writes them (443, "900-902", [80, 443]) and as the audit uses them (sorted ranges). */
 import type { RawParamValue } from './schema.js';
-import type { PortRanges } from './types.js';
+import type { Param, PortRanges, Rule } from './types.js';
 
 export function parseRange(s: string): [number, number] {
   const [a, b] = s.split('-').map((x) => Number(x.trim()));
@@ -54,4 +54,9 @@ export function sameRanges(a: PortRanges, b: PortRanges): boolean {
 /** Ranges as a catalog writes them: 22,900-902. */
 export function fmt(r: PortRanges): string {
   return r.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(',');
+}
+
+/** Rules whose ports come from parameters, re-resolved: their own fixed ports plus the parameters' values. */
+export function withParamValues(rules: Rule[], params: Record<string, Param>): Rule[] {
+  return rules.map((r) => (r.params.length === 0 ? r : { ...r, ranges: mergeRanges([...r.fixed, ...r.params.flatMap((n) => params[n]!.value)]) }));
 }
