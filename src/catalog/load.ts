@@ -4,11 +4,12 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError, LocatedInputError, quoted } from '../core/errors.js';
 import { readUserFile } from '../core/user-file.js';
-import { parseYamlFile, YamlFileError, type YamlFile } from '../core/yaml-file.js';
+import { parseYamlFile, problemText, YamlFileError, type YamlFile, type YamlProblem } from '../core/yaml-file.js';
 import { parseParamValue, withParamValues } from './ports.js';
 import type { RawCatalog } from './schema.js';
 import { schemaProblems } from './schema-problems.js';
 import { compileSection, SECTIONS, type Compiling, type Path, type Sections } from './sections.js';
+import { compileCatalogValidator } from './validator.js';
 import type { Catalog } from './types.js';
 
 /** The bundled catalogs: rules/ at the package root, from src/catalog or dist/catalog alike. */
@@ -23,12 +24,8 @@ export function bundledCatalogIds(): string[] {
     .sort();
 }
 
-export interface CatalogProblem {
-  file: string;
-  line: number;
-  col: number;
-  message: string;
-}
+/** One problem of a catalog file, at file:line:col. */
+export type CatalogProblem = YamlProblem;
 
 const PROBLEMS_SHOWN = 50;
 
@@ -37,9 +34,7 @@ export class CatalogError extends LocatedInputError {
   constructor(readonly problems: CatalogProblem[]) {
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
     // The first PROBLEMS_SHOWN are printed: a generated catalog with a mistake in every row stays readable.
-    const shown = problems.slice(0, PROBLEMS_SHOWN).map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`);
-    if (problems.length > PROBLEMS_SHOWN) shown.push(`${problems[0]!.file}: … and ${problems.length - PROBLEMS_SHOWN} more problems`);
-    super(shown.join('\n'));
+    super(problemText(problems, PROBLEMS_SHOWN));
     this.name = 'CatalogError';
   }
 }
@@ -48,58 +43,48 @@ export class CatalogError extends LocatedInputError {
  * The catalog schema's validator: precompiled by the build (dist/catalog/catalog-validator.js, see
  * build-validator.ts), or compiled here when running from the sources.
  */
-const validate: ValidateFunction = await import(new URL('./catalog-validator.js', import.meta.url).href)
-  .then((m: { validate: ValidateFunction }) => m.validate)
-  .catch(async () => (await import('./validator.js')).compileCatalogValidator());
-
+const validate: ValidateFunction<RawCatalog> = await import(new URL('./catalog-validator.js', import.meta.url).href)
+  .then((m: { validate: ValidateFunction<RawCatalog> }) => m.validate)
+  .catch(() => compileCatalogValidator());
 
 export interface LoadOptions {
   /** Parameter overrides, as given with --set name=value. */
   set?: Record<string, string>;
 }
 
+/** The file parsed and as plain values; a YAML problem is a CatalogError like any other. */
+function parseCatalogYaml(file: string, text: string): { yaml: YamlFile; raw: unknown } {
+  try {
+    const yaml = parseYamlFile(file, text);
+    return { yaml, raw: yaml.toJS() };
+  } catch (e) {
+    if (e instanceof YamlFileError) throw new CatalogError([e.problem]);
+    throw e;
+  }
+}
+
 /** Reads and checks one catalog file; `resolveBase` loads the catalog it extends. */
 function loadFile(file: string, text: string, resolveBase: (id: string, at: { line: number; col: number }) => Catalog): Catalog {
-  const label = file;
-  let yaml: YamlFile;
-  try {
-    yaml = parseYamlFile(label, text);
-  } catch (e) {
-    if (e instanceof YamlFileError) throw new CatalogError([e.problem]);
-    throw e;
-  }
-  const problems: Array<{ path: Array<string | number>; message: string }> = [];
-  const locate = (path: Array<string | number>) => yaml.locate(path);
-  const fail = () =>
-    new CatalogError(
-      problems.map((p) => {
-        const at = locate(p.path);
-        return { file: label, line: at.line, col: at.col, message: p.message };
-      }),
-    );
-  let raw: RawCatalog;
-  try {
-    raw = yaml.toJS() as RawCatalog;
-  } catch (e) {
-    if (e instanceof YamlFileError) throw new CatalogError([e.problem]);
-    throw e;
-  }
+  const { yaml, raw } = parseCatalogYaml(file, text);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new CatalogError([{ file: label, line: 1, col: 1, message: 'a catalog is a YAML mapping with id, name, roles and rules' }]);
+    throw new CatalogError([{ file, line: 1, col: 1, message: 'a catalog is a YAML mapping with id, name, roles and rules' }]);
   }
+  const problems: Array<{ path: Path; message: string }> = [];
+  const fail = () => new CatalogError(problems.map((p) => yaml.problemAt(p.path, p.message)));
   if (!validate(raw)) {
-    for (const p of schemaProblems(validate.errors ?? [])) problems.push(p);
+    problems.push(...schemaProblems(validate.errors ?? []));
     throw fail();
   }
   const problem = (path: Path, message: string) => problems.push({ path, message: path.length ? `${path.join('.')}: ${message}` : message });
 
+  const locate = (path: Path) => yaml.locate(path);
   const base = raw.extends !== undefined ? resolveBase(raw.extends, locate(['extends'])) : undefined;
   if (base === undefined) {
     if (raw.name === undefined) problem([], 'missing "name" (the product)');
     if (raw.documents === undefined || raw.documents.length === 0) problem([], 'missing "documents" (the vendor documents this catalog transcribes)');
   }
   const done: Sections = { documents: [], roles: [], params: {}, alternatives: [], rules: [], requirements: [] };
-  const compiling: Compiling = { file: label, raw, base, done, problem, locate };
+  const compiling: Compiling = { file, raw, base, done, problem, locate };
   for (const row of SECTIONS) compileSection(row, compiling);
 
   if (problems.length) throw fail();
@@ -107,7 +92,7 @@ function loadFile(file: string, text: string, resolveBase: (id: string, at: { li
     id: raw.id,
     name: raw.name ?? base?.name ?? raw.id,
     ...(raw.extends ? { extends: raw.extends } : {}),
-    file: label,
+    file,
     ...done,
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { ErrorObject } from 'ajv';
 import { quoted, shownJson } from '../core/errors.js';
+import { dottedPath, pointerPath } from '../core/yaml-file.js';
 
 /** What a value at a path should have been, for anyOf failures (ajv's own text is unhelpful there). */
 function expectedAt(path: Array<string | number>): string | null {
@@ -19,17 +20,8 @@ function expectedAt(path: Array<string | number>): string | null {
   return null;
 }
 
-function splitPointer(pointer: string): Array<string | number> {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
-
 function describeError(e: ErrorObject): string {
-  const where = e.instancePath === '' ? 'the catalog' : e.instancePath.slice(1).replace(/\//g, '.');
+  const where = e.instancePath === '' ? 'the catalog' : dottedPath(e.instancePath);
   switch (e.keyword) {
     case 'required':
       return `${where}: missing "${(e.params as { missingProperty: string }).missingProperty}"`;
@@ -56,7 +48,7 @@ export function schemaProblems(errors: ErrorObject[]): Array<{ path: Array<strin
     const key = `${pointer}\u0000${message}`;
     if (seen.has(key)) return;
     seen.add(key);
-    out.push({ path: splitPointer(pointer), message });
+    out.push({ path: pointerPath(pointer), message });
   };
   const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
   // Under an anyOf, ajv reports every branch's complaint. When some branch got further (an error
@@ -67,8 +59,8 @@ export function schemaProblems(errors: ErrorObject[]): Array<{ path: Array<strin
     const p = e.instancePath;
     if (e.keyword === 'anyOf') {
       if (hasDeeper(p)) continue;
-      const what = expectedAt(splitPointer(p));
-      const where = p === '' ? 'the catalog' : p.slice(1).replace(/\//g, '.');
+      const what = expectedAt(pointerPath(p));
+      const where = p === '' ? 'the catalog' : dottedPath(p);
       push(p, what ? `${where}: expected ${what}, got ${shownJson(e.data)}` : `${where}: ${e.message}`);
       continue;
     }
