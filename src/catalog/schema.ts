@@ -155,3 +155,9 @@ export type RawRule = FromSchema<typeof rule>;
 export type RawRequirement = FromSchema<typeof requirement>;
 export type RawParamValue = FromSchema<typeof paramValue>;
 export type RawCite = FromSchema<typeof cite>;
+
+/** The catalog's closed vocabularies, as the schema lists them (types.ts re-exports them). */
+export type Transport = FromSchema<typeof transport>;
+export type DynamicKind = (typeof dynamicKinds)[number];
+export type Requiredness = RawRule['required'];
+export type AddressClass = NonNullable<RawRole['address']>;
