@@ -1,3 +1,8 @@
+/**
+ * Loading a catalog: a bundled id or a path, the file parsed and validated against the schema, its
+ * sections compiled (sections.ts), the chain of catalogs it extends, and --set overrides. Every
+ * problem of a file is reported at once as a CatalogError, each at its file:line:col.
+ */
 import type { ValidateFunction } from 'ajv';
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -72,7 +77,7 @@ function loadFile(file: string, text: string, resolveBase: (id: string, at: { li
   const problems: Array<{ path: Path; message: string }> = [];
   const fail = () => new CatalogError(problems.map((p) => yaml.problemAt(p.path, p.message)));
   if (!validate(raw)) {
-    problems.push(...schemaProblems(validate.errors ?? []));
+    for (const p of schemaProblems(validate.errors ?? [])) problems.push(p);
     throw fail();
   }
   const problem = (path: Path, message: string) => problems.push({ path, message: path.length ? `${path.join('.')}: ${message}` : message });
