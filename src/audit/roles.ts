@@ -1,7 +1,7 @@
 import { isMap, isScalar, isSeq, type Pair } from 'yaml';
 import { LocatedInputError, quoted, someOf } from '../core/errors.js';
 import { readUserFile } from '../core/user-file.js';
-import { parseYamlFile } from '../core/yaml-file.js';
+import { parseYamlFile, problemText, type YamlProblem } from '../core/yaml-file.js';
 import { playedRoles, type Catalog, type Role } from '../catalog/types.js';
 import { addressToBigInt, AddressBlock, AddressSpace, BlockIndex, canonicalAddress, parseBlock } from './addresses.js';
 
@@ -131,18 +131,18 @@ export function readPlainRoleMap(text: string, usable: (id: string) => boolean):
 
 function readRoleMapYaml(file: string, text: string, catalogs: Catalog[], known: Map<string, Role>): RoleMap {
   const yaml = parseYamlFile(file, text);
-  const problems: string[] = [];
+  const problems: YamlProblem[] = [];
   let more = 0;
+  // Kept in the order found, the first PROBLEMS_SHOWN of them: the rest are only counted.
   const at = (offset: number | undefined, message: string) => {
     if (problems.length >= PROBLEMS_SHOWN) return void more++;
-    const { line, col } = yaml.position(offset ?? 0);
-    problems.push(`${file}:${line}:${col}: ${message}`);
+    problems.push({ file, ...yaml.position(offset ?? 0), message });
   };
-  const failed = () => new RoleMapError(problems.join('\n') + (more ? `\n${file}: … and ${more} more problems` : ''));
+  const failed = () => new RoleMapError(problemText(problems, PROBLEMS_SHOWN, more));
   const root = yaml.resolve(yaml.doc.contents);
   const rolesNode = isMap(root) ? yaml.resolve(root.get('roles', true)) : undefined;
   if (!isMap(root) || !isMap(rolesNode)) {
-    throw new RoleMapError(`${file}:1:1: a role map is a mapping "roles:" of role id → list of addresses and CIDRs`);
+    throw new RoleMapError(problemText([{ file, line: 1, col: 1, message: 'a role map is a mapping "roles:" of role id → list of addresses and CIDRs' }]));
   }
   /** The items of a list (or the one value given instead of a list), aliases resolved. */
   const itemsOf = (value: unknown): unknown[] => {

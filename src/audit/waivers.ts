@@ -1,7 +1,8 @@
-import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
-import { createRequire } from 'node:module';
+import type { ValidateFunction } from 'ajv';
+import type { FromSchema } from '../catalog/from-schema.js';
+import { compileValidator } from '../catalog/validator.js';
 import { LocatedInputError, quoted } from '../core/errors.js';
-import { readYamlFile } from '../core/yaml-file.js';
+import { dottedPath, pointerPath, problemText, readYamlFile } from '../core/yaml-file.js';
 import { addressToBigInt, inBlock, parseBlock, AddressBlock } from './addresses.js';
 import type { JudgedFlows } from './judged.js';
 import type { RequirementFinding } from './types.js';
@@ -38,31 +39,25 @@ const schema = {
       },
     },
   },
-};
-// Loaded and compiled when a waiver file is first read: most runs have none, and ajv with the
-// compiled schema cost 80 ms of every start-up. (ajv is CommonJS: required synchronously.)
-let compiled: ValidateFunction | null = null;
-const validator = (): ValidateFunction => {
-  if (compiled) return compiled;
-  const { Ajv } = createRequire(import.meta.url)('ajv') as { Ajv: typeof AjvClass };
-  return (compiled = new Ajv({ allErrors: true, strict: false }).compile(schema));
-};
+} as const;
+type RawWaivers = FromSchema<typeof schema>;
+
+// Compiled when a waiver file is first read: most runs have none, and ajv with the compiled schema
+// would add some 80 ms to every start-up.
+let compiled: ValidateFunction<RawWaivers> | null = null;
+const validator = (): ValidateFunction<RawWaivers> => (compiled ??= compileValidator<RawWaivers>(schema));
 
 /** A waiver file that cannot be used: `file:line:col: what is wrong`. */
 export class WaiverFileError extends LocatedInputError {}
 
 export function loadWaivers(file: string): Waiver[] {
   const yaml = readYamlFile(file, 'waiver file');
-  const raw = yaml.toJS() as { waivers: Array<{ rule?: string; port?: string; hosts?: string[]; reason: string; expires?: string }> };
-  const fail = (path: Array<string | number>, message: string) => {
-    const { line, col } = yaml.locate(path);
-    return new WaiverFileError(`${file}:${line}:${col}: ${message}`);
-  };
+  const raw = yaml.toJS();
+  const fail = (path: Array<string | number>, message: string) => new WaiverFileError(problemText([yaml.problemAt(path, message)]));
   const validate = validator();
   if (!validate(raw)) {
     const e = validate.errors![0]!;
-    const path = e.instancePath.split('/').slice(1).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
-    throw fail(path, `${e.instancePath.slice(1).replace(/\//g, '.') || 'the file'} ${e.message}${e.keyword === 'pattern' ? ' (rule as catalog:id, port as tcp/1234, expires as YYYY-MM-DD)' : ''}`);
+    throw fail(pointerPath(e.instancePath), `${dottedPath(e.instancePath) || 'the file'} ${e.message}${e.keyword === 'pattern' ? ' (rule as catalog:id, port as tcp/1234, expires as YYYY-MM-DD)' : ''}`);
   }
   return raw.waivers.map((w, i) => {
     if (!w.rule && !w.port) throw fail(['waivers', i], 'a waiver names a "rule" (catalog:id) or a "port" (tcp/1234)');

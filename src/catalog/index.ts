@@ -1,3 +1,4 @@
-export { loadCatalog, bundledCatalogIds, rulesDir, CatalogError, applyOverrides, checkOverrides, parseParamValue, mergeRanges } from './load.js';
+export { loadCatalog, bundledCatalogIds, rulesDir, CatalogError, applyOverrides, checkOverrides } from './load.js';
+export { parseParamValue, mergeRanges } from './ports.js';
 export type { CatalogProblem, LoadOptions } from './load.js';
 export * from './types.js';

@@ -1,30 +1,33 @@
 /**
  * The JSON Schema every catalog file is validated against (by ajv). Structure lives here; the checks
- * that need the whole file (references, unique ids, alternatives vs. defaults) are in load.ts.
+ * that need the whole file (references, unique ids, alternatives vs. defaults) are in sections.ts. The
+ * raw types at the end, a catalog file's values as the schema admits them, are derived from it.
  */
-const kebab = { type: 'string', pattern: '^[a-z0-9]+(-[a-z0-9]+)*$' };
-const port = { type: 'integer', minimum: 0, maximum: 65535 };
-const range = { type: 'string', pattern: '^\\s*\\d{1,5}\\s*-\\s*\\d{1,5}\\s*$' };
-const paramRef = { type: 'object', required: ['param'], additionalProperties: false, properties: { param: kebab } };
-const portItem = { anyOf: [port, range, paramRef] };
-const dynamicKinds = ['dcerpc', 'sql-named-instance', 'tftp-transfer', 'ephemeral'];
+import type { FromSchema } from './from-schema.js';
+
+const kebab = { type: 'string', pattern: '^[a-z0-9]+(-[a-z0-9]+)*$' } as const;
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+const range = { type: 'string', pattern: '^\\s*\\d{1,5}\\s*-\\s*\\d{1,5}\\s*$' } as const;
+const paramRef = { type: 'object', required: ['param'], additionalProperties: false, properties: { param: kebab } } as const;
+const portItem = { anyOf: [port, range, paramRef] } as const;
+const dynamicKinds = ['dcerpc', 'sql-named-instance', 'tftp-transfer', 'ephemeral'] as const;
 const dynamic = {
   type: 'object',
   required: ['dynamic'],
   additionalProperties: false,
   properties: { dynamic: { enum: dynamicKinds }, range },
-};
-const portSpec = { anyOf: [port, range, paramRef, dynamic, { type: 'array', minItems: 1, items: portItem }] };
-const paramValue = { anyOf: [port, range, { type: 'array', minItems: 1, items: { anyOf: [port, range] } }] };
-const roleRefs = { anyOf: [kebab, { type: 'array', minItems: 1, items: kebab }] };
-const transport = { enum: ['tcp', 'udp', 'icmp', 'icmpv6'] };
-const period = { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*(s|m|h|d)$' }] };
+} as const;
+const portSpec = { anyOf: [port, range, paramRef, dynamic, { type: 'array', minItems: 1, items: portItem }] } as const;
+const paramValue = { anyOf: [port, range, { type: 'array', minItems: 1, items: { anyOf: [port, range] } }] } as const;
+const roleRefs = { anyOf: [kebab, { type: 'array', minItems: 1, items: kebab }] } as const;
+const transport = { enum: ['tcp', 'udp', 'icmp', 'icmpv6'] } as const;
+const period = { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*(s|m|h|d)$' }] } as const;
 const cite = {
   type: 'object',
   required: ['section', 'text'],
   additionalProperties: false,
   properties: { document: kebab, section: { type: 'string', minLength: 1 }, text: { type: 'string', minLength: 1 } },
-};
+} as const;
 
 const role = {
   type: 'object',
@@ -40,7 +43,7 @@ const role = {
     cite,
     note: { type: 'string' },
   },
-};
+} as const;
 
 const param = {
   anyOf: [
@@ -52,7 +55,7 @@ const param = {
       properties: { default: paramValue, description: { type: 'string' }, cite },
     },
   ],
-};
+} as const;
 
 const rule = {
   type: 'object',
@@ -79,7 +82,7 @@ const rule = {
     cite,
     note: { type: 'string' },
   },
-};
+} as const;
 
 const expectation = {
   anyOf: [
@@ -91,7 +94,7 @@ const expectation = {
     },
     { type: 'object', required: ['grant'], additionalProperties: false, properties: { grant: { enum: dynamicKinds } } },
   ],
-};
+} as const;
 
 const requirement = {
   type: 'object',
@@ -107,7 +110,7 @@ const requirement = {
     cite,
     note: { type: 'string' },
   },
-};
+} as const;
 
 export const catalogSchema = {
   type: 'object',
@@ -146,4 +149,15 @@ export const catalogSchema = {
   },
 } as const;
 
-export const DYNAMIC_KINDS = dynamicKinds;
+export type RawCatalog = FromSchema<typeof catalogSchema>;
+export type RawRole = FromSchema<typeof role>;
+export type RawRule = FromSchema<typeof rule>;
+export type RawRequirement = FromSchema<typeof requirement>;
+export type RawParamValue = FromSchema<typeof paramValue>;
+export type RawCite = FromSchema<typeof cite>;
+
+/** The catalog's closed vocabularies, as the schema lists them (types.ts re-exports them). */
+export type Transport = FromSchema<typeof transport>;
+export type DynamicKind = (typeof dynamicKinds)[number];
+export type Requiredness = RawRule['required'];
+export type AddressClass = NonNullable<RawRole['address']>;

@@ -1,8 +1,7 @@
 /** A catalog after validation and parameter resolution: what the audit and `catalog show` use. */
-export type Transport = 'tcp' | 'udp' | 'icmp' | 'icmpv6';
-export type Requiredness = 'required' | 'optional' | 'conditional';
-export type DynamicKind = 'dcerpc' | 'sql-named-instance' | 'tftp-transfer' | 'ephemeral';
-export type AddressClass = 'broadcast' | 'multicast' | 'external' | 'any';
+import type { AddressClass, DynamicKind, Requiredness, Transport } from './schema.js';
+
+export type { AddressClass, DynamicKind, Requiredness, Transport };
 
 /** Where something was written: for error messages and for reviewers. */
 export interface SourcePlace {

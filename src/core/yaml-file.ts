@@ -14,10 +14,36 @@ export interface YamlProblem {
   message: string;
 }
 
+/**
+ * Problems as a person reads them: a line `file:line:col: message` each, the first `shown` of them,
+ * then one line counting the rest (`more` counts those not even kept).
+ */
+export function problemText(problems: readonly YamlProblem[], shown = problems.length, more = 0): string {
+  const lines = problems.slice(0, shown).map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`);
+  const rest = more + Math.max(0, problems.length - shown);
+  if (rest > 0) lines.push(`${problems[0]!.file}: … and ${rest} more problems`);
+  return lines.join('\n');
+}
+
+/** A JSON pointer as ajv gives a value's place (`/rules/3/id`) → the path of keys and indexes. */
+export function pointerPath(pointer: string): Array<string | number> {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/** A JSON pointer as a message names the place: `rules.3.id` (empty for the whole file). */
+export function dottedPath(pointer: string): string {
+  return pointer.slice(1).replace(/\//g, '.');
+}
+
 /** A file that is not the YAML it should be: one problem, printed as `file:line:col: message`. */
 export class YamlFileError extends LocatedInputError {
   constructor(readonly problem: YamlProblem) {
-    super(`${problem.file}:${problem.line}:${problem.col}: ${problem.message}`);
+    super(problemText([problem]));
     this.name = 'YamlFileError';
   }
 }
@@ -30,6 +56,8 @@ export interface YamlFile {
   position(offset: number): { line: number; col: number };
   /** Line and column of the node at a path of keys and indexes, or of its nearest ancestor that exists. */
   locate(path: ReadonlyArray<string | number>): { line: number; col: number };
+  /** A problem at the node at a path (located as by locate). */
+  problemAt(path: ReadonlyArray<string | number>, message: string): YamlProblem;
   /** The node an alias stands for (the node itself when it is none). */
   resolve(node: unknown): unknown;
   /** The document as plain values, aliases expanded (checked: bounded in size and depth). */
@@ -177,6 +205,7 @@ export function parseYamlFile(file: string, text: string): YamlFile {
     doc,
     position,
     locate: (path) => locate(parsed, lc, path),
+    problemAt: (path, message) => ({ file, ...locate(parsed, lc, path), message }),
     resolve: (node) => (isAlias(node) ? (targets.get(node) ?? node) : node),
     toJS: () => {
       // The library's own alias bound stays on behind the check above, which is the stricter one.
