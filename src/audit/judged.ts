@@ -1,5 +1,5 @@
 import { FlowColumns, OUTCOMES, portOrNull, PROTO_NAMES } from '../flow/columns.js';
-import type { TcpOutcome } from '../flow/table.js';
+import type { TcpOutcome } from '../flow/record.js';
 import type { Judgement, JudgedFlow, Verdict } from './types.js';
 
 export type Waived = NonNullable<JudgedFlow['waived']>;

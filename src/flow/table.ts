@@ -3,88 +3,20 @@ import { formatIPv4, formatIPv6 } from '../core/addr.js';
 import { ascii, key, num, str } from '../core/json-bytes.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { PacketView } from '../decode/view.js';
-import { FragmentShard, fragmentKey, FragmentTracker, type OrphanFragment } from './fragments.js';
-import { DIRECTION_EVIDENCE, emptyColumns, OUTCOME_INDEX, PROTO_NAMES, type DirectionEvidence, type FlowColumns } from './columns.js';
+import { FragmentShard, fragmentKey, FragmentTracker } from './fragments.js';
+import { emptyColumns, OUTCOME_INDEX, PROTO_NAMES, type FlowColumns } from './columns.js';
+import { Evidence, hasPorts, Hot, isV4, Key, keyWord0, Meta, protoOf, State, vlanAsymmetric } from './layout.js';
+import { DIRECTION_EVIDENCE, FLAG_TEXT, tunnelNames, type FlowRecord, type TcpOutcome } from './record.js';
 
-export { DIRECTION_EVIDENCE };
-export type { DirectionEvidence };
-// Which evidence decided who the client of a flow is, weakest first (DIRECTION_EVIDENCE's order).
-const EV_FIRST = 0;
-const EV_PORT = 1;
-const EV_EPB = 2;
-const EV_ICMP = 3;
-const EV_SYNACK = 4;
-const EV_SYN = 5;
-
-export type TcpOutcome = 'established' | 'attempted' | 'rejected' | 'partial';
-
-/** A flow as reports see it: made once per flow at export, never per packet. */
-export interface FlowRecord {
-  proto: string;
-  protoNumber: number;
-  ipVersion: 4 | 6;
-  client: string;
-  clientPort: number | null;
-  server: string;
-  serverPort: number | null;
-  packets: number;
-  bytes: number;
-  clientPackets: number;
-  clientBytes: number;
-  serverPackets: number;
-  serverBytes: number;
-  start: string | null;
-  end: string | null;
-  /** Seconds between the first and the last packet. */
-  duration: number;
-  /** TCP only: how the connection went; null for other protocols. */
-  outcome: TcpOutcome | null;
-  /** What decided which side is the client. */
-  direction: DirectionEvidence;
-  /** TCP flags seen from each side, as letters (S A F R P U E C). */
-  clientFlags?: string;
-  serverFlags?: string;
-  icmpType?: number;
-  icmpCode?: number;
-  vlan?: number;
-  /** Tagged with a VLAN in one direction only. */
-  vlanAsymmetric?: boolean;
-  tunnel?: string[];
-  /** For sorting and later stages: the start time as numbers. */
-  startSec: number;
-  startNs: number;
-}
-
-// Per-flow TCP state bits. "A" and "B" are the two sides of the normalised key.
-const SYN_A = 1;
-const SYN_B = 2;
-const SYNACK_A = 4;
-const SYNACK_B = 8;
-const RST_A = 16;
-const RST_B = 32;
-const FIN_A = 64;
-const FIN_B = 128;
-/** A SYN-ACK was seen before any SYN; its receiver becomes the client once another packet follows. */
-const PENDING_SYNACK = 256;
-const PENDING_TO_A = 512;
-/** The flow's first packet was a pure SYN: when shards are merged, it cannot continue an earlier flow. */
-const OPENED_BY_SYN = 1024;
-/** Packets from A (B) were seen with and without a VLAN tag: for the capture-quality statement. */
-const TAGGED_A = 2048;
-const UNTAGGED_A = 4096;
-const TAGGED_B = 8192;
-const UNTAGGED_B = 16384;
-
+/** The record types, for the table's callers. */
+export type { FlowRecord, TcpOutcome };
 const TCP_SYN = 0x02;
 const TCP_ACK = 0x10;
 const TCP_RST = 0x04;
 const TCP_FIN = 0x01;
 
-const KW = 11; // key words: meta, A address ×4, B address ×4, ports, vlan
-const SLOT_W = 12;
-const HOT_W = 8;
-const META_W = 8;
-const TUNNEL_NAMES = ['vlan', 'mpls', 'pppoe', 'gre', 'erspan', 'vxlan', 'geneve', 'ip-in-ip', 'teredo'];
+/** A hash slot: the flow's Key.W key words, then its index + 1 (0: empty). */
+const SLOT_W = Key.W + 1;
 
 /** A flow table as plain arrays: what a worker sends back (the buffers are transferable). */
 export interface FlowShard {
@@ -103,8 +35,6 @@ export interface FlowTableOptions {
   /** For shards: keep later fragments whose first fragment is not in this table for the merge. */
   deferOrphanFragments?: boolean;
 }
-
-export type { OrphanFragment };
 
 /** When `FlowTable.retire` lets a flow go, in seconds of capture time, and how many may stay. */
 export interface RetireLimits {
@@ -141,13 +71,13 @@ export class FlowTable {
   private cap = 0;
   /** Key words of every flow (also of flows superseded by a new SYN), for export and merging. */
   private keys = new Uint32Array(0);
-  /** HOT_W doubles per flow: packets and bytes from A and from B, first/last seconds and nanoseconds. */
+  /** Hot.W doubles per flow: packets and bytes from A and from B, first/last seconds and nanoseconds. */
   private hot = new Float64Array(0);
-  /** META_W words per flow: TCP flags of A and B, state bits, tunnels, has-time, digits, client side, evidence. */
+  /** Meta.W words per flow: TCP flags of A and B, state bits, tunnels, has-time, digits, client side, evidence. */
   private meta = new Uint32Array(0);
   private icmp = new Int32Array(0);
   private vlan = new Int32Array(0);
-  private readonly k = new Uint32Array(KW);
+  private readonly k = new Uint32Array(Key.W);
   /** Datagrams whose first fragment was seen, so that their later fragments join its flow. */
   private readonly fragments: FragmentTracker;
 
@@ -165,13 +95,13 @@ export class FlowTable {
     if (n <= this.cap) return;
     let cap = Math.max(this.cap, 1024);
     while (cap < n) cap *= 4;
-    const keys = new Uint32Array(cap * KW);
+    const keys = new Uint32Array(cap * Key.W);
     keys.set(this.keys);
     this.keys = keys;
-    const hot = new Float64Array(cap * HOT_W);
+    const hot = new Float64Array(cap * Hot.W);
     hot.set(this.hot);
     this.hot = hot;
-    const meta = new Uint32Array(cap * META_W);
+    const meta = new Uint32Array(cap * Meta.W);
     meta.set(this.meta);
     this.meta = meta;
     const icmp = new Int32Array(cap);
@@ -184,16 +114,16 @@ export class FlowTable {
   }
 
   /**
-   * Each key word times its own odd constant, combined, then one avalanche: the multiplies do not
-   * wait on each other (a chained FNV over eleven words did, and was a third of `add`). An IPv4 key has
-   * zeros in words 2-4 and 6-8 (the IP version is in word 0), so it takes five multiplies.
+   * Each key word (Key: by offset, as one 11-word key) times its own odd constant, combined, then one
+   * avalanche: the multiplies do not wait on each other. An IPv4 key has zeros in words 2-4 and 6-8
+   * (the IP version is in word 0), so it takes five multiplies.
    */
   private hashKey(k: Uint32Array, base: number): number {
     const w0 = k[base]!;
     let h =
       (Math.imul(w0 ^ k[base + 9]!, 0x9e3779b1) ^ Math.imul(k[base + 1]!, 0x85ebca77)) +
       (Math.imul(k[base + 5]!, 0xc2b2ae3d) ^ Math.imul(k[base + 10]!, 0x27d4eb2f));
-    if ((w0 & 0xf00) !== 0x400) {
+    if (!isV4(w0)) {
       h ^=
         (Math.imul(k[base + 2]!, 0x165667b1) ^ Math.imul(k[base + 3]!, 0xd3a2646c | 1) ^ Math.imul(k[base + 4]!, 0xfd7046c5)) +
         (Math.imul(k[base + 6]!, 0xb55a4f09) ^ Math.imul(k[base + 7]!, 0x8ebc6af1) ^ Math.imul(k[base + 8]!, 0x5bd1e995));
@@ -219,9 +149,9 @@ export class FlowTable {
     const slotKeys = new Uint32Array(n * SLOT_W);
     const mask = n - 1;
     for (let o = 0; o < old.length; o += SLOT_W) {
-      if (old[o + KW] === 0) continue;
+      if (old[o + Key.W] === 0) continue;
       let s = this.hashKey(old, o) & mask;
-      while (slotKeys[s * SLOT_W + KW] !== 0) s = (s + 1) & mask;
+      while (slotKeys[s * SLOT_W + Key.W] !== 0) s = (s + 1) & mask;
       slotKeys.set(old.subarray(o, o + SLOT_W), s * SLOT_W);
     }
     this.slotKeys = slotKeys;
@@ -236,9 +166,9 @@ export class FlowTable {
     let s = this.hashKey(k, 0) & mask;
     for (;;) {
       const b = s * SLOT_W;
-      if (sk[b + KW] === 0) return s;
+      if (sk[b + Key.W] === 0) return s;
       if (
-        sk[b] === k[0] && sk[b + 1] === k[1] && sk[b + 5] === k[5] && sk[b + 9] === k[9] &&
+        sk[b] === k[0] && sk[b + Key.A] === k[1] && sk[b + Key.B] === k[5] && sk[b + 9] === k[9] &&
         sk[b + 2] === k[2] && sk[b + 3] === k[3] && sk[b + 4] === k[4] &&
         sk[b + 6] === k[6] && sk[b + 7] === k[7] && sk[b + 8] === k[8] && sk[b + 10] === k[10]
       ) {
@@ -250,23 +180,23 @@ export class FlowTable {
 
   /** The live flow in a slot, or -1. */
   private flowAt(slot: number): number {
-    return this.slotKeys[slot * SLOT_W + KW]! - 1;
+    return this.slotKeys[slot * SLOT_W + Key.W]! - 1;
   }
 
   private newFlow(slot: number): number {
     const f = this.size++;
     this.ensureFlowCapacity(this.size);
-    this.keys.set(this.k, f * KW);
-    this.hot.fill(0, f * HOT_W, (f + 1) * HOT_W);
-    this.meta.fill(0, f * META_W, (f + 1) * META_W);
+    this.keys.set(this.k, f * Key.W);
+    this.hot.fill(0, f * Hot.W, (f + 1) * Hot.W);
+    this.meta.fill(0, f * Meta.W, (f + 1) * Meta.W);
     this.icmp[f] = -1;
     this.vlan[f] = -1;
     const b = slot * SLOT_W;
-    if (this.slotKeys[b + KW] === 0) {
+    if (this.slotKeys[b + Key.W] === 0) {
       this.liveCount++;
       this.slotKeys.set(this.k, b);
     }
-    this.slotKeys[b + KW] = f + 1;
+    this.slotKeys[b + Key.W] = f + 1;
     return f;
   }
 
@@ -285,8 +215,8 @@ export class FlowTable {
       if (v.fragment === 2) {
         const f = this.fragments.flowOf(fragKey, rec.tsSec);
         if (f >= 0) {
-          const b = f * KW;
-          const fromA = src[0] === this.keys[b + 1] && src[1] === this.keys[b + 2] && src[2] === this.keys[b + 3] && src[3] === this.keys[b + 4];
+          const b = f * Key.W;
+          const fromA = src[0] === this.keys[b + Key.A] && src[1] === this.keys[b + Key.A + 1] && src[2] === this.keys[b + Key.A + 2] && src[3] === this.keys[b + Key.A + 3];
           this.count(f, fromA, v, rec);
           return;
         }
@@ -294,8 +224,8 @@ export class FlowTable {
         if (this.fragments.orphan(v, rec)) return;
       }
     }
-    const hasPorts = sp >= 0 ? 1 : 0;
-    if (!hasPorts) sp = dp = 0;
+    const withPorts = sp >= 0;
+    if (!withPorts) sp = dp = 0;
     // Normalise: side A is the lower (address, port).
     let srcIsA = true;
     for (let i = 0; i < 4; i++) {
@@ -305,7 +235,7 @@ export class FlowTable {
       }
       if (i === 3) srcIsA = sp <= dp;
     }
-    k[0] = proto | (v.ipVersion << 8) | (hasPorts << 12);
+    k[Key.Meta] = keyWord0(proto, v.ipVersion, withPorts);
     const a = srcIsA ? src : dst;
     const bb = srcIsA ? dst : src;
     k[1] = a[0]!;
@@ -325,7 +255,7 @@ export class FlowTable {
     if (f === -1 || (pureSyn && this.finished(f))) {
       f = this.newFlow(slot);
       this.decideDirection(f, srcIsA, sp, dp, v, rec);
-      if (pureSyn) this.meta[f * META_W + 2] = OPENED_BY_SYN;
+      if (pureSyn) this.meta[f * Meta.W + Meta.State] = State.OpenedBySyn;
       if (this.liveCount * 2 > this.slotKeys.length / SLOT_W) this.rehash();
     }
     if (fragKey !== null && v.fragment === 1) this.fragments.first(fragKey, f, rec.tsSec);
@@ -333,17 +263,17 @@ export class FlowTable {
   }
 
   private finished(f: number): boolean {
-    const st = this.meta[f * META_W + 2]!;
-    return (st & (RST_A | RST_B)) !== 0 || (st & (FIN_A | FIN_B)) === (FIN_A | FIN_B);
+    const st = this.meta[f * Meta.W + Meta.State]!;
+    return (st & (State.RstA | State.RstB)) !== 0 || (st & (State.FinA | State.FinB)) === (State.FinA | State.FinB);
   }
 
   /** The first packet of a flow decides who is the client (later packets may overrule with a SYN). */
   private decideDirection(f: number, srcIsA: boolean, sp: number, dp: number, v: PacketView, rec: PacketRecord): void {
     const proto = v.proto;
     let srcIsClient = true;
-    let ev = EV_FIRST;
+    let ev = Evidence.FirstPacket;
     if (proto === 6 && v.tcpFlags & TCP_SYN && !(v.tcpFlags & TCP_ACK)) {
-      ev = EV_SYN;
+      ev = Evidence.Syn;
     } else if (proto === 1 || proto === 58) {
       const t = v.icmpType;
       // Echo, timestamp, information, address mask, router solicitation … requests vs. their replies.
@@ -351,85 +281,85 @@ export class FlowTable {
       const reply = proto === 1 ? t === 0 || t === 14 || t === 16 || t === 18 : t === 129 || t === 134 || t === 136;
       if (request || reply) {
         srcIsClient = request;
-        ev = EV_ICMP;
+        ev = Evidence.IcmpType;
       }
     } else if (sp !== dp && v.srcPort >= 0 && (proto === 6 || portRank(sp) !== portRank(dp))) {
       // The side on the ephemeral (higher-ranked, then higher) port talks to the well-known one.
       const rs = portRank(sp);
       const rd = portRank(dp);
       srcIsClient = rs !== rd ? rs > rd : sp > dp;
-      ev = EV_PORT;
+      ev = Evidence.PortRank;
     } else if (rec.direction !== 0) {
       // The capturing host is taken as the client: an outbound packet's sender, an inbound one's receiver.
       srcIsClient = rec.direction === 2;
-      ev = EV_EPB;
+      ev = Evidence.EpbFlags;
     }
-    this.meta[f * META_W + 6] = srcIsClient === srcIsA ? 1 : 0;
-    this.meta[f * META_W + 7] = ev;
+    this.meta[f * Meta.W + Meta.ClientIsA] = srcIsClient === srcIsA ? 1 : 0;
+    this.meta[f * Meta.W + Meta.Evidence] = ev;
   }
 
   private count(f: number, fromA: boolean, v: PacketView, rec: PacketRecord): void {
     const len = rec.origLen;
     if (fromA) {
-      this.hot[f * HOT_W + 0]++;
-      this.hot[f * HOT_W + 2] += len;
+      this.hot[f * Hot.W + Hot.PacketsA]++;
+      this.hot[f * Hot.W + Hot.BytesA] += len;
     } else {
-      this.hot[f * HOT_W + 1]++;
-      this.hot[f * HOT_W + 3] += len;
+      this.hot[f * Hot.W + Hot.PacketsB]++;
+      this.hot[f * Hot.W + Hot.BytesB] += len;
     }
     if (rec.hasTs) {
       const sec = rec.tsSec;
       const ns = rec.tsNs;
-      if (!this.meta[f * META_W + 4]) {
-        this.meta[f * META_W + 4] = 1;
-        this.hot[f * HOT_W + 4] = this.hot[f * HOT_W + 5] = sec;
-        this.hot[f * HOT_W + 6] = this.hot[f * HOT_W + 7] = ns;
+      if (!this.meta[f * Meta.W + Meta.HasTime]) {
+        this.meta[f * Meta.W + Meta.HasTime] = 1;
+        this.hot[f * Hot.W + Hot.FirstSec] = this.hot[f * Hot.W + Hot.LastSec] = sec;
+        this.hot[f * Hot.W + Hot.FirstNs] = this.hot[f * Hot.W + Hot.LastNs] = ns;
       } else {
-        if (compareTime(sec, ns, this.hot[f * HOT_W + 4]!, this.hot[f * HOT_W + 6]!) < 0) {
-          this.hot[f * HOT_W + 4] = sec;
-          this.hot[f * HOT_W + 6] = ns;
+        if (compareTime(sec, ns, this.hot[f * Hot.W + Hot.FirstSec]!, this.hot[f * Hot.W + Hot.FirstNs]!) < 0) {
+          this.hot[f * Hot.W + Hot.FirstSec] = sec;
+          this.hot[f * Hot.W + Hot.FirstNs] = ns;
         }
-        if (compareTime(sec, ns, this.hot[f * HOT_W + 5]!, this.hot[f * HOT_W + 7]!) > 0) {
-          this.hot[f * HOT_W + 5] = sec;
-          this.hot[f * HOT_W + 7] = ns;
+        if (compareTime(sec, ns, this.hot[f * Hot.W + Hot.LastSec]!, this.hot[f * Hot.W + Hot.LastNs]!) > 0) {
+          this.hot[f * Hot.W + Hot.LastSec] = sec;
+          this.hot[f * Hot.W + Hot.LastNs] = ns;
         }
       }
-      if (rec.tsDigits > this.meta[f * META_W + 5]!) this.meta[f * META_W + 5] = rec.tsDigits;
+      if (rec.tsDigits > this.meta[f * Meta.W + Meta.Digits]!) this.meta[f * Meta.W + Meta.Digits] = rec.tsDigits;
     }
-    this.meta[f * META_W + 3] |= v.tunnel;
+    this.meta[f * Meta.W + Meta.Tunnels] |= v.tunnel;
     if (v.vlan >= 0 && this.vlan[f]! < 0) this.vlan[f] = v.vlan;
-    this.meta[f * META_W + 2] |= v.vlan >= 0 ? (fromA ? TAGGED_A : TAGGED_B) : fromA ? UNTAGGED_A : UNTAGGED_B;
+    this.meta[f * Meta.W + Meta.State] |= v.vlan >= 0 ? (fromA ? State.TaggedA : State.TaggedB) : fromA ? State.UntaggedA : State.UntaggedB;
     if (v.icmpType >= 0 && this.icmp[f]! < 0) this.icmp[f] = (v.icmpType << 8) | v.icmpCode;
     if (v.proto !== 6 || v.fragment === 2) return;
     const flags = v.tcpFlags;
-    if (fromA) this.meta[f * META_W + 0] |= flags;
-    else this.meta[f * META_W + 1] |= flags;
-    let st = this.meta[f * META_W + 2]!;
+    if (fromA) this.meta[f * Meta.W + Meta.FlagsA] |= flags;
+    else this.meta[f * Meta.W + Meta.FlagsB] |= flags;
+    let st = this.meta[f * Meta.W + Meta.State]!;
     const syn = flags & TCP_SYN;
     const ack = flags & TCP_ACK;
-    if (st & PENDING_SYNACK && !(syn && ack)) {
+    if (st & State.PendingSynAck && !(syn && ack)) {
       // Something followed a lone SYN-ACK: now it counts as evidence of direction.
-      if (!(st & (SYN_A | SYN_B))) {
-        this.meta[f * META_W + 6] = st & PENDING_TO_A ? 1 : 0;
-        this.meta[f * META_W + 7] = EV_SYNACK;
+      if (!(st & (State.SynA | State.SynB))) {
+        this.meta[f * Meta.W + Meta.ClientIsA] = st & State.PendingToA ? 1 : 0;
+        this.meta[f * Meta.W + Meta.Evidence] = Evidence.SynAck;
       }
-      st &= ~(PENDING_SYNACK | PENDING_TO_A);
+      st &= ~(State.PendingSynAck | State.PendingToA);
     }
     if (syn && !ack) {
-      if (!(st & (SYN_A | SYN_B))) {
-        this.meta[f * META_W + 6] = fromA ? 1 : 0;
-        this.meta[f * META_W + 7] = EV_SYN;
+      if (!(st & (State.SynA | State.SynB))) {
+        this.meta[f * Meta.W + Meta.ClientIsA] = fromA ? 1 : 0;
+        this.meta[f * Meta.W + Meta.Evidence] = Evidence.Syn;
       }
-      st |= fromA ? SYN_A : SYN_B;
+      st |= fromA ? State.SynA : State.SynB;
     } else if (syn && ack) {
-      st |= fromA ? SYNACK_A : SYNACK_B;
-      if (!(st & (SYN_A | SYN_B)) && this.meta[f * META_W + 7]! < EV_SYNACK) {
-        st |= PENDING_SYNACK | (fromA ? 0 : PENDING_TO_A);
+      st |= fromA ? State.SynAckA : State.SynAckB;
+      if (!(st & (State.SynA | State.SynB)) && this.meta[f * Meta.W + Meta.Evidence]! < Evidence.SynAck) {
+        st |= State.PendingSynAck | (fromA ? 0 : State.PendingToA);
       }
     }
-    if (flags & TCP_RST) st |= fromA ? RST_A : RST_B;
-    if (flags & TCP_FIN) st |= fromA ? FIN_A : FIN_B;
-    this.meta[f * META_W + 2] = st;
+    if (flags & TCP_RST) st |= fromA ? State.RstA : State.RstB;
+    if (flags & TCP_FIN) st |= fromA ? State.FinA : State.FinB;
+    this.meta[f * Meta.W + Meta.State] = st;
   }
 
   /** The table as plain typed arrays (sliced to the flows in use), to send from a worker thread. */
@@ -438,9 +368,9 @@ export class FlowTable {
     return {
       size: n,
       fragments: this.fragments.toShard(),
-      keys: this.keys.slice(0, n * KW),
-      hot: this.hot.slice(0, n * HOT_W),
-      meta: this.meta.slice(0, n * META_W),
+      keys: this.keys.slice(0, n * Key.W),
+      hot: this.hot.slice(0, n * Hot.W),
+      meta: this.meta.slice(0, n * Meta.W),
       icmp: this.icmp.slice(0, n),
       vlan: this.vlan.slice(0, n),
     };
@@ -481,59 +411,59 @@ export class FlowTable {
     }
     const merged = new Int32Array(sh.size);
     for (let g = 0; g < sh.size; g++) {
-      for (let i = 0; i < KW; i++) k[i] = sh.keys[g * KW + i]!;
+      for (let i = 0; i < Key.W; i++) k[i] = sh.keys[g * Key.W + i]!;
       const slot = this.findSlot();
       let f = this.flowAt(slot);
-      const st = sh.meta[g * META_W + 2]!;
-      if (f === -1 || (st & OPENED_BY_SYN && this.finished(f))) {
+      const st = sh.meta[g * Meta.W + Meta.State]!;
+      if (f === -1 || (st & State.OpenedBySyn && this.finished(f))) {
         f = this.newFlow(slot);
-        this.meta[f * META_W + 6] = sh.meta[g * META_W + 6]!;
-        this.meta[f * META_W + 7] = sh.meta[g * META_W + 7]!;
-        this.meta[f * META_W + 2] = st;
+        this.meta[f * Meta.W + Meta.ClientIsA] = sh.meta[g * Meta.W + Meta.ClientIsA]!;
+        this.meta[f * Meta.W + Meta.Evidence] = sh.meta[g * Meta.W + Meta.Evidence]!;
+        this.meta[f * Meta.W + Meta.State] = st;
         if (this.liveCount * 2 > this.slotKeys.length / SLOT_W) this.rehash();
       } else {
-        const mine = this.meta[f * META_W + 2]!;
-        const haveSyn = (mine & (SYN_A | SYN_B)) !== 0;
+        const mine = this.meta[f * Meta.W + Meta.State]!;
+        const haveSyn = (mine & (State.SynA | State.SynB)) !== 0;
         // A lone SYN-ACK at the end of this table is confirmed by the shard's packets of the flow.
-        if (mine & PENDING_SYNACK && !haveSyn) {
-          this.meta[f * META_W + 6] = mine & PENDING_TO_A ? 1 : 0;
-          this.meta[f * META_W + 7] = EV_SYNACK;
+        if (mine & State.PendingSynAck && !haveSyn) {
+          this.meta[f * Meta.W + Meta.ClientIsA] = mine & State.PendingToA ? 1 : 0;
+          this.meta[f * Meta.W + Meta.Evidence] = Evidence.SynAck;
         }
         // Otherwise a SYN decides unless one was already seen, and the stronger evidence wins.
-        if (!haveSyn && sh.meta[g * META_W + 7]! > this.meta[f * META_W + 7]!) {
-          this.meta[f * META_W + 6] = sh.meta[g * META_W + 6]!;
-          this.meta[f * META_W + 7] = sh.meta[g * META_W + 7]!;
+        if (!haveSyn && sh.meta[g * Meta.W + Meta.Evidence]! > this.meta[f * Meta.W + Meta.Evidence]!) {
+          this.meta[f * Meta.W + Meta.ClientIsA] = sh.meta[g * Meta.W + Meta.ClientIsA]!;
+          this.meta[f * Meta.W + Meta.Evidence] = sh.meta[g * Meta.W + Meta.Evidence]!;
         }
-        let merged = (mine & ~(PENDING_SYNACK | PENDING_TO_A)) | (st & ~OPENED_BY_SYN);
-        if (merged & (SYN_A | SYN_B)) merged &= ~(PENDING_SYNACK | PENDING_TO_A);
-        this.meta[f * META_W + 2] = merged;
+        let merged = (mine & ~(State.PendingSynAck | State.PendingToA)) | (st & ~State.OpenedBySyn);
+        if (merged & (State.SynA | State.SynB)) merged &= ~(State.PendingSynAck | State.PendingToA);
+        this.meta[f * Meta.W + Meta.State] = merged;
       }
-      this.hot[f * HOT_W + 0] += sh.hot[g * HOT_W + 0]!;
-      this.hot[f * HOT_W + 1] += sh.hot[g * HOT_W + 1]!;
-      this.hot[f * HOT_W + 2] += sh.hot[g * HOT_W + 2]!;
-      this.hot[f * HOT_W + 3] += sh.hot[g * HOT_W + 3]!;
-      if (sh.meta[g * META_W + 4]) {
-        if (!this.meta[f * META_W + 4]) {
-          this.meta[f * META_W + 4] = 1;
-          this.hot[f * HOT_W + 4] = sh.hot[g * HOT_W + 4]!;
-          this.hot[f * HOT_W + 6] = sh.hot[g * HOT_W + 6]!;
-          this.hot[f * HOT_W + 5] = sh.hot[g * HOT_W + 5]!;
-          this.hot[f * HOT_W + 7] = sh.hot[g * HOT_W + 7]!;
+      this.hot[f * Hot.W + Hot.PacketsA] += sh.hot[g * Hot.W + Hot.PacketsA]!;
+      this.hot[f * Hot.W + Hot.PacketsB] += sh.hot[g * Hot.W + Hot.PacketsB]!;
+      this.hot[f * Hot.W + Hot.BytesA] += sh.hot[g * Hot.W + Hot.BytesA]!;
+      this.hot[f * Hot.W + Hot.BytesB] += sh.hot[g * Hot.W + Hot.BytesB]!;
+      if (sh.meta[g * Meta.W + Meta.HasTime]) {
+        if (!this.meta[f * Meta.W + Meta.HasTime]) {
+          this.meta[f * Meta.W + Meta.HasTime] = 1;
+          this.hot[f * Hot.W + Hot.FirstSec] = sh.hot[g * Hot.W + Hot.FirstSec]!;
+          this.hot[f * Hot.W + Hot.FirstNs] = sh.hot[g * Hot.W + Hot.FirstNs]!;
+          this.hot[f * Hot.W + Hot.LastSec] = sh.hot[g * Hot.W + Hot.LastSec]!;
+          this.hot[f * Hot.W + Hot.LastNs] = sh.hot[g * Hot.W + Hot.LastNs]!;
         } else {
-          if (compareTime(sh.hot[g * HOT_W + 4]!, sh.hot[g * HOT_W + 6]!, this.hot[f * HOT_W + 4]!, this.hot[f * HOT_W + 6]!) < 0) {
-            this.hot[f * HOT_W + 4] = sh.hot[g * HOT_W + 4]!;
-            this.hot[f * HOT_W + 6] = sh.hot[g * HOT_W + 6]!;
+          if (compareTime(sh.hot[g * Hot.W + Hot.FirstSec]!, sh.hot[g * Hot.W + Hot.FirstNs]!, this.hot[f * Hot.W + Hot.FirstSec]!, this.hot[f * Hot.W + Hot.FirstNs]!) < 0) {
+            this.hot[f * Hot.W + Hot.FirstSec] = sh.hot[g * Hot.W + Hot.FirstSec]!;
+            this.hot[f * Hot.W + Hot.FirstNs] = sh.hot[g * Hot.W + Hot.FirstNs]!;
           }
-          if (compareTime(sh.hot[g * HOT_W + 5]!, sh.hot[g * HOT_W + 7]!, this.hot[f * HOT_W + 5]!, this.hot[f * HOT_W + 7]!) > 0) {
-            this.hot[f * HOT_W + 5] = sh.hot[g * HOT_W + 5]!;
-            this.hot[f * HOT_W + 7] = sh.hot[g * HOT_W + 7]!;
+          if (compareTime(sh.hot[g * Hot.W + Hot.LastSec]!, sh.hot[g * Hot.W + Hot.LastNs]!, this.hot[f * Hot.W + Hot.LastSec]!, this.hot[f * Hot.W + Hot.LastNs]!) > 0) {
+            this.hot[f * Hot.W + Hot.LastSec] = sh.hot[g * Hot.W + Hot.LastSec]!;
+            this.hot[f * Hot.W + Hot.LastNs] = sh.hot[g * Hot.W + Hot.LastNs]!;
           }
         }
       }
-      if (sh.meta[g * META_W + 5]! > this.meta[f * META_W + 5]!) this.meta[f * META_W + 5] = sh.meta[g * META_W + 5]!;
-      this.meta[f * META_W + 0] |= sh.meta[g * META_W + 0]!;
-      this.meta[f * META_W + 1] |= sh.meta[g * META_W + 1]!;
-      this.meta[f * META_W + 3] |= sh.meta[g * META_W + 3]!;
+      if (sh.meta[g * Meta.W + Meta.Digits]! > this.meta[f * Meta.W + Meta.Digits]!) this.meta[f * Meta.W + Meta.Digits] = sh.meta[g * Meta.W + Meta.Digits]!;
+      this.meta[f * Meta.W + Meta.FlagsA] |= sh.meta[g * Meta.W + Meta.FlagsA]!;
+      this.meta[f * Meta.W + Meta.FlagsB] |= sh.meta[g * Meta.W + Meta.FlagsB]!;
+      this.meta[f * Meta.W + Meta.Tunnels] |= sh.meta[g * Meta.W + Meta.Tunnels]!;
       if (this.icmp[f]! < 0) this.icmp[f] = sh.icmp[g]!;
       if (this.vlan[f]! < 0) this.vlan[f] = sh.vlan[g]!;
       merged[g] = f;
@@ -569,7 +499,7 @@ export class FlowTable {
     const n = this.size;
     const current = new Uint8Array(n);
     const sk = this.slotKeys;
-    for (let b = KW; b < sk.length; b += SLOT_W) if (sk[b] !== 0) current[sk[b]! - 1] = 1;
+    for (let b = Key.W; b < sk.length; b += SLOT_W) if (sk[b] !== 0) current[sk[b]! - 1] = 1;
     const keep: number[] = [];
     const expired: number[] = [];
     for (let f = 0; f < n; f++) {
@@ -577,9 +507,9 @@ export class FlowTable {
         expired.push(f);
         continue;
       }
-      const last = this.meta[f * META_W + 4] ? this.hot[f * HOT_W + 5]! : nowSec;
+      const last = this.meta[f * Meta.W + Meta.HasTime] ? this.hot[f * Hot.W + Hot.LastSec]! : nowSec;
       const idle = nowSec - last;
-      const proto = this.keys[f * KW]! & 0xff;
+      const proto = protoOf(this.keys[f * Key.W + Key.Meta]!);
       const limit = proto === 6 ? (this.finished(f) ? limits.finishedIdle : limits.tcpIdle) : limits.idle;
       if (idle >= limit) expired.push(f);
       else keep.push(f);
@@ -587,7 +517,7 @@ export class FlowTable {
     let evicted: number[] = [];
     if (keep.length > limits.maxFlows) {
       // Least recently seen first; ties in creation order, so the choice is reproducible.
-      const lastSeen = (f: number) => (this.meta[f * META_W + 4] ? this.hot[f * HOT_W + 5]! + this.hot[f * HOT_W + 7]! / 1e9 : -Infinity);
+      const lastSeen = (f: number) => (this.meta[f * Meta.W + Meta.HasTime] ? this.hot[f * Hot.W + Hot.LastSec]! + this.hot[f * Hot.W + Hot.LastNs]! / 1e9 : -Infinity);
       keep.sort((a, b) => lastSeen(a) - lastSeen(b) || a - b);
       // splice's own array: a spread into push() of a burst of a million evictions overflows the stack.
       evicted = keep.splice(0, keep.length - limits.maxFlows);
@@ -609,9 +539,9 @@ export class FlowTable {
     keep.forEach((f, i) => {
       remap[f] = i;
       if (i === f) return;
-      this.keys.copyWithin(i * KW, f * KW, (f + 1) * KW);
-      this.hot.copyWithin(i * HOT_W, f * HOT_W, (f + 1) * HOT_W);
-      this.meta.copyWithin(i * META_W, f * META_W, (f + 1) * META_W);
+      this.keys.copyWithin(i * Key.W, f * Key.W, (f + 1) * Key.W);
+      this.hot.copyWithin(i * Hot.W, f * Hot.W, (f + 1) * Hot.W);
+      this.meta.copyWithin(i * Meta.W, f * Meta.W, (f + 1) * Meta.W);
       this.icmp[i] = this.icmp[f]!;
       this.vlan[i] = this.vlan[f]!;
     });
@@ -622,10 +552,10 @@ export class FlowTable {
     this.liveCount = 0;
     const k = this.k;
     for (let i = 0; i < keep.length; i++) {
-      for (let w = 0; w < KW; w++) k[w] = this.keys[i * KW + w]!;
+      for (let w = 0; w < Key.W; w++) k[w] = this.keys[i * Key.W + w]!;
       const s = this.findSlot();
       this.slotKeys.set(k, s * SLOT_W);
-      this.slotKeys[s * SLOT_W + KW] = i + 1;
+      this.slotKeys[s * SLOT_W + Key.W] = i + 1;
       this.liveCount++;
     }
     this.fragments.remap(remap);
@@ -742,21 +672,21 @@ export class FlowTable {
     const c = emptyColumns(n, hosts, (i) => this.record(order[i]!), (b, p, i, swap) => this.jsonLine(b, p, order[i]!, iso, swap) - 1); // without its closing brace
     for (let i = 0; i < n; i++) {
       const f = order[i]!;
-      const kb = f * KW;
-      const hb = f * HOT_W;
-      const mb = f * META_W;
-      const m0 = keys[kb]!;
-      const proto = m0 & 0xff;
-      const v4 = ((m0 >> 8) & 0xf) === 4;
-      const cA = meta[mb + 6] === 1;
-      const a = hostOf(kb + 1, v4);
-      const bb = hostOf(kb + 5, v4);
+      const kb = f * Key.W;
+      const hb = f * Hot.W;
+      const mb = f * Meta.W;
+      const k0 = keys[kb + Key.Meta]!;
+      const proto = protoOf(k0);
+      const v4 = isV4(k0);
+      const cA = meta[mb + Meta.ClientIsA] === 1;
+      const a = hostOf(kb + Key.A, v4);
+      const bb = hostOf(kb + Key.B, v4);
       c.client[i] = cA ? a : bb;
       c.server[i] = cA ? bb : a;
       c.proto[i] = proto;
-      if ((m0 >> 12) & 1) {
-        const portA = keys[kb + 9]! >>> 16;
-        const portB = keys[kb + 9]! & 0xffff;
+      if (hasPorts(k0)) {
+        const portA = keys[kb + Key.Ports]! >>> 16;
+        const portB = keys[kb + Key.Ports]! & 0xffff;
         c.clientPort[i] = cA ? portA : portB;
         c.serverPort[i] = cA ? portB : portA;
       } else {
@@ -765,16 +695,16 @@ export class FlowTable {
       }
       const icmp = this.icmp[f]!;
       c.icmpType[i] = icmp >= 0 ? icmp >> 8 : -1;
-      c.direction[i] = meta[mb + 7]!;
+      c.direction[i] = meta[mb + Meta.Evidence]!;
       c.outcome[i] = proto === 6 ? OUTCOME_INDEX.get(this.outcome(f, cA))! : 0;
-      c.clientPackets[i] = cA ? hot[hb]! : hot[hb + 1]!;
-      c.serverPackets[i] = cA ? hot[hb + 1]! : hot[hb]!;
-      if (meta[mb + 4] === 1) {
-        c.startSec[i] = hot[hb + 4]!;
-        c.startNs[i] = hot[hb + 6]!;
+      c.clientPackets[i] = cA ? hot[hb + Hot.PacketsA]! : hot[hb + Hot.PacketsB]!;
+      c.serverPackets[i] = cA ? hot[hb + Hot.PacketsB]! : hot[hb + Hot.PacketsA]!;
+      if (meta[mb + Meta.HasTime] === 1) {
+        c.startSec[i] = hot[hb + Hot.FirstSec]!;
+        c.startNs[i] = hot[hb + Hot.FirstNs]!;
       }
-      const st = meta[mb + 2]!;
-      if ((st & TAGGED_A && !(st & TAGGED_B) && st & UNTAGGED_B) || (st & TAGGED_B && !(st & TAGGED_A) && st & UNTAGGED_A)) c.vlanAsymmetric[i] = 1;
+      const st = meta[mb + Meta.State]!;
+      if (vlanAsymmetric(st)) c.vlanAsymmetric[i] = 1;
     }
     return c;
   }
@@ -788,30 +718,30 @@ export class FlowTable {
     const keys = this.keys;
     const hot = this.hot;
     const meta = this.meta;
-    const kb = f * KW;
-    const hb = f * HOT_W;
-    const mb = f * META_W;
-    const m0 = keys[kb]!;
-    const proto = m0 & 0xff;
-    const v4 = ((m0 >> 8) & 0xf) === 4;
-    const hasPorts = (m0 >> 12) & 1;
-    const recordedA = meta[mb + 6] === 1;
+    const kb = f * Key.W;
+    const hb = f * Hot.W;
+    const mb = f * Meta.W;
+    const k0 = keys[kb + Key.Meta]!;
+    const proto = protoOf(k0);
+    const v4 = isV4(k0);
+    const ports = hasPorts(k0);
+    const recordedA = meta[mb + Meta.ClientIsA] === 1;
     const cA = swap ? !recordedA : recordedA;
-    const pC = cA ? hot[hb]! : hot[hb + 1]!;
-    const pS = cA ? hot[hb + 1]! : hot[hb]!;
-    const bC = cA ? hot[hb + 2]! : hot[hb + 3]!;
-    const bS = cA ? hot[hb + 3]! : hot[hb + 2]!;
-    const portA = keys[kb + 9]! >>> 16;
-    const portB = keys[kb + 9]! & 0xffff;
+    const pC = cA ? hot[hb + Hot.PacketsA]! : hot[hb + Hot.PacketsB]!;
+    const pS = cA ? hot[hb + Hot.PacketsB]! : hot[hb + Hot.PacketsA]!;
+    const bC = cA ? hot[hb + Hot.BytesA]! : hot[hb + Hot.BytesB]!;
+    const bS = cA ? hot[hb + Hot.BytesB]! : hot[hb + Hot.BytesA]!;
+    const portA = keys[kb + Key.Ports]! >>> 16;
+    const portB = keys[kb + Key.Ports]! & 0xffff;
     p = key(b, p, PROTO_JSON[proto]!);
     p = key(b, p, v4 ? J_V4 : J_V6);
-    p = this.jsonAddress(b, p, v4, cA ? kb + 1 : kb + 5);
+    p = this.jsonAddress(b, p, v4, cA ? kb + Key.A : kb + Key.B);
     p = key(b, p, J_CLIENT_PORT);
-    p = hasPorts ? num(b, p, cA ? portA : portB) : key(b, p, J_NULL);
+    p = ports ? num(b, p, cA ? portA : portB) : key(b, p, J_NULL);
     p = key(b, p, J_SERVER);
-    p = this.jsonAddress(b, p, v4, cA ? kb + 5 : kb + 1);
+    p = this.jsonAddress(b, p, v4, cA ? kb + Key.B : kb + Key.A);
     p = key(b, p, J_SERVER_PORT);
-    p = hasPorts ? num(b, p, cA ? portB : portA) : key(b, p, J_NULL);
+    p = ports ? num(b, p, cA ? portB : portA) : key(b, p, J_NULL);
     p = key(b, p, J_PACKETS);
     p = num(b, p, pC + pS);
     p = key(b, p, J_BYTES);
@@ -824,23 +754,23 @@ export class FlowTable {
     p = num(b, p, pS);
     p = key(b, p, J_SERVER_BYTES);
     p = num(b, p, bS);
-    if (meta[mb + 4] === 1) {
-      const digits = meta[mb + 5]!;
+    if (meta[mb + Meta.HasTime] === 1) {
+      const digits = meta[mb + Meta.Digits]!;
       p = key(b, p, J_START);
-      p = iso.write(b, p, hot[hb + 4]!, hot[hb + 6]!, digits);
+      p = iso.write(b, p, hot[hb + Hot.FirstSec]!, hot[hb + Hot.FirstNs]!, digits);
       p = key(b, p, J_END);
-      p = iso.write(b, p, hot[hb + 5]!, hot[hb + 7]!, digits);
+      p = iso.write(b, p, hot[hb + Hot.LastSec]!, hot[hb + Hot.LastNs]!, digits);
       p = key(b, p, J_DURATION);
-      p = num(b, p, Number((hot[hb + 5]! - hot[hb + 4]! + (hot[hb + 7]! - hot[hb + 6]!) / 1e9).toFixed(9)));
+      p = num(b, p, Number((hot[hb + Hot.LastSec]! - hot[hb + Hot.FirstSec]! + (hot[hb + Hot.LastNs]! - hot[hb + Hot.FirstNs]!) / 1e9).toFixed(9)));
     } else p = key(b, p, J_NO_TIME);
     p = key(b, p, J_OUTCOME);
     p = proto === 6 ? key(b, p, OUTCOME_JSON[this.outcome(f, recordedA)]) : key(b, p, J_NULL);
-    p = key(b, p, swap ? J_DIRECTION_CATALOG : DIRECTION_JSON[meta[mb + 7]!]!);
+    p = key(b, p, swap ? J_DIRECTION_CATALOG : DIRECTION_JSON[meta[mb + Meta.Evidence]!]!);
     if (proto === 6) {
       p = key(b, p, J_CLIENT_FLAGS);
-      p = key(b, p, FLAGS_JSON[(cA ? meta[mb]! : meta[mb + 1]!) & 0xff]!);
+      p = key(b, p, FLAGS_JSON[(cA ? meta[mb + Meta.FlagsA]! : meta[mb + Meta.FlagsB]!) & 0xff]!);
       p = key(b, p, J_SERVER_FLAGS);
-      p = key(b, p, FLAGS_JSON[(cA ? meta[mb + 1]! : meta[mb]!) & 0xff]!);
+      p = key(b, p, FLAGS_JSON[(cA ? meta[mb + Meta.FlagsB]! : meta[mb + Meta.FlagsA]!) & 0xff]!);
     }
     const icmp = this.icmp[f]!;
     if (icmp >= 0) {
@@ -854,9 +784,9 @@ export class FlowTable {
       p = key(b, p, J_VLAN);
       p = num(b, p, vlan);
     }
-    const st = meta[mb + 2]!;
-    if ((st & TAGGED_A && !(st & TAGGED_B) && st & UNTAGGED_B) || (st & TAGGED_B && !(st & TAGGED_A) && st & UNTAGGED_A)) p = key(b, p, J_ASYMMETRIC);
-    const t = meta[mb + 3]! & ~1;
+    const st = meta[mb + Meta.State]!;
+    if (vlanAsymmetric(st)) p = key(b, p, J_ASYMMETRIC);
+    const t = meta[mb + Meta.Tunnels]! & ~1;
     if (t) p = key(b, p, tunnelJson(t));
     b[p++] = 0x7d;
     return p;
@@ -885,89 +815,80 @@ export class FlowTable {
     const meta = this.meta;
     const order = new Uint32Array(n);
     for (let f = 0; f < n; f++) order[f] = f;
-    const sec = (f: number) => (meta[f * META_W + 4] ? hot[f * HOT_W + 4]! : -Infinity);
-    const ns = (f: number) => (meta[f * META_W + 4] ? hot[f * HOT_W + 6]! : 0);
+    const sec = (f: number) => (meta[f * Meta.W + Meta.HasTime] ? hot[f * Hot.W + Hot.FirstSec]! : -Infinity);
+    const ns = (f: number) => (meta[f * Meta.W + Meta.HasTime] ? hot[f * Hot.W + Hot.FirstNs]! : 0);
     const sorted = Array.from(order).sort((a, b) => sec(a) - sec(b) || ns(a) - ns(b) || a - b);
     return Uint32Array.from(sorted);
   }
 
   private record(f: number): FlowRecord {
-    const b = f * KW;
+    const b = f * Key.W;
     const keys = this.keys;
-    const meta = keys[b]!;
-    const proto = meta & 0xff;
-    const version = ((meta >> 8) & 0xf) as 4 | 6;
-    const hasPorts = (meta >> 12) & 1;
+    const k0 = keys[b + Key.Meta]!;
+    const proto = protoOf(k0);
+    const version = isV4(k0) ? 4 : 6;
+    const ports = hasPorts(k0);
     const addr = (o: number) => (version === 4 ? formatIPv4(keys[o]!) : formatIPv6(keys[o]!, keys[o + 1]!, keys[o + 2]!, keys[o + 3]!));
-    const portA = keys[b + 9]! >>> 16;
-    const portB = keys[b + 9]! & 0xffff;
-    const cA = this.meta[f * META_W + 6] === 1;
-    const pC = cA ? this.hot[f * HOT_W + 0]! : this.hot[f * HOT_W + 1]!;
-    const pS = cA ? this.hot[f * HOT_W + 1]! : this.hot[f * HOT_W + 0]!;
-    const bC = cA ? this.hot[f * HOT_W + 2]! : this.hot[f * HOT_W + 3]!;
-    const bS = cA ? this.hot[f * HOT_W + 3]! : this.hot[f * HOT_W + 2]!;
-    const hasTime = this.meta[f * META_W + 4] === 1;
-    const digits = this.meta[f * META_W + 5]!;
+    const portA = keys[b + Key.Ports]! >>> 16;
+    const portB = keys[b + Key.Ports]! & 0xffff;
+    const cA = this.meta[f * Meta.W + Meta.ClientIsA] === 1;
+    const pC = cA ? this.hot[f * Hot.W + Hot.PacketsA]! : this.hot[f * Hot.W + Hot.PacketsB]!;
+    const pS = cA ? this.hot[f * Hot.W + Hot.PacketsB]! : this.hot[f * Hot.W + Hot.PacketsA]!;
+    const bC = cA ? this.hot[f * Hot.W + Hot.BytesA]! : this.hot[f * Hot.W + Hot.BytesB]!;
+    const bS = cA ? this.hot[f * Hot.W + Hot.BytesB]! : this.hot[f * Hot.W + Hot.BytesA]!;
+    const hasTime = this.meta[f * Meta.W + Meta.HasTime] === 1;
+    const digits = this.meta[f * Meta.W + Meta.Digits]!;
     const r: FlowRecord = {
       proto: PROTO_NAMES[proto] ?? String(proto),
       protoNumber: proto,
       ipVersion: version,
-      client: addr(cA ? b + 1 : b + 5),
-      clientPort: hasPorts ? (cA ? portA : portB) : null,
-      server: addr(cA ? b + 5 : b + 1),
-      serverPort: hasPorts ? (cA ? portB : portA) : null,
+      client: addr(cA ? b + Key.A : b + Key.B),
+      clientPort: ports ? (cA ? portA : portB) : null,
+      server: addr(cA ? b + Key.B : b + Key.A),
+      serverPort: ports ? (cA ? portB : portA) : null,
       packets: pC + pS,
       bytes: bC + bS,
       clientPackets: pC,
       clientBytes: bC,
       serverPackets: pS,
       serverBytes: bS,
-      start: hasTime ? formatIso(this.hot[f * HOT_W + 4]!, this.hot[f * HOT_W + 6]!, digits) : null,
-      end: hasTime ? formatIso(this.hot[f * HOT_W + 5]!, this.hot[f * HOT_W + 7]!, digits) : null,
-      duration: hasTime ? Number((this.hot[f * HOT_W + 5]! - this.hot[f * HOT_W + 4]! + (this.hot[f * HOT_W + 7]! - this.hot[f * HOT_W + 6]!) / 1e9).toFixed(9)) : 0,
+      start: hasTime ? formatIso(this.hot[f * Hot.W + Hot.FirstSec]!, this.hot[f * Hot.W + Hot.FirstNs]!, digits) : null,
+      end: hasTime ? formatIso(this.hot[f * Hot.W + Hot.LastSec]!, this.hot[f * Hot.W + Hot.LastNs]!, digits) : null,
+      duration: hasTime ? Number((this.hot[f * Hot.W + Hot.LastSec]! - this.hot[f * Hot.W + Hot.FirstSec]! + (this.hot[f * Hot.W + Hot.LastNs]! - this.hot[f * Hot.W + Hot.FirstNs]!) / 1e9).toFixed(9)) : 0,
       outcome: proto === 6 ? this.outcome(f, cA) : null,
-      direction: DIRECTION_EVIDENCE[this.meta[f * META_W + 7]!]!,
-      startSec: hasTime ? this.hot[f * HOT_W + 4]! : 0,
-      startNs: hasTime ? this.hot[f * HOT_W + 6]! : 0,
+      direction: DIRECTION_EVIDENCE[this.meta[f * Meta.W + Meta.Evidence]!]!,
+      startSec: hasTime ? this.hot[f * Hot.W + Hot.FirstSec]! : 0,
+      startNs: hasTime ? this.hot[f * Hot.W + Hot.FirstNs]! : 0,
     };
     if (proto === 6) {
-      r.clientFlags = FLAG_TEXT[(cA ? this.meta[f * META_W + 0]! : this.meta[f * META_W + 1]!) & 0xff]!;
-      r.serverFlags = FLAG_TEXT[(cA ? this.meta[f * META_W + 1]! : this.meta[f * META_W + 0]!) & 0xff]!;
+      r.clientFlags = FLAG_TEXT[(cA ? this.meta[f * Meta.W + Meta.FlagsA]! : this.meta[f * Meta.W + Meta.FlagsB]!) & 0xff]!;
+      r.serverFlags = FLAG_TEXT[(cA ? this.meta[f * Meta.W + Meta.FlagsB]! : this.meta[f * Meta.W + Meta.FlagsA]!) & 0xff]!;
     }
     if (this.icmp[f]! >= 0) {
       r.icmpType = this.icmp[f]! >> 8;
       r.icmpCode = this.icmp[f]! & 0xff;
     }
     if (this.vlan[f]! >= 0) r.vlan = this.vlan[f]!;
-    const st = this.meta[f * META_W + 2]!;
+    const st = this.meta[f * Meta.W + Meta.State]!;
     // Tagged one way and untagged the other: the mirror sees the two directions on different ports.
-    if ((st & TAGGED_A && !(st & TAGGED_B) && st & UNTAGGED_B) || (st & TAGGED_B && !(st & TAGGED_A) && st & UNTAGGED_A)) r.vlanAsymmetric = true;
-    const t = this.meta[f * META_W + 3]! & ~1; // a VLAN tag is not a tunnel
-    if (t) r.tunnel = TUNNEL_NAMES.filter((_, i) => t & (1 << i));
+    if (vlanAsymmetric(st)) r.vlanAsymmetric = true;
+    const t = this.meta[f * Meta.W + Meta.Tunnels]! & ~1; // a VLAN tag is not a tunnel
+    if (t) r.tunnel = tunnelNames(t);
     return r;
   }
 
   private outcome(f: number, clientIsA: boolean): TcpOutcome {
-    const st = this.meta[f * META_W + 2]!;
-    const clientSyn = st & (clientIsA ? SYN_A : SYN_B);
+    const st = this.meta[f * Meta.W + Meta.State]!;
+    const clientSyn = st & (clientIsA ? State.SynA : State.SynB);
     if (!clientSyn) return 'partial';
-    if (st & (clientIsA ? SYNACK_B : SYNACK_A)) return 'established';
-    const serverPkts = clientIsA ? this.hot[f * HOT_W + 1]! : this.hot[f * HOT_W + 0]!;
+    if (st & (clientIsA ? State.SynAckB : State.SynAckA)) return 'established';
+    const serverPkts = clientIsA ? this.hot[f * Hot.W + Hot.PacketsB]! : this.hot[f * Hot.W + Hot.PacketsA]!;
     if (serverPkts === 0) return 'attempted';
-    const serverFlags = clientIsA ? this.meta[f * META_W + 1]! : this.meta[f * META_W + 0]!;
+    const serverFlags = clientIsA ? this.meta[f * Meta.W + Meta.FlagsB]! : this.meta[f * Meta.W + Meta.FlagsA]!;
     // The server answered only with resets: the port is closed (or a firewall answered for it).
     if (serverFlags & TCP_RST && (serverFlags & ~(TCP_RST | TCP_ACK)) === 0) return 'rejected';
     return 'partial';
   }
-}
-
-const FLAG_LETTERS: Array<[number, string]> = [
-  [0x02, 'S'], [0x10, 'A'], [0x01, 'F'], [0x04, 'R'], [0x08, 'P'], [0x20, 'U'], [0x40, 'E'], [0x80, 'C'],
-];
-function flagLetters(flags: number): string {
-  let s = '';
-  for (const [bit, letter] of FLAG_LETTERS) if (flags & bit) s += letter;
-  return s;
 }
 
 // The constant pieces of a flow's JSON line (FlowTable.jsonLine; report/json-lines.ts shares the keys), as bytes.
@@ -996,8 +917,6 @@ const DIRECTION_JSON = DIRECTION_EVIDENCE.map((d) => ascii(`,"direction":"${d}"`
 const J_DIRECTION_CATALOG = ascii(',"direction":"catalog-port"');
 export const J_CLIENT_FLAGS = ascii(',"clientFlags":');
 export const J_SERVER_FLAGS = ascii(',"serverFlags":');
-/** The letters of every TCP flags byte, made once: records share them instead of making two strings a flow. */
-const FLAG_TEXT = Array.from({ length: 256 }, (_, n) => flagLetters(n));
 const FLAGS_JSON = FLAG_TEXT.map((t) => ascii(JSON.stringify(t)));
 export const J_ICMP_TYPE = ascii(',"icmpType":');
 export const J_ICMP_CODE = ascii(',"icmpCode":');
@@ -1006,7 +925,7 @@ export const J_ASYMMETRIC = ascii(',"vlanAsymmetric":true');
 const tunnelText = new Map<number, Uint8Array>();
 function tunnelJson(t: number): Uint8Array {
   let text = tunnelText.get(t);
-  if (text === undefined) tunnelText.set(t, (text = ascii(`,"tunnel":${JSON.stringify(TUNNEL_NAMES.filter((_, i) => t & (1 << i)))}`)));
+  if (text === undefined) tunnelText.set(t, (text = ascii(`,"tunnel":${JSON.stringify(tunnelNames(t))}`)));
   return text;
 }
 
