@@ -109,3 +109,17 @@ export function vlanAsymmetric(st: number): boolean {
   return ((st & State.TaggedA) !== 0 && (st & State.TaggedB) === 0 && (st & State.UntaggedB) !== 0) ||
     ((st & State.TaggedB) !== 0 && (st & State.TaggedA) === 0 && (st & State.UntaggedA) !== 0);
 }
+
+/**
+ * A flow table's words: `size` flows, each with Key.W key words, Hot.W counters, Meta.W meta words,
+ * its first ICMP type and code (`type << 8 | code`, -1: none) and its first VLAN id (-1: none). The
+ * table, a shard of it and the files that read them (shard.ts, retire.ts, export.ts, json.ts) share it.
+ */
+export interface FlowWords {
+  size: number;
+  keys: Uint32Array;
+  hot: Float64Array;
+  meta: Uint32Array;
+  icmp: Int32Array;
+  vlan: Int32Array;
+}

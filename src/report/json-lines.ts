@@ -2,8 +2,9 @@ import type { JudgedFlow } from '../audit/types.js';
 import { ascii, key, num, str } from '../core/json-bytes.js';
 import {
   J_ASYMMETRIC, J_BYTES, J_CLIENT_BYTES, J_CLIENT_FLAGS, J_CLIENT_PACKETS, J_CLIENT_PORT, J_DURATION, J_END, J_ICMP_CODE, J_ICMP_TYPE, J_NULL,
-  J_OUTCOME, J_PACKETS, J_SERVER, J_SERVER_BYTES, J_SERVER_FLAGS, J_SERVER_PACKETS, J_SERVER_PORT, J_START, J_VLAN, type FlowRecord,
-} from '../flow/table.js';
+  J_OUTCOME, J_PACKETS, J_SERVER, J_SERVER_BYTES, J_SERVER_FLAGS, J_SERVER_PACKETS, J_SERVER_PORT, J_START, J_VLAN,
+} from '../flow/json.js';
+import type { FlowRecord } from '../flow/record.js';
 
 const SLACK = 64 * 1024;
 
