@@ -1,36 +1,31 @@
 /**
  * `flows --format json` and the audit's judged lines straight from a flow table's words into byte
  * chunks: the same text as writing each exported record (report/json-lines.ts), without making the
- * records (a test holds the two equal on every capture of the suite).
+ * records (a test holds the two equal on every capture of the suite). It reads the words instead of
+ * a record for speed, so it is written out field by field; its keys and their order are fields.ts's.
  */
 import { formatIPv6 } from '../core/addr.js';
 import { ascii, key, num, str } from '../core/json-bytes.js';
 import { formatIso } from '../core/time.js';
 import { PROTO_NAMES } from './columns.js';
 import { exportOrder } from './export.js';
+import { jsonKey } from './fields.js';
+import { lineChunks } from './line-chunks.js';
 import { hasPorts, Hot, isV4, Key, Meta, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
 import { DIRECTION_EVIDENCE, FLAG_TEXT, tunnelNames, type TcpOutcome } from './record.js';
 import { flowOutcome } from './tcp-state.js';
 
+/**
+ * Most bytes a flow's line takes, whatever its flow (IPv6 text is at most 45 bytes, a tunnel list 70,
+ * keys and numbers under 700).
+ */
+export const LINE_ROOM = 1024;
+
 /** The JSON flow lines of every flow, in export order. */
-export function* jsonChunks(t: FlowWords, chunkBytes: number): Generator<Buffer> {
+export function jsonChunks(t: FlowWords, chunkBytes: number): Generator<Buffer> {
   const order = exportOrder(t);
-  let buf = Buffer.allocUnsafe(chunkBytes + 4096);
-  let p = 0;
   const iso = new IsoBytes();
-  // A chunk is taken as soon as it holds chunkBytes, and a line is under 1 KB whatever its flow
-  // (IPv6 text is at most 45 bytes, a tunnel list 70): the 4 KB beyond chunkBytes always hold the next.
-  for (let i = 0; i < order.length; i++) {
-    const f = order[i]!;
-    if (i > 0) buf[p++] = 0x2c;
-    p = jsonLine(t, buf, p, f, iso);
-    if (p >= chunkBytes) {
-      yield buf.subarray(0, p);
-      buf = Buffer.allocUnsafe(chunkBytes + 4096);
-      p = 0;
-    }
-  }
-  yield buf.subarray(0, p);
+  return lineChunks({ lines: order.length, room: () => LINE_ROOM, write: (b, p, i) => jsonLine(t, b, p, order[i]!, iso) }, chunkBytes);
 }
 
 /**
@@ -130,42 +125,43 @@ function jsonAddress(keys: Uint32Array, b: Buffer, p: number, v4: boolean, o: nu
   return p;
 }
 
-// The constant pieces of a flow's JSON line (jsonLine; report/json-lines.ts shares the keys), as bytes.
-const PROTO_JSON = Array.from({ length: 256 }, (_, n) => ascii(`\n    {"proto":${JSON.stringify(PROTO_NAMES[n] ?? String(n))}`));
-const J_V4 = ascii(',"ipVersion":4,"client":');
-const J_V6 = ascii(',"ipVersion":6,"client":');
-export const J_CLIENT_PORT = ascii(',"clientPort":');
-export const J_SERVER = ascii(',"server":');
-export const J_SERVER_PORT = ascii(',"serverPort":');
-export const J_PACKETS = ascii(',"packets":');
-export const J_BYTES = ascii(',"bytes":');
-export const J_CLIENT_PACKETS = ascii(',"clientPackets":');
-export const J_CLIENT_BYTES = ascii(',"clientBytes":');
-export const J_SERVER_PACKETS = ascii(',"serverPackets":');
-export const J_SERVER_BYTES = ascii(',"serverBytes":');
-export const J_START = ascii(',"start":');
-export const J_END = ascii(',"end":');
-export const J_DURATION = ascii(',"duration":');
-const J_NO_TIME = ascii(',"start":null,"end":null,"duration":0');
-export const J_OUTCOME = ascii(',"outcome":');
-export const J_NULL = ascii('null');
+// The constant pieces of a flow's JSON line, as bytes: the keys are fields.ts's, in its order.
+const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');
+const PROTO_JSON = Array.from({ length: 256 }, (_, n) => ascii(`${text(jsonKey('proto'))}${JSON.stringify(PROTO_NAMES[n] ?? String(n))}`));
+const J_V4 = ascii(`${text(jsonKey('ipVersion'))}4${text(jsonKey('client'))}`);
+const J_V6 = ascii(`${text(jsonKey('ipVersion'))}6${text(jsonKey('client'))}`);
+const J_CLIENT_PORT = jsonKey('clientPort');
+const J_SERVER = jsonKey('server');
+const J_SERVER_PORT = jsonKey('serverPort');
+const J_PACKETS = jsonKey('packets');
+const J_BYTES = jsonKey('bytes');
+const J_CLIENT_PACKETS = jsonKey('clientPackets');
+const J_CLIENT_BYTES = jsonKey('clientBytes');
+const J_SERVER_PACKETS = jsonKey('serverPackets');
+const J_SERVER_BYTES = jsonKey('serverBytes');
+const J_START = jsonKey('start');
+const J_END = jsonKey('end');
+const J_DURATION = jsonKey('duration');
+const J_NO_TIME = ascii(`${text(J_START)}null${text(J_END)}null${text(J_DURATION)}0`);
+const J_OUTCOME = jsonKey('outcome');
+const J_NULL = ascii('null');
 const OUTCOME_JSON: Record<TcpOutcome, Uint8Array> = {
   established: ascii('"established"'), attempted: ascii('"attempted"'), rejected: ascii('"rejected"'), partial: ascii('"partial"'),
 };
-const DIRECTION_JSON = DIRECTION_EVIDENCE.map((d) => ascii(`,"direction":"${d}"`));
-const J_DIRECTION_CATALOG = ascii(',"direction":"catalog-port"');
-export const J_CLIENT_FLAGS = ascii(',"clientFlags":');
-export const J_SERVER_FLAGS = ascii(',"serverFlags":');
+const DIRECTION_JSON = DIRECTION_EVIDENCE.map((d) => ascii(`${text(jsonKey('direction'))}"${d}"`));
+const J_DIRECTION_CATALOG = ascii(`${text(jsonKey('direction'))}"catalog-port"`);
+const J_CLIENT_FLAGS = jsonKey('clientFlags');
+const J_SERVER_FLAGS = jsonKey('serverFlags');
 const FLAGS_JSON = FLAG_TEXT.map((t) => ascii(JSON.stringify(t)));
-export const J_ICMP_TYPE = ascii(',"icmpType":');
-export const J_ICMP_CODE = ascii(',"icmpCode":');
-export const J_VLAN = ascii(',"vlan":');
-export const J_ASYMMETRIC = ascii(',"vlanAsymmetric":true');
+const J_ICMP_TYPE = jsonKey('icmpType');
+const J_ICMP_CODE = jsonKey('icmpCode');
+const J_VLAN = jsonKey('vlan');
+const J_ASYMMETRIC = ascii(`${text(jsonKey('vlanAsymmetric'))}true`);
 const tunnelText = new Map<number, Uint8Array>();
 function tunnelJson(t: number): Uint8Array {
-  let text = tunnelText.get(t);
-  if (text === undefined) tunnelText.set(t, (text = ascii(`,"tunnel":${JSON.stringify(tunnelNames(t))}`)));
-  return text;
+  let json = tunnelText.get(t);
+  if (json === undefined) tunnelText.set(t, (json = ascii(`${text(jsonKey('tunnel'))}${JSON.stringify(tunnelNames(t))}`)));
+  return json;
 }
 
 /** ISO 8601 text of a time as JSON bytes; the part down to the second is made once per second (the last two kept: a flow's start and end alternate). */
