@@ -1,10 +1,12 @@
 import { FlowColumns, OUTCOMES, portOrNull, PROTO_NAMES } from '../flow/columns.js';
-import type { TcpOutcome } from '../flow/table.js';
+import type { TcpOutcome } from '../flow/record.js';
+import { LINE_ROOM } from '../flow/json.js';
+import { lineChunks as encodeLines, type LineCursor } from '../flow/line-chunks.js';
+import { judgementText } from './judged-fields.js';
 import type { Judgement, JudgedFlow, Verdict } from './types.js';
 
 export type Waived = NonNullable<JudgedFlow['waived']>;
 
-const SLACK = 64 * 1024;
 const NO_WAIVERS = new Map<number, Waived>();
 
 /**
@@ -68,6 +70,11 @@ export class JudgedFlows implements Iterable<JudgedFlow> {
   waive(i: number, w: Waived): void {
     if (this.waivedBy === NO_WAIVERS) this.waivedBy = new Map();
     this.waivedBy.set(i, w);
+  }
+
+  /** Flow i's waiver, if one applies. */
+  waiver(i: number): Waived | undefined {
+    return this.waivedBy.get(i);
   }
 
   get waivedCount(): number {
@@ -190,61 +197,54 @@ export class JudgedFlows implements Iterable<JudgedFlow> {
    * writes lines itself (the flow table), each judgement's text made once and copied; otherwise from
    * the judged records (`lineChunks`, the records' writer).
    */
-  *jsonChunks(lineChunks: (flows: Iterable<JudgedFlow>) => Iterable<Buffer>, chunkBytes = 1 << 20): Generator<Buffer> {
+  jsonChunks(lineChunks: (flows: Iterable<JudgedFlow>) => Iterable<Buffer>, chunkBytes = 1 << 20): Iterable<Buffer> {
     const line = this.columns.line;
-    if (line === undefined) {
-      yield* lineChunks(this);
-      return;
-    }
-    const tails: Array<Uint8Array | undefined> = new Array(this.judgements.length);
-    let buf = Buffer.allocUnsafe(chunkBytes + SLACK);
-    let p = 0;
-    for (let i = 0; i < this.columns.n; i++) {
-      const ji = this.of[i]!;
-      const j = this.judgements[ji]!;
-      let tail = tails[ji];
-      if (tail === undefined) tails[ji] = tail = tailOf(j);
-      const w = this.waivedBy.get(i);
-      const wText = w === undefined ? null : Buffer.from(`,"waived":${JSON.stringify(w)}`);
-      // A flow's own fields take under 1 KB (see FlowTable.jsonLine); its verdict's text is its own size.
-      const need = 1024 + tail.length + (wText?.length ?? 0) + 2;
-      if (p + need > buf.length) {
-        yield buf.subarray(0, p);
-        buf = Buffer.allocUnsafe(Math.max(chunkBytes, need) + SLACK);
-        p = 0;
-      }
-      if (i > 0) buf[p++] = 0x2c;
-      p = line(buf, p, i, j.swapped);
-      buf.set(tail, p);
-      p += tail.length;
-      if (wText !== null) {
-        buf.set(wText, p);
-        p += wText.length;
-      }
-      buf[p++] = 0x7d;
-      if (p >= chunkBytes) {
-        yield buf.subarray(0, p);
-        buf = Buffer.allocUnsafe(chunkBytes + SLACK);
-        p = 0;
-      }
-    }
-    yield buf.subarray(0, p);
+    if (line === undefined) return lineChunks(this);
+    return encodeLines(new JudgedLines(this, line), chunkBytes);
   }
 }
 
-/** A judgement's fields as JSON text (after the flow's own), as JSON.stringify writes them in a judged record. */
-function tailOf(j: Judgement): Uint8Array {
-  const json = JSON.stringify({
-    clientRoles: j.clientRoles,
-    serverRoles: j.serverRoles,
-    clientRolesFrom: j.clientRolesFrom,
-    serverRolesFrom: j.serverRolesFrom,
-    verdict: j.verdict,
-    rule: j.rule,
-    matches: j.matches,
-    cite: j.cite,
-    grant: j.grant,
-    detail: j.detail,
-  });
-  return Buffer.from(`,${json.slice(1, -1)}`);
+/**
+ * The judged lists' cursor over the byte encoder: a flow's line as its source writes it (sides
+ * exchanged where the judgement says so), then its judgement's text (made once per judgement), its
+ * waiver, the closing brace.
+ */
+class JudgedLines implements LineCursor {
+  readonly lines: number;
+  private readonly texts: Array<Uint8Array | undefined>;
+  private tail: Uint8Array = EMPTY;
+  private waived: Uint8Array | null = null;
+
+  constructor(
+    private readonly flows: JudgedFlows,
+    private readonly line: NonNullable<FlowColumns['line']>,
+  ) {
+    this.lines = flows.length;
+    this.texts = new Array(flows.judgements.length);
+  }
+
+  room(i: number): number {
+    const ji = this.flows.of[i]!;
+    let tail = this.texts[ji];
+    if (tail === undefined) this.texts[ji] = tail = judgementText(this.flows.judgements[ji]!);
+    this.tail = tail;
+    const w = this.flows.waiver(i);
+    this.waived = w === undefined ? null : Buffer.from(`,"waived":${JSON.stringify(w)}`);
+    // A flow's own fields take under LINE_ROOM bytes; its judgement's text is its own size.
+    return LINE_ROOM + tail.length + (this.waived?.length ?? 0) + 1;
+  }
+
+  write(b: Buffer, p: number, i: number): number {
+    p = this.line(b, p, i, this.flows.judgement(i).swapped);
+    b.set(this.tail, p);
+    p += this.tail.length;
+    if (this.waived !== null) {
+      b.set(this.waived, p);
+      p += this.waived.length;
+    }
+    b[p++] = 0x7d; // }
+    return p;
+  }
 }
+
+const EMPTY = new Uint8Array(0);

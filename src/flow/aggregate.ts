@@ -1,5 +1,5 @@
 import { compareTime } from '../core/time.js';
-import type { FlowRecord, TcpOutcome } from './table.js';
+import type { FlowRecord, TcpOutcome } from './record.js';
 
 /** A flow record that stands for one or more flows of the same conversation that are over. */
 export interface FoldedFlow extends FlowRecord {

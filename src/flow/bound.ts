@@ -1,6 +1,8 @@
 import { compareTime } from '../core/time.js';
 import { FlowFolds, FoldedFlow, isScanAttempt, ScannerSummary, ScanFolds, ScanRecord } from './aggregate.js';
-import type { FlowRecord, FlowTable, RetireLimits } from './table.js';
+import type { FlowRecord } from './record.js';
+import type { RetireLimits } from './retire.js';
+import type { FlowTable } from './table.js';
 
 /** The idle timeouts `live` retires flows by (its --idle-timeout and --tcp-idle-timeout defaults). */
 export const DEFAULT_RETIRE: Omit<RetireLimits, 'maxFlows'> = { idle: 120, tcpIdle: 7200, finishedIdle: 30 };

@@ -1,9 +1,4 @@
-import type { FlowRecord, TcpOutcome } from './table.js';
-
-/** What decides which side of a flow is the client, as the flow table records it. */
-export const DIRECTION_EVIDENCE = ['first-packet', 'port-rank', 'epb-flags', 'icmp-type', 'syn-ack', 'syn'] as const;
-/** 'catalog-port' is set by the audit when only the catalog's documented port shows who listens. */
-export type DirectionEvidence = (typeof DIRECTION_EVIDENCE)[number] | 'catalog-port';
+import { DIRECTION_EVIDENCE, type DirectionEvidence, type FlowRecord, type TcpOutcome } from './record.js';
 
 /** TCP outcomes by index in `FlowColumns.outcome`; 0 is none (not TCP). */
 export const OUTCOMES: ReadonlyArray<TcpOutcome | null> = [null, 'established', 'attempted', 'rejected', 'partial'];

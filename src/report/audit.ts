@@ -2,9 +2,10 @@ import { format as csvFormat } from 'fast-csv';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
-import type { RequirementFinding } from '../audit/types.js';
+import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
 import type { Cite } from '../catalog/types.js';
 import { boundText } from '../flow/bound.js';
+import { FLOW_CSV_FIELDS } from '../flow/fields.js';
 import { csvText, terminalSafe } from './escape.js';
 import { FOLDED_CSV_COLUMNS, foldedCells, humanBytes, publicFlow, writeJsonWithFlows } from './flows.js';
 import { judgedLineChunks } from './json-lines.js';
@@ -186,7 +187,22 @@ export function* auditTextPieces(r: AuditReport): Generator<string> {
   }
 }
 
+/** The judged flows CSV's own cells; the flow's fields take theirs from flow/fields.ts. */
+const JUDGED_CSV: Record<string, (f: JudgedFlow) => string | number> = {
+  verdict: (f) => f.verdict,
+  rule: (f) => f.rule ?? '',
+  clientRoles: (f) => f.clientRoles.join(' '),
+  serverRoles: (f) => f.serverRoles.join(' '),
+  clientRolesFrom: (f) => f.clientRolesFrom,
+  serverRolesFrom: (f) => f.serverRolesFrom,
+  grant: (f) => (f.grant ? csvText(`${f.grant.reason} ${f.grant.detail}`) : ''),
+  waived: (f) => csvText(f.waived?.reason ?? ''),
+  detail: (f) => csvText(f.detail),
+  cite: (f) => csvText(f.cite?.text ?? ''),
+};
+const FLOW_CSV = new Map<string, (f: JudgedFlow) => string | number>(FLOW_CSV_FIELDS.map((c) => [c.name, c.csv!]));
 const FLOW_COLUMNS = ['verdict', 'rule', 'proto', 'client', 'clientPort', 'server', 'serverPort', 'clientRoles', 'serverRoles', 'clientRolesFrom', 'serverRolesFrom', 'packets', 'bytes', 'outcome', 'start', 'end', 'grant', 'waived', 'detail', 'cite'];
+const FLOW_CELLS = FLOW_COLUMNS.map((c) => JUDGED_CSV[c] ?? FLOW_CSV.get(c)!);
 const REQ_COLUMNS = ['rule', 'status', 'from', 'to', 'proto', 'ports', 'rolesFrom', 'detail', 'waived', 'cite', 'negotiation'];
 
 /** Rows through fast-csv, one at a time with backpressure: a row is made when it is written. */
@@ -212,29 +228,11 @@ export function writeAuditFlowsCsv(r: AuditReport, out: Writable): Promise<void>
   const folded = r.capture.flowTable !== undefined;
   return csvRows(
     folded ? [...FLOW_COLUMNS, ...FOLDED_CSV_COLUMNS] : FLOW_COLUMNS,
-    mapIter(r.flows, (f) => ({
-      verdict: f.verdict,
-      rule: f.rule ?? '',
-      proto: f.proto,
-      client: f.client,
-      clientPort: f.clientPort ?? '',
-      server: f.server,
-      serverPort: f.serverPort ?? '',
-      clientRoles: f.clientRoles.join(' '),
-      serverRoles: f.serverRoles.join(' '),
-      clientRolesFrom: f.clientRolesFrom,
-      serverRolesFrom: f.serverRolesFrom,
-      packets: f.packets,
-      bytes: f.bytes,
-      outcome: f.outcome ?? '',
-      start: f.start ?? '',
-      end: f.end ?? '',
-      grant: f.grant ? csvText(`${f.grant.reason} ${f.grant.detail}`) : '',
-      waived: csvText(f.waived?.reason ?? ''),
-      detail: csvText(f.detail),
-      cite: csvText(f.cite?.text ?? ''),
-      ...(folded ? foldedCells(f) : {}),
-    })),
+    mapIter(r.flows, (f) => {
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < FLOW_COLUMNS.length; i++) row[FLOW_COLUMNS[i]!] = FLOW_CELLS[i]!(f);
+      return folded ? { ...row, ...foldedCells(f) } : row;
+    }),
     out,
   );
 }

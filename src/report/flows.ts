@@ -1,6 +1,7 @@
 import { format as csvFormat } from 'fast-csv';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { FLOW_CSV_COLUMNS, FLOW_CSV_FIELDS } from '../flow/fields.js';
 import { MAX_PENDING_DATAGRAMS } from '../flow/fragments.js';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
 import { boundText } from '../flow/bound.js';
@@ -8,11 +9,7 @@ import { terminalSafe } from './escape.js';
 import { endpoint } from './text.js';
 import { endLines, writePieces } from './write.js';
 
-export const FLOW_CSV_COLUMNS = [
-  'proto', 'client', 'clientPort', 'server', 'serverPort', 'packets', 'bytes', 'clientPackets', 'clientBytes',
-  'serverPackets', 'serverBytes', 'start', 'end', 'duration', 'outcome', 'direction', 'clientFlags', 'serverFlags',
-  'icmpType', 'icmpCode', 'vlan', 'tunnel',
-] as const;
+export { FLOW_CSV_COLUMNS };
 
 /** The public shape of a flow in JSON: the internal sort keys are left out. */
 export function publicFlow(f: FlowRecord): Omit<FlowRecord, 'startSec' | 'startNs' | 'protoNumber'> {
@@ -96,21 +93,9 @@ export async function writeFlowsCsv(batches: Iterable<FlowRecord[]>, out: Writab
   stream.pipe(out, { end: false });
   for (const batch of batches) {
     for (const f of batch) {
-      const ok = stream.write({
-        ...f,
-        clientPort: f.clientPort ?? '',
-        serverPort: f.serverPort ?? '',
-        start: f.start ?? '',
-        end: f.end ?? '',
-        outcome: f.outcome ?? '',
-        clientFlags: f.clientFlags ?? '',
-        serverFlags: f.serverFlags ?? '',
-        icmpType: f.icmpType ?? '',
-        icmpCode: f.icmpCode ?? '',
-        vlan: f.vlan ?? '',
-        tunnel: f.tunnel?.join('+') ?? '',
-        ...(folded ? foldedCells(f) : {}),
-      });
+      const row: Record<string, string | number> = {};
+      for (const field of FLOW_CSV_FIELDS) row[field.name] = field.csv!(f);
+      const ok = stream.write(folded ? { ...row, ...foldedCells(f) } : row);
       // Waiting for drain also ends when the output fails, so `ended` never rejects unawaited.
       if (!ok) await Promise.race([once(stream, 'drain'), ended]);
     }
@@ -146,23 +131,23 @@ function duration(sec: number): string {
   return `${(sec / 3600).toFixed(1)}h`;
 }
 
-const FLOWS_TEXT_HEAD = ['PROTO', 'CLIENT', 'SERVER', 'PKTS', 'BYTES', 'CLIENT→', '←SERVER', 'START', 'DURATION', 'OUTCOME', 'DIRECTION BY'];
-const FLOWS_TEXT_NUMERIC = new Set([3, 4]);
+/** The text table's columns, in the order of the fields (flow/fields.ts) they show; numeric ones align right. */
+const FLOWS_TEXT_COLUMNS: ReadonlyArray<{ head: string; numeric?: boolean; cell: (f: FlowRecord) => string }> = [
+  { head: 'PROTO', cell: (f) => f.proto + (f.icmpType !== undefined ? ` ${f.icmpType}/${f.icmpCode}` : '') },
+  { head: 'CLIENT', cell: (f) => endpoint(f.client, f.clientPort) },
+  { head: 'SERVER', cell: (f) => endpoint(f.server, f.serverPort) },
+  { head: 'PKTS', numeric: true, cell: (f) => String(f.packets) },
+  { head: 'BYTES', numeric: true, cell: (f) => humanBytes(f.bytes) },
+  { head: 'CLIENT→', cell: (f) => `${f.clientPackets}/${humanBytes(f.clientBytes)}` },
+  { head: '←SERVER', cell: (f) => `${f.serverPackets}/${humanBytes(f.serverBytes)}` },
+  { head: 'START', cell: (f) => f.start ?? '-' },
+  { head: 'DURATION', cell: (f) => duration(f.duration) },
+  { head: 'OUTCOME', cell: (f) => f.outcome ?? '-' },
+  { head: 'DIRECTION BY', cell: (f) => f.direction + (f.vlan !== undefined ? `  vlan ${f.vlan}` : '') + (f.tunnel ? `  via ${f.tunnel.join('+')}` : '') + foldedNote(f) },
+];
 
 function flowTextCells(f: FlowRecord): string[] {
-  return [
-    f.proto + (f.icmpType !== undefined ? ` ${f.icmpType}/${f.icmpCode}` : ''),
-    endpoint(f.client, f.clientPort),
-    endpoint(f.server, f.serverPort),
-    String(f.packets),
-    humanBytes(f.bytes),
-    `${f.clientPackets}/${humanBytes(f.clientBytes)}`,
-    `${f.serverPackets}/${humanBytes(f.serverBytes)}`,
-    f.start ?? '-',
-    duration(f.duration),
-    f.outcome ?? '-',
-    f.direction + (f.vlan !== undefined ? `  vlan ${f.vlan}` : '') + (f.tunnel ? `  via ${f.tunnel.join('+')}` : '') + foldedNote(f),
-  ];
+  return FLOWS_TEXT_COLUMNS.map((c) => c.cell(f));
 }
 
 /** What a record folded past --max-flows stands for ('' for a flow of its own). */
@@ -193,7 +178,7 @@ export function* flowsTextPieces(capture: CaptureSummary, count: number, batches
   if (capture.first !== null) yield `time ${capture.first} … ${capture.last}\n`;
   if (capture.flowTable) yield* endLines(boundText(capture.flowTable));
   yield '\n';
-  const head = FLOWS_TEXT_HEAD;
+  const head = FLOWS_TEXT_COLUMNS.map((c) => c.head);
   const widths = head.map((h) => h.length);
   for (const batch of batches()) {
     for (const f of batch) {
@@ -202,7 +187,7 @@ export function* flowsTextPieces(capture: CaptureSummary, count: number, batches
     }
   }
   const fmt = (r: string[]) =>
-    r.map((c, i) => (i === r.length - 1 ? c : FLOWS_TEXT_NUMERIC.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+    r.map((c, i) => (i === r.length - 1 ? c : FLOWS_TEXT_COLUMNS[i]!.numeric ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   yield `${fmt(head)}\n`;
   for (const batch of batches()) for (const f of batch) yield `${fmt(flowTextCells(f))}\n`;
   if (count === 0) lines.push('(no IP flows)');

@@ -117,6 +117,21 @@ function rolesCell(roles: string[], from: JudgedFlow['clientRolesFrom']): string
   return `${escapeHtml(roles.join(' '))}${from === 'inferred' ? ' <span class="inferred">(inferred)</span>' : ''}`;
 }
 
+/** The flows table's columns: a judged flow's fields (flow/fields.ts, audit/judged-fields.ts) as markup, escaped; numeric ones sort as numbers. */
+const FLOW_HTML_COLUMNS: ReadonlyArray<{ head: string; numeric?: boolean; cell: (f: JudgedFlow) => string }> = [
+  { head: 'verdict', cell: (f) => `<span class="badge ${escapeHtml(f.waived ? 'waived' : f.verdict)}">${escapeHtml(f.verdict)}</span>` },
+  { head: 'proto', cell: (f) => escapeHtml(f.proto) },
+  { head: 'client', cell: (f) => escapeHtml(endpoint(f.client, f.clientPort)) },
+  { head: 'client roles', cell: (f) => rolesCell(f.clientRoles, f.clientRolesFrom) },
+  { head: 'server', cell: (f) => escapeHtml(endpoint(f.server, f.serverPort)) },
+  { head: 'server roles', cell: (f) => rolesCell(f.serverRoles, f.serverRolesFrom) },
+  { head: 'packets', numeric: true, cell: (f) => String(f.packets) },
+  { head: 'bytes', numeric: true, cell: (f) => String(f.bytes) },
+  { head: 'outcome', cell: (f) => escapeHtml(f.outcome ?? '') },
+  { head: 'rule', cell: (f) => escapeHtml(f.rule ?? '') },
+  { head: 'detail', cell: (f) => `${escapeHtml(f.detail)}${f.grant ? `<div class="cite">granted by ${escapeHtml(f.grant.reason)}: ${escapeHtml(f.grant.detail)}</div>` : ''}` },
+];
+
 function rolesMeta(r: AuditReport): string {
   if (r.roles.file) return `from ${r.roles.file}`;
   return r.roles.inference ? 'inferred from traffic (no role map)' : 'none: no role map and no inference (--no-infer)';
@@ -149,19 +164,7 @@ export function* auditHtmlPieces(r: AuditReport): Generator<string> {
       escapeHtml(`${x.proto}/${x.ports.join(',')}`),
       `${escapeHtml(x.detail)}${x.evidence.length ? `<div class="cite">${escapeHtml(x.evidence.slice(0, 3).join('; '))}${x.evidence.length > 3 ? ` (+${x.evidence.length - 3})` : ''}</div>` : ''}${x.cite ? citeHtml(x.cite) : ''}`,
     ]);
-  const flowRows = mapIter(r.flows, (f) => [
-    `<span class="badge ${escapeHtml(f.waived ? 'waived' : f.verdict)}">${escapeHtml(f.verdict)}</span>`,
-    escapeHtml(f.proto),
-    escapeHtml(endpoint(f.client, f.clientPort)),
-    rolesCell(f.clientRoles, f.clientRolesFrom),
-    escapeHtml(endpoint(f.server, f.serverPort)),
-    rolesCell(f.serverRoles, f.serverRolesFrom),
-    String(f.packets),
-    String(f.bytes),
-    escapeHtml(f.outcome ?? ''),
-    escapeHtml(f.rule ?? ''),
-    `${escapeHtml(f.detail)}${f.grant ? `<div class="cite">granted by ${escapeHtml(f.grant.reason)}: ${escapeHtml(f.grant.detail)}</div>` : ''}`,
-  ]);
+  const flowRows = mapIter(r.flows, (f) => FLOW_HTML_COLUMNS.map((c) => c.cell(f)));
   yield `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
@@ -195,7 +198,7 @@ ${matrix(r.flows)}
 `;
   yield* table('requirements', [['status', false], ['rule', false], ['from', false], ['to', false], ['ports', false], ['detail and vendor words', false]], reqRows);
   yield '\n<h2>Flows</h2>\n';
-  yield* table('flows', [['verdict', false], ['proto', false], ['client', false], ['client roles', false], ['server', false], ['server roles', false], ['packets', true], ['bytes', true], ['outcome', false], ['rule', false], ['detail', false]], flowRows);
+  yield* table('flows', FLOW_HTML_COLUMNS.map((c) => [c.head, c.numeric ?? false]), flowRows);
   yield `
 <script>${SORT_SCRIPT}</script>
 </body></html>

@@ -1,9 +1,8 @@
+import { JUDGED_FIELDS, judgementText } from '../audit/judged-fields.js';
 import type { JudgedFlow } from '../audit/types.js';
 import { ascii, key, num, str } from '../core/json-bytes.js';
-import {
-  J_ASYMMETRIC, J_BYTES, J_CLIENT_BYTES, J_CLIENT_FLAGS, J_CLIENT_PACKETS, J_CLIENT_PORT, J_DURATION, J_END, J_ICMP_CODE, J_ICMP_TYPE, J_NULL,
-  J_OUTCOME, J_PACKETS, J_SERVER, J_SERVER_BYTES, J_SERVER_FLAGS, J_SERVER_PACKETS, J_SERVER_PORT, J_START, J_VLAN, type FlowRecord,
-} from '../flow/table.js';
+import { JSON_FIELDS, jsonKey } from '../flow/fields.js';
+import type { FlowRecord } from '../flow/record.js';
 
 const SLACK = 64 * 1024;
 
@@ -48,6 +47,8 @@ export class FlowLineEncoder {
   private readonly tails = new Map<string, Tail[]>();
   private lastTail: Tail | null = null;
   private replaced = 0;
+  /** Per field, the JSON text of a 'json' field of the flow being written. */
+  private readonly texts: string[] = [];
 
   /** Chunks of about `chunkBytes`: big enough that writing them costs little, small enough to stream. */
   constructor(chunkBytes = 1 << 20) {
@@ -101,74 +102,30 @@ export class FlowLineEncoder {
     this.buf[this.pos++] = 0x7d;
   }
 
-  /** The record's fields, without the closing brace. */
+  /** The record's fields (flow/fields.ts JSON_FIELDS), without the closing brace. */
   private open(f: FlowRecord): void {
     // Room for the worst case, so the writers below need no checks: keys and numbers take under
-    // 700 bytes, a string at most 6 bytes a character (escaped), a tunnel list its JSON.
-    const tunnel = f.tunnel === undefined ? '' : JSON.stringify(f.tunnel);
-    this.room(1024 + 6 * (f.proto.length + f.client.length + f.server.length + (f.start?.length ?? 4) + (f.end?.length ?? 4) +
-      (f.outcome?.length ?? 4) + f.direction.length + (f.clientFlags?.length ?? 0) + (f.serverFlags?.length ?? 0)) + 3 * tunnel.length);
+    // 700 bytes, a string at most 6 bytes a character (escaped), other values their JSON.
+    const texts = this.texts;
+    let need = 1024;
+    for (let i = 0; i < FIELDS.length; i++) {
+      const v = f[FIELDS[i]!.name];
+      const kind = KINDS[i];
+      if (kind === 'string' && typeof v === 'string') need += 6 * v.length;
+      else if (kind === 'json' && v !== undefined) need += 3 * (texts[i] = JSON.stringify(v)).length;
+    }
+    this.room(need);
     const b = this.buf;
     let p = this.pos;
     if (this.lines++ > 0) b[p++] = 0x2c; // ,
-    p = key(b, p, K_PROTO);
-    p = str(b, p, f.proto);
-    p = key(b, p, K_IP_VERSION);
-    p = num(b, p, f.ipVersion);
-    p = key(b, p, K_CLIENT);
-    p = str(b, p, f.client);
-    p = key(b, p, J_CLIENT_PORT);
-    p = f.clientPort === null ? key(b, p, J_NULL) : num(b, p, f.clientPort);
-    p = key(b, p, J_SERVER);
-    p = str(b, p, f.server);
-    p = key(b, p, J_SERVER_PORT);
-    p = f.serverPort === null ? key(b, p, J_NULL) : num(b, p, f.serverPort);
-    p = key(b, p, J_PACKETS);
-    p = num(b, p, f.packets);
-    p = key(b, p, J_BYTES);
-    p = num(b, p, f.bytes);
-    p = key(b, p, J_CLIENT_PACKETS);
-    p = num(b, p, f.clientPackets);
-    p = key(b, p, J_CLIENT_BYTES);
-    p = num(b, p, f.clientBytes);
-    p = key(b, p, J_SERVER_PACKETS);
-    p = num(b, p, f.serverPackets);
-    p = key(b, p, J_SERVER_BYTES);
-    p = num(b, p, f.serverBytes);
-    p = key(b, p, J_START);
-    p = f.start === null ? key(b, p, J_NULL) : str(b, p, f.start);
-    p = key(b, p, J_END);
-    p = f.end === null ? key(b, p, J_NULL) : str(b, p, f.end);
-    p = key(b, p, J_DURATION);
-    p = num(b, p, f.duration);
-    p = key(b, p, J_OUTCOME);
-    p = f.outcome === null ? key(b, p, J_NULL) : str(b, p, f.outcome);
-    p = key(b, p, K_DIRECTION);
-    p = str(b, p, f.direction);
-    if (f.clientFlags !== undefined) {
-      p = key(b, p, J_CLIENT_FLAGS);
-      p = str(b, p, f.clientFlags);
-    }
-    if (f.serverFlags !== undefined) {
-      p = key(b, p, J_SERVER_FLAGS);
-      p = str(b, p, f.serverFlags);
-    }
-    if (f.icmpType !== undefined) {
-      p = key(b, p, J_ICMP_TYPE);
-      p = num(b, p, f.icmpType);
-    }
-    if (f.icmpCode !== undefined) {
-      p = key(b, p, J_ICMP_CODE);
-      p = num(b, p, f.icmpCode);
-    }
-    if (f.vlan !== undefined) {
-      p = key(b, p, J_VLAN);
-      p = num(b, p, f.vlan);
-    }
-    if (f.vlanAsymmetric !== undefined) p = key(b, p, f.vlanAsymmetric ? J_ASYMMETRIC : K_ASYM_FALSE);
-    if (f.tunnel !== undefined) {
-      p = key(b, p, K_TUNNEL);
-      p += b.write(tunnel, p);
+    for (let i = 0; i < FIELDS.length; i++) {
+      const v = f[FIELDS[i]!.name];
+      if (v === undefined) continue;
+      p = key(b, p, KEYS[i]!);
+      if (v === null) p = key(b, p, J_NULL);
+      else if (KINDS[i] === 'number') p = num(b, p, v as number);
+      else if (KINDS[i] === 'string') p = str(b, p, v as string);
+      else p += b.write(texts[i]!, p);
     }
     this.pos = p;
   }
@@ -185,23 +142,7 @@ export class FlowLineEncoder {
         return t.text;
       }
     }
-    const json = JSON.stringify({
-      clientRoles: f.clientRoles,
-      serverRoles: f.serverRoles,
-      clientRolesFrom: f.clientRolesFrom,
-      serverRolesFrom: f.serverRolesFrom,
-      verdict: f.verdict,
-      rule: f.rule,
-      matches: f.matches,
-      cite: f.cite,
-      grant: f.grant,
-      detail: f.detail,
-    });
-    const t: Tail = {
-      clientRoles: f.clientRoles, serverRoles: f.serverRoles, clientRolesFrom: f.clientRolesFrom, serverRolesFrom: f.serverRolesFrom,
-      verdict: f.verdict, rule: f.rule, matches: f.matches, cite: f.cite, grant: f.grant, detail: f.detail,
-      text: Buffer.from(`,${json.slice(1, -1)}`),
-    };
+    const t: Tail = { parts: JUDGED_FIELDS.map((k) => f[k]), text: judgementText(f) };
     // Parts made per flow (not shared) would grow the list without end: keep the last few only.
     if (list.length < 8) list.push(t);
     else list[this.replaced++ % 8] = t;
@@ -217,31 +158,19 @@ export class FlowLineEncoder {
   }
 }
 
-const K_PROTO = ascii('\n    {"proto":');
-const K_IP_VERSION = ascii(',"ipVersion":');
-const K_CLIENT = ascii(',"client":');
-const K_DIRECTION = ascii(',"direction":');
-const K_ASYM_FALSE = ascii(',"vlanAsymmetric":false');
-const K_TUNNEL = ascii(',"tunnel":');
+const FIELDS = JSON_FIELDS;
+const KINDS = FIELDS.map((f) => f.json);
+const KEYS = FIELDS.map((f) => jsonKey(f.name));
+const J_NULL = ascii('null');
 
 interface Tail {
-  clientRoles: string[];
-  serverRoles: string[];
-  clientRolesFrom: string;
-  serverRolesFrom: string;
-  verdict: string;
-  rule: string | null;
-  matches: string[];
-  cite: unknown;
-  grant: unknown;
-  detail: string;
+  /** The judged fields' values it was made from, in JUDGED_FIELDS order. */
+  parts: unknown[];
   text: Buffer;
 }
 
+/** Whether a tail was made from this flow's judged fields (the same objects, not equal ones). */
 function sameTail(t: Tail, f: JudgedFlow): boolean {
-  return (
-    t.detail === f.detail && t.cite === f.cite && t.clientRoles === f.clientRoles && t.serverRoles === f.serverRoles &&
-    t.matches === f.matches && t.rule === f.rule && t.verdict === f.verdict && t.grant === f.grant &&
-    t.clientRolesFrom === f.clientRolesFrom && t.serverRolesFrom === f.serverRolesFrom
-  );
+  for (let i = 0; i < JUDGED_FIELDS.length; i++) if (t.parts[i] !== f[JUDGED_FIELDS[i]!]) return false;
+  return true;
 }

@@ -1,0 +1,125 @@
+/**
+ * The words of a flow in the flow table's typed arrays, by name: each flow has KEY words (also inline
+ * in its hash slot), HOT doubles (the counters every packet updates, side by side in one or two cache
+ * lines) and META words, plus one ICMP and one VLAN word. "A" and "B" are the two sides of the
+ * normalised key: A is the lower (address, port). `const enum`s, so the compiled code reads plain
+ * offsets.
+ */
+
+/** Key words: protocol, IP version and whether it has ports (KeyWord0), the A and B addresses (4 words each), ports, VLAN. */
+export const enum Key {
+  Meta = 0,
+  A = 1,
+  B = 5,
+  /** A's port in the high half, B's in the low half. */
+  Ports = 9,
+  /** The outermost VLAN id + 1 with --vlan-key, otherwise 0. */
+  Vlan = 10,
+  /** Words a flow. */
+  W = 11,
+}
+
+/** Doubles a flow: packets and bytes from A and from B, first and last second, first and last nanosecond. */
+export const enum Hot {
+  PacketsA = 0,
+  PacketsB = 1,
+  BytesA = 2,
+  BytesB = 3,
+  FirstSec = 4,
+  LastSec = 5,
+  FirstNs = 6,
+  LastNs = 7,
+  W = 8,
+}
+
+/** Words a flow: TCP flags seen from A and from B, state bits, tunnels, has-time, timestamp digits, client side, evidence. */
+export const enum Meta {
+  FlagsA = 0,
+  FlagsB = 1,
+  /** State bits (State). */
+  State = 2,
+  /** Tunnel bits (record.ts TUNNEL_NAMES). */
+  Tunnels = 3,
+  /** 1 once a packet with a timestamp was counted. */
+  HasTime = 4,
+  /** Fractional digits of the timestamps (the most any packet had). */
+  Digits = 5,
+  /** 1: side A is the client. */
+  ClientIsA = 6,
+  /** Index in DIRECTION_EVIDENCE of what decided ClientIsA (Evidence). */
+  Evidence = 7,
+  W = 8,
+}
+
+/** Bits of the Meta.State word. */
+export const enum State {
+  SynA = 1,
+  SynB = 2,
+  SynAckA = 4,
+  SynAckB = 8,
+  RstA = 16,
+  RstB = 32,
+  FinA = 64,
+  FinB = 128,
+  /** A SYN-ACK was seen before any SYN; its receiver becomes the client once another packet follows. */
+  PendingSynAck = 256,
+  /** With PendingSynAck: the SYN-ACK went to A. */
+  PendingToA = 512,
+  /** The flow's first packet was a pure SYN: when shards are merged, it cannot continue an earlier flow. */
+  OpenedBySyn = 1024,
+  /** Packets from A (B) were seen with and without a VLAN tag: for the capture-quality statement. */
+  TaggedA = 2048,
+  UntaggedA = 4096,
+  TaggedB = 8192,
+  UntaggedB = 16384,
+}
+
+/** What decided who the client is, weakest first: indices in DIRECTION_EVIDENCE. */
+export const enum Evidence {
+  FirstPacket = 0,
+  PortRank = 1,
+  EpbFlags = 2,
+  IcmpType = 3,
+  SynAck = 4,
+  Syn = 5,
+}
+
+/** The protocol number in key word 0. */
+export function protoOf(k0: number): number {
+  return k0 & 0xff;
+}
+
+/** Whether key word 0 is an IPv4 flow's. */
+export function isV4(k0: number): boolean {
+  return ((k0 >> 8) & 0xf) === 4;
+}
+
+/** Whether key word 0 is a flow with ports (TCP, UDP, SCTP …). */
+export function hasPorts(k0: number): boolean {
+  return ((k0 >> 12) & 1) === 1;
+}
+
+/** Key word 0 of a flow. */
+export function keyWord0(proto: number, ipVersion: number, ports: boolean): number {
+  return proto | (ipVersion << 8) | ((ports ? 1 : 0) << 12);
+}
+
+/** Tagged one way and untagged the other: the mirror sees the two directions on different ports. */
+export function vlanAsymmetric(st: number): boolean {
+  return ((st & State.TaggedA) !== 0 && (st & State.TaggedB) === 0 && (st & State.UntaggedB) !== 0) ||
+    ((st & State.TaggedB) !== 0 && (st & State.TaggedA) === 0 && (st & State.UntaggedA) !== 0);
+}
+
+/**
+ * A flow table's words: `size` flows, each with Key.W key words, Hot.W counters, Meta.W meta words,
+ * its first ICMP type and code (`type << 8 | code`, -1: none) and its first VLAN id (-1: none). The
+ * table, a shard of it and the files that read them (shard.ts, retire.ts, export.ts, json.ts) share it.
+ */
+export interface FlowWords {
+  size: number;
+  keys: Uint32Array;
+  hot: Float64Array;
+  meta: Uint32Array;
+  icmp: Int32Array;
+  vlan: Int32Array;
+}

@@ -1,0 +1,67 @@
+/**
+ * A flow as reports see it, and the spelling of its values: the leaf every flow, audit and report
+ * module reads the record's shape from (it imports nothing of the flow stage).
+ */
+
+export type TcpOutcome = 'established' | 'attempted' | 'rejected' | 'partial';
+
+/** What decides which side of a flow is the client, as the flow table records it (weakest first). */
+export const DIRECTION_EVIDENCE = ['first-packet', 'port-rank', 'epb-flags', 'icmp-type', 'syn-ack', 'syn'] as const;
+/** 'catalog-port' is set by the audit when only the catalog's documented port shows who listens. */
+export type DirectionEvidence = (typeof DIRECTION_EVIDENCE)[number] | 'catalog-port';
+
+/** Tunnels by bit of the table's tunnel word (bit 0, a VLAN tag, is not a tunnel). */
+export const TUNNEL_NAMES = ['vlan', 'mpls', 'pppoe', 'gre', 'erspan', 'vxlan', 'geneve', 'ip-in-ip', 'teredo'];
+
+/** The tunnel names of a tunnel word. */
+export function tunnelNames(t: number): string[] {
+  return TUNNEL_NAMES.filter((_, i) => t & (1 << i));
+}
+
+const FLAG_LETTERS: Array<[number, string]> = [
+  [0x02, 'S'], [0x10, 'A'], [0x01, 'F'], [0x04, 'R'], [0x08, 'P'], [0x20, 'U'], [0x40, 'E'], [0x80, 'C'],
+];
+function flagLetters(flags: number): string {
+  let s = '';
+  for (const [bit, letter] of FLAG_LETTERS) if (flags & bit) s += letter;
+  return s;
+}
+/** The letters of every TCP flags byte, made once: records share them instead of making two strings a flow. */
+export const FLAG_TEXT = Array.from({ length: 256 }, (_, n) => flagLetters(n));
+
+/** A flow as reports see it: made once per flow at export, never per packet. */
+export interface FlowRecord {
+  proto: string;
+  protoNumber: number;
+  ipVersion: 4 | 6;
+  client: string;
+  clientPort: number | null;
+  server: string;
+  serverPort: number | null;
+  packets: number;
+  bytes: number;
+  clientPackets: number;
+  clientBytes: number;
+  serverPackets: number;
+  serverBytes: number;
+  start: string | null;
+  end: string | null;
+  /** Seconds between the first and the last packet. */
+  duration: number;
+  /** TCP only: how the connection went; null for other protocols. */
+  outcome: TcpOutcome | null;
+  /** What decided which side is the client. */
+  direction: DirectionEvidence;
+  /** TCP flags seen from each side, as letters (S A F R P U E C). */
+  clientFlags?: string;
+  serverFlags?: string;
+  icmpType?: number;
+  icmpCode?: number;
+  vlan?: number;
+  /** Tagged with a VLAN in one direction only. */
+  vlanAsymmetric?: boolean;
+  tunnel?: string[];
+  /** For sorting and later stages: the start time as numbers. */
+  startSec: number;
+  startNs: number;
+}
