@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { run } from './helpers/run.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,14 +9,14 @@ const root = resolve(__dirname, '..');
 const cli = join(root, 'dist/cli/main.js');
 const sample = join(root, 'samples/mirror-port.pcapng');
 
-function flowaudit(args: string[], input?: Buffer) {
-  const r = spawnSync(process.execPath, [cli, ...args], { input, encoding: 'buffer', timeout: 60_000 });
+async function flowaudit(args: string[], input?: Buffer) {
+  const r = await run(process.execPath, [cli, ...args], { input, encoding: 'buffer', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
 describe('flowaudit flows', () => {
-  it('lists the conversations of the bundled sample as JSON', () => {
-    const r = flowaudit(['flows', sample, '--format', 'json']);
+  it('lists the conversations of the bundled sample as JSON', async () => {
+    const r = await flowaudit(['flows', sample, '--format', 'json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
@@ -30,10 +30,10 @@ describe('flowaudit flows', () => {
     expect(erspan.start).toMatch(/\.\d{9}Z$/); // the nanosecond interface keeps nanoseconds
   });
 
-  it('writes CSV, one flow a row, to a file', () => {
+  it('writes CSV, one flow a row, to a file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fa-cli-'));
     const out = join(dir, 'flows.csv');
-    const r = flowaudit(['flows', sample, '--format', 'csv', '--out', out]);
+    const r = await flowaudit(['flows', sample, '--format', 'csv', '--out', out]);
     expect(r.code).toBe(0);
     const lines = readFileSync(out, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('proto,client,clientPort,server,serverPort,packets,bytes,clientPackets,clientBytes,serverPackets,serverBytes,start,end,duration,outcome,direction,clientFlags,serverFlags,icmpType,icmpCode,vlan,tunnel');
@@ -41,23 +41,23 @@ describe('flowaudit flows', () => {
     expect(lines.some((l) => l.startsWith('tcp,10.20.1.23,50345,10.20.0.11,135,2,120,1,60,1,60,') && l.includes(',rejected,syn,S,AR,'))).toBe(true);
   });
 
-  it('prints a readable table by default, with the damage section', () => {
-    const r = flowaudit(['flows', sample]);
+  it('prints a readable table by default, with the damage section', async () => {
+    const r = await flowaudit(['flows', sample]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('58 packets');
     expect(r.stdout).toMatch(/tcp\s+10\.20\.1\.22:50333\s+10\.20\.0\.10:1611\s+3\s+180 B.*attempted/);
     expect(r.stdout).toContain('decode errors: none');
   });
 
-  it('reads gzip from standard input, recognised by its magic', () => {
-    const r = flowaudit(['flows', '-', '--format', 'json'], gzipSync(readFileSync(sample)));
+  it('reads gzip from standard input, recognised by its magic', async () => {
+    const r = await flowaudit(['flows', '-', '--format', 'json'], gzipSync(readFileSync(sample)));
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.capture.files[0]).toMatchObject({ file: '<stdin>', gzip: true, packets: 58 });
     expect(out.flows).toHaveLength(9);
   });
 
-  it('exits 2 with a one-line reason on unusable input or arguments', () => {
+  it('exits 2 with a one-line reason on unusable input or arguments', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fa-cli-'));
     const garbage = join(dir, 'notes.txt');
     writeFileSync(garbage, 'this is not a capture\n');
@@ -70,7 +70,7 @@ describe('flowaudit flows', () => {
       [['flows', sample, '--format', 'yaml'], /format/],
       [['flows'], /missing required argument/],
     ] as const) {
-      const r = flowaudit([...args]);
+      const r = await flowaudit([...args]);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
@@ -85,10 +85,10 @@ describe('progress', () => {
     const big = join(mkdtempSync(join(tmpdir(), 'fa-progress-')), 'big.pcap');
     generate({ out: big, packets: 700_000, flows: 5000, format: 'pcap', vlanShare: 0, ipv6Share: 0, snaplen: 0, active: 100 });
     // `script` gives the command a pseudo-terminal, as a user's shell would.
-    const tty = spawnSync('script', ['-qc', `${process.execPath} ${cli} flows ${big} --workers 1 --format json --out /dev/null`, '/dev/null'], { encoding: 'utf8', timeout: 120_000 });
+    const tty = await run('script', ['-qc', `${process.execPath} ${cli} flows ${big} --workers 1 --format json --out /dev/null`, '/dev/null'], { encoding: 'utf8', timeout: 120_000 });
     expect(tty.status).toBe(0);
     expect(tty.stdout).toMatch(/reading .* 100% \| \d+\/\d+ MB/);
-    const piped = flowaudit(['flows', big, '--workers', '1', '--format', 'json', '--out', '/dev/null']);
+    const piped = await flowaudit(['flows', big, '--workers', '1', '--format', 'json', '--out', '/dev/null']);
     expect(piped.code).toBe(0);
     expect(piped.stderr).toBe('');
   }, 180_000);

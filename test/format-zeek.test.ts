@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { run } from './helpers/run.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +14,8 @@ import { capturesDir, repositoryRoot, skipWithoutCaptures } from './helpers/capt
 
 const cli = join(repositoryRoot, 'dist/cli/main.js');
 
-function flowaudit(args: string[]) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'buffer', timeout: 60_000, maxBuffer: 1 << 28 });
+async function flowaudit(args: string[]) {
+  const r = await run(process.execPath, [cli, ...args], { encoding: 'buffer', timeout: 60_000, maxBuffer: 1 << 28 });
   return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
@@ -160,7 +160,7 @@ const KNOWN = [
 ];
 
 describe.skipIf(skipWithoutCaptures('zeek conn.log comparison'))('flows --format zeek against the conn.log Zeek wrote for the same trace', () => {
-  it('agrees on connections, orientation, packets and mapped conn_states except for the listed disagreements', () => {
+  it('agrees on connections, orientation, packets and mapped conn_states except for the listed disagreements', async () => {
     const base = capturesDir()!;
     const index = JSON.parse(readFileSync(join(base, 'zeek-conn-logs/index.json'), 'utf8')) as Array<{ test: string; trace: string }>;
     const c: Comparison = { conns: 0, matched: 0, sameDirection: 0, samePackets: 0, statesMapped: 0, sameState: 0, disagreements: [] };
@@ -170,7 +170,7 @@ describe.skipIf(skipWithoutCaptures('zeek conn.log comparison'))('flows --format
       const zeek = readLog(readFileSync(join(base, 'zeek-conn-logs', test, 'conn.log'), 'utf8'));
       // Baselines that btest cut down to a few columns without the connection's endpoints cannot be matched.
       if (!zeek.fields.includes('id.orig_h')) continue;
-      const r = flowaudit(['flows', '--format', 'zeek', join(base, trace)]);
+      const r = await flowaudit(['flows', '--format', 'zeek', join(base, trace)]);
       expect(r.code, `${trace}: ${r.stderr}`).toBe(0);
       compare(test, zeek, readLog(r.stdout), c);
       compared.push(test);
@@ -187,8 +187,8 @@ describe.skipIf(skipWithoutCaptures('zeek conn.log comparison'))('flows --format
 describe('the zeek format', () => {
   const sample = join(repositoryRoot, 'samples/mirror-port.pcapng');
 
-  it('reads the way zeek-cut reads it: Zeek\'s header lines in order, as many #types as #fields, tab-separated records', () => {
-    const r = flowaudit(['flows', '--format', 'zeek', sample]);
+  it('reads the way zeek-cut reads it: Zeek\'s header lines in order, as many #types as #fields, tab-separated records', async () => {
+    const r = await flowaudit(['flows', '--format', 'zeek', sample]);
     expect(r.code).toBe(0);
     const log = readLog(r.stdout);
     expect(log.headers).toEqual(['#separator', '#set_separator', '#empty_field', '#unset_field', '#path', '#open', '#fields', '#types', '#close']);
@@ -201,7 +201,7 @@ describe('the zeek format', () => {
     ]);
     expect(log.rows).toHaveLength(9);
     // #open and #close are the capture's first and last packet times, so the bytes do not depend on when they were written.
-    const json = JSON.parse(flowaudit(['flows', '--format', 'json', sample]).stdout) as { capture: { first: string; last: string } };
+    const json = JSON.parse((await flowaudit(['flows', '--format', 'json', sample])).stdout) as { capture: { first: string; last: string } };
     const stamp = (iso: string) => iso.slice(0, 19).replace(/[T:]/g, '-');
     expect(r.stdout).toContain(`#open\t${stamp(json.capture.first)}\n`);
     expect(r.stdout.endsWith(`#close\t${stamp(json.capture.last)}\n`)).toBe(true);
@@ -210,20 +210,20 @@ describe('the zeek format', () => {
     expect(new Set(log.rows.map((row) => row.uid)).size).toBe(9);
   });
 
-  it('writes the same bytes every run, to standard output and to --out', () => {
-    const a = flowaudit(['flows', '--format', 'zeek', sample]);
-    const b = flowaudit(['flows', '--format', 'zeek', sample]);
+  it('writes the same bytes every run, to standard output and to --out', async () => {
+    const a = await flowaudit(['flows', '--format', 'zeek', sample]);
+    const b = await flowaudit(['flows', '--format', 'zeek', sample]);
     expect(b.stdout).toBe(a.stdout);
     const dir = mkdtempSync(join(tmpdir(), 'fa-zeek-'));
     const out = join(dir, 'conn.log');
-    expect(flowaudit(['flows', '--format', 'zeek', sample, '--out', out]).code).toBe(0);
+    expect((await flowaudit(['flows', '--format', 'zeek', sample, '--out', out])).code).toBe(0);
     expect(readFileSync(out, 'utf8')).toBe(a.stdout);
   });
 
-  it('analyze: the conn columns of flows --format zeek, joined by uid, and the judgement in flowaudit.* fields', () => {
+  it('analyze: the conn columns of flows --format zeek, joined by uid, and the judgement in flowaudit.* fields', async () => {
     const capture = join(repositoryRoot, 'samples/cam-site.pcapng');
-    const flows = readLog(flowaudit(['flows', '--format', 'zeek', capture]).stdout);
-    const r = flowaudit(['analyze', capture, '--catalog', 'cam', '--roles', join(repositoryRoot, 'samples/cam-roles.yaml'), '--format', 'zeek']);
+    const flows = readLog((await flowaudit(['flows', '--format', 'zeek', capture])).stdout);
+    const r = await flowaudit(['analyze', capture, '--catalog', 'cam', '--roles', join(repositoryRoot, 'samples/cam-roles.yaml'), '--format', 'zeek']);
     expect(r.code).toBe(0);
     const judged = readLog(r.stdout);
     expect(judged.types).toHaveLength(judged.fields.length);
@@ -243,7 +243,7 @@ describe('the zeek format', () => {
     expect(judged.rows.some((row) => row['flowaudit.verdict'] === 'expected' && row['flowaudit.rule']!.startsWith('cam:'))).toBe(true);
   });
 
-  it('is offered by flows and analyze, not by live', () => {
-    expect(flowaudit(['live', '--format', 'zeek', '-i', 'lo', '--catalog', 'cam']).stderr).toContain("argument 'zeek' is invalid");
+  it('is offered by flows and analyze, not by live', async () => {
+    expect((await flowaudit(['live', '--format', 'zeek', '-i', 'lo', '--catalog', 'cam'])).stderr).toContain("argument 'zeek' is invalid");
   });
 });

@@ -4,8 +4,8 @@
  * project's own writer and read through the CLI: it ends in bounded time and memory with exit 0 and
  * the damage counted in the report, never fatal.
  */
+import { run } from './helpers/run.js';
 import fc from 'fast-check';
-import { spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -28,8 +28,8 @@ const root = resolve(__dirname, '..');
 const cli = join(root, 'dist/cli/main.js');
 const tmp = scratch('fa-hostile-');
 
-function flowaudit(args: string[], opts: { input?: Buffer; nodeArgs?: string[] } = {}) {
-  const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), cli, ...args], { input: opts.input, encoding: 'buffer', timeout: 120_000, maxBuffer: 1 << 28 });
+async function flowaudit(args: string[], opts: { input?: Buffer; nodeArgs?: string[] } = {}) {
+  const r = await run(process.execPath, [...(opts.nodeArgs ?? []), cli, ...args], { input: opts.input, encoding: 'buffer', timeout: 120_000, maxBuffer: 1 << 28 });
   return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
@@ -47,8 +47,8 @@ interface Flow {
   end: string;
 }
 
-function flowsJson(path: string, extra: string[] = []): { capture: Capture; flows: Flow[] } {
-  const r = flowaudit(['flows', path, '--format', 'json', ...extra]);
+async function flowsJson(path: string, extra: string[] = []): Promise<{ capture: Capture; flows: Flow[] }> {
+  const r = await flowaudit(['flows', path, '--format', 'json', ...extra]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout);
@@ -64,7 +64,7 @@ function packetBlocks(file: Buffer): number[] {
 }
 
 describe('interface blocks past the cap', () => {
-  it(`keeps ${MAX_INTERFACES} interfaces, counts the blocks past them, and packets on those are on an unknown interface`, () => {
+  it(`keeps ${MAX_INTERFACES} interfaces, counts the blocks past them, and packets on those are on an unknown interface`, async () => {
     const n = MAX_INTERFACES + 4464;
     const long = 'x'.repeat(MAX_INTERFACE_NAME + 100);
     const interfaces = Array.from({ length: n }, (_, i) => ({ linkType: 1, ...(i === 1 ? { name: long } : {}) }));
@@ -72,7 +72,7 @@ describe('interface blocks past the cap', () => {
       [{ data: udp(1000), tsSec: 1e9, tsNs: 0 }, { data: udp(1001), tsSec: 1e9, tsNs: 0, ifIndex: n - 1 }, { data: udp(1002), tsSec: 1e9, tsNs: 0, ifIndex: MAX_INTERFACES - 1 }],
       { interfaces },
     );
-    const { capture, flows } = flowsJson(tmp.write('interfaces.pcapng', file));
+    const { capture, flows } = await flowsJson(tmp.write('interfaces.pcapng', file));
     expect(capture.files[0]!.interfaces).toHaveLength(MAX_INTERFACES);
     expect(capture.decodeErrors['pcapng-too-many-interfaces']!.count).toBe(n - MAX_INTERFACES);
     expect(capture.decodeErrors['pcapng-unknown-interface']!.count).toBe(1);
@@ -98,20 +98,20 @@ function orphanFragments(path: string, n: number): void {
 }
 
 describe('IP fragments', () => {
-  it('600 000 orphan fragments through two workers stay within a 128 MB heap (each was kept for the merge before: out of memory)', () => {
+  it('600 000 orphan fragments through two workers stay within a 128 MB heap (each was kept for the merge before: out of memory)', async () => {
     const path = join(tmp.dir, 'orphans.pcap');
     orphanFragments(path, 600_000);
     const script = `import { buildFlowsSharded } from ${JSON.stringify(join(root, 'dist/worker/sharded.js'))};
       import { summarise } from ${JSON.stringify(join(root, 'dist/flow/pipeline.js'))};
       const s = summarise(await buildFlowsSharded([${JSON.stringify(path)}], { workers: 2, minShardBytes: 1 << 20 }));
       console.log(JSON.stringify({ packets: s.packets, orphans: s.orphanFragments }));`;
-    const r = spawnSync(process.execPath, ['--max-old-space-size=128', tmp.write('orphans.mjs', script)], { encoding: 'utf8', timeout: 120_000 });
+    const r = await run(process.execPath, ['--max-old-space-size=128', tmp.write('orphans.mjs', script)], { encoding: 'utf8', timeout: 120_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ packets: 600_000, orphans: 600_000 });
   }, 120_000);
 
-  it(`a later fragment joins its datagram within ${FRAGMENT_TIMEOUT_SEC} s of its last fragment, not after; ${MAX_PENDING_DATAGRAMS} datagrams wait at most`, () => {
+  it(`a later fragment joins its datagram within ${FRAGMENT_TIMEOUT_SEC} s of its last fragment, not after; ${MAX_PENDING_DATAGRAMS} datagrams wait at most`, async () => {
     // Fragments of 10.0.0.1 → 10.0.0.<host> with IP identification `id` (16 bits: a flood needs two hosts).
     const bases = new Map<string, Buffer>();
     const fragment = (host: number, id: number, sport: number, later: boolean) => {
@@ -140,7 +140,7 @@ describe('IP fragments', () => {
     const datagram = (i: number): [number, number] => [i % 60_000, i < 60_000 ? 3 : 4];
     for (let i = 0; i < flood; i++) packets.push({ data: first(datagram(i)[0], 5000, datagram(i)[1]), tsSec: T + 100, tsNs: i });
     packets.push({ data: later(...datagram(0)), tsSec: T + 101, tsNs: 0 }, { data: later(...datagram(flood - 1)), tsSec: T + 101, tsNs: 0 });
-    const { capture, flows } = flowsJson(tmp.write('fragments.pcap', writePcap(packets, { linkType: 1 })));
+    const { capture, flows } = await flowsJson(tmp.write('fragments.pcap', writePcap(packets, { linkType: 1 })));
     const port = (p: number | null) => flows.filter((f) => f.clientPort === p).reduce((s, f) => s + f.packets, 0);
     expect(port(4001)).toBe(3);
     expect(port(4002)).toBe(1);
@@ -197,29 +197,29 @@ describe.skipIf(skipWithoutTcpdump('gzip streams against zcat | tcpdump'))('a gz
     ['a stream cut short', gz.subarray(0, Math.floor(gz.length * 0.7)), 'gzip-unexpected-end'],
     ['a second member cut short', Buffer.concat([gzipSync(raw.subarray(0, half)), secondMember.subarray(0, secondMember.length >> 1)]), 'gzip-unexpected-end'],
   ];
-  const zcatTcpdump = (path: string): number => {
-    const r = spawnSync('sh', ['-c', `zcat < '${path}' 2>/dev/null | tcpdump -r - 2>/dev/null | wc -l`], { encoding: 'utf8' });
+  const zcatTcpdump = async (path: string): Promise<number> => {
+    const r = await run('sh', ['-c', `zcat < '${path}' 2>/dev/null | tcpdump -r - 2>/dev/null | wc -l`], { encoding: 'utf8' });
     return Number(r.stdout.trim());
   };
 
   for (const [what, bytes, reason] of cases) {
-    it(`${what}: as many packets as zcat | tcpdump -r -, the break counted as ${reason}`, () => {
+    it(`${what}: as many packets as zcat | tcpdump -r -, the break counted as ${reason}`, async () => {
       const path = tmp.write(`${reason}-${bytes.length}.pcap.gz`, bytes);
-      const { capture } = flowsJson(path);
-      expect(capture.packets).toBe(zcatTcpdump(path));
+      const { capture } = await flowsJson(path);
+      expect(capture.packets).toBe(await zcatTcpdump(path));
       expect(capture.packets).toBeGreaterThan(0);
       expect(Object.keys(capture.decodeErrors)).toEqual([reason]);
       expect(capture.decodeErrors[reason]!.first[0]!.record).toBe(capture.packets + 1);
       if (reason === 'gzip-bad-crc') {
         // From standard input the same.
-        const r = flowaudit(['flows', '-', '--format', 'json'], { input: bytes });
+        const r = await flowaudit(['flows', '-', '--format', 'json'], { input: bytes });
         expect(r.code).toBe(0);
         expect(JSON.parse(r.stdout).capture.packets).toBe(capture.packets);
       }
     });
   }
 
-  it('corrupt deflate data is counted as gzip-corrupt-data, not as truncated records, and the packets before it are kept', () => {
+  it('corrupt deflate data is counted as gzip-corrupt-data, not as truncated records, and the packets before it are kept', async () => {
     // The first corruption zlib itself rejects (not only the CRC at the end).
     let bytes: Buffer | null = null;
     for (let at = gz.length >> 1; at < gz.length - 100 && bytes === null; at += 97) {
@@ -233,15 +233,15 @@ describe.skipIf(skipWithoutTcpdump('gzip streams against zcat | tcpdump'))('a gz
       }
     }
     expect(bytes).not.toBeNull();
-    const { capture } = flowsJson(tmp.write('corrupt.pcap.gz', bytes!));
+    const { capture } = await flowsJson(tmp.write('corrupt.pcap.gz', bytes!));
     expect(Object.keys(capture.decodeErrors)).toEqual(['gzip-corrupt-data']);
     expect(capture.packets).toBeGreaterThan(1000);
   });
 
-  it('a gzip stream broken before its first byte is refused in one line naming the break', () => {
+  it('a gzip stream broken before its first byte is refused in one line naming the break', async () => {
     const b = Buffer.from(gz);
     b.fill(0xff, 10, 40);
-    const r = flowaudit(['flows', tmp.write('dead.pcap.gz', b)]);
+    const r = await flowaudit(['flows', tmp.write('dead.pcap.gz', b)]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^flowaudit: .*dead\.pcap\.gz: corrupt gzip data: .*, before any byte of a capture\n$/);
   });
@@ -258,42 +258,42 @@ describe('capture strings never carry control characters to a terminal', () => {
     return Buffer.concat(parts);
   })();
 
-  it('flows text shows the interface name escaped; JSON keeps the real string', () => {
+  it('flows text shows the interface name escaped; JSON keeps the real string', async () => {
     const path = tmp.write('hostile.pcapng', file);
-    const text = flowaudit(['flows', path]);
+    const text = await flowaudit(['flows', path]);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('interface 0 (eth\\x1b[2J\\x070\\u202e): dropped 3 by interface, 1 by OS');
     expect(text.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f\u202e]/);
-    const json = flowaudit(['flows', path, '--format', 'json']);
+    const json = await flowaudit(['flows', path, '--format', 'json']);
     expect(json.stdout).toContain('"name": "eth\\u001b[2J\\u00070\u202e"');
     expect(JSON.parse(json.stdout).capture.files[0].interfaces[0].name).toBe(hostile);
   });
 
-  it('file names in the text report and in an error message on stderr are escaped too', () => {
+  it('file names in the text report and in an error message on stderr are escaped too', async () => {
     const path = tmp.write('bell\x07\x1b]0;title\x07.pcapng', file);
-    const text = flowaudit(['flows', path]);
+    const text = await flowaudit(['flows', path]);
     expect(text.stdout.split('\n')[0]).toContain('bell\\x07\\x1b]0;title\\x07.pcapng: 1 packets');
     expect(text.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
-    const missing = flowaudit(['flows', join(tmp.dir, 'no\x1b[31mfile.pcap')]);
+    const missing = await flowaudit(['flows', join(tmp.dir, 'no\x1b[31mfile.pcap')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^flowaudit: .*no\\x1b\[31mfile\.pcap: cannot open: no such file\n$/);
   });
 
-  it('a TFTP file name an inspector read is escaped in the analyze text report and CSV-guarded where it starts a cell', () => {
+  it('a TFTP file name an inspector read is escaped in the analyze text report and CSV-guarded where it starts a cell', async () => {
     const name = '=cmd|\x1b]0;pwned\x07|\u202eexe.sdi';
     const rrq = frame({ proto: 'udp', src: '10.3.0.50', dst: '10.1.0.30', srcPort: 50001, dstPort: 69, payload: tftpReadRequest(name) });
     const path = tmp.write('tftp.pcap', writePcap([{ data: rrq, tsSec: 1.7e9, tsNs: 0 }, { data: udp(9), tsSec: 1.7e9 + 60, tsNs: 0 }], { linkType: 1 }));
-    const text = flowaudit(['analyze', path, '--catalog', 'sccm2007']);
+    const text = await flowaudit(['analyze', path, '--catalog', 'sccm2007']);
     expect(text.stderr).toBe('');
     expect(text.stdout).toContain('TFTP RRQ =cmd|\\x1b]0;pwned\\x07|'); // the inspector keeps the controls, the report escapes them
     expect(text.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f\u202e]/);
-    const csv = flowaudit(['analyze', path, '--catalog', 'sccm2007', '--format', 'csv']).stdout;
+    const csv = (await flowaudit(['analyze', path, '--catalog', 'sccm2007', '--format', 'csv'])).stdout;
     expect(csv).toContain(name.slice(0, 10)); // CSV keeps the string (quoted by fast-csv), guarded only at a cell's start
     // Number columns stay numbers: the packets and bytes of every flow row are bare integers.
     for (const row of csv.split('\n').slice(1).filter((l) => /^(expected|undocumented|role-mismatch),/.test(l))) expect(row).toMatch(/,\d+,\d+,/);
   });
 
-  it('the escapes: every control, bidi and invisible code point, and nothing else', () => {
+  it('the escapes: every control, bidi and invisible code point, and nothing else', async () => {
     expect(terminalSafe('plain text, ünïcode, 漢字, emoji 🙂, tab-free')).toBe('plain text, ünïcode, 漢字, emoji 🙂, tab-free');
     expect(terminalSafe('a\tb\nc\rd\x00\x7f\x9b')).toBe('a\\x09b\\x0ac\\x0dd\\x00\\x7f\\x9b');
     expect(terminalSafe('\u200b\u200e\u2066\u2028\ufeff\ud800x\u{e0001}')).toBe('\\u200b\\u200e\\u2066\\u2028\\ufeff\\ud800x\\u{e0001}');
@@ -306,13 +306,13 @@ describe('capture strings never carry control characters to a terminal', () => {
     );
   });
 
-  it('HTML: markup as entities, bidi overrides and controls as visible escapes; text, tabs and line ends kept', () => {
+  it('HTML: markup as entities, bidi overrides and controls as visible escapes; text, tabs and line ends kept', async () => {
     expect(escapeHtml('<b>"x" & \'y\'</b>')).toBe('&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;');
     expect(escapeHtml('ünïcode 漢字 🙂\tline\nnext')).toBe('ünïcode 漢字 🙂\tline\nnext');
     expect(escapeHtml('10.0.0.1\u202e2.0.0.01\x1b[31m\u200b')).toBe('10.0.0.1\\u202e2.0.0.01\\x1b[31m\\u200b');
   });
 
-  it('CSV text cells that would start a formula get a leading quote; others are unchanged', () => {
+  it('CSV text cells that would start a formula get a leading quote; others are unchanged', async () => {
     for (const s of ['=HYPERLINK("http://x")', '+1+2', '-2+3', '@SUM(A1)', '\tx', '\rx']) expect(csvText(s)).toBe(`'${s}`);
     for (const s of ['', 'TFTP RRQ =x', 'a-b', '10.0.0.1', "'quoted"]) expect(csvText(s)).toBe(s);
   });
@@ -340,9 +340,9 @@ describe('timestamps past year 9999 and at the ends of 64-bit tick counts', () =
     return b;
   })();
 
-  it('are written in full (expanded years) or clamped and counted, the same in JSON, CSV and text', () => {
+  it('are written in full (expanded years) or clamped and counted, the same in JSON, CSV and text', async () => {
     const path = tmp.write('times.pcapng', file);
-    const { capture, flows } = flowsJson(path);
+    const { capture, flows } = await flowsJson(path);
     const byPort = (p: number) => flows.find((f) => f.clientPort === p)!;
     expect([byPort(1000).start, byPort(1000).end]).toEqual(['9999-12-31T23:59:59.999999Z', '+010000-01-01T00:00:00.000000Z']);
     expect(byPort(1001).start).toBe('2554-07-21T23:34:33.709551615Z'); // (2^64 - 1) ns
@@ -354,8 +354,8 @@ describe('timestamps past year 9999 and at the ends of 64-bit tick counts', () =
     // Every one parses back as the same instant (to the millisecond).
     for (const f of flows) expect(new Date(f.start).toISOString().slice(0, -5)).toBe(f.start.replace(/(\.\d+)?Z$/, ''));
 
-    const csv = flowaudit(['flows', path, '--format', 'csv']).stdout;
-    const text = flowaudit(['flows', path]).stdout;
+    const csv = (await flowaudit(['flows', path, '--format', 'csv'])).stdout;
+    const text = (await flowaudit(['flows', path])).stdout;
     for (const f of flows) {
       expect(csv).toContain(`,${f.start},${f.end},`);
       expect(text).toContain(f.start);

@@ -4,8 +4,8 @@
  * their grants stays near-linear. Captures are made here, in a scratch folder, with the project's
  * writer; sizes are the smallest that would show a quadratic or unbounded cost.
  */
+import { run } from './helpers/run.js';
 import fc from 'fast-check';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -110,7 +110,7 @@ function mapCalls(n: number): Array<{ from: 'c' | 's'; bytes: Buffer }> {
 }
 
 describe('SQL Browser answers that name thousands of instances', () => {
-  it('100 answers of 9 000 instances: a valid JSON report in 512 MB of heap, the instances past the bound counted', () => {
+  it('100 answers of 9 000 instances: a valid JSON report in 512 MB of heap, the instances past the bound counted', async () => {
     // 9 000 instances of 7 bytes each: as many as one UDP datagram holds.
     const body = Buffer.from('tcp;1;;'.repeat(9000), 'latin1');
     const answer = Buffer.concat([Buffer.from([0x05, body.length & 0xff, body.length >> 8]), body]);
@@ -123,7 +123,7 @@ describe('SQL Browser answers that name thousands of instances', () => {
     }
     const file = capture(convs);
     const out = join(dir, 'ssrp.json');
-    const r = spawnSync(process.execPath, ['--max-old-space-size=512', cli, 'analyze', file, '--catalog', 'itms8', '--format', 'json', '--out', out], { encoding: 'utf8', timeout: 60_000 });
+    const r = await run(process.execPath, ['--max-old-space-size=512', cli, 'analyze', file, '--catalog', 'itms8', '--format', 'json', '--out', out], { encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const report = JSON.parse(readFileSync(out, 'utf8'));

@@ -3,6 +3,7 @@
  * and one line on stderr that names the file (and line and column where there is one), never a
  * stack trace; large honest files load in seconds.
  */
+import { run } from './helpers/run.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -17,15 +18,15 @@ const cli = join(root, 'dist/cli/main.js');
 const sample = join(root, 'samples/bmc-cm-site.pcapng');
 const { dir, write } = scratch('fa-hostile-yaml-');
 
-function flowaudit(args: string[]) {
+async function flowaudit(args: string[]) {
   const started = Date.now();
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 30_000 });
+  const r = await run(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, stderr: r.stderr, lines: r.stderr.split('\n').filter((l) => l !== ''), ms: Date.now() - started };
 }
 
 /** `analyze` of the bmc-cm sample with a hostile role map or waiver file: exit 2 and the one line. */
-function analyzeWith(option: '--roles' | '--waivers' | '--catalog', file: string): string {
-  const r = flowaudit(['analyze', sample, ...(option === '--catalog' ? [] : ['--catalog', 'bmc-cm']), option, file, '--format', 'json', '--out', join(dir, 'report.json')]);
+async function analyzeWith(option: '--roles' | '--waivers' | '--catalog', file: string): Promise<string> {
+  const r = await flowaudit(['analyze', sample, ...(option === '--catalog' ? [] : ['--catalog', 'bmc-cm']), option, file, '--format', 'json', '--out', join(dir, 'report.json')]);
   expect(r.status).toBe(2);
   expect(r.lines).toHaveLength(1);
   expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -36,7 +37,7 @@ const laughs = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]', ...'bcdef
 const nested = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
 
 describe('hostile catalogs (catalog lint: one line a file, exit 2)', () => {
-  it('aliases, depth, devices, size and extends chains are each one located line', () => {
+  it('aliases, depth, devices, size and extends chains are each one located line', async () => {
     const files = {
       laughs: write('laughs.yaml', `id: lol\nextends: bmc-cm\n${laughs}\n`),
       unresolved: write('unresolved.yaml', 'id: x\nextends: bmc-cm\nname: *nowhere\n'),
@@ -50,7 +51,7 @@ describe('hostile catalogs (catalog lint: one line a file, exit 2)', () => {
     };
     truncateSync(files.big, 17 * 1024 * 1024);
     mkdirSync(files.dir);
-    const r = flowaudit(['catalog', 'lint', ...Object.values(files), '/dev/zero']);
+    const r = await flowaudit(['catalog', 'lint', ...Object.values(files), '/dev/zero']);
     expect(r.status).toBe(2);
     expect(r.stderr).not.toMatch(/\n\s+at |internal error/);
     expect(r.lines).toEqual([
@@ -68,7 +69,7 @@ describe('hostile catalogs (catalog lint: one line a file, exit 2)', () => {
     expect(r.ms).toBeLessThan(20_000);
   });
 
-  it('an extends chain longer than 32 catalogs, and a cycle, are named at the extends: line', () => {
+  it('an extends chain longer than 32 catalogs, and a cycle, are named at the extends: line', async () => {
     for (let i = 0; i < 40; i++) write(`chain-${i}.yaml`, `id: chain-${i}\nextends: ./chain-${i + 1}.yaml\n`);
     write('chain-40.yaml', 'id: chain-40\nextends: bmc-cm\n');
     write('cycle-a.yaml', 'id: cycle-a\nextends: cycle-b.yaml\n');
@@ -81,7 +82,7 @@ describe('hostile catalogs (catalog lint: one line a file, exit 2)', () => {
     expect(() => loadCatalog(at('cycle-a.yaml'))).toThrow(`${at('cycle-b.yaml')}:2:10: "extends" forms a cycle: ${at('cycle-a.yaml')} extends ${at('cycle-b.yaml')} extends ${at('cycle-a.yaml')}`);
   });
 
-  it('an acts-as chain of 2000 roles is refused, and a mistake in every row lists the first 50', () => {
+  it('an acts-as chain of 2000 roles is refused, and a mistake in every row lists the first 50', async () => {
     const roles = Array.from({ length: 2000 }, (_, i) => `  - { id: r-${i}, name: R${i}${i + 1 < 2000 ? `, acts-as: r-${i + 1}` : ''} }`).join('\n');
     const chain = write('acts-as-chain.yaml', `id: chain\nname: Chain\ndocuments: [{ id: d, title: D }]\nroles:\n${roles}\nrules: []\n`);
     expect(() => loadCatalog(chain)).toThrow(`${chain}:5:35: roles.0.acts-as: acts-as chains more than 16 roles: r-0 → r-1 → r-2 → r-3 → r-4 → r-5 → … (11 more)`);
@@ -100,7 +101,7 @@ describe('hostile catalogs (catalog lint: one line a file, exit 2)', () => {
     expect(lines[50]).toBe(`${bad}: … and 950 more problems`);
   });
 
-  it('a catalog of 10 000 roles and 1000 rules loads in seconds', () => {
+  it('a catalog of 10 000 roles and 1000 rules loads in seconds', async () => {
     const roles = Array.from({ length: 10_000 }, (_, i) => `  - { id: role-${i}, name: Role ${i} }`).join('\n');
     const rules = Array.from({ length: 1000 }, (_, i) => `  - { id: rule-${i}, from: role-${i}, to: role-${i + 1}, transport: tcp, ports: ${1000 + i}, required: optional, cite: { section: S, text: T } }`).join('\n');
     const file = write('many-roles.yaml', `id: many\nname: Many\ndocuments:\n  - { id: doc, title: Doc }\nroles:\n${roles}\nrules:\n${rules}\n`);
@@ -112,31 +113,31 @@ describe('hostile catalogs (catalog lint: one line a file, exit 2)', () => {
 });
 
 describe('hostile role maps and waiver files (analyze: exit 2, one line)', () => {
-  it('a device, a FIFO and an oversized file are refused before reading', () => {
+  it('a device, a FIFO and an oversized file are refused before reading', async () => {
     const fifo = join(dir, 'roles.fifo');
     spawnSync('mkfifo', [fifo]);
     const big = write('big-waivers.yaml', '');
     truncateSync(big, 16 * 1024 * 1024 + 1);
-    expect(analyzeWith('--roles', '/dev/zero')).toBe('flowaudit: /dev/zero: not a regular file (a character device): give the role map as a file');
-    expect(analyzeWith('--roles', fifo)).toBe(`flowaudit: ${fifo}: not a regular file (a FIFO): give the role map as a file`);
-    expect(analyzeWith('--waivers', big)).toBe(`flowaudit: ${big}: 16777217 bytes (16.0 MiB) is over the 16 MiB limit for a waiver file`);
+    expect(await analyzeWith('--roles', '/dev/zero')).toBe('flowaudit: /dev/zero: not a regular file (a character device): give the role map as a file');
+    expect(await analyzeWith('--roles', fifo)).toBe(`flowaudit: ${fifo}: not a regular file (a FIFO): give the role map as a file`);
+    expect(await analyzeWith('--waivers', big)).toBe(`flowaudit: ${big}: 16777217 bytes (16.0 MiB) is over the 16 MiB limit for a waiver file`);
   });
 
-  it('aliases and depth are located in role maps and waiver files too', () => {
+  it('aliases and depth are located in role maps and waiver files too', async () => {
     const roles = write('laughs-roles.yaml', `${laughs}\nroles:\n  client: [10.0.0.1]\n`);
-    expect(analyzeWith('--roles', roles)).toBe(`${roles}:6:8: YAML: aliases expand to more than 100000 nodes (at *e)`);
+    expect(await analyzeWith('--roles', roles)).toBe(`${roles}:6:8: YAML: aliases expand to more than 100000 nodes (at *e)`);
     const waivers = write('unresolved-waivers.yaml', 'waivers:\n  - port: tcp/3389\n    reason: *why\n');
-    expect(analyzeWith('--waivers', waivers)).toBe(`${waivers}:3:13: YAML: alias *why has no anchor &why before it`);
+    expect(await analyzeWith('--waivers', waivers)).toBe(`${waivers}:3:13: YAML: alias *why has no anchor &why before it`);
     const deep = write('deep-waivers.yaml', `waivers: ${nested(100_000)}\n`);
-    expect(analyzeWith('--waivers', deep)).toBe(`${deep}:1:74: YAML: collections nested deeper than 64 levels`);
+    expect(await analyzeWith('--waivers', deep)).toBe(`${deep}:1:74: YAML: collections nested deeper than 64 levels`);
   });
 
-  it('a 4000-character bad CIDR is shown cut short, with its length', () => {
+  it('a 4000-character bad CIDR is shown cut short, with its length', async () => {
     const roles = write('long-cidr.yaml', `roles:\n  client:\n    - 10.0.0.1\n    - ${'1'.repeat(4000)}/24\n`);
-    const line = analyzeWith('--roles', roles);
+    const line = await analyzeWith('--roles', roles);
     expect(line).toBe(`${roles}:4:7: "${'1'.repeat(60)}…" (4003 characters) is not an IPv4/IPv6 address or CIDR`);
     const waivers = write('long-host.yaml', `waivers:\n  - port: tcp/3389\n    hosts: [${'x'.repeat(4000)}]\n    reason: r\n`);
-    expect(analyzeWith('--waivers', waivers)).toBe(`${waivers}:3:13: "${'x'.repeat(60)}…" (4000 characters) is not an address or CIDR`);
+    expect(await analyzeWith('--waivers', waivers)).toBe(`${waivers}:3:13: "${'x'.repeat(60)}…" (4000 characters) is not an address or CIDR`);
   });
 });
 
@@ -144,7 +145,7 @@ describe('large role maps', () => {
   const bmc = loadCatalog('bmc-cm');
   const address = (i: number) => `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
 
-  it('a plain map of 100 000 hosts loads in seconds, and aliases, quotes or comments give the same map', () => {
+  it('a plain map of 100 000 hosts loads in seconds, and aliases, quotes or comments give the same map', async () => {
     const hosts = Array.from({ length: 100_000 }, (_, i) => address(i));
     const file = write('many-hosts.yaml', `# generated\nroles:\n  master-server: [10.10.0.10]\n  console:\n${hosts.map((h) => `    - ${h}`).join('\n')}\nsite: [130.1.0.0/16]\n`);
     const started = Date.now();
@@ -165,7 +166,7 @@ describe('large role maps', () => {
     expect(a.given.get('relay')).toHaveLength(300);
   });
 
-  it('looks a host up among overlapping prefixes and exact hosts, in the map\'s order of roles', () => {
+  it('looks a host up among overlapping prefixes and exact hosts, in the map\'s order of roles', async () => {
     const blocks = Array.from({ length: 2000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
     const file = write('prefixes.yaml', `roles:\n  console: [10.1.2.3, 2001:db8::7]\n  client: [${blocks.join(', ')}, 2001:db8::/32]\n  relay: [10.1.0.0/16]\n`);
     const resolver = new RoleResolver(loadRoleMap(file, [bmc]), [bmc]);

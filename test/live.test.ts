@@ -2,6 +2,7 @@
  * flowaudit live on a real interface: two network namespaces joined by a veth pair, a TCP server in
  * one, flowaudit capturing on the other end, connections made by the test. Needs root (CI runs as root).
  */
+import { run } from './helpers/run.js';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -180,7 +181,7 @@ describe.skipIf(skip)('flowaudit live on a veth pair', () => {
     ]);
 
     // The same verdicts from the pcapng it wrote, which also carries its drop counters.
-    const a = spawnSync(process.execPath, [cli, 'analyze', pcap, '--catalog', 'bmc-cm', '--roles', join(dir, 'roles.yaml'), '--format', 'json'], { encoding: 'utf8' });
+    const a = await run(process.execPath, [cli, 'analyze', pcap, '--catalog', 'bmc-cm', '--roles', join(dir, 'roles.yaml'), '--format', 'json'], { encoding: 'utf8' });
     expect(a.status).toBe(0);
     const offline = JSON.parse(a.stdout);
     expect(offline.capture.packets).toBe(final.live.captured);

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { run } from './helpers/run.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,8 +28,8 @@ interface Report {
   summary: Record<string, number>;
 }
 
-function analyze(args: string[]): Report {
-  const r = spawnSync(process.execPath, [cli, 'analyze', ...args, '--format', 'json'], { encoding: 'utf8', timeout: 60_000 });
+async function analyze(args: string[]): Promise<Report> {
+  const r = await run(process.execPath, [cli, 'analyze', ...args, '--format', 'json'], { encoding: 'utf8', timeout: 60_000 });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
   return JSON.parse(r.stdout) as Report;
@@ -46,12 +46,12 @@ function judgement(r: Report) {
 
 describe('a site catalog that adds nothing', () => {
   for (const id of bundledCatalogIds()) {
-    it(`judges the ${id} sample exactly as ${id}: verdicts, rule ids, requirement statuses`, () => {
+    it(`judges the ${id} sample exactly as ${id}: verdicts, rule ids, requirement statuses`, async () => {
       const site = write(`empty-${id}.yaml`, `id: site\nextends: ${id}\n`);
       const args = [sample(`${id}-site.pcapng`), '--roles', sample(`${id}-roles.yaml`)];
-      const bundled = judgement(analyze([...args, '--catalog', id]));
+      const bundled = judgement(await analyze([...args, '--catalog', id]));
       expect(bundled.flows.length).toBeGreaterThan(0);
-      expect(judgement(analyze([...args, '--catalog', site]))).toEqual(bundled);
+      expect(judgement(await analyze([...args, '--catalog', site]))).toEqual(bundled);
     });
   }
 });
@@ -67,36 +67,36 @@ describe('a site catalog that sets a parameter', () => {
   const tunnel = (r: Report) => judgement(r).flows.find((f) => f.flow.endsWith(':443'))!;
   const returnPath = (r: Report) => judgement(r).requirements.find((q) => q.rule === 'bmc-cm:parent-return-path')!;
 
-  it('moves the inherited rules to the new port: the catalog lists them there', () => {
+  it('moves the inherited rules to the new port: the catalog lists them there', async () => {
     const c = loadCatalog(site);
     expect(displayPorts(c.rules.find((r) => r.id === 'agent-tunnel')!)).toEqual([443]);
     expect(c.rules.find((r) => r.id === 'agent-tunnel')!.catalog).toBe('bmc-cm');
     expect(c.params['tunnel-port']).toMatchObject({ value: [[443, 443]], default: [[1611, 1611]] });
   });
 
-  it('judges like --set tunnel-port=443 on the bundled catalog, and unlike the default', () => {
-    const viaSite = analyze([capture, '--catalog', site, '--roles', roles]);
-    const viaSet = analyze([capture, '--catalog', 'bmc-cm', '--set', 'tunnel-port=443', '--roles', roles]);
+  it('judges like --set tunnel-port=443 on the bundled catalog, and unlike the default', async () => {
+    const viaSite = await analyze([capture, '--catalog', site, '--roles', roles]);
+    const viaSet = await analyze([capture, '--catalog', 'bmc-cm', '--set', 'tunnel-port=443', '--roles', roles]);
     expect(judgement(viaSite)).toEqual(judgement(viaSet));
     expect(tunnel(viaSite)).toMatchObject({ verdict: 'expected', rule: 'bmc-cm:agent-tunnel' });
     expect(returnPath(viaSite)).toMatchObject({ status: 'satisfied', ports: [1610, 443] });
-    const plain = analyze([capture, '--catalog', 'bmc-cm', '--roles', roles]);
+    const plain = await analyze([capture, '--catalog', 'bmc-cm', '--roles', roles]);
     expect(tunnel(plain).verdict).toBe('role-mismatch');
     expect(returnPath(plain).status).toBe('missing');
   });
 
-  it('judges the bmc-cm sample like --set tunnel-port=443', () => {
+  it('judges the bmc-cm sample like --set tunnel-port=443', async () => {
     const args = [sample('bmc-cm-site.pcapng'), '--roles', sample('bmc-cm-roles.yaml')];
-    expect(judgement(analyze([...args, '--catalog', site]))).toEqual(judgement(analyze([...args, '--catalog', 'bmc-cm', '--set', 'tunnel-port=443'])));
+    expect(judgement(await analyze([...args, '--catalog', site]))).toEqual(judgement(await analyze([...args, '--catalog', 'bmc-cm', '--set', 'tunnel-port=443'])));
   });
 
-  it('--set on the site catalog still changes the inherited rules', () => {
+  it('--set on the site catalog still changes the inherited rules', async () => {
     expect(displayPorts(loadCatalog(site, { set: { 'tunnel-port': '8443' } }).rules.find((r) => r.id === 'agent-tunnel')!)).toEqual([8443]);
-    const back = analyze([capture, '--catalog', site, '--set', 'tunnel-port=1611', '--roles', roles]);
-    expect(judgement(back)).toEqual(judgement(analyze([capture, '--catalog', 'bmc-cm', '--roles', roles])));
+    const back = await analyze([capture, '--catalog', site, '--set', 'tunnel-port=1611', '--roles', roles]);
+    expect(judgement(back)).toEqual(judgement(await analyze([capture, '--catalog', 'bmc-cm', '--roles', roles])));
   });
 
-  it('keeps alternatives: a site on the WSUS custom web site still accepts either set', () => {
+  it('keeps alternatives: a site on the WSUS custom web site still accepts either set', async () => {
     const wsus = write('wsus.yaml', 'id: site-wsus\nextends: sccm2007\nparams:\n  wsus-http-port: 8530\n  wsus-https-port: 8531\n');
     const c = loadCatalog(wsus);
     const rule = c.rules.find((r) => r.id === 'link-6-http')!;

@@ -175,17 +175,6 @@ function v4Of(addr: string): number {
   return lastV4;
 }
 
-function inAny(addr: string, v4: ReadonlyArray<readonly [number, number]>, blocks: AddressBlock[]): boolean {
-  const v = v4Of(addr);
-  if (v >= 0) return v4.some(([lo, hi]) => v >= lo && v <= hi);
-  const a = addressToBigInt(addr);
-  return a !== null && blocks.some((b) => inBlock(b, a));
-}
-
-export function isMulticast(addr: string): boolean {
-  return inAny(addr, MULTICAST_V4, MULTICAST);
-}
-
 /**
  * What an address is to the site. `inside`: the default site space, the site's own prefixes and the
  * role map's addresses; `external`: any other unicast address (the Internet, a vendor's cloud).

@@ -68,7 +68,7 @@ export function registerLive(program: Command, version: string, setExit: (code: 
     .option('--vlan-key', 'keep flows on different VLANs apart', false)
     .option('--idle-timeout <duration>', 'a UDP/ICMP flow with no packet for this long is over', '120s')
     .option('--tcp-idle-timeout <duration>', 'an open TCP flow with no packet for this long is over', '2h')
-    .option('--max-flows <n>', 'most flows held at once; beyond it the longest idle are evicted (and counted)', '1000000')
+    .option('--max-flows <n>', 'most flows held at once; beyond it the longest idle are evicted (and counted)', MAX_FLOWS_DEFAULT)
     .action(async (opts: LiveCliOptions) => {
       const { runLive } = await import('./live.js');
       await runLive(opts, version, setExit);

@@ -122,7 +122,3 @@ export function formatIso(sec: number, ns: number, digits: number): string {
   return `${base}.${frac}Z`;
 }
 
-/** Seconds between two times, as a double. */
-export function durationSec(aSec: number, aNs: number, bSec: number, bNs: number): number {
-  return bSec - aSec + (bNs - aNs) / 1e9;
-}

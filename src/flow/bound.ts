@@ -6,7 +6,6 @@ import type { FlowTable } from './table.js';
 
 /** The idle timeouts `live` retires flows by (its --idle-timeout and --tcp-idle-timeout defaults). */
 export const DEFAULT_RETIRE: Omit<RetireLimits, 'maxFlows'> = { idle: 120, tcpIdle: 7200, finishedIdle: 30 };
-export const DEFAULT_MAX_FLOWS = 1_000_000;
 
 /** What a bounded table did, for the report: present only once the bound was reached. */
 export interface FlowTableBound {
