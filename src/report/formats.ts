@@ -2,12 +2,15 @@ import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
 import type { Catalog } from '../catalog/types.js';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
-import { auditJson, auditText, writeAuditFlowsCsv, writeAuditJson, writeAuditRequirementsCsv, writeAuditText } from './audit.js';
-import { catalogJson, catalogListText, catalogText, writeCatalogCsv } from './catalog.js';
 import { writeFlowsCsv, writeFlowsJson, writeFlowsText } from './flows.js';
-import { writeAuditHtml } from './html.js';
 import { writePieces } from './write.js';
-import { writeZeekConn, writeZeekJudgedConn } from './zeek.js';
+
+// The audit's, the catalog's, HTML's and Zeek's writers load when a report of theirs is written, so
+// `flows` does not load them at start-up.
+const audit = () => import('./audit.js');
+const catalog = () => import('./catalog.js');
+const html = () => import('./html.js');
+const zeek = () => import('./zeek.js');
 
 /*
  * The report formats: one row per format, with a writer for each command that offers it. The
@@ -71,46 +74,54 @@ const text = (s: string, out: Writable) => writePieces([s], out);
 
 const auditCsv: Writer<AuditReport> = {
   async write(r, out) {
+    const { writeAuditFlowsCsv, writeAuditRequirementsCsv } = await audit();
     await writeAuditFlowsCsv(r, out);
     await text('\n', out);
     await writeAuditRequirementsCsv(r, out);
   },
-  split: { main: writeAuditFlowsCsv, beside: [{ path: requirementsCsvPath, write: writeAuditRequirementsCsv }] },
+  split: {
+    main: async (r, out) => (await audit()).writeAuditFlowsCsv(r, out),
+    beside: [{ path: requirementsCsvPath, write: async (r, out) => (await audit()).writeAuditRequirementsCsv(r, out) }],
+  },
 };
+
+const auditText: Writer<AuditReport>['write'] = async (r, out) => (await audit()).writeAuditText(r, out);
+const auditJson: Writer<AuditReport>['write'] = async (r, out) => (await audit()).writeAuditJson(r, out);
+const auditHtml: Writer<AuditReport>['write'] = async (r, out) => (await html()).writeAuditHtml(r, out);
 
 export const FORMATS: readonly ReportFormat[] = [
   {
     name: 'text',
     flows: { write: (r, out) => writeFlowsText(r.capture, r.flows, out) },
-    analyze: { write: writeAuditText },
-    live: { write: writeAuditText, tick: { write: (r, out) => writePieces([auditText(r), '\n'], out), clears: true, final: false } },
-    catalogList: { write: (rows, out) => text(catalogListText(rows), out) },
-    catalogShow: { write: (c, out) => text(catalogText(c), out) },
+    analyze: { write: auditText },
+    live: { write: auditText, tick: { write: async (r, out) => writePieces([(await audit()).auditText(r), '\n'], out), clears: true, final: false } },
+    catalogList: { write: async (rows, out) => text((await catalog()).catalogListText(rows), out) },
+    catalogShow: { write: async (c, out) => text((await catalog()).catalogText(c), out) },
   },
   {
     name: 'json',
     flows: { write: (r, out) => writeFlowsJson(r.capture, r.jsonChunks(), out) },
-    analyze: { write: writeAuditJson },
-    live: { write: writeAuditJson, tick: { write: (r, out) => text(auditJson(r, 0), out), clears: false, final: true } },
+    analyze: { write: auditJson },
+    live: { write: auditJson, tick: { write: async (r, out) => text((await audit()).auditJson(r, 0), out), clears: false, final: true } },
     catalogList: { write: (rows, out) => text(JSON.stringify(rows, null, 2) + '\n', out) },
-    catalogShow: { write: (c, out) => text(catalogJson(c), out) },
+    catalogShow: { write: async (c, out) => text((await catalog()).catalogJson(c), out) },
   },
   {
     name: 'csv',
     flows: { write: (r, out) => writeFlowsCsv(r.flows.batches(), out, r.capture.flowTable !== undefined) },
     analyze: auditCsv,
     live: auditCsv,
-    catalogShow: { write: writeCatalogCsv },
+    catalogShow: { write: async (c, out) => (await catalog()).writeCatalogCsv(c, out) },
   },
   {
     name: 'html',
-    analyze: { write: writeAuditHtml },
-    live: { write: writeAuditHtml },
+    analyze: { write: auditHtml },
+    live: { write: auditHtml },
   },
   {
     name: 'zeek',
-    flows: { write: (r, out) => writeZeekConn(r.capture, r.flows.batches(), out) },
-    analyze: { write: writeZeekJudgedConn },
+    flows: { write: async (r, out) => (await zeek()).writeZeekConn(r.capture, r.flows.batches(), out) },
+    analyze: { write: async (r, out) => (await zeek()).writeZeekJudgedConn(r, out) },
   },
 ];
 
