@@ -25,7 +25,7 @@ async function run(conversations: PacketSpec[][], opts: { roles?: boolean; grant
     catalogs: [catalog],
     roleMap: opts.roles === false ? null : loadRoleMap(roleMap, [catalog]),
     grants: opts.grants ?? [],
-    ...(opts.waivers ? { waivers: loadWaivers(opts.waivers), today: '2026-11-24' } : {}),
+    ...(opts.waivers ? { waivers: loadWaivers(opts.waivers, [catalog]), today: '2026-11-24' } : {}),
     version: 'test',
   });
 }

@@ -25,7 +25,7 @@ const bmc = loadCatalog('bmc-cm');
 const LOADERS: Record<Kind, (file: string) => unknown> = {
   catalog: (file) => loadCatalog(file),
   roles: (file) => loadRoleMap(file, [bmc] as Catalog[]),
-  waivers: (file) => loadWaivers(file),
+  waivers: (file) => loadWaivers(file, [bmc] as Catalog[]),
 };
 
 const SEEDS: Record<Kind, string> = {

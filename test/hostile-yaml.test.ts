@@ -180,3 +180,39 @@ describe('large role maps', () => {
     expect(given('2001:db9::7')).toEqual([]);
   });
 });
+
+describe('strict waiver files and site catalogs (a mistake that would match nothing is an error)', () => {
+  it('a misspelt or unknown rule, an impossible date, an unknown key and a port out of range are located, with the key', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['misspelt-rule.yaml', 'waivers:\n  - rule: bmc-cm:agent-to-parnt\n    reason: r\n', ':2:11: waivers.0.rule: "bmc-cm:agent-to-parnt" is no rule or requirement of the catalogs; did you mean "bmc-cm:agent-to-parent"?'],
+      ['unknown-rule.yaml', 'waivers:\n  - rule: nosuch:thing\n    reason: r\n', ':2:11: waivers.0.rule: "nosuch:thing" is no rule or requirement of the catalogs (catalogs: bmc-cm)'],
+      ['bad-date.yaml', 'waivers:\n  - rule: bmc-cm:console\n    reason: r\n    expires: 2099-13-45\n', ':4:14: waivers.0.expires: "2099-13-45" is not a date (YYYY-MM-DD)'],
+      ['not-a-leap-day.yaml', 'waivers:\n  - rule: bmc-cm:console\n    reason: r\n    expires: 2027-02-29\n', ':4:14: waivers.0.expires: "2027-02-29" is not a date (YYYY-MM-DD)'],
+      ['unknown-key.yaml', 'waivers:\n  - port: tcp/3389\n    reason: r\n    expiry: 2027-01-01\n', ':4:13: waivers.0: unknown key "expiry" (a waiver file has rule, port, hosts, reason, expires)'],
+      ['top-key.yaml', 'waivers: []\nowner: netops\n', ':2:8: unknown key "owner" (a waiver file has "waivers")'],
+      ['port-range.yaml', 'waivers:\n  - port: tcp/70000\n    reason: r\n', ':2:11: waivers.0.port: "tcp/70000": a port is 1 to 65535'],
+    ];
+    for (const [name, text, line] of cases) {
+      const file = write(name, text);
+      expect(await analyzeWith('--waivers', file), name).toBe(`${file}${line}`);
+    }
+  });
+
+  it('waivers of requirements, inherited rules and undocumented negotiations, and a leap day, load', async () => {
+    const file = write('good-waivers.yaml', 'waivers:\n  - rule: bmc-cm:parent-return-path\n    reason: r\n  - rule: negotiation:dcerpc-epm\n    reason: r\n    expires: 2028-02-29\n  - port: tcp/3389\n    reason: r\n');
+    const r = await flowaudit(['analyze', sample, '--catalog', 'bmc-cm', '--waivers', file, '--format', 'json', '--out', join(dir, 'good.json')]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('a site catalog that sets a parameter its base does not have is an error unless it declares it', async () => {
+    const typo = write('typo-site.yaml', 'id: site\nextends: bmc-cm\nparams:\n  tunnel-prot: 443\n');
+    const r = await flowaudit(['catalog', 'lint', typo]);
+    expect(r.status).toBe(2);
+    expect(r.lines).toEqual([`${typo}:4:16: params.tunnel-prot: bmc-cm has no parameter "tunnel-prot" (it has agent-port, tunnel-port, console-port, kiosk-port, bandwidth-port, multicast-port, webapi-port, mdm-enrollment-port); a new parameter is declared as { default: … }`]);
+    const declared = write('declared-site.yaml', 'id: site\nextends: bmc-cm\nparams:\n  jump-port: { default: 2222, description: The jump host listens here. }\n  tunnel-port: 443\n');
+    const ok = await flowaudit(['catalog', 'lint', declared]);
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+  });
+});

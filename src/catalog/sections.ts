@@ -80,6 +80,12 @@ function compileParams(c: Compiling): Sections['params'] {
   for (const [name, p] of Object.entries(base?.params ?? {})) params[name] = { ...p };
   for (const [name, p] of Object.entries(raw.params ?? {})) {
     const isFull = typeof p === 'object' && !Array.isArray(p);
+    // A site catalog sets the base's parameters by value; a new one is declared in full, so that a
+    // misspelt name (`tunnel-prot: 443`) is an error instead of a parameter no rule uses.
+    if (base && !params[name] && !isFull) {
+      problem(['params', name], `${base.id} has no parameter ${quoted(name)} (it has ${someOf(Object.keys(base.params)) || 'none'}); a new parameter is declared as { default: … }`);
+      continue;
+    }
     const value = paramRanges(isFull ? p.default : p);
     for (const [lo, hi] of value) if (lo > hi) problem(['params', name], `range ${lo}-${hi} is reversed`);
     if (base && params[name]) params[name] = { ...params[name]!, value };

@@ -77,7 +77,7 @@ export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?
   // Without --set the plain catalogs are the ones to use: loading them again costs 50 ms a catalog.
   const catalogs = Object.keys(set).length === 0 ? plain : opts.catalog.map((ref) => loadCatalog(ref, { set }));
   const roleMap = opts.roles ? loadRoleMap(opts.roles, catalogs) : null;
-  const waivers = opts.waivers ? loadWaivers(opts.waivers) : [];
+  const waivers = opts.waivers ? loadWaivers(opts.waivers, catalogs) : [];
   return { failOn, catalogs, roleMap, waivers, site, infer: opts.infer !== false };
 }
 
