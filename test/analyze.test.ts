@@ -143,6 +143,10 @@ describe('analyze on the command line', () => {
     const waived = await analyze([...args, '--waivers', waivers, '--fail-on', 'undocumented', '--format', 'json']);
     expect(waived.code).toBe(0);
     expect(JSON.parse(waived.stdout).flows.find((f: { serverPort: number }) => f.serverPort === 3389).waived.reason).toBe('admin RDP, change 1234');
+    // The text lists what was waived, and why.
+    const text = (await analyze([...args, '--waivers', waivers])).stdout;
+    expect(text).toContain('WAIVED (1 finding)\n  undocumented tcp/3389: 1 (10.20.0.21 → 10.10.0.10)\n      waived: admin RDP, change 1234 (until 2099-01-01)\n');
+    expect(text).not.toMatch(/UNDOCUMENTED SERVICES[^]*tcp\/3389/);
   });
 
   it('the text report puts missing and failing required flows first, with the vendor words', async () => {

@@ -177,13 +177,37 @@ export function* auditTextPieces(r: AuditReport): Generator<string> {
       yield* endLines(wrap(terminalSafe(x.detail), 100, '      '));
     }
   }
-  const waived = [...r.flows.waivedFlows(), ...r.requirements.filter((x) => x.waived)];
-  if (waived.length) yield* endLines(['', `WAIVED: ${waived.length} findings (see --format json for each)`]);
+  yield* waivedLines(r);
   for (const w of r.waivers.expired) yield* endLines([`  ! expired waiver (line ${w.line}, ${w.rule ?? w.port}, expired ${w.expires}): ${w.reason}`]);
   const satisfied = r.requirements.filter((x) => x.status === 'satisfied');
   if (satisfied.length) {
     yield* endLines(['', 'SATISFIED']);
     for (const x of satisfied) yield* endLines([withNote(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}${x.followUp?.frame != null ? `  (${x.followUp.reason} answer, frame ${x.followUp.frame})` : ''}`, rolesFromNote(x.rolesFrom))]);
+  }
+}
+
+/**
+ * The waived findings, one line per finding kind (verdict or status, rule or port) and waiver, with
+ * the count and the first host pairs: what was accepted stays in the report, and why.
+ */
+function* waivedLines(r: AuditReport): Generator<string> {
+  const groups = new Map<string, { what: string; why: string; pairs: string[]; n: number }>();
+  const add = (what: string, w: { reason: string; expires?: string }, pair: string) => {
+    const why = `${terminalSafe(w.reason)}${w.expires ? ` (until ${w.expires})` : ''}`;
+    const k = `${what}\u0000${why}`;
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { what, why, pairs: [], n: 0 }));
+    g.n++;
+    if (g.pairs.length < 3 && !g.pairs.includes(pair)) g.pairs.push(pair);
+  };
+  for (const f of r.flows.waivedFlows()) add(`${f.verdict} ${f.rule ?? (f.serverPort === null ? f.proto : `${f.proto}/${f.serverPort}`)}`, f.waived!, `${f.client} → ${f.server}`);
+  for (const x of r.requirements) if (x.waived) add(`${x.status} ${x.rule}`, x.waived, `${x.from}${x.to ? ` → ${x.to}` : ''}`);
+  if (groups.size === 0) return;
+  const n = [...groups.values()].reduce((t, g) => t + g.n, 0);
+  yield* endLines(['', `WAIVED (${n} finding${n === 1 ? '' : 's'})`]);
+  for (const g of groups.values()) {
+    yield* endLines([`  ${g.what}: ${g.n} (${g.pairs.join(', ')}${g.n > g.pairs.length ? ', …' : ''})`]);
+    yield* endLines(wrap(`waived: ${g.why}`, 100, '      '));
   }
 }
 
