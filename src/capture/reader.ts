@@ -97,15 +97,25 @@ export async function readCaptureHeader(path: string): Promise<CaptureHeader | n
   }
 }
 
+/** What a range of a file tells about the capture (the file's name and compression are the caller's). */
+export type RangeFacts = Omit<CaptureFacts, 'file' | 'gzip'>;
+
 export interface RangeResult {
   /** Offset of the first record read (the shard's boundary), or -1 when the range holds none. */
   first: number;
   /** Offset just after the last record read: the next shard must start exactly here. */
   stop: number;
   records: number;
-  facts: Omit<CaptureFacts, 'file' | 'gzip'>;
+  facts: RangeFacts;
   /** pcapng: a section header or interface description inside the range (it cannot stand alone). */
   structural: boolean;
+}
+
+/** The facts of range `a` and of range `b` read right after it, as one range's. */
+export function joinedFacts(a: RangeFacts, b: RangeFacts): RangeFacts {
+  // Statistics blocks are cumulative: the last range that saw one holds the interface's totals.
+  const interfaces = a.interfaces.map((i, k) => (b.interfaces[k]?.stats ? { ...i, stats: b.interfaces[k]!.stats } : i));
+  return { ...a, interfaces, packets: a.packets + b.packets, bytes: a.bytes + b.bytes, capturedBytes: a.capturedBytes + b.capturedBytes };
 }
 
 /**

@@ -3,8 +3,9 @@ import type { CaptureFacts, PacketRecord, PacketSink } from '../capture/record.j
 import { DamageTally } from '../core/errors.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { decodePacket, PacketView, Status } from '../decode/index.js';
-import { FlowBound, FlowTableBound } from './bound.js';
-import { FlowRecord, FlowTable, FlowTableOptions } from './table.js';
+import type { FlowTableBound } from './bound.js';
+import { FlowRun, newFlowRun, PartEnds } from './run.js';
+import { FlowRecord, FlowTableOptions } from './table.js';
 
 export interface FlowRunOptions extends FlowTableOptions {
   onProgress?: (file: string, bytes: number) => void;
@@ -12,49 +13,6 @@ export interface FlowRunOptions extends FlowTableOptions {
   onIpPacket?: (view: PacketView, rec: PacketRecord, file: string) => void;
   /** `--max-flows`: past it the table retires and folds (see FlowBound); none: unbounded. */
   maxFlows?: number;
-}
-
-/** Everything one pass over one or more captures learned: the flow table and the capture's quality. */
-export interface FlowRun {
-  table: FlowTable;
-  damage: DamageTally;
-  captures: CaptureFacts[];
-  packets: number;
-  bytes: number;
-  ipPackets: number;
-  /** Frames that carried no IP, by ethertype (-1: none, e.g. 802.3/LLC). */
-  notIp: Map<number, number>;
-  /** Packets per link type. */
-  linkTypes: Map<number, number>;
-  firstSec: number;
-  firstNs: number;
-  lastSec: number;
-  lastNs: number;
-  tsDigits: number;
-  /** Packets whose timestamp is earlier than the packet before them in the same file. */
-  timeReversals: number;
-  /** The table's bound and what was folded past it; null: unbounded. */
-  bound: FlowBound | null;
-}
-
-export function newFlowRun(opts: FlowTableOptions & { maxFlows?: number } = {}): FlowRun {
-  return {
-    bound: opts.maxFlows === undefined ? null : new FlowBound(opts.maxFlows),
-    table: new FlowTable(opts),
-    damage: new DamageTally(),
-    captures: [],
-    packets: 0,
-    bytes: 0,
-    ipPackets: 0,
-    notIp: new Map(),
-    linkTypes: new Map(),
-    firstSec: Infinity,
-    firstNs: 0,
-    lastSec: -Infinity,
-    lastNs: 0,
-    tsDigits: 0,
-    timeReversals: 0,
-  };
 }
 
 /** The per-packet work for one file: count, decode, add to the flow table. `done()` flushes counters. */
@@ -122,6 +80,32 @@ export function packetSink(run: FlowRun, label: string, view: PacketView, onIp?:
   };
 }
 
+/** A stretch of packets run through decode and the flow table: what its reader returned, and its ends. */
+export interface PacketPass<T> extends PartEnds {
+  read: T;
+}
+
+/**
+ * The packets `read` delivers (a whole capture with readCapture, a byte range of one with readRange),
+ * counted, decoded and added to the flow table of `run` one at a time with one reused view
+ * (packetSink); the counters it holds back are flushed at the end. The single pass, the shard workers
+ * and the main thread's re-read of a gap between shards all read through here.
+ */
+export async function runPackets<T>(run: FlowRun, label: string, view: PacketView, onIp: FlowRunOptions['onIpPacket'], read: (sink: PacketSink) => Promise<T>): Promise<PacketPass<T>> {
+  const s = packetSink(run, label, view, onIp);
+  const result = await read(s.sink);
+  s.done();
+  return { read: result, firstTs: s.firstTs(), lastTs: s.lastTs() };
+}
+
+/** One whole capture (a path, or '-' for stdin) into `run`: its packets through runPackets, its facts onto `captures`. */
+export async function runCapture(run: FlowRun, path: string, view: PacketView, opts: Pick<FlowRunOptions, 'onIpPacket' | 'onProgress'> = {}): Promise<void> {
+  const label = path === '-' ? '<stdin>' : path;
+  const onProgress = opts.onProgress;
+  const pass = await runPackets(run, label, view, opts.onIpPacket, (sink) => readCapture(path, sink, { damage: run.damage, label, ...(onProgress ? { onProgress: (b: number) => onProgress(label, b) } : {}) }));
+  run.captures.push(pass.read);
+}
+
 /**
  * Capture → decode → flow table, one packet at a time with one reused record and view. Captures are
  * read one after the other into one table, so a conversation that spans files is one flow.
@@ -129,17 +113,7 @@ export function packetSink(run: FlowRun, label: string, view: PacketView, onIp?:
 export async function buildFlows(paths: string[], opts: FlowRunOptions = {}): Promise<FlowRun> {
   const run = newFlowRun(opts);
   const view = new PacketView();
-  for (const path of paths) {
-    const label = path === '-' ? '<stdin>' : path;
-    const { sink, done } = packetSink(run, label, view, opts.onIpPacket);
-    const facts = await readCapture(path, sink, {
-      damage: run.damage,
-      label,
-      onProgress: opts.onProgress ? (b) => opts.onProgress!(label, b) : undefined,
-    });
-    done();
-    run.captures.push(facts);
-  }
+  for (const path of paths) await runCapture(run, path, view, opts);
   return run;
 }
 
@@ -246,4 +220,4 @@ export function flowBatches(run: FlowRun): { count: number; batches: () => Itera
   };
 }
 
-export type { FlowRecord };
+export type { FlowRecord, FlowRun };

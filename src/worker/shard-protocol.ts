@@ -1,7 +1,5 @@
 import type { CaptureHeader, RangeResult } from '../capture/reader.js';
-import type { DamagePlace } from '../core/errors.js';
-import type { BoundShard } from '../flow/bound.js';
-import type { FlowShard } from '../flow/table.js';
+import type { RunPart } from '../flow/run.js';
 import type { KeptPackets } from './kept-packets.js';
 
 /** What the main thread asks of a worker: one byte range of one file. */
@@ -21,27 +19,12 @@ export interface ShardJob {
   maxKeptBytes?: number;
 }
 
-/** What a worker answers: the range it really covered, and everything one pass over it learnt. */
-export interface ShardResult {
+/**
+ * What a worker answers: the range it really covered, everything one pass over it learnt (a part of
+ * the run, flow/run.ts, merged by mergePart) and, with `keepInspected`, the inspectors' packets of the
+ * range in record order.
+ */
+export interface ShardResult extends RunPart {
   range: RangeResult;
-  table: FlowShard;
-  packets: number;
-  bytes: number;
-  ipPackets: number;
-  notIp: Array<[number, number]>;
-  linkTypes: Array<[number, number]>;
-  firstSec: number;
-  firstNs: number;
-  lastSec: number;
-  lastNs: number;
-  tsDigits: number;
-  timeReversals: number;
-  /** Timestamps of the shard's first and last packet in file order (for reversals across shards). */
-  firstTs: [number, number] | null;
-  lastTs: [number, number] | null;
-  damage: { counts: Array<[string, number]>; places: Array<[string, DamagePlace[]]> };
-  /** With `keepInspected`: the inspectors' packets of this range, in record order. */
   kept: KeptPackets | null;
-  /** With `maxFlows`: what the shard folded past the bound. */
-  bound: BoundShard | null;
 }

@@ -2,13 +2,13 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { CaptureHeader, readCapture, readCaptureHeader, readRange } from '../capture/reader.js';
-import type { CaptureFacts, PacketRecord } from '../capture/record.js';
+import { CaptureHeader, joinedFacts, RangeFacts, readCaptureHeader, readRange } from '../capture/reader.js';
+import type { PacketRecord } from '../capture/record.js';
 import { DamageTally } from '../core/errors.js';
-import { compareTime } from '../core/time.js';
 import { decodePacket } from '../decode/index.js';
 import { PacketView, Status } from '../decode/view.js';
-import { FlowRun, FlowRunOptions, newFlowRun, packetSink } from '../flow/pipeline.js';
+import { FlowRunOptions, runCapture } from '../flow/pipeline.js';
+import { FlowRun, mergePart, newFlowRun } from '../flow/run.js';
 import { inspectorWants } from '../inspect/index.js';
 import { replayKept } from './kept-packets.js';
 import { runShard } from './run-shard.js';
@@ -36,29 +36,6 @@ function runInWorker(job: ShardJob): Promise<ShardResult> {
   });
 }
 
-function mergeShard(run: FlowRun, r: ShardResult, recordOffset: number, label: string): void {
-  run.table.mergeShard(r.table);
-  if (r.bound !== null) run.bound?.mergeShard(r.bound);
-  run.packets += r.packets;
-  run.bytes += r.bytes;
-  run.ipPackets += r.ipPackets;
-  for (const [k, n] of r.notIp) run.notIp.set(k, (run.notIp.get(k) ?? 0) + n);
-  for (const [k, n] of r.linkTypes) run.linkTypes.set(k, (run.linkTypes.get(k) ?? 0) + n);
-  if (compareTime(r.firstSec, r.firstNs, run.firstSec, run.firstNs) < 0) {
-    run.firstSec = r.firstSec;
-    run.firstNs = r.firstNs;
-  }
-  if (compareTime(r.lastSec, r.lastNs, run.lastSec, run.lastNs) > 0) {
-    run.lastSec = r.lastSec;
-    run.lastNs = r.lastNs;
-  }
-  run.tsDigits = Math.max(run.tsDigits, r.tsDigits);
-  run.timeReversals += r.timeReversals;
-  run.damage.merge({ counts: new Map(r.damage.counts), places: new Map(r.damage.places) }, recordOffset);
-  if (run.bound !== null && run.table.size > run.bound.trimAt) run.bound.trim(run.table, run.lastSec);
-  void label;
-}
-
 /**
  * Like buildFlows, but a large plain file is cut into byte ranges that worker threads decode in
  * parallel. Each worker finds the first record boundary of its range; the main thread checks that the
@@ -76,9 +53,7 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
     const header = workers > 1 && path !== '-' ? await readCaptureHeader(path).catch(() => null) : null;
     const dataStart = header?.bytes.length ?? 0;
     if (header === null || header.fileSize - dataStart < minBytes * 2 || workers < 2) {
-      const s = packetSink(run, label, view, opts.onIpPacket);
-      run.captures.push(await readCapture(path, s.sink, { damage: run.damage, label, ...(opts.onProgress ? { onProgress: (b: number) => opts.onProgress!(label, b) } : {}) }));
-      s.done();
+      await runCapture(run, path, view, opts);
       continue;
     }
     const n = Math.min(workers, Math.floor((header.fileSize - dataStart) / minBytes));
@@ -101,9 +76,8 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
     );
     if (results.some((r) => r.range.structural)) {
       // A section header or interface description in the middle: only one pass knows the interfaces.
-      const s = packetSink(run, label, view, opts.onIpPacket);
-      run.captures.push(await readCapture(path, s.sink, { damage: run.damage, label }));
-      s.done();
+      // (The workers have reported the file's progress already.)
+      await runCapture(run, path, view, { ...(opts.onIpPacket ? { onIpPacket: opts.onIpPacket } : {}) });
       continue;
     }
     // Chain the ranges: each must start exactly where the previous one stopped. A range that does not
@@ -114,16 +88,15 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
     let expected = dataStart;
     let recordOffset = 0;
     let prevLast: [number, number] | null = null;
-    let facts: Omit<CaptureFacts, 'file' | 'gzip'> | null = null;
+    let facts: RangeFacts | null = null;
     for (let i = 0; i < n; i++) {
       let r = results[i]!;
       if (r.range.first !== expected) {
         if (expected >= jobs[i]!.end) continue; // the previous range already read past this one
         r = await runShard({ ...jobs[i]!, start: expected, knownBoundary: true });
       }
-      if (prevLast && r.firstTs && compareTime(r.firstTs[0], r.firstTs[1], prevLast[0], prevLast[1]) < 0) run.timeReversals++;
+      mergePart(run, r, recordOffset, prevLast);
       if (r.lastTs) prevLast = r.lastTs;
-      mergeShard(run, r, recordOffset, label);
       if (r.kept && opts.onIpPacket) {
         const onIp = opts.onIpPacket;
         replayKept(r.kept, recordOffset, view, (v, rec) => onIp(v, rec, label));
@@ -131,7 +104,7 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
       }
       recordOffset += r.range.records;
       expected = r.range.stop;
-      facts = facts === null ? { ...r.range.facts } : mergeFacts(facts, r.range.facts);
+      facts = facts === null ? { ...r.range.facts } : joinedFacts(facts, r.range.facts);
     }
     run.captures.push({ file: label, gzip: false, ...facts! });
   }
@@ -162,10 +135,4 @@ async function inspectRest(path: string, header: CaptureHeader, from: { fileOffs
     },
     { damage: new DamageTally(), label: path },
   );
-}
-
-function mergeFacts(a: Omit<CaptureFacts, 'file' | 'gzip'>, b: Omit<CaptureFacts, 'file' | 'gzip'>): Omit<CaptureFacts, 'file' | 'gzip'> {
-  // Statistics blocks are cumulative: the last range that saw one holds the interface's totals.
-  const interfaces = a.interfaces.map((i, k) => (b.interfaces[k]?.stats ? { ...i, stats: b.interfaces[k]!.stats } : i));
-  return { ...a, interfaces, packets: a.packets + b.packets, bytes: a.bytes + b.bytes, capturedBytes: a.capturedBytes + b.capturedBytes };
 }
