@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writePcap } from '../src/capture/writer.js';
 import { frame, tcpConversation } from '../src/synth/frames.js';
+import { checkReport } from './helpers/report-schema.js';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'dist/cli/main.js');
@@ -30,7 +31,7 @@ function report(args: string[]): Report {
   const r = analyze([...args, '--format', 'json']);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
-  return JSON.parse(r.stdout) as Report;
+  return checkReport('analyze', JSON.parse(r.stdout)) as Report;
 }
 
 describe('the bmc-cm sample: every verdict and requirement status', () => {
@@ -129,7 +130,7 @@ describe('analyze on the command line', () => {
     writeFileSync(waivers, 'waivers:\n  - port: tcp/3389\n    hosts: [10.10.0.10]\n    reason: admin RDP, change 1234\n    expires: 2099-01-01\n');
     const waived = analyze([...args, '--waivers', waivers, '--fail-on', 'undocumented', '--format', 'json']);
     expect(waived.code).toBe(0);
-    expect(JSON.parse(waived.stdout).flows.find((f: { serverPort: number }) => f.serverPort === 3389).waived.reason).toBe('admin RDP, change 1234');
+    expect(checkReport('analyze', JSON.parse(waived.stdout)).flows.find((f: { serverPort: number }) => f.serverPort === 3389).waived.reason).toBe('admin RDP, change 1234');
   });
 
   it('the text report puts missing and failing required flows first, with the vendor words', () => {
