@@ -5,6 +5,7 @@ import { Catalog, loadCatalog } from '../src/catalog/index.js';
 import { buildFlows } from '../src/flow/pipeline.js';
 import { PacketSpec, tcpConversation } from '../src/synth/frames.js';
 import { scratch } from './helpers/scratch.js';
+import { checkAuditReport } from './helpers/report-schema.js';
 
 /** Roles that are also other roles (acts-as): a BMC relay is an agent, the client of its own parent. */
 const { write, capture } = scratch('fa-acts-as-');
@@ -16,7 +17,7 @@ const bmc = loadCatalog('bmc-cm');
 const roleMap = write('roles.yaml', `roles:\n  master-server: [${MASTER}]\n  relay: [${RELAY}]\n  client: [${CLIENT}]\n`);
 
 async function run(conversations: PacketSpec[][], catalog: Catalog = bmc, roles: string | null = roleMap) {
-  return audit(await buildFlows([capture(conversations)]), { catalogs: [catalog], roleMap: roles ? loadRoleMap(roles, [catalog]) : null, grants: [], version: 'test' });
+  return checkAuditReport(audit(await buildFlows([capture(conversations)]), { catalogs: [catalog], roleMap: roles ? loadRoleMap(roles, [catalog]) : null, grants: [], version: 'test' }));
 }
 
 const flowTo = (r: Awaited<ReturnType<typeof run>>, client: string, port: number) => r.flows.find((f) => f.client === client && f.serverPort === port)!;

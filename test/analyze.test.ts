@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writePcap } from '../src/capture/writer.js';
 import { frame, tcpConversation } from '../src/synth/frames.js';
+import { checkReport } from './helpers/report-schema.js';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'dist/cli/main.js');
@@ -31,7 +32,7 @@ async function report(args: string[]): Promise<Report> {
   const r = await analyze([...args, '--format', 'json']);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
-  return JSON.parse(r.stdout) as Report;
+  return checkReport('analyze', JSON.parse(r.stdout)) as Report;
 }
 
 describe('the bmc-cm sample: every verdict and requirement status', () => {
@@ -142,7 +143,7 @@ describe('analyze on the command line', () => {
     writeFileSync(waivers, 'waivers:\n  - port: tcp/3389\n    hosts: [10.10.0.10]\n    reason: admin RDP, change 1234\n    expires: 2099-01-01\n');
     const waived = await analyze([...args, '--waivers', waivers, '--fail-on', 'undocumented', '--format', 'json']);
     expect(waived.code).toBe(0);
-    expect(JSON.parse(waived.stdout).flows.find((f: { serverPort: number }) => f.serverPort === 3389).waived.reason).toBe('admin RDP, change 1234');
+    expect(checkReport('analyze', JSON.parse(waived.stdout)).flows.find((f: { serverPort: number }) => f.serverPort === 3389).waived.reason).toBe('admin RDP, change 1234');
     // The text lists what was waived, and why.
     const text = (await analyze([...args, '--waivers', waivers])).stdout;
     expect(text).toContain('WAIVED (1 finding)\n  undocumented tcp/3389: 1 (10.20.0.21 → 10.10.0.10)\n      waived: admin RDP, change 1234 (until 2099-01-01)\n');

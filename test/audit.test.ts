@@ -5,6 +5,7 @@ import { loadCatalog } from '../src/catalog/index.js';
 import { buildFlows } from '../src/flow/pipeline.js';
 import { PacketSpec, tcpConversation } from '../src/synth/frames.js';
 import { scratch, T0 } from './helpers/scratch.js';
+import { checkAuditReport } from './helpers/report-schema.js';
 
 const root = resolve(__dirname, '..');
 const catalog = loadCatalog(join(root, 'test/fixtures/audit-catalog.yaml'));
@@ -21,13 +22,13 @@ const roleMap = write('roles.yaml', `roles:\n  master-server: [${MASTER}]\n  dat
 async function run(conversations: PacketSpec[][], opts: { roles?: boolean; grants?: GrantLike[]; span?: number; waivers?: string } = {}) {
   const file = capture(conversations, { span: opts.span, quiet: { proto: 'udp', src: MASTER, dst: '10.0.9.9', srcPort: 50000, dstPort: 50001 } });
   const flowRun = await buildFlows([file]);
-  return audit(flowRun, {
+  return checkAuditReport(audit(flowRun, {
     catalogs: [catalog],
     roleMap: opts.roles === false ? null : loadRoleMap(roleMap, [catalog]),
     grants: opts.grants ?? [],
     ...(opts.waivers ? { waivers: loadWaivers(opts.waivers, [catalog]), today: '2026-11-24' } : {}),
     version: 'test',
-  });
+  }));
 }
 
 const req = (r: Awaited<ReturnType<typeof run>>, id: string, from?: string) => r.requirements.filter((x) => x.rule === `audit-test:${id}` && (from === undefined || x.from === from));

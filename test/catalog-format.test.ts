@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CatalogError, loadCatalog, alternativePorts, displayPorts } from '../src/catalog/index.js';
+import { checkReport } from './helpers/report-schema.js';
 
 const root = resolve(__dirname, '..');
 const fixture = join(root, 'test/fixtures/site-catalog.yaml');
@@ -188,7 +189,7 @@ rules:
     const text = spawnSync(process.execPath, [cli, 'catalog', 'show', 'bmc-cm'], { encoding: 'utf8' }).stdout;
     expect(text).toMatch(/^  relay +Relay  \(acts as client\)$/m);
     expect(text).toContain('“XML-RPC packets are sent between the communicating agents as notifications to execute actions.”');
-    const json = JSON.parse(spawnSync(process.execPath, [cli, 'catalog', 'show', 'bmc-cm', '--format', 'json'], { encoding: 'utf8' }).stdout) as { roles: Array<{ id: string; actsAs?: string[] }> };
+    const json = checkReport('catalog-show', JSON.parse(spawnSync(process.execPath, [cli, 'catalog', 'show', 'bmc-cm', '--format', 'json'], { encoding: 'utf8' }).stdout)) as { roles: Array<{ id: string; actsAs?: string[] }> };
     expect(json.roles.find((r) => r.id === 'relay')!.actsAs).toEqual(['client']);
     expect(json.roles.find((r) => r.id === 'master-server')!.actsAs).toBeUndefined();
   });

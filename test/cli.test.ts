@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { checkReport } from './helpers/report-schema.js';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'dist/cli/main.js');
@@ -19,7 +20,7 @@ describe('flowaudit flows', () => {
     const r = await flowaudit(['flows', sample, '--format', 'json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout);
+    const out = checkReport('flows', JSON.parse(r.stdout));
     expect(out.capture).toMatchObject({ packets: 58, ipPackets: 58, decodeErrorCount: 0, linkTypes: { '1 (ethernet)': 58 } });
     expect(out.capture.files[0].interfaces.map((i: { name: string }) => i.name)).toEqual(['span0', 'erspan-site40']);
     expect(out.flows).toHaveLength(9);
@@ -52,7 +53,7 @@ describe('flowaudit flows', () => {
   it('reads gzip from standard input, recognised by its magic', async () => {
     const r = await flowaudit(['flows', '-', '--format', 'json'], gzipSync(readFileSync(sample)));
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout);
+    const out = checkReport('flows', JSON.parse(r.stdout));
     expect(out.capture.files[0]).toMatchObject({ file: '<stdin>', gzip: true, packets: 58 });
     expect(out.flows).toHaveLength(9);
   });

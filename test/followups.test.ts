@@ -15,6 +15,7 @@ import { tftpReadRequest } from '../src/synth/dcerpc.js';
 import { epmExchange } from '../src/synth/epm.js';
 import { frame, PacketSpec, tcpConversation } from '../src/synth/frames.js';
 import { scratch, T0 } from './helpers/scratch.js';
+import { checkAuditReport } from './helpers/report-schema.js';
 
 const { write } = scratch('fa-followups-');
 const SITE = '10.1.0.10';
@@ -37,14 +38,14 @@ async function analyze(steps: Step[], opts: { catalogs?: Catalog[]; roles?: bool
   const ins = new Inspectors();
   const run = await buildFlows([file], { onIpPacket: (v, rec, f) => ins.onPacket(v, rec, f) });
   const catalogs = opts.catalogs ?? [sccm];
-  return audit(run, {
+  return checkAuditReport(audit(run, {
     catalogs,
     roleMap: opts.roles === false ? null : loadRoleMap(roleFile, catalogs),
     grants: ins.grants,
     failed: [...ins.failed, ...(opts.failed ?? [])],
     inspectorStats: ins.stats,
     version: 'test',
-  });
+  }));
 }
 
 const followUps = (r: AuditReport) => r.requirements.filter((x) => x.followUp);

@@ -2,7 +2,8 @@
  * Every report byte for byte: the samples in every format, every capture of the shared corpus, and a
  * bench capture give the reports pinned in test/golden/reports.json (a digest of each report, its
  * requirements table and its stderr, with the exit code). A change that is meant to change no output
- * (a restructuring) must pass it unchanged.
+ * (a restructuring) must pass it unchanged. Every JSON report of the run must also fit its published
+ * schema (schema/): the cases that do not are listed with their problems.
  *
  * A change that is meant to change reports updates the pins in the same commit, and the commit says why:
  *   FLOWAUDIT_GOLDEN=update npx vitest run test/golden.test.ts
@@ -26,10 +27,17 @@ describe.skipIf(skipWithoutCaptures('golden reports'))('reports are byte-identic
     const scratch = mkdtempSync(join(tmpdir(), 'flowaudit-golden-'));
     // A child process: the runs are synchronous work for seconds at a time, which must not block this
     // worker's event loop (vitest's RPC to its workers times out on that).
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'test/support/golden-run.ts'), capturesDir()!, scratch], {
+    const { stdout, stderr, code } = await run(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'test/support/golden-run.ts'), capturesDir()!, scratch], {
       cwd: repositoryRoot,
       maxBuffer: 64 << 20,
-    }).finally(() => rmSync(scratch, { recursive: true, force: true }));
+    })
+      .then((r) => ({ ...r, code: 0 }))
+      // golden-run.ts exits 1 when a JSON report does not fit its schema, naming each on stderr.
+      .catch((e: { stdout?: string; stderr?: string; code?: number }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: e.code ?? -1 }))
+      .finally(() => rmSync(scratch, { recursive: true, force: true }));
+    const misfits = stderr.split('\n').filter((l) => l.startsWith('schema: '));
+    expect(misfits, 'JSON reports that do not fit their schema (schema/), a line a problem').toEqual([]);
+    expect(code, `golden-run.ts failed: ${stderr}`).toBe(0);
     const actual = JSON.parse(stdout) as Record<string, string>;
     if (process.env.FLOWAUDIT_GOLDEN === 'update') {
       writeFileSync(pinsFile, JSON.stringify(actual, null, 1) + '\n');

@@ -23,6 +23,7 @@ import { buildFlowsSharded } from '../src/worker/sharded.js';
 import { skipWithoutTcpdump } from './helpers/captures.js';
 import { scratch } from './helpers/scratch.js';
 import { MemorySource } from './helpers/memory-source.js';
+import { checkReport } from './helpers/report-schema.js';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'dist/cli/main.js');
@@ -51,7 +52,7 @@ async function flowsJson(path: string, extra: string[] = []): Promise<{ capture:
   const r = await flowaudit(['flows', path, '--format', 'json', ...extra]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
-  return JSON.parse(r.stdout);
+  return checkReport('flows', JSON.parse(r.stdout));
 }
 
 const udp = (srcPort: number, payload = 30) => frame({ proto: 'udp', src: '10.0.0.1', dst: '10.0.0.2', srcPort, dstPort: 53, payload });
@@ -214,7 +215,7 @@ describe.skipIf(skipWithoutTcpdump('gzip streams against zcat | tcpdump'))('a gz
         // From standard input the same.
         const r = await flowaudit(['flows', '-', '--format', 'json'], { input: bytes });
         expect(r.code).toBe(0);
-        expect(JSON.parse(r.stdout).capture.packets).toBe(capture.packets);
+        expect(checkReport('flows', JSON.parse(r.stdout)).capture.packets).toBe(capture.packets);
       }
     });
   }
@@ -266,7 +267,7 @@ describe('capture strings never carry control characters to a terminal', () => {
     expect(text.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f\u202e]/);
     const json = await flowaudit(['flows', path, '--format', 'json']);
     expect(json.stdout).toContain('"name": "eth\\u001b[2J\\u00070\u202e"');
-    expect(JSON.parse(json.stdout).capture.files[0].interfaces[0].name).toBe(hostile);
+    expect(checkReport('flows', JSON.parse(json.stdout)).capture.files[0].interfaces[0].name).toBe(hostile);
   });
 
   it('file names in the text report and in an error message on stderr are escaped too', async () => {

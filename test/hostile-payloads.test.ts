@@ -39,6 +39,7 @@ import { negotiationsRead } from '../src/report/text.js';
 import { buildFlowsSharded } from '../src/worker/sharded.js';
 import { repositoryRoot } from './helpers/captures.js';
 import { scratch, T0 } from './helpers/scratch.js';
+import { checkReport } from './helpers/report-schema.js';
 
 const { dir, capture } = scratch('fa-hostile-');
 const cli = join(repositoryRoot, 'dist', 'cli', 'main.js');
@@ -126,7 +127,7 @@ describe('SQL Browser answers that name thousands of instances', () => {
     const r = await run(process.execPath, ['--max-old-space-size=512', cli, 'analyze', file, '--catalog', 'itms8', '--format', 'json', '--out', out], { encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const report = JSON.parse(readFileSync(out, 'utf8'));
+    const report = checkReport('analyze', JSON.parse(readFileSync(out, 'utf8')));
     const ssrp = report.capture.quality.inspectors.find((s: InspectorStats) => s.inspector === 'ssrp');
     expect(ssrp).toMatchObject({ read: 100, malformed: 0, bounds: { 'instances-per-answer': 100 * (9000 - SSRP.maxInstancesPerAnswer) } });
     expect(report.grants).toHaveLength(100 * SSRP.maxInstancesPerAnswer);

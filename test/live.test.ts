@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipWithoutNetns } from './helpers/captures.js';
+import { checkReport } from './helpers/report-schema.js';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'dist/cli/main.js');
@@ -88,7 +89,7 @@ function startLive(args: string[], ns = NS_SENSOR): LiveRun {
     while ((nl = out.indexOf('\n')) >= 0) {
       const line = out.slice(0, nl);
       out = out.slice(nl + 1);
-      if (line.startsWith('{')) lines.push(JSON.parse(line));
+      if (line.startsWith('{')) lines.push(checkReport('live', JSON.parse(line)));
       for (const w of waiters.splice(0)) w();
     }
   });
@@ -183,7 +184,7 @@ describe.skipIf(skip)('flowaudit live on a veth pair', () => {
     // The same verdicts from the pcapng it wrote, which also carries its drop counters.
     const a = await run(process.execPath, [cli, 'analyze', pcap, '--catalog', 'bmc-cm', '--roles', join(dir, 'roles.yaml'), '--format', 'json'], { encoding: 'utf8' });
     expect(a.status).toBe(0);
-    const offline = JSON.parse(a.stdout);
+    const offline = checkReport('analyze', JSON.parse(a.stdout));
     expect(offline.capture.packets).toBe(final.live.captured);
     expect(offline.flows.map(key).sort()).toEqual(final.flows.map(key).sort());
     expect(offline.requirements.map(reqKey).sort()).toEqual(final.requirements.map(reqKey).sort());
@@ -199,7 +200,7 @@ describe.skipIf(skip)('flowaudit live on a veth pair', () => {
     void live.exit.then(() => (done = true));
     while (!done) {
       if (existsSync(out)) {
-        const doc = JSON.parse(readFileSync(out, 'utf8')); // never half-written
+        const doc = checkReport('live', JSON.parse(readFileSync(out, 'utf8'))); // never half-written
         numbers.add(doc.live.report);
         reads++;
       }
@@ -208,7 +209,7 @@ describe.skipIf(skip)('flowaudit live on a veth pair', () => {
     expect(await live.exit).toBe(0);
     expect(reads).toBeGreaterThan(20);
     expect(numbers.size).toBeGreaterThanOrEqual(4);
-    const final = JSON.parse(readFileSync(out, 'utf8'));
+    const final = checkReport('live', JSON.parse(readFileSync(out, 'utf8')));
     expect(final.live).toMatchObject({ final: true, stoppedBy: 'duration' });
     expect(final.live.elapsedSeconds).toBeGreaterThanOrEqual(2.5);
     expect(live.lines).toHaveLength(0); // nothing on standard output
@@ -305,7 +306,7 @@ describe.skipIf(skip)('flowaudit live on a veth pair', () => {
     connect([1610, 3389]);
     expect(await exit).toBe(0);
     expect(err).toBe('');
-    const report = JSON.parse(out);
+    const report = checkReport('analyze', JSON.parse(out));
     expect(report.capture.files[0]).toMatchObject({ file: '<stdin>', format: 'pcap' });
     expect(report.flows.map(key).sort()).toEqual([`tcp ${CLIENT}→${PARENT}:1610 expected bmc-cm:agent-to-parent`, `tcp ${CLIENT}→${PARENT}:3389 undocumented null`]);
   });

@@ -12,6 +12,7 @@ import { frame } from '../src/synth/frames.js';
 import { checkOutputs, OutputError, writeOutput, writeOutputs, writeText } from '../src/cli/output.js';
 import { formatNames } from '../src/report/formats.js';
 import { scratch } from './helpers/scratch.js';
+import { checkReport } from './helpers/report-schema.js';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'dist/cli/main.js');
@@ -420,7 +421,7 @@ describe('signals and concurrent writers', () => {
       run(['flows', bigger, '--format', 'json', '--workers', '1', '--out', target]),
     ]);
     expect([a.code, b.code, a.stderr, b.stderr]).toEqual([0, 0, '', '']);
-    const report = JSON.parse(readFileSync(target, 'utf8'));
+    const report = checkReport('flows', JSON.parse(readFileSync(target, 'utf8')));
     // One file's report, not a mix: its own packet count, and as many flows as that run wrote.
     expect([30_000, 35_000]).toContain(report.capture.packets);
     expect(report.flows.length).toBeGreaterThan(report.capture.packets - 10);

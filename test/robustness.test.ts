@@ -11,6 +11,7 @@ import { FlowTable } from '../src/flow/table.js';
 import { frame, tcpConversation } from '../src/synth/frames.js';
 import { listCaptures, skipWithoutCaptures } from './helpers/captures.js';
 import { MemorySource } from './helpers/memory-source.js';
+import { reportProblems } from './helpers/report-schema.js';
 
 const root = resolve(__dirname, '..');
 
@@ -221,6 +222,7 @@ describe.skipIf(skipWithoutCaptures('malformed corpus'))('every capture of the s
         else if (r.code === 2 && r.stderr.trim().split('\n').length !== 1) problems.push(`${f}: exit 2 without a one-line reason`);
         else if (r.code === 0) {
           const out = JSON.parse(r.stdout) as { capture: { packets: number; ipPackets: number; decodeErrorCount: number }; flows: Array<{ packets: number }> };
+          problems.push(...reportProblems('flows', out, 3).map((p) => `${f}: report: ${p}`));
           const inFlows = out.flows.reduce((s, x) => s + x.packets, 0);
           if (inFlows !== out.capture.ipPackets) problems.push(`${f}: flows hold ${inFlows} packets, ${out.capture.ipPackets} IP packets were decoded`);
           if (out.capture.ipPackets > out.capture.packets) problems.push(`${f}: more IP packets than packets`);

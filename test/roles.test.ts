@@ -11,6 +11,7 @@ import { auditJson, auditText, writeAuditFlowsCsv, writeAuditRequirementsCsv } f
 import { PacketSpec, tcpConversation } from '../src/synth/frames.js';
 import { listCaptures, skipWithoutCaptures } from './helpers/captures.js';
 import { scratch } from './helpers/scratch.js';
+import { checkAuditReport } from './helpers/report-schema.js';
 
 const { write, capture: layOut } = scratch('fa-roles-');
 
@@ -22,14 +23,14 @@ function capture(conversations: PacketSpec[][], span = 0): string {
 }
 
 async function run(file: string, catalogs: Catalog[], opts: { roles?: string; site?: string[]; infer?: boolean } = {}): Promise<AuditReport> {
-  return audit(await buildFlows([file]), {
+  return checkAuditReport(audit(await buildFlows([file]), {
     catalogs,
     roleMap: opts.roles ? loadRoleMap(opts.roles, catalogs) : null,
     grants: [],
     version: 'test',
     site: (opts.site ?? []).map((p) => parseBlock(p)!),
     ...(opts.infer === false ? { infer: false } : {}),
-  });
+  }));
 }
 
 const bmc = loadCatalog('bmc-cm');

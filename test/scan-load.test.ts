@@ -9,6 +9,7 @@ import { columnsOfRecords, mergeColumns } from '../src/flow/columns.js';
 import { buildFlows } from '../src/flow/pipeline.js';
 import { buildFlowsSharded } from '../src/worker/sharded.js';
 import { scratch } from './helpers/scratch.js';
+import { checkReport } from './helpers/report-schema.js';
 
 /*
  * A SYN scan on the SPAN port: 60 000 flows of one packet each (one in ten a UDP probe), from one
@@ -78,7 +79,7 @@ describe('a port scan past --max-flows is folded, never aborts the run', () => {
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
     }
-    const doc = JSON.parse(json.stdout);
+    const doc = checkReport('flows', JSON.parse(json.stdout));
     checkBound(doc.capture.flowTable, doc.flows);
     const tcp = doc.flows.find((f: { proto: string; flows?: number }) => f.proto === 'tcp' && f.flows !== undefined);
     expect(tcp).toMatchObject({ client: '10.66.0.1', outcome: 'attempted', serverPackets: 0 });
@@ -103,7 +104,7 @@ describe('a port scan past --max-flows is folded, never aborts the run', () => {
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
     }
-    const doc = JSON.parse(json.stdout);
+    const doc = checkReport('analyze', JSON.parse(json.stdout));
     checkBound(doc.capture.flowTable, doc.flows);
     expect(doc.summary.flows).toBe(doc.flows.length);
     // The scan's folded records are judged like any flow: undocumented ports, an unanswered 135 failing.

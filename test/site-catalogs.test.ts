@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { writePcap } from '../src/capture/writer.js';
 import { alternativePorts, bundledCatalogIds, displayPorts, loadCatalog } from '../src/catalog/index.js';
 import { frame, tcpConversation } from '../src/synth/frames.js';
+import { checkReport } from './helpers/report-schema.js';
 
 /**
  * A site catalog (`extends:` a bundled one) judges exactly as the catalog it extends, plus what it
@@ -32,7 +33,7 @@ async function analyze(args: string[]): Promise<Report> {
   const r = await run(process.execPath, [cli, 'analyze', ...args, '--format', 'json'], { encoding: 'utf8', timeout: 60_000 });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
-  return JSON.parse(r.stdout) as Report;
+  return checkReport('analyze', JSON.parse(r.stdout)) as Report;
 }
 
 /** What a catalog decides: every flow's verdict, rule, matches and roles, every requirement's status. */

@@ -12,6 +12,7 @@ import { loadCatalog } from '../src/catalog/index.js';
 import { analyzeCaptures } from '../src/cli/analyze.js';
 import { skipWithoutCaptures } from './helpers/captures.js';
 import { windowsDir, windowsTruth, type DcomTruth, type EpmTruth, type Retransmitted, type TftpTruth } from './helpers/windows-truth.js';
+import { checkAuditReport } from './helpers/report-schema.js';
 
 const skip = skipWithoutCaptures('windows truth');
 const windows = windowsDir();
@@ -27,7 +28,7 @@ async function report(file: string, catalog: string): Promise<AuditReport> {
   const key = `${file}|${catalog}`;
   let r = reports.get(key);
   if (!r) {
-    r = await analyzeCaptures([join(windows, file)], { catalogs: [loadCatalog(catalog)], roleMap: null, waivers: [], version: 'test', today: '2026-12-03' }, { workers: 1 });
+    r = checkAuditReport(await analyzeCaptures([join(windows, file)], { catalogs: [loadCatalog(catalog)], roleMap: null, waivers: [], version: 'test', today: '2026-12-03' }, { workers: 1 }));
     reports.set(key, r);
   }
   return r;

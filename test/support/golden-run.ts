@@ -2,7 +2,9 @@
  * Runs the command line (dist/cli/program.js, in this one process) over every report the golden test
  * pins: the bundled samples in every format, every capture of the shared corpus, and a bench capture
  * made by bench/generate.ts. Prints one JSON object, case → digest, where a digest is
- * `exit <code> <sha256 of the report files and stderr, 16 hex digits>`.
+ * `exit <code> <sha256 of the report files and stderr, 16 hex digits>`. Every JSON report is also held
+ * to its schema (schema/, test/helpers/report-schema.ts): a report that does not fit gives a line
+ * `schema: <case>: <problem>` on stderr for each of its first problems, and the exit code is 1.
  *
  *   npx tsx test/support/golden-run.ts <captures dir | -> <scratch dir> [keep dir]
  *
@@ -15,6 +17,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate } from '../../bench/generate.js';
+import { reportProblems } from '../helpers/report-schema.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { main } = (await import(join(root, 'dist/cli/program.js'))) as { main(argv: string[]): Promise<number> };
@@ -96,7 +99,21 @@ flows('bench.pcap', scratch, ['bench.pcap'], ['zeek']);
 analyze('bench.pcap', scratch, ['bench.pcap'], ['--catalog', 'bmc-cm'], ['zeek']);
 analyze('bench.pcap', scratch, ['bench.pcap'], ['--catalog', 'bmc-cm'], AUDIT_FORMATS);
 
+/** A JSON report's problems against its schema ([] when it fits); other formats have none. */
+function schemaProblems(c: Case, bytes: Buffer): string[] {
+  const format = c.argv[c.argv.indexOf('--format') + 1];
+  if (format !== 'json') return [];
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    return [`not JSON: ${(e as Error).message}`];
+  }
+  return reportProblems(c.argv[0] as 'flows' | 'analyze', doc, 5);
+}
+
 const digests: Record<string, string> = {};
+const broken: string[] = [];
 const write = process.stderr.write.bind(process.stderr);
 for (const c of cases) {
   const out = join(scratch, 'report');
@@ -126,6 +143,7 @@ for (const c of cases) {
       continue;
     }
     hash.update(`${p === out ? 'report' : 'requirements'} ${bytes.length}\n`).update(bytes);
+    if (p === out) for (const problem of schemaProblems(c, bytes)) broken.push(`schema: ${c.name}: ${problem}`);
     kept.push([p === out ? '' : '.requirements.csv', bytes]);
   }
   hash.update(`stderr\n${stderr}`);
@@ -137,3 +155,7 @@ for (const c of cases) {
   }
 }
 process.stdout.write(JSON.stringify(digests, null, 1) + '\n');
+if (broken.length > 0) {
+  process.stderr.write(`${broken.join('\n')}\n`);
+  process.exitCode = 1;
+}
