@@ -4,7 +4,7 @@ import { DamageTally } from '../core/errors.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { decodePacket, PacketView, Status } from '../decode/index.js';
 import type { FlowTableBound } from './bound.js';
-import { FlowRun, newFlowRun, PartEnds } from './run.js';
+import { FlowRun, newFlowRun, PartEnds, widenFirst, widenLast } from './run.js';
 import { FlowRecord, FlowTableOptions } from './table.js';
 
 export interface FlowRunOptions extends FlowTableOptions {
@@ -41,14 +41,8 @@ export function packetSink(run: FlowRun, label: string, view: PacketView, onIp?:
       }
       prevSec = rec.tsSec;
       prevNs = rec.tsNs;
-      if (compareTime(rec.tsSec, rec.tsNs, run.firstSec, run.firstNs) < 0) {
-        run.firstSec = rec.tsSec;
-        run.firstNs = rec.tsNs;
-      }
-      if (compareTime(rec.tsSec, rec.tsNs, run.lastSec, run.lastNs) > 0) {
-        run.lastSec = rec.tsSec;
-        run.lastNs = rec.tsNs;
-      }
+      widenFirst(run, rec.tsSec, rec.tsNs);
+      widenLast(run, rec.tsSec, rec.tsNs);
       if (rec.tsDigits > run.tsDigits) run.tsDigits = rec.tsDigits;
     }
     try {

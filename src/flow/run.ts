@@ -103,6 +103,22 @@ export function partOf(run: FlowRun, ends: PartEnds): RunPart {
   };
 }
 
+/** Moves the run's first time back to (sec, ns) when that is earlier. */
+export function widenFirst(into: RunCounts, sec: number, ns: number): void {
+  if (compareTime(sec, ns, into.firstSec, into.firstNs) < 0) {
+    into.firstSec = sec;
+    into.firstNs = ns;
+  }
+}
+
+/** Moves the run's last time on to (sec, ns) when that is later. */
+export function widenLast(into: RunCounts, sec: number, ns: number): void {
+  if (compareTime(sec, ns, into.lastSec, into.lastNs) > 0) {
+    into.lastSec = sec;
+    into.lastNs = ns;
+  }
+}
+
 /**
  * Counters of `from` into `into`: sums add, times widen, the finest timestamp precision stays, damage
  * places are renumbered by `recordOffset` (the records before `from`'s first; a part numbers from 1).
@@ -113,14 +129,8 @@ export function mergeCounts(into: RunCounters, from: RunCounts, recordOffset: nu
   into.ipPackets += from.ipPackets;
   for (const [k, n] of from.notIp) into.notIp.set(k, (into.notIp.get(k) ?? 0) + n);
   for (const [k, n] of from.linkTypes) into.linkTypes.set(k, (into.linkTypes.get(k) ?? 0) + n);
-  if (compareTime(from.firstSec, from.firstNs, into.firstSec, into.firstNs) < 0) {
-    into.firstSec = from.firstSec;
-    into.firstNs = from.firstNs;
-  }
-  if (compareTime(from.lastSec, from.lastNs, into.lastSec, into.lastNs) > 0) {
-    into.lastSec = from.lastSec;
-    into.lastNs = from.lastNs;
-  }
+  widenFirst(into, from.firstSec, from.firstNs);
+  widenLast(into, from.lastSec, from.lastNs);
   into.tsDigits = Math.max(into.tsDigits, from.tsDigits);
   into.timeReversals += from.timeReversals;
   into.damage.merge(from.damage, recordOffset);
