@@ -62,11 +62,19 @@ function mirrorPort(): Buffer {
   });
 }
 
-/** Packets laid out in time order from a start, a few milliseconds apart. */
+/** Three minutes between a site sample's conversations. */
+const SITE_SPREAD_MS = 180_000;
+
+/**
+ * Packets laid out in time order from a start, a few milliseconds apart; with `spreadMs`, each
+ * conversation after the first starts that long after the one before, so that a site's capture
+ * watches its hosts for longer than --min-span (10 minutes) and its missing flows are findings.
+ */
 class Timeline {
   readonly packets: WrittenPacket[] = [];
   private t = 1_732_000_000;
   private ns = 0;
+  constructor(private readonly spreadMs = 0) {}
   add(data: Uint8Array, gapMs = 3): void {
     this.ns += gapMs * 1_000_000;
     while (this.ns >= 1e9) {
@@ -76,6 +84,7 @@ class Timeline {
     this.packets.push({ data, tsSec: this.t, tsNs: this.ns });
   }
   conv(specs: PacketSpec[]): void {
+    if (this.spreadMs && this.packets.length) this.pause(this.spreadMs);
     for (const s of specs) this.add(frame(s));
   }
   /** Time passes with nothing on the wire. */
@@ -90,7 +99,7 @@ class Timeline {
  * Client Management catalog.
  */
 function bmcSite(): Buffer {
-  const tl = new Timeline();
+  const tl = new Timeline(SITE_SPREAD_MS);
   const master = '10.10.0.10';
   const relay = '10.10.0.11';
   // Client .21 and its master talk both ways on the agent port: satisfied.
@@ -165,7 +174,7 @@ roles:
  * server tickle, package downloads, a SQL named instance found through the SQL Browser.
  */
 function itmsSite(): Buffer {
-  const tl = new Timeline();
+  const tl = new Timeline(SITE_SPREAD_MS);
   const ns = '10.5.0.10';
   // Agent .21 polls the NS over HTTPS: satisfied. Agent .22 only reaches the package server: missing.
   tl.conv(tcpConversation('10.6.0.21', 53001, ns, 443));
@@ -197,7 +206,7 @@ roles:
 
 /** cam-site.pcapng with cam-roles.yaml: the KVM manager, its devices, a user's remote session. */
 function camSite(): Buffer {
-  const tl = new Timeline();
+  const tl = new Timeline(SITE_SPREAD_MS);
   const manager = '10.8.0.10';
   // Discovery broadcast from the manager, the device answering on 3080.
   tl.conv([

@@ -17,7 +17,7 @@ const bmc = loadCatalog('bmc-cm');
 const roleMap = write('roles.yaml', `roles:\n  master-server: [${MASTER}]\n  relay: [${RELAY}]\n  client: [${CLIENT}]\n`);
 
 async function run(conversations: PacketSpec[][], catalog: Catalog = bmc, roles: string | null = roleMap) {
-  return checkAuditReport(audit(await buildFlows([capture(conversations)]), { catalogs: [catalog], roleMap: roles ? loadRoleMap(roles, [catalog]) : null, grants: [], version: 'test' }));
+  return checkAuditReport(audit(await buildFlows([capture(conversations)]), { catalogs: [catalog], roleMap: roles ? loadRoleMap(roles, [catalog]) : null, grants: [], version: 'test', minSpan: 0 }));
 }
 
 const flowTo = (r: Awaited<ReturnType<typeof run>>, client: string, port: number) => r.flows.find((f) => f.client === client && f.serverPort === port)!;

@@ -63,6 +63,8 @@ export interface AuditOptions {
   site?: AddressBlock[];
   /** false: no roles are learnt from traffic (`--no-infer`); flows are judged by port and address class. */
   infer?: boolean;
+  /** Seconds (`--min-span`): a host watched for less shows no missing requirement without a documented period, only inconclusive ones. */
+  minSpan?: number;
 }
 
 /** What `flowaudit live` adds to a report. */
@@ -139,7 +141,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
   const roles = new RoleResolver(opts.roleMap, opts.catalogs, addressSpaceOf(flows, opts.roleMap, opts.site ?? []));
   const inference = opts.roleMap === null && opts.infer !== false;
-  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference };
+  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference, ...(opts.minSpan !== undefined ? { minSpan: opts.minSpan } : {}) };
   const judged = judgeFlows(flows, ctx);
   const hasTime = Number.isFinite(run.firstSec);
   // A finding about a host stands on that host's role: given, inferred, or read off a trigger's port.

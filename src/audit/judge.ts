@@ -17,6 +17,8 @@ export interface AuditContext {
   /** Capture span in seconds (for periods) and whether it demonstrably lost packets. */
   captureSeconds: number;
   captureLoss: string | null;
+  /** Seconds of watch below which a missing requirement without a documented period is inconclusive (`--min-span`). */
+  minSpan?: number;
   /** Whether roles are learnt from traffic when there is no role map (`--no-infer` turns it off). */
   infer?: boolean;
 }

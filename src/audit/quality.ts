@@ -1,3 +1,4 @@
+import { humanDuration } from '../core/duration.js';
 import type { CaptureSummary } from '../flow/pipeline.js';
 import { OUTCOMES, type FlowColumns } from '../flow/columns.js';
 import { MAX_PENDING_DATAGRAMS } from '../flow/fragments.js';
@@ -42,7 +43,7 @@ export function assessQuality(capture: CaptureSummary, flows: FlowColumns, first
   for (const [reason, { count }] of Object.entries(capture.decodeErrors)) if (reason.includes('truncated')) truncated += count;
   const share = tcpFlows ? oneSided / tcpFlows : 0;
   const notes: string[] = [];
-  notes.push(`the capture spans ${duration.toFixed(1)} s`);
+  notes.push(`the capture spans ${humanDuration(duration)}`);
   if (dIf + dOs > 0) notes.push(`${dIf + dOs} packets were dropped while capturing (${dIf} by the interface, ${dOs} by the OS)`);
   if (oneSided > 0) notes.push(`${oneSided} of ${tcpFlows} TCP flows (${(share * 100).toFixed(0)}%) show one direction only`);
   if (truncated > 0) notes.push(`${truncated} records or headers are truncated`);

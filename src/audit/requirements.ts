@@ -3,8 +3,11 @@ import { displayPorts } from '../catalog/types.js';
 import { compareTime } from '../core/time.js';
 import type { AuditContext } from './judge.js';
 import type { JudgedFlows } from './judged.js';
-import { alternativesText, flowLabel, neverEstablishedText, roleMissingText, seenText, shortForPeriodText, triggeredMissingText } from './texts.js';
+import { alternativesText, flowLabel, neverEstablishedText, roleMissingText, seenText, shortForMinSpanText, shortForPeriodText, triggeredMissingText } from './texts.js';
 import type { RequirementFinding, RequirementState } from './types.js';
+
+/** Seconds a host must be watched before the absence of a flow without a documented period is a finding (`--min-span`). */
+export const MIN_SPAN_DEFAULT = 600;
 
 /** Flows by index in the judged list. */
 type AltState = { state: 'satisfied' | 'failing' | 'missing'; flows: number[] };
@@ -117,6 +120,7 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
     return out;
   };
   const union = (a: number[], b: number[]) => (b.length === 0 ? a : [...new Set([...a, ...b])].sort((x, y) => x - y));
+  const minSpan = ctx.minSpan ?? MIN_SPAN_DEFAULT;
   const out: RequirementFinding[] = [];
   for (const cat of ctx.catalogs) {
     const ruleById = new Map(cat.rules.map((r) => [r.id, r]));
@@ -133,11 +137,16 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
       const finding = (from: string, to: string | null, alt: AltState, what: string, extraPorts?: Array<number | string>): RequirementFinding => {
         let status: RequirementState = alt.state;
         let detail = what;
+        const watched = captureSpanFrom(firstSeen(from), captureEnd, captureStart);
         if (status === 'missing') {
-          const span = captureSpanFrom(firstSeen(from), captureEnd, captureStart);
-          if (period !== null && span < period) {
+          // Absence proves something only over a long enough watch: the documented period, or without
+          // one the --min-span threshold (an idle client may say nothing for minutes).
+          if (period !== null && watched < period) {
             status = 'inconclusive';
-            detail += shortForPeriodText(span, period);
+            detail += shortForPeriodText(watched, period);
+          } else if (period === null && watched < minSpan) {
+            status = 'inconclusive';
+            detail += shortForMinSpanText(watched, minSpan, req.note);
           } else if (ctx.captureLoss) {
             status = 'inconclusive';
             detail += `; ${ctx.captureLoss}`;
@@ -154,6 +163,7 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
           detail,
           cite: req.cite ?? (expectRules[0]?.cite ?? null),
           evidence: alt.flows.map(label),
+          watchedSeconds: Number(watched.toFixed(6)),
         };
       };
       const describeAlternatives = (from: string, to: string | null) => alternativesText(req.expect, ruleById, from, to);

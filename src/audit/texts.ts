@@ -1,3 +1,4 @@
+import { humanDuration } from '../core/duration.js';
 import { displayPorts, Rule } from '../catalog/types.js';
 import type { Grant } from '../inspect/grants.js';
 import type { JudgedFlows } from './judged.js';
@@ -81,7 +82,12 @@ export function roleMissingText(host: string, role: string, alternatives: string
 }
 
 export function shortForPeriodText(span: number, period: number): string {
-  return `; the capture covers ${span.toFixed(0)} s of this host, shorter than the documented period of ${period} s`;
+  return `; the capture covers ${humanDuration(span)} of this host, shorter than the documented period of ${humanDuration(period)}`;
+}
+
+/** A requirement whose document gives no period, on a capture that watched the host for less than --min-span. */
+export function shortForMinSpanText(span: number, minSpan: number, note: string | undefined): string {
+  return `; the capture watched this host for ${humanDuration(span)}, less than --min-span ${humanDuration(minSpan)}, and the document gives no period${note ? ` (${note})` : ''}`;
 }
 
 // ---- negotiations and their follow-ups
@@ -118,7 +124,7 @@ export const FOLLOW_UP_TEXT = {
   earlierConnection: (flow: string) => `used over a connection opened before the grant: ${flow}`,
   alternative: (flow: string) => `the requester used the documented alternative: ${flow}`,
   tried: (endpoints: string, refused: boolean, flow: string) => `the connection to ${endpoints} was ${refused ? 'refused' : 'attempted but never answered'}: ${flow}`,
-  tooSoon: (after: number) => `the capture ends ${after.toFixed(1)} s after the grant, too soon to show the connection`,
+  tooSoon: (after: number) => `the capture ends ${humanDuration(after)} after the grant, too soon to show the connection`,
   lossy: (loss: string) => `nothing followed, but ${loss}`,
   noDatagram: (responder: string, peerPort: number | string) => `no datagram from ${responder} answered the request (to client port ${peerPort})`,
   nothingFollowed: (endpoints: string) => `no connection to ${endpoints} followed`,

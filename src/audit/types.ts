@@ -59,6 +59,8 @@ export interface RequirementFinding {
   cite: Cite | null;
   /** The flows (as client:port → server:port) that decided the status. */
   evidence: string[];
+  /** How long the capture watched the finding's first host (from its first packet, or the capture's start, to the end), in seconds. */
+  watchedSeconds?: number;
   /**
    * Whether the hosts the finding names (`from`, and `to` when there is one) have roles the user gave
    * (`given`), none of them (`inferred`: roles learnt from traffic or read off the port), or some

@@ -11,7 +11,7 @@ import { progressFor } from './progress.js';
 import { Inspectors } from '../inspect/index.js';
 import { writerFor } from '../report/formats.js';
 import { buildFlowsSharded, ShardedOptions } from '../worker/sharded.js';
-import { parseMaxFlows, parseWorkers } from './workers.js';
+import { MIN_SPAN_DEFAULT_TEXT, parseDuration, parseMaxFlows, parseWorkers } from './workers.js';
 
 export const EXIT_FINDINGS = 1;
 const FAIL_ON = ['missing', 'failing', 'undocumented', 'role-mismatch'] as const;
@@ -22,6 +22,8 @@ export interface AnalyzeOptions {
   site?: string[];
   /** false with --no-infer. */
   infer: boolean;
+  /** --min-span: a duration (10m). */
+  minSpan: string;
   waivers?: string;
   /** One of formatNames('analyze'). */
   format: string;
@@ -61,15 +63,17 @@ export function parseSite(items: string[]): AddressBlock[] {
 }
 
 /** What every audit command reads before it looks at packets: --fail-on, --site, catalogs with --set, roles, waivers. */
-export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?: string[]; infer?: boolean; waivers?: string; set?: string[]; failOn?: string }): {
+export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?: string[]; infer?: boolean; minSpan?: string; waivers?: string; set?: string[]; failOn?: string }): {
   failOn: FailOn[];
   catalogs: Catalog[];
   roleMap: RoleMap | null;
   waivers: Waiver[];
   site: AddressBlock[];
   infer: boolean;
+  minSpan: number;
 } {
   const failOn = parseFailOn(opts.failOn);
+  const minSpan = parseDuration('--min-span', opts.minSpan ?? MIN_SPAN_DEFAULT_TEXT, true);
   const site = parseSite(opts.site ?? []);
   const set = parseSets(opts.set ?? []);
   const plain: Catalog[] = opts.catalog.map((ref) => loadCatalog(ref));
@@ -78,7 +82,7 @@ export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?
   const catalogs = Object.keys(set).length === 0 ? plain : opts.catalog.map((ref) => loadCatalog(ref, { set }));
   const roleMap = opts.roles ? loadRoleMap(opts.roles, catalogs) : null;
   const waivers = opts.waivers ? loadWaivers(opts.waivers, catalogs) : [];
-  return { failOn, catalogs, roleMap, waivers, site, infer: opts.infer !== false };
+  return { failOn, catalogs, roleMap, waivers, site, infer: opts.infer !== false, minSpan };
 }
 
 /**
@@ -105,11 +109,11 @@ export async function runAnalyze(captures: string[], opts: AnalyzeOptions, versi
   const writer = writerFor('analyze', opts.format);
   checkOutputs(reportPaths(writer, opts.out), [...captures, ...auditInputFiles(opts)]);
   stopOnSignals();
-  const { failOn, catalogs, roleMap, waivers, site, infer } = loadAuditInputs(opts);
+  const { failOn, catalogs, roleMap, waivers, site, infer, minSpan } = loadAuditInputs(opts);
   const workers = parseWorkers(opts.workers);
   const maxFlows = parseMaxFlows(opts.maxFlows);
   const progress = progressFor(captures);
-  const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version, site, infer }, {
+  const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version, site, infer, minSpan }, {
     workers,
     maxFlows,
     vlanInKey: opts.vlanKey,

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import type { AnalyzeOptions } from './analyze.js';
 import type { LiveCliOptions } from './live.js';
 import { formatNames } from '../report/formats.js';
-import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
+import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, MIN_SPAN_DEFAULT_TEXT, MIN_SPAN_FLAG, MIN_SPAN_HELP, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
 /*
  * The commands' options, without what runs them: `analyze` and `live` load their modules (the audit,
@@ -29,6 +29,7 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
     .option('--roles <file>', 'role map: which hosts play which role (YAML)')
     .option('--site <prefixes>', SITE_HELP, collectList)
     .option('--no-infer', NO_INFER_HELP)
+    .option(MIN_SPAN_FLAG, MIN_SPAN_HELP, MIN_SPAN_DEFAULT_TEXT)
     .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
     .addOption(new Option('--format <format>', 'report format').choices(formatNames('analyze')).default('text'))
     .option('--out <file>', 'write the report to a file (csv: FILE and FILE with .requirements.csv)')
@@ -54,6 +55,7 @@ export function registerLive(program: Command, version: string, setExit: (code: 
     .option('--roles <file>', 'role map: which hosts play which role (YAML)')
     .option('--site <prefixes>', SITE_HELP, collectList)
     .option('--no-infer', NO_INFER_HELP)
+    .option(MIN_SPAN_FLAG, MIN_SPAN_HELP, MIN_SPAN_DEFAULT_TEXT)
     .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
     .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
     .option('--bpf <expression>', 'capture filter (libpcap syntax), e.g. "not port 22"')

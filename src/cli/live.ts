@@ -13,6 +13,7 @@ import type { RetireLimits } from '../flow/table.js';
 import { Inspectors } from '../inspect/index.js';
 import { LiveWriter, writerFor } from '../report/formats.js';
 import { auditInputFiles, EXIT_FINDINGS, loadAuditInputs } from './analyze.js';
+import { parseDuration } from './workers.js';
 import { checkOutputs, EXIT_UNWRITABLE, isStandardOutput, OutputError, reportPaths, STDOUT_LABEL, writeOutput, writeReport, writeText } from './output.js';
 import { terminalSafe } from '../report/escape.js';
 
@@ -24,6 +25,7 @@ export interface LiveCliOptions {
   site?: string[];
   /** false with --no-infer. */
   infer: boolean;
+  minSpan: string;
   waivers?: string;
   set?: string[];
   failOn?: string;
@@ -40,15 +42,6 @@ export interface LiveCliOptions {
   idleTimeout: string;
   tcpIdleTimeout: string;
   maxFlows: string;
-}
-
-/** "90", "90s", "500ms", "10m", "2h", "1d" → seconds. */
-export function parseDuration(flag: string, text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!m) throw new InputError(`${flag} ${text}: expected a duration such as 30s, 10m, 2h`);
-  const n = Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
-  if (!(n > 0)) throw new InputError(`${flag} ${text}: must be more than zero`);
-  return n;
 }
 
 /** A whole number with an optional k or M: thousands and millions, or KiB and MiB for `bytes`. */
@@ -286,6 +279,7 @@ class LiveSession {
       roleMap: this.opts.roleMap,
       site: this.opts.site,
       infer: this.opts.infer,
+      minSpan: this.opts.minSpan,
       grants: this.inspectors.grants,
       failed: this.inspectors.failed,
       inspectorStats: this.inspectors.stats,

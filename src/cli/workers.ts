@@ -21,3 +21,16 @@ export function parseMaxFlows(text: string): number {
   if (!Number.isInteger(n) || n < 1000 || n > 100_000_000) throw new InputError(`--max-flows ${text}: expected a whole number from 1000 to 100000000 (k and M allowed)`);
   return n;
 }
+
+/** "90", "90s", "500ms", "10m", "2h", "1d" → seconds; more than zero unless `zero` allows it. */
+export function parseDuration(flag: string, text: string, zero = false): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new InputError(`${flag} ${text}: expected a duration such as 30s, 10m, 2h`);
+  const n = Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  if (!(n > 0) && !(zero && n === 0)) throw new InputError(`${flag} ${text}: must be more than zero`);
+  return n;
+}
+
+export const MIN_SPAN_FLAG = '--min-span <duration>';
+export const MIN_SPAN_HELP = 'how long a host must be watched before a required flow without a documented period is reported missing (shorter: inconclusive); 0 turns it off';
+export const MIN_SPAN_DEFAULT_TEXT = '10m';
