@@ -9,7 +9,7 @@ import { InputError } from '../core/errors.js';
 import { checkOutputs, reportPaths, stopOnSignals, writeReport } from './output.js';
 import { progressFor } from './progress.js';
 import { Inspectors } from '../inspect/index.js';
-import { writerFor } from '../report/formats.js';
+import { tableWriter, writerFor } from '../report/formats.js';
 import { buildFlowsSharded, ShardedOptions } from '../worker/sharded.js';
 import { MIN_SPAN_DEFAULT_TEXT, parseDuration, parseMaxFlows, parseWorkers } from './workers.js';
 
@@ -27,6 +27,8 @@ export interface AnalyzeOptions {
   waivers?: string;
   /** One of formatNames('analyze'). */
   format: string;
+  /** --table: one table of a format of several (csv). */
+  table?: string;
   out?: string;
   set?: string[];
   failOn?: string;
@@ -106,7 +108,7 @@ export function auditInputFiles(opts: { catalog: string[]; roles?: string; waive
 /** `flowaudit analyze`: read, audit, report; `setExit(1)` when --fail-on matched. */
 export async function runAnalyze(captures: string[], opts: AnalyzeOptions, version: string, setExit: (code: number) => void): Promise<void> {
   if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
-  const writer = writerFor('analyze', opts.format);
+  const writer = tableWriter(writerFor('analyze', opts.format), opts.format, opts.table);
   checkOutputs(reportPaths(writer, opts.out), [...captures, ...auditInputFiles(opts)]);
   stopOnSignals();
   const { failOn, catalogs, roleMap, waivers, site, infer, minSpan } = loadAuditInputs(opts);

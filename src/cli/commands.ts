@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import type { AnalyzeOptions } from './analyze.js';
 import type { LiveCliOptions } from './live.js';
-import { formatNames } from '../report/formats.js';
+import { formatNames, tableNames } from '../report/formats.js';
 import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, MIN_SPAN_DEFAULT_TEXT, MIN_SPAN_FLAG, MIN_SPAN_HELP, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
 /*
@@ -13,6 +13,8 @@ const FAIL_ON_KINDS = 'missing,failing,undocumented,role-mismatch';
 
 const SITE_HELP = "the site's own prefixes besides RFC 1918, 100.64/10, fc00::/7 and link-local (PREFIX[,PREFIX…], repeatable): their hosts are not external";
 const NO_INFER_HELP = 'without a role map, learn no roles from traffic: judge flows by port and address class alone';
+
+const TABLE_HELP = (command: 'analyze' | 'live') => `csv is one table a stream: which one (${tableNames(command).join(', ')}; default flows)`;
 
 /** `--site a,b --site c` → ['a', 'b', 'c'] (checked when the audit's inputs are loaded). */
 function collectList(value: string, previous: string[] | undefined): string[] {
@@ -32,7 +34,8 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
     .option(MIN_SPAN_FLAG, MIN_SPAN_HELP, MIN_SPAN_DEFAULT_TEXT)
     .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
     .addOption(new Option('--format <format>', 'report format').choices(formatNames('analyze')).default('text'))
-    .option('--out <file>', 'write the report to a file (csv: FILE and FILE with .requirements.csv)')
+    .option('--out <file>', 'write the report to a file (csv: the flows to FILE and the requirements to FILE.requirements.csv, unless --table)')
+    .option('--table <name>', TABLE_HELP('analyze'))
     .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
     .option('--fail-on <list>', `exit 1 when findings of these kinds remain unwaived: ${FAIL_ON_KINDS}`)
     .option('--vlan-key', 'keep flows on different VLANs apart', false)
@@ -65,6 +68,7 @@ export function registerLive(program: Command, version: string, setExit: (code: 
     .option('--duration <duration>', 'stop after this long and write the final report (default: until Ctrl-C or SIGTERM)')
     .addOption(new Option('--format <format>', 'report format').choices(formatNames('live')).default('text'))
     .option('--out <file>', 'rewrite this file (atomically) at every report instead of writing to standard output')
+    .option('--table <name>', TABLE_HELP('live'))
     .option('--write <file.pcapng>', 'also keep every captured packet as pcapng, for a later flowaudit analyze')
     .option('--fail-on <list>', 'exit 1 when the final report has findings of these kinds: missing,failing,undocumented,role-mismatch')
     .option('--vlan-key', 'keep flows on different VLANs apart', false)

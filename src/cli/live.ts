@@ -11,7 +11,7 @@ import { packetSink } from '../flow/pipeline.js';
 import { newFlowRun } from '../flow/run.js';
 import type { RetireLimits } from '../flow/table.js';
 import { Inspectors } from '../inspect/index.js';
-import { LiveWriter, writerFor } from '../report/formats.js';
+import { LiveWriter, tableWriter, writerFor } from '../report/formats.js';
 import { auditInputFiles, EXIT_FINDINGS, loadAuditInputs } from './analyze.js';
 import { parseDuration } from './workers.js';
 import { checkOutputs, EXIT_UNWRITABLE, isStandardOutput, OutputError, reportPaths, STDOUT_LABEL, writeOutput, writeReport, writeText } from './output.js';
@@ -36,6 +36,8 @@ export interface LiveCliOptions {
   duration?: string;
   /** One of formatNames('live'). */
   format: string;
+  /** --table: one table of a format of several (csv). */
+  table?: string;
   out?: string;
   write?: string;
   vlanKey: boolean;
@@ -63,7 +65,7 @@ export async function runLive(opts: LiveCliOptions, version: string, setExit: (c
   }
   if (!opts.interface) throw new InputError('live needs --interface NAME (see flowaudit live --list-interfaces)');
   if (!opts.catalog?.length) throw new InputError('live needs --catalog ID (see flowaudit catalog list)');
-  const writer = writerFor('live', opts.format);
+  const writer: LiveWriter = tableWriter(writerFor('live', opts.format), opts.format, opts.table);
   checkOutputs(reportPaths(writer, opts.out), [...auditInputFiles({ ...opts, catalog: opts.catalog }), opts.write]);
   const inputs = loadAuditInputs({ ...opts, catalog: opts.catalog });
   const reportEvery = parseDuration('--report-every', opts.reportEvery);

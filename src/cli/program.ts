@@ -51,6 +51,11 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     });
   registerAnalyze(program, '0.1.0', setExit);
   registerLive(program, '0.1.0', setExit);
+  program.addHelpText('after', PROGRAM_HELP);
+  for (const c of program.commands) {
+    const examples = EXAMPLES[c.name()];
+    if (examples) c.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n${EXIT_HELP}`);
+  }
 
   const catalog = program.command('catalog').description('the port catalogs: list them, show one, or lint your own');
   catalog
@@ -101,6 +106,33 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     });
   return program;
 }
+
+/** What `--help` shows after a command's options: a few real invocations (the bundled samples work as they are). */
+const EXAMPLES: Record<string, string[]> = {
+  flows: ['flowaudit flows capture.pcapng', 'flowaudit flows --format csv --out flows.csv day1.pcap.gz day2.pcap.gz', 'tcpdump -i eth1 -w - | flowaudit flows -'],
+  analyze: [
+    'flowaudit analyze samples/bmc-cm-site.pcapng --catalog bmc-cm --roles samples/bmc-cm-roles.yaml',
+    'flowaudit analyze site.pcapng --catalog itms8 --roles roles.yaml --format html --out report.html',
+    'flowaudit analyze site.pcapng --catalog sccm2007 --format csv --table requirements',
+    'flowaudit analyze site.pcapng --catalog bmc-cm --set tunnel-port=443 --fail-on missing,failing',
+  ],
+  live: ['flowaudit live --list-interfaces', 'flowaudit live -i eth1 --catalog bmc-cm --roles roles.yaml --report-every 5m --duration 1h --write span.pcapng'],
+};
+
+const EXIT_HELP = `
+Exit codes:
+  0    done (damage inside a capture is reported, not an error)
+  1    analyze, live: findings of a kind named by --fail-on remain
+  2    unusable input or arguments, or the report could not be written (one line on stderr)
+  70   internal error (a bug: please report it with the capture)
+  130  stopped by SIGINT (143: SIGTERM); no report written
+`;
+
+const PROGRAM_HELP = `
+Start with:
+  flowaudit catalog list
+  flowaudit analyze samples/bmc-cm-site.pcapng --catalog bmc-cm --roles samples/bmc-cm-roles.yaml
+${EXIT_HELP}`;
 
 /** Lint found problems: they are already printed; exit 2 without another message. */
 class LintFailed extends Error {}

@@ -1,6 +1,7 @@
 import { format as csvFormat } from 'fast-csv';
 import type { Writable } from 'node:stream';
 import { alternativePorts, Catalog, displayPorts, Rule } from '../catalog/types.js';
+import { csvText } from './escape.js';
 import { wrap } from './text.js';
 
 function fmtRanges(r: Array<[number, number]>): Array<number | string> {
@@ -160,4 +161,25 @@ export function catalogListText(rows: Array<{ id: string; name: string; rules: n
   const lines = [`${'ID'.padEnd(w)}  RULES  REQUIREMENTS  PRODUCT`];
   for (const r of rows) lines.push(`${r.id.padEnd(w)}  ${String(r.rules).padStart(5)}  ${String(r.requirements).padStart(12)}  ${r.name}`);
   return lines.join('\n') + '\n';
+}
+
+/** A row of `catalog list`. */
+export interface CatalogListRow {
+  id: string;
+  name: string;
+  rules: number;
+  requirements: number;
+  documents: number;
+}
+
+/** `catalog list --format csv`: one line per bundled catalog. */
+export function writeCatalogListCsv(rows: CatalogListRow[], out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stream = csvFormat({ headers: ['id', 'name', 'rules', 'requirements', 'documents'] });
+    stream.on('error', reject);
+    stream.pipe(out, { end: false });
+    stream.on('end', () => resolve());
+    for (const r of rows) stream.write({ id: r.id, name: csvText(r.name), rules: r.rules, requirements: r.requirements, documents: r.documents });
+    stream.end();
+  });
 }

@@ -1,9 +1,12 @@
 import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
 import type { Catalog } from '../catalog/types.js';
+import type { CatalogListRow } from './catalog.js';
+export type { CatalogListRow } from './catalog.js';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
 import { writeFlowsCsv, writeFlowsJson, writeFlowsText } from './flows.js';
 import { writePieces } from './write.js';
+import { InputError } from '../core/errors.js';
 
 // The audit's, the catalog's, HTML's and Zeek's writers load when a report of theirs is written, so
 // `flows` does not load them at start-up.
@@ -26,21 +29,14 @@ export interface FlowsReport {
   jsonChunks: () => Iterable<Buffer>;
 }
 
-/** A row of `catalog list`. */
-export interface CatalogListRow {
-  id: string;
-  name: string;
-  rules: number;
-  requirements: number;
-  documents: number;
-}
-
 /** How one command's report is written in a format. */
 export interface Writer<R> {
   /** The whole report into one stream: standard output, or the file of --out. */
   write(r: R, out: Writable): Promise<void>;
   /** With --out FILE: FILE gets `main` instead, and each table in `beside` a file of its own next to it (csv's requirements). */
   split?: { main(r: R, out: Writable): Promise<void>; beside: Array<{ path(file: string): string; write(r: R, out: Writable): Promise<void> }> };
+  /** A format of several tables (csv): `--table NAME` writes that one alone, to standard output or --out; the first is the default. */
+  tables?: Record<string, (r: R, out: Writable) => Promise<void>>;
 }
 
 /** `live`'s report in a format: to standard output, `tick` is written at every tick (none: only the final report is written). */
@@ -72,17 +68,14 @@ export function requirementsCsvPath(file: string): string {
 
 const text = (s: string, out: Writable) => writePieces([s], out);
 
+// One table a stream: standard output gets the flows (or the --table asked for); --out FILE gets the
+// flows and FILE.requirements.csv the requirements.
+const auditFlowsCsv = async (r: AuditReport, out: Writable) => (await audit()).writeAuditFlowsCsv(r, out);
+const auditRequirementsCsv = async (r: AuditReport, out: Writable) => (await audit()).writeAuditRequirementsCsv(r, out);
 const auditCsv: Writer<AuditReport> = {
-  async write(r, out) {
-    const { writeAuditFlowsCsv, writeAuditRequirementsCsv } = await audit();
-    await writeAuditFlowsCsv(r, out);
-    await text('\n', out);
-    await writeAuditRequirementsCsv(r, out);
-  },
-  split: {
-    main: async (r, out) => (await audit()).writeAuditFlowsCsv(r, out),
-    beside: [{ path: requirementsCsvPath, write: async (r, out) => (await audit()).writeAuditRequirementsCsv(r, out) }],
-  },
+  write: auditFlowsCsv,
+  split: { main: auditFlowsCsv, beside: [{ path: requirementsCsvPath, write: auditRequirementsCsv }] },
+  tables: { flows: auditFlowsCsv, requirements: auditRequirementsCsv },
 };
 
 const auditText: Writer<AuditReport>['write'] = async (r, out) => (await audit()).writeAuditText(r, out);
@@ -111,6 +104,7 @@ export const FORMATS: readonly ReportFormat[] = [
     flows: { write: (r, out) => writeFlowsCsv(r.flows.batches(), out, r.capture.flowTable !== undefined) },
     analyze: auditCsv,
     live: auditCsv,
+    catalogList: { write: async (rows, out) => (await catalog()).writeCatalogListCsv(rows, out) },
     catalogShow: { write: async (c, out) => (await catalog()).writeCatalogCsv(c, out) },
   },
   {
@@ -135,4 +129,22 @@ export function writerFor<C extends FormatCommand>(command: C, name: string): No
   const writer = FORMATS.find((f) => f.name === name)?.[command];
   if (writer === undefined) throw new Error(`no ${command} writer for format ${name}`);
   return writer as NonNullable<ReportFormat[C]>;
+}
+
+/** The table names of `--table` (every format that has tables), for the option's help. */
+export function tableNames(command: FormatCommand): string[] {
+  return [...new Set(FORMATS.flatMap((f) => Object.keys((f[command] as Writer<unknown> | undefined)?.tables ?? {})))];
+}
+
+/**
+ * The writer of one table with `--table NAME`: that table alone, to standard output or --out (no file
+ * beside it). Without `table`, the format's own writer.
+ */
+export function tableWriter<R>(writer: Writer<R>, format: string, table: string | undefined): Writer<R> {
+  if (table === undefined) return writer;
+  const tables = writer.tables;
+  if (tables === undefined) throw new InputError(`--table ${table}: only --format csv has tables (--format ${format} is one document)`);
+  const write = tables[table];
+  if (write === undefined) throw new InputError(`--table ${table}: expected one of ${Object.keys(tables).join(', ')}`);
+  return { write };
 }
