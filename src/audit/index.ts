@@ -154,7 +154,16 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
     ...checkRequirements(judged, ctx, hasTime ? { sec: run.firstSec, ns: run.firstNs } : null, captureEnd).filter((r) => guessable(r.from) && guessable(r.to)),
     ...checkFollowUps(judged, { ...ctx, failed: opts.failed ?? [] }, captureEnd),
   ];
-  for (const r of requirements) r.rolesFrom = rolesFromOf(roles, r);
+  for (const r of requirements) {
+    r.rolesFrom = rolesFromOf(roles, r);
+    // The roles the finding is between, for the matrix: the hosts' own, else what the requirement expects.
+    const fromRoles = roles.rolesOf(r.from).roles;
+    if (fromRoles.length) r.fromRoles = fromRoles;
+    const toRoles = r.to === null ? [] : roles.rolesOf(r.to).roles;
+    if (toRoles.length) r.toRoles = toRoles;
+    if (r.fromRoles === undefined) r.fromRoles = [];
+    if (r.toRoles === undefined) r.toRoles = [];
+  }
   const expired = applyWaivers(opts.waivers ?? [], judged, requirements, opts.today ?? new Date().toISOString().slice(0, 10));
   const reqCount = (s: string) => requirements.filter((r) => r.status === s).length;
   const given: Record<string, string[]> = {};

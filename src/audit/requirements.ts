@@ -128,6 +128,10 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
       // Requirements that expect a grant refine the follow-up check of every negotiation (followups.ts).
       if (req.expect.some((e) => 'grant' in e)) continue;
       const expectRules = req.expect.flatMap((e) => ('rule' in e ? [ruleById.get(e.rule)!] : []));
+      // Which roles the requirement expects on each side (a reversed expectation runs server to client).
+      const sides = req.expect.flatMap((e) => ('rule' in e ? [{ rule: ruleById.get(e.rule)!, reverse: e.reverse === true }] : []));
+      const expectFrom = req.forEach ? [req.forEach] : [...new Set(sides.flatMap((x) => (x.reverse ? x.rule.to : x.rule.from)))];
+      const expectTo = [...new Set(sides.flatMap((x) => (x.reverse ? x.rule.from : x.rule.to)))];
       const proto = [...new Set(expectRules.flatMap((r) => r.transport))].join('/') || 'tcp';
       const ports = [...new Set(expectRules.flatMap((r) => displayPorts(r)))];
       const period = req.period;
@@ -164,6 +168,9 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
           cite: req.cite ?? (expectRules[0]?.cite ?? null),
           evidence: alt.flows.map(label),
           watchedSeconds: Number(watched.toFixed(6)),
+          // The sides' roles as the requirement expects them; the audit puts the hosts' own first.
+          fromRoles: expectFrom,
+          toRoles: expectTo,
         };
       };
       const describeAlternatives = (from: string, to: string | null) => alternativesText(req.expect, ruleById, from, to);

@@ -59,6 +59,13 @@ export interface RequirementFinding {
   cite: Cite | null;
   /** The flows (as client:port → server:port) that decided the status. */
   evidence: string[];
+  /**
+   * The roles the finding is between: each host's roles (given or inferred) where it has some, else
+   * the roles the requirement expects on that side (a host of the role map that was never seen, a
+   * peer nobody answered for). Set by the audit with rolesFrom.
+   */
+  fromRoles?: string[];
+  toRoles?: string[];
   /** How long the capture watched the finding's first host (from its first packet, or the capture's start, to the end), in seconds. */
   watchedSeconds?: number;
   /**

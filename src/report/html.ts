@@ -1,73 +1,15 @@
 import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
-import type { JudgedFlow } from '../audit/types.js';
+import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
 import type { Cite } from '../catalog/types.js';
 import { boundText } from '../flow/bound.js';
 import { escapeHtml } from './escape.js';
 import { humanBytes } from './flows.js';
 import { endpoint, negotiationsRead, rolesFromNote } from './text.js';
+import { matrixLegend, matrixSvg } from './html-matrix.js';
 import { writePieces } from './write.js';
 
 export { escapeHtml };
-
-const VERDICT_RANK: Record<string, number> = { expected: 0, 'role-mismatch': 1, undocumented: 2 };
-const COLOURS: Record<string, string> = { expected: '#2e7d32', 'role-mismatch': '#ef8f00', undocumented: '#c62828', waived: '#9e9e9e' };
-
-
-/** Who talks to whom, on what: client roles down, server roles across, coloured by the worst verdict. */
-function matrix(flows: Iterable<JudgedFlow>): string {
-  const roleOf = (roles: string[]) => roles[0] ?? 'unknown';
-  // Per cell what the picture needs, summed as the flows go by: no flow is held.
-  interface Cell { flows: number; unwaived: number; worst: string; ports: Set<string> }
-  const cells = new Map<string, Cell>();
-  const rowSet = new Set<string>();
-  const colSet = new Set<string>();
-  for (const f of flows) {
-    const r = roleOf(f.clientRoles);
-    const c = roleOf(f.serverRoles);
-    rowSet.add(r);
-    colSet.add(c);
-    const k = `${r}\u0000${c}`;
-    let cell = cells.get(k);
-    if (!cell) cells.set(k, (cell = { flows: 0, unwaived: 0, worst: 'expected', ports: new Set() }));
-    cell.flows++;
-    if (!f.waived) {
-      cell.unwaived++;
-      if (VERDICT_RANK[f.verdict]! > VERDICT_RANK[cell.worst]!) cell.worst = f.verdict;
-    }
-    cell.ports.add(f.serverPort === null ? f.proto : `${f.proto}/${f.serverPort}`);
-  }
-  const rows = [...rowSet].sort();
-  const cols = [...colSet].sort();
-  const cw = 150;
-  const ch = 48;
-  const left = 170;
-  const top = 40;
-  const w = left + cols.length * cw + 10;
-  const h = top + rows.length * ch + 10;
-  const parts: string[] = [];
-  parts.push(`<svg id="matrix" xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="role to role matrix">`);
-  cols.forEach((c, j) => parts.push(`<text class="col" x="${left + j * cw + cw / 2}" y="${top - 12}" text-anchor="middle">${escapeHtml(c)}</text>`));
-  rows.forEach((r, i) => {
-    parts.push(`<text class="row" x="${left - 8}" y="${top + i * ch + ch / 2 + 4}" text-anchor="end">${escapeHtml(r)}</text>`);
-    cols.forEach((c, j) => {
-      const cell = cells.get(`${r}\u0000${c}`);
-      const x = left + j * cw;
-      const y = top + i * ch;
-      if (!cell) {
-        parts.push(`<rect class="empty" x="${x + 2}" y="${y + 2}" width="${cw - 4}" height="${ch - 4}" rx="4"/>`);
-        return;
-      }
-      const worst = cell.unwaived ? cell.worst : 'waived';
-      const ports = [...cell.ports];
-      const label = ports.slice(0, 3).join(' ') + (ports.length > 3 ? ` +${ports.length - 3}` : '');
-      const tip = `${r} → ${c}: ${cell.flows} flows; ${ports.join(', ')}; worst: ${worst}`;
-      parts.push(`<g class="cell" data-verdict="${worst}"><title>${escapeHtml(tip)}</title><rect x="${x + 2}" y="${y + 2}" width="${cw - 4}" height="${ch - 4}" rx="4" fill="${COLOURS[worst]}"/><text x="${x + cw / 2}" y="${y + ch / 2 + 4}" text-anchor="middle" fill="#fff">${escapeHtml(label)}</text></g>`);
-    });
-  });
-  parts.push('</svg>');
-  return parts.join('');
-}
 
 /** A sortable table in pieces: rows are made as they are written. */
 function* table(id: string, head: Array<[string, boolean]>, rows: Iterable<string[]>): Generator<string> {
@@ -137,6 +79,70 @@ function rolesMeta(r: AuditReport): string {
   return r.roles.inference ? 'inferred from traffic (no role map)' : 'none: no role map and no inference (--no-infer)';
 }
 
+/** The capture files: the first three, the rest folded (a noisy site can pass a hundred). */
+function filesHtml(files: string[]): string {
+  const shown = escapeHtml(files.slice(0, 3).join(', '));
+  if (files.length <= 3) return shown;
+  return `${shown} <details><summary>and ${files.length - 3} more files</summary>${escapeHtml(files.slice(3).join(', '))}</details>`;
+}
+
+const STATUS_ORDER = ['failing', 'missing', 'inconclusive', 'satisfied'];
+
+/**
+ * The required flows grouped by status and rule, one collapsible group each (open when missing or
+ * failing): the description and the vendor's words once, then the host pairs as a table.
+ */
+function* requirementGroups(requirements: readonly RequirementFinding[]): Generator<string> {
+  const groups = new Map<string, RequirementFinding[]>();
+  for (const x of requirements) {
+    const k = `${x.waived ? 'waived' : x.status}\u0000${x.rule}`;
+    const list = groups.get(k);
+    if (list) list.push(x);
+    else groups.set(k, [x]);
+  }
+  const rank = (k: string) => {
+    const i = STATUS_ORDER.indexOf(k.split('\u0000')[0]!);
+    return i < 0 ? STATUS_ORDER.length : i;
+  };
+  let n = 0;
+  for (const [k, list] of [...groups].sort((a, b) => rank(a[0]) - rank(b[0]) || a[0].localeCompare(b[0]))) {
+    const first = list[0]!;
+    const status = k.split('\u0000')[0]!;
+    const open = status === 'failing' || status === 'missing' ? ' open' : '';
+    const hosts = new Set(list.flatMap((x) => (x.to ? [x.from, x.to] : [x.from])));
+    yield `<details class="req-group" data-status="${escapeHtml(status)}"${open}><summary><span class="badge ${escapeHtml(status)}">${escapeHtml(status)}</span> ${escapeHtml(first.rule)} — ${list.length} finding${list.length === 1 ? '' : 's'}, ${hosts.size} host${hosts.size === 1 ? '' : 's'}, ${escapeHtml(`${first.proto}/${first.ports.join(',')}`)}${rolesFromNote(first.rolesFrom) ? ` <span class="inferred">${escapeHtml(rolesFromNote(first.rolesFrom))}</span>` : ''}</summary>\n`;
+    yield `<p>${escapeHtml(first.description)}</p>${first.cite ? citeHtml(first.cite) : ''}${first.waived ? `<div class="cite">waived: ${escapeHtml(first.waived.reason)}</div>` : ''}\n`;
+    yield* table(`req-${n++}`, [['from', false], ['to', false], ['detail', false], ['evidence', false]], list.map((x) => [
+      escapeHtml(x.from),
+      escapeHtml(x.to ?? ''),
+      escapeHtml(x.detail),
+      escapeHtml(x.evidence.slice(0, 3).join('; ') + (x.evidence.length > 3 ? ` (+${x.evidence.length - 3})` : '')),
+    ]));
+    yield '\n</details>\n';
+  }
+}
+
+/** The flows folded per verdict, rule (or port, for undocumented ones) and role pair, with counts: what was proven, and what not. */
+function* flowGroupRows(flows: Iterable<JudgedFlow>): Generator<string[]> {
+  const groups = new Map<string, { verdict: string; what: string; cr: string; sr: string; flows: number; bytes: number; clients: Set<string>; servers: Set<string> }>();
+  for (const f of flows) {
+    const verdict = f.waived ? 'waived' : f.verdict;
+    const what = f.rule ?? (f.serverPort === null ? f.proto : `${f.proto}/${f.serverPort}`);
+    const cr = f.clientRoles[0] ?? 'unknown';
+    const sr = f.serverRoles[0] ?? 'unknown';
+    const k = `${verdict}\u0000${what}\u0000${cr}\u0000${sr}`;
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { verdict, what, cr, sr, flows: 0, bytes: 0, clients: new Set(), servers: new Set() }));
+    g.flows++;
+    g.bytes += f.bytes;
+    g.clients.add(f.client);
+    g.servers.add(f.server);
+  }
+  for (const g of [...groups.values()].sort((a, b) => b.flows - a.flows)) {
+    yield [`<span class="badge ${escapeHtml(g.verdict)}">${escapeHtml(g.verdict)}</span>`, escapeHtml(g.what), escapeHtml(g.cr), escapeHtml(g.sr), String(g.flows), String(g.bytes), String(g.clients.size), String(g.servers.size)];
+  }
+}
+
 export function auditHtml(r: AuditReport): string {
   return [...auditHtmlPieces(r)].join('');
 }
@@ -154,36 +160,30 @@ function* mapIter<T, U>(items: Iterable<T>, fn: (t: T) => U): Generator<U> {
 export function* auditHtmlPieces(r: AuditReport): Generator<string> {
   const s = r.summary;
   const q = r.capture.quality;
-  const reqRows = [...r.requirements]
-    .sort((a, b) => ['failing', 'missing', 'inconclusive', 'satisfied'].indexOf(a.status) - ['failing', 'missing', 'inconclusive', 'satisfied'].indexOf(b.status))
-    .map((x) => [
-      `<span class="badge ${escapeHtml(x.waived ? 'waived' : x.status)}">${escapeHtml(x.waived ? `${x.status} (waived)` : x.status)}</span>`,
-      `${escapeHtml(x.rule)}${rolesFromNote(x.rolesFrom) ? ` <span class="inferred">${escapeHtml(rolesFromNote(x.rolesFrom))}</span>` : ''}`,
-      escapeHtml(x.from),
-      escapeHtml(x.to ?? ''),
-      escapeHtml(`${x.proto}/${x.ports.join(',')}`),
-      `${escapeHtml(x.detail)}${x.evidence.length ? `<div class="cite">${escapeHtml(x.evidence.slice(0, 3).join('; '))}${x.evidence.length > 3 ? ` (+${x.evidence.length - 3})` : ''}</div>` : ''}${x.cite ? citeHtml(x.cite) : ''}`,
-    ]);
   const flowRows = mapIter(r.flows, (f) => FLOW_HTML_COLUMNS.map((c) => c.cell(f)));
+  const files = r.capture.files.map((f) => f.file);
   yield `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>flowaudit — ${escapeHtml(r.capture.files.map((f) => f.file).join(', '))}</title>
+<title>flowaudit — ${escapeHtml(files[0] ?? '')}${files.length > 1 ? ` (+${files.length - 1})` : ''}</title>
 <style>
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px; color: #222; }
 h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 24px 0 8px; }
 .meta { color: #555; } .counts span { margin-right: 16px; } .loss { color: #b71c1c; font-weight: 600; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { border-bottom: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top; }
+th, td { border-bottom: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+details { margin: 4px 0; } summary { cursor: pointer; padding: 3px 0; } details > table, details > .cite, details > p { margin-left: 18px; width: calc(100% - 18px); }
+.meta details { display: inline; } #matrix { max-width: 100%; height: auto; } svg .axis { fill: #555; font-style: italic; } svg .reqtext { fill: #c62828; font-weight: 600; }
+.legend .req { background: none; border: 2px dashed #c62828; width: 10px; height: 10px; }
 th { background: #f3f3f3; cursor: pointer; user-select: none; } th[data-dir="asc"]::after { content: " ▲"; } th[data-dir="desc"]::after { content: " ▼"; }
 .badge { color: #fff; border-radius: 3px; padding: 1px 6px; font-size: 12px; white-space: nowrap; }
-.expected, .satisfied { background: #2e7d32; } .role-mismatch, .inconclusive { background: #ef8f00; } .undocumented, .missing, .failing { background: #c62828; } .waived { background: #9e9e9e; }
+.expected, .satisfied { background: #2e7d32; } .background { background: #5c7c99; } .role-mismatch, .inconclusive { background: #ef8f00; } .undocumented, .missing, .failing { background: #c62828; } .waived { background: #9e9e9e; }
 .cite { color: #555; font-style: italic; margin-top: 2px; } .inferred { color: #8a5a00; font-style: italic; white-space: nowrap; }
 svg text { font: 12px system-ui, sans-serif; } svg .empty { fill: #f5f5f5; } .legend span { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px; vertical-align: -2px; }
 @media print { th { background: none; } }
 </style></head><body>
 <h1>flowaudit analyze</h1>
-<div class="meta">${escapeHtml(r.capture.files.map((f) => f.file).join(', '))} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · roles ${escapeHtml(rolesMeta(r))}${r.roles.site.length ? ` · site prefixes ${escapeHtml(r.roles.site.join(' '))}` : ''}</div>
+<div class="meta">${filesHtml(files)} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · roles ${escapeHtml(rolesMeta(r))}${r.roles.site.length ? ` · site prefixes ${escapeHtml(r.roles.site.join(' '))}` : ''}</div>
 <h2>Capture quality</h2>
 <p>${escapeHtml(`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`)}</p>
 <ul>${[...q.notes, negotiationsRead(q.inspectors) ?? [], r.capture.flowTable ? boundText(r.capture.flowTable) : []].flat().map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
@@ -192,13 +192,17 @@ ${q.loss ? `<p class="loss">${escapeHtml(q.loss)}</p>` : ''}
 <p class="counts"><span>${s.flows} flows</span><span>${s.expected} expected</span><span>${s.undocumented} undocumented</span><span>${s.roleMismatch} role mismatch</span></p>
 <p class="counts"><span>${s.requirements} required flows</span><span>${s.satisfied} satisfied</span><span>${s.missing} missing</span><span>${s.failing} failing</span><span>${s.inconclusive} inconclusive</span>${s.waived ? `<span>${s.waived} waived</span>` : ''}</p>
 <h2>Who talks to whom</h2>
-<p class="legend"><span style="background:${COLOURS.expected}"></span>expected<span style="background:${COLOURS['role-mismatch']}"></span>role mismatch<span style="background:${COLOURS.undocumented}"></span>undocumented<span style="background:${COLOURS.waived}"></span>waived</p>
-${matrix(r.flows)}
+<p class="meta">Rows are client roles (who connects), columns server roles (who listens); a cell's bar is the mix of its flows' verdicts.</p>
+${matrixLegend()}
+${matrixSvg(r.flows, r.requirements)}
 <h2>Required flows</h2>
 `;
-  yield* table('requirements', [['status', false], ['rule', false], ['from', false], ['to', false], ['ports', false], ['detail and vendor words', false]], reqRows);
+  yield* requirementGroups(r.requirements);
   yield '\n<h2>Flows</h2>\n';
+  yield* table('flow-groups', [['verdict', false], ['rule or port', false], ['client role', false], ['server role', false], ['flows', true], ['bytes', true], ['clients', true], ['servers', true]], flowGroupRows(r.flows));
+  yield `\n<details id="all-flows"><summary>every flow (${r.flows.length})</summary>\n`;
   yield* table('flows', FLOW_HTML_COLUMNS.map((c) => [c.head, c.numeric ?? false]), flowRows);
+  yield '\n</details>';
   yield `
 <script>${SORT_SCRIPT}</script>
 </body></html>
