@@ -1,3 +1,4 @@
+import { humanDuration } from '../core/human.js';
 import type { CaptureSummary } from '../flow/pipeline.js';
 import { OUTCOMES, type FlowColumns } from '../flow/columns.js';
 import { MAX_PENDING_DATAGRAMS } from '../flow/fragments.js';
@@ -42,12 +43,12 @@ export function assessQuality(capture: CaptureSummary, flows: FlowColumns, first
   for (const [reason, { count }] of Object.entries(capture.decodeErrors)) if (reason.includes('truncated')) truncated += count;
   const share = tcpFlows ? oneSided / tcpFlows : 0;
   const notes: string[] = [];
-  notes.push(`the capture spans ${duration.toFixed(1)} s`);
+  notes.push(`the capture spans ${humanDuration(duration)}`);
   if (dIf + dOs > 0) notes.push(`${dIf + dOs} packets were dropped while capturing (${dIf} by the interface, ${dOs} by the OS)`);
   if (oneSided > 0) notes.push(`${oneSided} of ${tcpFlows} TCP flows (${(share * 100).toFixed(0)}%) show one direction only`);
   if (truncated > 0) notes.push(`${truncated} records or headers are truncated`);
   if (capture.fragmentOverflow > 0) notes.push(`${capture.fragmentOverflow} fragmented datagrams were forgotten at the bound of ${MAX_PENDING_DATAGRAMS} waiting (their later fragments count as orphans)`);
-  if (capture.timeReversals > 0) notes.push(`${capture.timeReversals} packets are out of time order`);
+  if (capture.timeReversals > 0) notes.push(`${capture.timeReversals === 1 ? '1 packet is' : `${capture.timeReversals} packets are`} out of time order`);
   if (vlanAsym > 0) notes.push(`${vlanAsym} flows carry a VLAN tag in one direction only (the mirror sees the directions on different ports or trunks)`);
   let loss: string | null = null;
   if (dIf + dOs > 0) loss = `the capture dropped ${dIf + dOs} packets, so absence is not proof`;

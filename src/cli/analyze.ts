@@ -12,11 +12,12 @@ import { Inspectors } from '../inspect/index.js';
 import { writerFor } from '../report/formats.js';
 import { buildFlowsSharded, ShardedOptions } from '../worker/sharded.js';
 import { parseMaxFlows, parseWorkers } from './workers.js';
+import { reportOptions, type ReportCliOptions } from './report-options.js';
 
 export const EXIT_FINDINGS = 1;
 const FAIL_ON = ['missing', 'failing', 'undocumented', 'role-mismatch'] as const;
 
-export interface AnalyzeOptions {
+export interface AnalyzeOptions extends ReportCliOptions {
   catalog: string[];
   roles?: string;
   site?: string[];
@@ -68,6 +69,7 @@ export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?
   waivers: Waiver[];
   site: AddressBlock[];
   infer: boolean;
+  overrides: Record<string, string>;
 } {
   const failOn = parseFailOn(opts.failOn);
   const site = parseSite(opts.site ?? []);
@@ -78,7 +80,7 @@ export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?
   const catalogs = Object.keys(set).length === 0 ? plain : opts.catalog.map((ref) => loadCatalog(ref, { set }));
   const roleMap = opts.roles ? loadRoleMap(opts.roles, catalogs) : null;
   const waivers = opts.waivers ? loadWaivers(opts.waivers, catalogs) : [];
-  return { failOn, catalogs, roleMap, waivers, site, infer: opts.infer !== false };
+  return { failOn, catalogs, roleMap, waivers, site, infer: opts.infer !== false, overrides: set };
 }
 
 /**
@@ -105,16 +107,17 @@ export async function runAnalyze(captures: string[], opts: AnalyzeOptions, versi
   const writer = writerFor('analyze', opts.format);
   checkOutputs(reportPaths(writer, opts.out), [...captures, ...auditInputFiles(opts)]);
   stopOnSignals();
-  const { failOn, catalogs, roleMap, waivers, site, infer } = loadAuditInputs(opts);
+  const { failOn, catalogs, roleMap, waivers, site, infer, overrides } = loadAuditInputs(opts);
   const workers = parseWorkers(opts.workers);
   const maxFlows = parseMaxFlows(opts.maxFlows);
+  const layout = reportOptions(opts);
   const progress = progressFor(captures);
-  const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version, site, infer }, {
+  const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version, site, infer, overrides }, {
     workers,
     maxFlows,
     vlanInKey: opts.vlanKey,
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
   }).finally(progress.stop);
-  await writeReport(writer, report, opts.out);
+  await writeReport(writer, report, opts.out, layout);
   if (tripsFailOn(report, failOn)) setExit(EXIT_FINDINGS);
 }

@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
 import type { Catalog } from '../catalog/types.js';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
+import type { ReportOptions } from './options.js';
 import { writeFlowsCsv, writeFlowsJson, writeFlowsText } from './flows.js';
 import { writePieces } from './write.js';
 
@@ -37,16 +38,16 @@ export interface CatalogListRow {
 
 /** How one command's report is written in a format. */
 export interface Writer<R> {
-  /** The whole report into one stream: standard output, or the file of --out. */
-  write(r: R, out: Writable): Promise<void>;
+  /** The whole report into one stream: standard output, or the file of --out; laid out by `opts` (text: width and rows). */
+  write(r: R, out: Writable, opts?: ReportOptions): Promise<void>;
   /** With --out FILE: FILE gets `main` instead, and each table in `beside` a file of its own next to it (csv's requirements). */
-  split?: { main(r: R, out: Writable): Promise<void>; beside: Array<{ path(file: string): string; write(r: R, out: Writable): Promise<void> }> };
+  split?: { main(r: R, out: Writable, opts?: ReportOptions): Promise<void>; beside: Array<{ path(file: string): string; write(r: R, out: Writable): Promise<void> }> };
 }
 
 /** `live`'s report in a format: to standard output, `tick` is written at every tick (none: only the final report is written). */
 export interface LiveWriter extends Writer<AuditReport> {
   tick?: {
-    write(r: AuditReport, out: Writable): Promise<void>;
+    write(r: AuditReport, out: Writable, opts?: ReportOptions): Promise<void>;
     /** On a terminal the screen is cleared before each tick's report. */
     clears: boolean;
     /** The final report is written like a tick (one JSON line like the others) instead of by `write`. */
@@ -85,7 +86,7 @@ const auditCsv: Writer<AuditReport> = {
   },
 };
 
-const auditText: Writer<AuditReport>['write'] = async (r, out) => (await audit()).writeAuditText(r, out);
+const auditText: Writer<AuditReport>['write'] = async (r, out, opts) => (await audit()).writeAuditText(r, out, opts);
 const auditJson: Writer<AuditReport>['write'] = async (r, out) => (await audit()).writeAuditJson(r, out);
 const auditHtml: Writer<AuditReport>['write'] = async (r, out) => (await html()).writeAuditHtml(r, out);
 
@@ -94,7 +95,7 @@ export const FORMATS: readonly ReportFormat[] = [
     name: 'text',
     flows: { write: (r, out) => writeFlowsText(r.capture, r.flows, out) },
     analyze: { write: auditText },
-    live: { write: auditText, tick: { write: async (r, out) => writePieces([(await audit()).auditText(r), '\n'], out), clears: true, final: false } },
+    live: { write: auditText, tick: { write: async (r, out, opts) => writePieces([(await audit()).auditText(r, opts), '\n'], out), clears: true, final: false } },
     catalogList: { write: async (rows, out) => text((await catalog()).catalogListText(rows), out) },
     catalogShow: { write: async (c, out) => text((await catalog()).catalogText(c), out) },
   },

@@ -1,35 +1,28 @@
 import type { AuditReport } from '../../audit/index.js';
-import type { Cite } from '../../catalog/types.js';
 import { terminalSafe } from '../escape.js';
-import { rolesFromNote, withNote, wrap } from '../text.js';
 import { likelyCause } from './cause.js';
+import { findingSection, groupBy, portsOf, sharedDetail } from './findings.js';
+import type { TextView } from './view.js';
 
-// A firewall that eats one required flow fails it for every agent: tens of thousands of findings that
-// share a few causes and one citation. Their wrapped lines are made once each.
-const causeText = new Map<string, string[]>();
-function causeLines(cause: string): string[] {
-  let lines = causeText.get(cause);
-  if (!lines) causeText.set(cause, (lines = wrap(`likely cause: ${cause}`, 100, '      ')));
-  return lines;
-}
-const citeText = new WeakMap<Cite, string[]>();
-function citeLines(cite: Cite): string[] {
-  let lines = citeText.get(cite);
-  if (!lines) citeText.set(cite, (lines = wrap(`vendor: “${cite.text}” (${cite.section})`, 100, '      ')));
-  return lines;
-}
-
-/** The required flows that are missing or failing (unwaived), failing first. */
-export function* brokenSection(r: AuditReport): Generator<string> {
+/**
+ * The required flows that are missing or failing (unwaived), failing first: one group per status,
+ * requirement and likely cause, the requirement, the cause and the vendor's words said once.
+ */
+export function* brokenSection(r: AuditReport, view: TextView): Generator<string> {
   const broken = r.requirements.filter((x) => (x.status === 'missing' || x.status === 'failing') && !x.waived);
-  if (!broken.length) return;
-  yield '';
-  yield 'MISSING AND FAILING REQUIRED FLOWS';
-  for (const x of [...broken].sort((a, b) => (a.status === b.status ? 0 : a.status === 'failing' ? -1 : 1))) {
-    yield withNote(`  ${x.status.toUpperCase()}  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}  ${x.proto}/${x.ports.join(',')}`, rolesFromNote(x.rolesFrom));
-    yield* wrap(terminalSafe(x.detail), 100, '      ');
+  const sorted = [...broken].sort((a, b) => (a.status === b.status ? 0 : a.status === 'failing' ? -1 : 1));
+  const groups = groupBy(sorted, (x) => `${x.status}\u0000${x.rule}\u0000${portsOf(x)}\u0000${likelyCause(x)}`);
+  yield* findingSection('MISSING AND FAILING REQUIRED FLOWS', groups, (g) => {
+    const x = g[0]!;
     const cause = likelyCause(x);
-    if (cause) yield* causeLines(cause);
-    if (x.cite) yield* citeLines(x.cite);
-  }
+    return {
+      title: `${x.status.toUpperCase()}  ${x.rule}  ${portsOf(x)}`,
+      shared: [
+        terminalSafe(x.description),
+        sharedDetail(g),
+        ...(cause ? [`likely cause: ${cause}`] : []),
+        ...(x.cite ? [`vendor: “${x.cite.text}” (${x.cite.section})`] : []),
+      ],
+    };
+  }, view);
 }

@@ -3,6 +3,8 @@ import { boundText } from '../../flow/bound.js';
 import { terminalSafe } from '../escape.js';
 import { humanBytes } from '../flows.js';
 import { negotiationsRead } from '../text.js';
+import { fit, hanging } from './layout.js';
+import type { TextView } from './view.js';
 
 /** What a live capture says of itself: drops first and loudly, then what it keeps. */
 function liveLines(l: NonNullable<AuditReport['live']>): string[] {
@@ -22,15 +24,17 @@ function liveLines(l: NonNullable<AuditReport['live']>): string[] {
 }
 
 /** How much the report can be trusted: what was captured, what was lost, what the inspectors read. */
-export function* captureSection(r: AuditReport): Generator<string> {
+export function* captureSection(r: AuditReport, view: TextView): Generator<string> {
   const q = r.capture.quality;
-  yield '';
-  yield 'Capture quality';
-  yield `  ${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`;
-  if (r.live) yield* liveLines(r.live);
-  if (r.capture.flowTable) for (const l of boundText(r.capture.flowTable)) yield `  ${l}`;
-  for (const n of q.notes) yield `  ${n}`;
+  const lines: string[] = [`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`];
+  if (r.live) lines.push(...liveLines(r.live).map((l) => l.slice(2)));
+  if (r.capture.flowTable) lines.push(...boundText(r.capture.flowTable));
+  lines.push(...q.notes);
   const read = negotiationsRead(q.inspectors);
-  if (read) yield `  ${read}`;
-  if (q.loss) yield `  ! ${q.loss}`;
+  if (read) lines.push(read);
+  if (q.loss) lines.push(`! ${q.loss}`);
+  yield '';
+  yield fit('Capture quality', view.width);
+  // Each line wrapped under a hanging indent: a note can name many things (files, inspectors).
+  for (const l of lines) yield* hanging(l, view.width, '  ');
 }

@@ -1,14 +1,16 @@
 import type { AuditReport } from '../../audit/index.js';
+import { humanDuration, plural } from '../../core/human.js';
 import { terminalSafe } from '../escape.js';
+import { firstFew, hanging } from './layout.js';
+import type { TextView } from './view.js';
 
-function formatElapsed(s: number): string {
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = Math.floor(s % 60);
-  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${s.toFixed(1)} s`;
-}
+/** Hosts named per role on the roles line before "+N". */
+const HOSTS_PER_ROLE = 3;
+/** Capture files named on the first line before "+N". */
+const FILES_NAMED = 3;
 
-function rolesLine(r: AuditReport): string {
+/** Where the roles came from, each role folded to its count and first hosts. */
+function rolesText(r: AuditReport): string {
   const given = Object.entries(r.roles.given);
   const inferred = Object.entries(r.roles.inferred);
   const how = r.roles.file
@@ -17,16 +19,22 @@ function rolesLine(r: AuditReport): string {
       ? 'no role map: flows are judged by port'
       : 'no role map and no inference (--no-infer): flows are judged by port and address class';
   const site = r.roles.site.length ? `; site prefixes ${r.roles.site.join(' ')}` : '';
-  return `roles: ${how}${inferred.length ? `; inferred from traffic: ${inferred.map(([k, v]) => `${k} ${v.join(' ')}`).join('; ')}` : ''}${site}`;
+  const learnt = inferred.map(([k, v]) => `${k} ${v.length > HOSTS_PER_ROLE ? `${v.length}: ` : ''}${firstFew(v, HOSTS_PER_ROLE)}`).join('; ');
+  return `roles: ${how}${inferred.length ? `; inferred from traffic: ${learnt}` : ''}${site}`;
 }
 
-/** What was read and against what: the captures (or the interface), the catalogs, where the roles came from. */
-export function* headerSection(r: AuditReport): Generator<string> {
+/** What was read and against what: the captures (or the interface), the catalogs and their --set, where the roles came from. */
+export function* headerSection(r: AuditReport, view: TextView): Generator<string> {
   const live = r.live;
   if (live) {
     const when = live.final ? `final report${live.stoppedBy ? ` (${live.stoppedBy})` : ''}` : `report ${live.report}`;
-    yield `flowaudit live — ${terminalSafe(live.interface)}${live.bpf ? ` (bpf: ${terminalSafe(live.bpf)})` : ''}, ${when} at ${live.at}, ${formatElapsed(live.elapsedSeconds)} since ${live.started}`;
-  } else yield `flowaudit analyze — ${r.capture.files.map((f) => terminalSafe(f.file)).join(', ')}`;
-  yield `catalogs: ${r.catalogs.map((c) => `${c.id} (${c.name}, ${c.rules} rules)`).join('; ')}`;
-  yield rolesLine(r);
+    yield* hanging(`flowaudit live — ${terminalSafe(live.interface)}${live.bpf ? ` (bpf: ${terminalSafe(live.bpf)})` : ''}, ${when} at ${live.at}, ${humanDuration(live.elapsedSeconds)} since ${live.started}`, view.width, '');
+  } else {
+    const files = r.capture.files.map((f) => terminalSafe(f.file));
+    const named = files.length > FILES_NAMED ? `${files.slice(0, FILES_NAMED).join(', ')} +${files.length - FILES_NAMED} (${plural(files.length, 'file')})` : files.join(', ');
+    yield* hanging(`flowaudit analyze — ${named}`, view.width, '');
+  }
+  yield* hanging(`catalogs: ${r.catalogs.map((c) => `${c.id} (${c.name}, ${plural(c.rules, 'rule')})`).join('; ')}`, view.width, '');
+  if (r.overrides) yield* hanging(`--set: ${Object.entries(r.overrides).map(([k, v]) => `${k}=${terminalSafe(v)}`).join(' ')}`, view.width, '');
+  yield* hanging(rolesText(r), view.width, '');
 }

@@ -1,15 +1,14 @@
 import type { AuditReport } from '../../audit/index.js';
 import { terminalSafe } from '../escape.js';
-import { rolesFromNote, withNote, wrap } from '../text.js';
+import { findingSection, groupBy, portsOf, sharedDetail } from './findings.js';
+import type { TextView } from './view.js';
 
-/** Required flows the capture cannot decide (unwaived). */
-export function* inconclusiveSection(r: AuditReport): Generator<string> {
+/** Required flows the capture cannot decide (unwaived), one group per requirement. */
+export function* inconclusiveSection(r: AuditReport, view: TextView): Generator<string> {
   const inconclusive = r.requirements.filter((x) => x.status === 'inconclusive' && !x.waived);
-  if (!inconclusive.length) return;
-  yield '';
-  yield 'INCONCLUSIVE';
-  for (const x of inconclusive) {
-    yield withNote(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}`, rolesFromNote(x.rolesFrom));
-    yield* wrap(terminalSafe(x.detail), 100, '      ');
-  }
+  const groups = groupBy(inconclusive, (x) => `${x.rule}\u0000${portsOf(x)}`);
+  yield* findingSection('INCONCLUSIVE', groups, (g) => ({
+    title: `${g[0]!.rule}  ${portsOf(g[0]!)}`,
+    shared: [terminalSafe(g[0]!.description), sharedDetail(g)],
+  }), view);
 }

@@ -1,11 +1,10 @@
 import type { AuditReport } from '../../audit/index.js';
-import { rolesFromNote, withNote } from '../text.js';
+import { findingSection, groupBy, portsOf } from './findings.js';
+import type { TextView } from './view.js';
 
-/** The required flows the capture shows. */
-export function* satisfiedSection(r: AuditReport): Generator<string> {
+/** The required flows the capture shows, one group per requirement, each row with what proved it. */
+export function* satisfiedSection(r: AuditReport, view: TextView): Generator<string> {
   const satisfied = r.requirements.filter((x) => x.status === 'satisfied');
-  if (!satisfied.length) return;
-  yield '';
-  yield 'SATISFIED';
-  for (const x of satisfied) yield withNote(`  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}${x.followUp?.frame != null ? `  (${x.followUp.reason} answer, frame ${x.followUp.frame})` : ''}`, rolesFromNote(x.rolesFrom));
+  const groups = groupBy(satisfied, (x) => `${x.rule}\u0000${portsOf(x)}`);
+  yield* findingSection('SATISFIED', groups, (g) => ({ title: `${g[0]!.rule}  ${portsOf(g[0]!)}`, shared: [] }), view);
 }

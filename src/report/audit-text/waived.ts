@@ -1,13 +1,15 @@
 import type { AuditReport } from '../../audit/index.js';
 import { terminalSafe } from '../escape.js';
-import { wrap } from '../text.js';
+import { plural } from '../../core/human.js';
+import { hanging, moreLine, paragraph, shown } from './layout.js';
+import type { TextView } from './view.js';
 
 /**
  * The waived findings, one line per finding kind (verdict or status, rule or port) and waiver, with
  * the count and the first host pairs: what was accepted stays in the report, and why. Then the
  * waivers that have expired.
  */
-export function* waivedSection(r: AuditReport): Generator<string> {
+export function* waivedSection(r: AuditReport, view: TextView): Generator<string> {
   const groups = new Map<string, { what: string; why: string; pairs: string[]; n: number }>();
   const add = (what: string, w: { reason: string; expires?: string }, pair: string) => {
     const why = `${terminalSafe(w.reason)}${w.expires ? ` (until ${w.expires})` : ''}`;
@@ -22,11 +24,13 @@ export function* waivedSection(r: AuditReport): Generator<string> {
   if (groups.size > 0) {
     const n = [...groups.values()].reduce((t, g) => t + g.n, 0);
     yield '';
-    yield `WAIVED (${n} finding${n === 1 ? '' : 's'})`;
-    for (const g of groups.values()) {
-      yield `  ${g.what}: ${g.n} (${g.pairs.join(', ')}${g.n > g.pairs.length ? ', …' : ''})`;
-      yield* wrap(`waived: ${g.why}`, 100, '      ');
+    yield `WAIVED (${plural(n, 'finding')})`;
+    const list = [...groups.values()];
+    for (const g of list.slice(0, shown(list.length, view))) {
+      yield* hanging(`${g.what}: ${g.n} (${g.pairs.join(', ')}${g.n > g.pairs.length ? ', …' : ''})`, view.width, '  ');
+      yield* paragraph(`waived: ${g.why}`, view.width, '      ');
     }
+    yield* moreLine(list.length, view, '  ', 'waivers');
   }
-  for (const w of r.waivers.expired) yield `  ! expired waiver (line ${w.line}, ${w.rule ?? w.port}, expired ${w.expires}): ${w.reason}`;
+  for (const w of r.waivers.expired) yield* hanging(`! expired waiver (line ${w.line}, ${w.rule ?? w.port}, expired ${w.expires}): ${terminalSafe(w.reason)}`, view.width, '  ');
 }
