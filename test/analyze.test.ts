@@ -13,8 +13,11 @@ const cli = join(root, 'dist/cli/main.js');
 const sample = (f: string) => join(root, 'samples', f);
 const dir = mkdtempSync(join(tmpdir(), 'fa-analyze-'));
 
+// The text report follows $COLUMNS off a terminal: the tests read it at the default width.
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'COLUMNS'));
+
 async function analyze(args: string[]) {
-  const r = await run(process.execPath, [cli, 'analyze', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = await run(process.execPath, [cli, 'analyze', ...args], { encoding: 'utf8', timeout: 60_000, env });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -85,6 +85,16 @@ describe('numbers as a person reads them', () => {
   });
 });
 
+describe('--limit and --all', () => {
+  it('--limit takes a whole number of rows, 1 or more: anything else is an input error (exit 2) before any capture is read', async () => {
+    for (const bad of ['0', '-3', '2.5', 'ten']) {
+      const r = await run(process.execPath, [cli, 'analyze', join(root, 'samples/bmc-cm-site.pcapng'), '--catalog', 'bmc-cm', '--limit', bad], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(`--limit ${bad}: expected a whole number of rows`);
+    }
+  });
+});
+
 describe('scans are folded', () => {
   it('one host trying 40 ports of one target is one line with counts, not 40 port lines', async () => {
     const s = scratch('fa-text-scan-');

@@ -6,6 +6,8 @@ import type { TextView } from './view.js';
 
 /** Hosts named per role on the roles line before "+N". */
 const HOSTS_PER_ROLE = 3;
+/** Inferred roles named on the roles line before "+N roles" (the JSON has them all). */
+const ROLES_NAMED = 8;
 /** Capture files named on the first line before "+N". */
 const FILES_NAMED = 3;
 
@@ -19,7 +21,8 @@ function rolesText(r: AuditReport): string {
       ? 'no role map: flows are judged by port'
       : 'no role map and no inference (--no-infer): flows are judged by port and address class';
   const site = r.roles.site.length ? `; site prefixes ${r.roles.site.join(' ')}` : '';
-  const learnt = inferred.map(([k, v]) => `${k} ${v.length > HOSTS_PER_ROLE ? `${v.length}: ` : ''}${firstFew(v, HOSTS_PER_ROLE)}`).join('; ');
+  const byRole = inferred.map(([k, v]) => `${k} ${v.length > HOSTS_PER_ROLE ? `${v.length}: ` : ''}${firstFew(v, HOSTS_PER_ROLE)}`);
+  const learnt = `${byRole.slice(0, ROLES_NAMED).join('; ')}${byRole.length > ROLES_NAMED ? `; +${plural(byRole.length - ROLES_NAMED, 'role')}` : ''}`;
   return `roles: ${how}${inferred.length ? `; inferred from traffic: ${learnt}` : ''}${site}`;
 }
 
