@@ -17,6 +17,8 @@ import { applyWaivers, Waiver } from './waivers.js';
 export interface AuditReport {
   tool: { name: 'flowaudit'; version: string };
   catalogs: Array<{ id: string; name: string; file: string; rules: number; requirements: number; params: Record<string, Array<number | string>> }>;
+  /** The catalog parameters set on the command line (--set), as given; absent without --set. */
+  overrides?: Record<string, string>;
   /**
    * `site`: the prefixes inside the site besides the default space (the role map's `site:` and
    * `--site`); `inference`: whether roles were learnt from traffic (no role map, no `--no-infer`).
@@ -65,6 +67,8 @@ export interface AuditOptions {
   infer?: boolean;
   /** Seconds (`--min-span`): a host watched for less shows no missing requirement without a documented period, only inconclusive ones. */
   minSpan?: number;
+  /** The --set overrides the catalogs were loaded with, for the report's header. */
+  overrides?: Record<string, string>;
 }
 
 /** What `flowaudit live` adds to a report. */
@@ -181,6 +185,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
       requirements: c.requirements.length,
       params: Object.fromEntries(Object.entries(c.params).map(([k, p]) => [k, fmtRanges(p.value)])),
     })),
+    ...(opts.overrides && Object.keys(opts.overrides).length > 0 ? { overrides: opts.overrides } : {}),
     roles: { file: opts.roleMap?.file ?? null, given, inferred, site: [...(opts.roleMap?.site ?? []), ...(opts.site ?? [])].map((b) => b.text), inference },
     capture: { ...capture, quality: { ...quality, inspectors: opts.inspectorStats ?? [] } },
     grants: opts.grants.map((g) => ({

@@ -1,4 +1,4 @@
-import { humanDuration } from '../core/duration.js';
+import { humanDuration } from '../core/human.js';
 import type { CaptureSummary } from '../flow/pipeline.js';
 import { OUTCOMES, type FlowColumns } from '../flow/columns.js';
 import { MAX_PENDING_DATAGRAMS } from '../flow/fragments.js';
@@ -48,7 +48,7 @@ export function assessQuality(capture: CaptureSummary, flows: FlowColumns, first
   if (oneSided > 0) notes.push(`${oneSided} of ${tcpFlows} TCP flows (${(share * 100).toFixed(0)}%) show one direction only`);
   if (truncated > 0) notes.push(`${truncated} records or headers are truncated`);
   if (capture.fragmentOverflow > 0) notes.push(`${capture.fragmentOverflow} fragmented datagrams were forgotten at the bound of ${MAX_PENDING_DATAGRAMS} waiting (their later fragments count as orphans)`);
-  if (capture.timeReversals > 0) notes.push(`${capture.timeReversals} packets are out of time order`);
+  if (capture.timeReversals > 0) notes.push(`${capture.timeReversals === 1 ? '1 packet is' : `${capture.timeReversals} packets are`} out of time order`);
   if (vlanAsym > 0) notes.push(`${vlanAsym} flows carry a VLAN tag in one direction only (the mirror sees the directions on different ports or trunks)`);
   let loss: string | null = null;
   if (dIf + dOs > 0) loss = `the capture dropped ${dIf + dOs} packets, so absence is not proof`;

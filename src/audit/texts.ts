@@ -1,4 +1,4 @@
-import { humanDuration } from '../core/duration.js';
+import { humanDuration } from '../core/human.js';
 import { displayPorts, Rule } from '../catalog/types.js';
 import type { Grant } from '../inspect/grants.js';
 import type { JudgedFlows } from './judged.js';

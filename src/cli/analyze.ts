@@ -12,11 +12,12 @@ import { Inspectors } from '../inspect/index.js';
 import { tableWriter, writerFor } from '../report/formats.js';
 import { buildFlowsSharded, ShardedOptions } from '../worker/sharded.js';
 import { MIN_SPAN_DEFAULT_TEXT, parseDuration, parseMaxFlows, parseWorkers } from './workers.js';
+import { reportOptions, type ReportCliOptions } from './report-options.js';
 
 export const EXIT_FINDINGS = 1;
 const FAIL_ON = ['missing', 'failing', 'undocumented', 'role-mismatch'] as const;
 
-export interface AnalyzeOptions {
+export interface AnalyzeOptions extends ReportCliOptions {
   catalog: string[];
   roles?: string;
   site?: string[];
@@ -73,6 +74,7 @@ export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?
   site: AddressBlock[];
   infer: boolean;
   minSpan: number;
+  overrides: Record<string, string>;
 } {
   const failOn = parseFailOn(opts.failOn);
   const minSpan = parseDuration('--min-span', opts.minSpan ?? MIN_SPAN_DEFAULT_TEXT, true);
@@ -84,7 +86,7 @@ export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?
   const catalogs = Object.keys(set).length === 0 ? plain : opts.catalog.map((ref) => loadCatalog(ref, { set }));
   const roleMap = opts.roles ? loadRoleMap(opts.roles, catalogs) : null;
   const waivers = opts.waivers ? loadWaivers(opts.waivers, catalogs) : [];
-  return { failOn, catalogs, roleMap, waivers, site, infer: opts.infer !== false, minSpan };
+  return { failOn, catalogs, roleMap, waivers, site, infer: opts.infer !== false, minSpan, overrides: set };
 }
 
 /**
@@ -111,16 +113,17 @@ export async function runAnalyze(captures: string[], opts: AnalyzeOptions, versi
   const writer = tableWriter(writerFor('analyze', opts.format), opts.format, opts.table);
   checkOutputs(reportPaths(writer, opts.out), [...captures, ...auditInputFiles(opts)]);
   stopOnSignals();
-  const { failOn, catalogs, roleMap, waivers, site, infer, minSpan } = loadAuditInputs(opts);
+  const { failOn, catalogs, roleMap, waivers, site, infer, minSpan, overrides } = loadAuditInputs(opts);
   const workers = parseWorkers(opts.workers);
   const maxFlows = parseMaxFlows(opts.maxFlows);
+  const layout = reportOptions(opts);
   const progress = progressFor(captures);
-  const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version, site, infer, minSpan }, {
+  const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version, site, infer, minSpan, overrides }, {
     workers,
     maxFlows,
     vlanInKey: opts.vlanKey,
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
   }).finally(progress.stop);
-  await writeReport(writer, report, opts.out);
+  await writeReport(writer, report, opts.out, layout);
   if (tripsFailOn(report, failOn)) setExit(EXIT_FINDINGS);
 }

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import type { AnalyzeOptions } from './analyze.js';
 import type { LiveCliOptions } from './live.js';
 import { formatNames, tableNames } from '../report/formats.js';
+import { addReportOptions } from './report-options.js';
 import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, MIN_SPAN_DEFAULT_TEXT, MIN_SPAN_FLAG, MIN_SPAN_HELP, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
 /*
@@ -23,7 +24,7 @@ function collectList(value: string, previous: string[] | undefined): string[] {
 
 /** Registers `flowaudit analyze`; `setExit(1)` when --fail-on matched. */
 export function registerAnalyze(program: Command, version: string, setExit: (code: number) => void): void {
-  program
+  const analyze = program
     .command('analyze')
     .description('judge every flow of the captures against vendor port catalogs, and check the required flows')
     .argument('<capture...>', 'capture files (pcap, pcapng, gzip), or - for standard input')
@@ -40,8 +41,8 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
     .option('--fail-on <list>', `exit 1 when findings of these kinds remain unwaived: ${FAIL_ON_KINDS}`)
     .option('--vlan-key', 'keep flows on different VLANs apart', false)
     .option(WORKERS_FLAG, WORKERS_HELP, 'auto')
-    .option(MAX_FLOWS_FLAG, MAX_FLOWS_HELP, MAX_FLOWS_DEFAULT)
-    .action(async (captures: string[], opts: AnalyzeOptions) => {
+    .option(MAX_FLOWS_FLAG, MAX_FLOWS_HELP, MAX_FLOWS_DEFAULT);
+  addReportOptions(analyze).action(async (captures: string[], opts: AnalyzeOptions) => {
       const { runAnalyze } = await import('./analyze.js');
       await runAnalyze(captures, opts, version, setExit);
     });
@@ -49,7 +50,7 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
 
 /** Registers `flowaudit live`; `setExit(1)` when --fail-on matched in the final report. */
 export function registerLive(program: Command, version: string, setExit: (code: number) => void): void {
-  program
+  const live = program
     .command('live')
     .description('capture on an interface (a SPAN port) and judge the flows as they happen, with a report every tick and a final one')
     .option('-i, --interface <name>', 'the interface to capture on (see --list-interfaces)')
@@ -74,8 +75,8 @@ export function registerLive(program: Command, version: string, setExit: (code: 
     .option('--vlan-key', 'keep flows on different VLANs apart', false)
     .option('--idle-timeout <duration>', 'a UDP/ICMP flow with no packet for this long is over', '120s')
     .option('--tcp-idle-timeout <duration>', 'an open TCP flow with no packet for this long is over', '2h')
-    .option('--max-flows <n>', 'most flows held at once; beyond it the longest idle are evicted (and counted)', MAX_FLOWS_DEFAULT)
-    .action(async (opts: LiveCliOptions) => {
+    .option('--max-flows <n>', 'most flows held at once; beyond it the longest idle are evicted (and counted)', MAX_FLOWS_DEFAULT);
+  addReportOptions(live).action(async (opts: LiveCliOptions) => {
       const { runLive } = await import('./live.js');
       await runLive(opts, version, setExit);
     });

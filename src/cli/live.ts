@@ -16,8 +16,10 @@ import { auditInputFiles, EXIT_FINDINGS, loadAuditInputs } from './analyze.js';
 import { parseDuration } from './workers.js';
 import { checkOutputs, EXIT_UNWRITABLE, isStandardOutput, OutputError, reportPaths, STDOUT_LABEL, writeOutput, writeReport, writeText } from './output.js';
 import { terminalSafe } from '../report/escape.js';
+import type { ReportOptions } from '../report/options.js';
+import { reportOptions, type ReportCliOptions } from './report-options.js';
 
-export interface LiveCliOptions {
+export interface LiveCliOptions extends ReportCliOptions {
   interface?: string;
   listInterfaces?: boolean;
   catalog?: string[];
@@ -73,6 +75,7 @@ export async function runLive(opts: LiveCliOptions, version: string, setExit: (c
   const snaplen = parseCount('--snaplen', opts.snaplen, 64, 65535);
   const bufferSize = parseCount('--buffer-size', opts.bufferSize, 65536, 2 ** 31 - 1, true);
   const maxFlows = parseCount('--max-flows', opts.maxFlows, 1000, 100_000_000);
+  const layout = reportOptions(opts);
   const limits: RetireLimits = {
     idle: parseDuration('--idle-timeout', opts.idleTimeout),
     tcpIdle: parseDuration('--tcp-idle-timeout', opts.tcpIdleTimeout),
@@ -81,7 +84,7 @@ export async function runLive(opts: LiveCliOptions, version: string, setExit: (c
     maxFlows,
   };
   const session = new LiveSession(opts.interface, { ...inputs, version, snaplen, bufferSize, limits, bpf: opts.bpf ?? null, write: opts.write ?? null, vlanKey: opts.vlanKey });
-  const emit = new ReportOutput(writer, opts.out);
+  const emit = new ReportOutput(writer, opts.out, layout);
   let ticks = 0;
   const tick = setInterval(() => {
     ticks++;
@@ -287,6 +290,7 @@ class LiveSession {
       inspectorStats: this.inspectors.stats,
       waivers: this.opts.waivers,
       version: this.opts.version,
+      overrides: this.opts.overrides,
       foldedFlows: this.folds.records(),
       live,
     });
@@ -303,21 +307,22 @@ class ReportOutput {
   constructor(
     private readonly writer: LiveWriter,
     private readonly out: string | undefined,
+    private readonly layout: ReportOptions,
   ) {}
 
   async periodic(report: AuditReport): Promise<void> {
-    if (!isStandardOutput(this.out)) return writeReport(this.writer, report, this.out);
+    if (!isStandardOutput(this.out)) return writeReport(this.writer, report, this.out, this.layout);
     const tick = this.writer.tick;
     if (tick === undefined) return;
     await writeOutput(undefined, async (s) => {
       if (tick.clears && process.stdout.isTTY) await writeText(s, '\x1b[2J\x1b[H');
-      await tick.write(report, s);
+      await tick.write(report, s, this.layout);
     });
   }
 
   async final(report: AuditReport): Promise<void> {
     const tick = this.writer.tick;
-    if (tick?.final && isStandardOutput(this.out)) return writeOutput(undefined, (s) => tick.write(report, s));
-    return writeReport(this.writer, report, this.out);
+    if (tick?.final && isStandardOutput(this.out)) return writeOutput(undefined, (s) => tick.write(report, s, this.layout));
+    return writeReport(this.writer, report, this.out, this.layout);
   }
 }

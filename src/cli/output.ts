@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Writer } from '../report/formats.js';
+import type { ReportOptions } from '../report/options.js';
 
 /*
  * Where every report and table goes: standard output, a device or FIFO (written directly), or a file,
@@ -344,7 +345,7 @@ export async function writeOutputs(parts: OutputPart[]): Promise<void> {
 }
 
 /** The files a report goes to: the target alone, or with --out FILE and a writer that splits, FILE and the files beside it. */
-function reportParts<R>(writer: Writer<R>, target: string | undefined): Array<{ path: string | undefined; write: (r: R, out: Writable) => Promise<void> }> {
+function reportParts<R>(writer: Writer<R>, target: string | undefined): Array<{ path: string | undefined; write: (r: R, out: Writable, opts?: ReportOptions) => Promise<void> }> {
   if (writer.split === undefined || isStandardOutput(target)) return [{ path: target, write: writer.write }];
   return [{ path: target, write: writer.split.main }, ...writer.split.beside.map((b) => ({ path: b.path(target), write: b.write }))];
 }
@@ -355,8 +356,8 @@ export function reportPaths<R>(writer: Writer<R>, target: string | undefined): A
 }
 
 /** A report through its format's writer (src/report/formats.ts) to standard output or a file, its files written together. */
-export function writeReport<R>(writer: Writer<R>, report: R, target: string | undefined): Promise<void> {
-  return writeOutputs(reportParts(writer, target).map((p) => ({ path: p.path, write: (out: Writable) => p.write(report, out) })));
+export function writeReport<R>(writer: Writer<R>, report: R, target: string | undefined, opts?: ReportOptions): Promise<void> {
+  return writeOutputs(reportParts(writer, target).map((p) => ({ path: p.path, write: (out: Writable) => p.write(report, out, opts) })));
 }
 
 /** Writes one output: `writeOutput(opts.out, async (out) => writeFlowsCsv(…, out))`. */

@@ -4,6 +4,7 @@ import type { Catalog } from '../catalog/types.js';
 import type { CatalogListRow } from './catalog.js';
 export type { CatalogListRow } from './catalog.js';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
+import type { ReportOptions } from './options.js';
 import { writeFlowsCsv, writeFlowsJson, writeFlowsText } from './flows.js';
 import { writePieces } from './write.js';
 import { InputError } from '../core/errors.js';
@@ -31,10 +32,10 @@ export interface FlowsReport {
 
 /** How one command's report is written in a format. */
 export interface Writer<R> {
-  /** The whole report into one stream: standard output, or the file of --out. */
-  write(r: R, out: Writable): Promise<void>;
+  /** The whole report into one stream: standard output, or the file of --out; laid out by `opts` (text: width and rows). */
+  write(r: R, out: Writable, opts?: ReportOptions): Promise<void>;
   /** With --out FILE: FILE gets `main` instead, and each table in `beside` a file of its own next to it (csv's requirements). */
-  split?: { main(r: R, out: Writable): Promise<void>; beside: Array<{ path(file: string): string; write(r: R, out: Writable): Promise<void> }> };
+  split?: { main(r: R, out: Writable, opts?: ReportOptions): Promise<void>; beside: Array<{ path(file: string): string; write(r: R, out: Writable): Promise<void> }> };
   /** A format of several tables (csv): `--table NAME` writes that one alone, to standard output or --out; the first is the default. */
   tables?: Record<string, (r: R, out: Writable) => Promise<void>>;
 }
@@ -42,7 +43,7 @@ export interface Writer<R> {
 /** `live`'s report in a format: to standard output, `tick` is written at every tick (none: only the final report is written). */
 export interface LiveWriter extends Writer<AuditReport> {
   tick?: {
-    write(r: AuditReport, out: Writable): Promise<void>;
+    write(r: AuditReport, out: Writable, opts?: ReportOptions): Promise<void>;
     /** On a terminal the screen is cleared before each tick's report. */
     clears: boolean;
     /** The final report is written like a tick (one JSON line like the others) instead of by `write`. */
@@ -78,7 +79,7 @@ const auditCsv: Writer<AuditReport> = {
   tables: { flows: auditFlowsCsv, requirements: auditRequirementsCsv },
 };
 
-const auditText: Writer<AuditReport>['write'] = async (r, out) => (await audit()).writeAuditText(r, out);
+const auditText: Writer<AuditReport>['write'] = async (r, out, opts) => (await audit()).writeAuditText(r, out, opts);
 const auditJson: Writer<AuditReport>['write'] = async (r, out) => (await audit()).writeAuditJson(r, out);
 const auditHtml: Writer<AuditReport>['write'] = async (r, out) => (await html()).writeAuditHtml(r, out);
 
@@ -87,7 +88,7 @@ export const FORMATS: readonly ReportFormat[] = [
     name: 'text',
     flows: { write: (r, out) => writeFlowsText(r.capture, r.flows, out) },
     analyze: { write: auditText },
-    live: { write: auditText, tick: { write: async (r, out) => writePieces([(await audit()).auditText(r), '\n'], out), clears: true, final: false } },
+    live: { write: auditText, tick: { write: async (r, out, opts) => writePieces([(await audit()).auditText(r, opts), '\n'], out), clears: true, final: false } },
     catalogList: { write: async (rows, out) => text((await catalog()).catalogListText(rows), out) },
     catalogShow: { write: async (c, out) => text((await catalog()).catalogText(c), out) },
   },

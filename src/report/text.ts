@@ -52,3 +52,6 @@ export function flowRolesNote(f: Pick<JudgedFlow, 'clientRolesFrom' | 'serverRol
   const s = f.serverRolesFrom === 'inferred';
   return c && s ? '(roles inferred)' : c ? "(client's roles inferred)" : s ? "(server's roles inferred)" : '';
 }
+
+/** A line with its note two spaces after it, or the line alone. */
+export const withNote = (line: string, note: string): string => (note ? `${line}  ${note}` : line);

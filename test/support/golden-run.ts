@@ -25,6 +25,9 @@ const { main } = (await import(join(root, 'dist/cli/program.js'))) as { main(arg
 const [capturesArg, scratchArg, keepArg] = process.argv.slice(2);
 if (capturesArg === undefined || scratchArg === undefined) throw new Error('usage: golden-run.ts <captures dir | -> <scratch dir> [keep dir]');
 
+// The text report follows $COLUMNS when it is not written to a terminal: the pins are made at the default width.
+delete process.env.COLUMNS;
+
 const scratch = resolve(scratchArg);
 const keep = keepArg === undefined ? undefined : resolve(keepArg);
 if (keep !== undefined) mkdirSync(keep, { recursive: true });

@@ -1,0 +1,40 @@
+import type { AuditReport } from '../../audit/index.js';
+import { boundText } from '../../flow/bound.js';
+import { terminalSafe } from '../escape.js';
+import { humanBytes } from '../flows.js';
+import { negotiationsRead } from '../text.js';
+import { fit, hanging } from './layout.js';
+import type { TextView } from './view.js';
+
+/** What a live capture says of itself: drops first and loudly, then what it keeps. */
+function liveLines(l: NonNullable<AuditReport['live']>): string[] {
+  const out: string[] = [];
+  const lost = l.droppedByInterface + (l.notDelivered ?? 0);
+  if (lost > 0) {
+    out.push(`  !!! DROPS: ${lost} packets lost while capturing (${l.droppedByInterface} by the interface, ${l.notDelivered ?? 'unknown'} not delivered to the capture): this report cannot prove absence`);
+  }
+  const c = l.interfaceCounters;
+  out.push(`  captured ${l.captured} packets (${humanBytes(l.capturedBytes)}) on ${terminalSafe(l.interface)}${l.cut ? `, ${l.cut} cut to the snaplen ${l.snaplen}` : ''}; ` +
+    (c ? `the interface counted ${c.rxPackets} in, ${c.txPackets} out, ${l.droppedByInterface} dropped` : 'the interface has no counters here') +
+    (l.notDelivered === null ? (c ? ' (with a BPF filter, undelivered packets cannot be told from filtered ones)' : '') : `, ${l.notDelivered} not delivered`));
+  const t = l.flowTable;
+  out.push(`  flow table: ${t.active} active (limit ${t.limit}); ${t.expired} flows ended and ${t.evicted} evicted at the limit, folded into ${t.foldedRecords} conversation records${t.foldedOverflow ? ` (${t.foldedOverflow} flows counted only: the fold store is full)` : ''}`);
+  if (l.write) out.push(`  writing the packets to ${terminalSafe(l.write)}`);
+  return out;
+}
+
+/** How much the report can be trusted: what was captured, what was lost, what the inspectors read. */
+export function* captureSection(r: AuditReport, view: TextView): Generator<string> {
+  const q = r.capture.quality;
+  const lines: string[] = [`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`];
+  if (r.live) lines.push(...liveLines(r.live).map((l) => l.slice(2)));
+  if (r.capture.flowTable) lines.push(...boundText(r.capture.flowTable));
+  lines.push(...q.notes);
+  const read = negotiationsRead(q.inspectors);
+  if (read) lines.push(read);
+  if (q.loss) lines.push(`! ${q.loss}`);
+  yield '';
+  yield fit('Capture quality', view.width);
+  // Each line wrapped under a hanging indent: a note can name many things (files, inspectors).
+  for (const l of lines) yield* hanging(l, view.width, '  ');
+}
