@@ -12,8 +12,19 @@ export function portOrNull(p: number): number | null {
   return p < 0 ? null : p;
 }
 
+/**
+ * IP protocols by number, spelt as tshark's and Wireshark's filters spell them (lower case; IANA's
+ * keyword where they have none): what a report names instead of a bare number. Any other protocol is
+ * its number. The JSON Schema's `proto` lists the same names (schema/definitions.schema.json).
+ */
+export const IP_PROTOCOL_KEYWORDS: Readonly<Record<number, string>> = {
+  1: 'icmp', 2: 'igmp', 4: 'ipip', 6: 'tcp', 8: 'egp', 9: 'igp', 17: 'udp', 27: 'rdp', 33: 'dccp', 41: 'ipv6', 46: 'rsvp',
+  47: 'gre', 50: 'esp', 51: 'ah', 58: 'icmpv6', 88: 'eigrp', 89: 'ospf', 94: 'ipip94', 97: 'etherip', 103: 'pim',
+  108: 'ipcomp', 112: 'vrrp', 115: 'l2tp', 124: 'isis', 132: 'sctp', 136: 'udplite', 137: 'mpls-in-ip',
+};
+
 /** Protocol names as records spell them, by number. */
-export const PROTO_NAMES: readonly string[] = Array.from({ length: 256 }, (_, n) => ({ 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6' })[n] ?? String(n));
+export const PROTO_NAMES: readonly string[] = Array.from({ length: 256 }, (_, n) => IP_PROTOCOL_KEYWORDS[n] ?? String(n));
 
 /**
  * The flows of a run as columns, in export order (by first packet): what the audit reads to judge
