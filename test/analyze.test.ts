@@ -203,9 +203,9 @@ describe('analyze on the command line', () => {
     writeFileSync(file, writePcap(packets.map((spec, i) => ({ data: frame(spec), tsSec: 1_700_000_000, tsNs: i * 1_000_000 })), { linkType: 1 }));
     const dns = (r: Report) => r.flows.find((f) => f.serverPort === 53)!;
     const plain = await report([file, '--catalog', 'bmc-cm']);
-    expect(dns(plain)).toMatchObject({ verdict: 'undocumented', clientRoles: ['bmc-cloud', 'apple-push', 'google-android-management', 'google-oauth'] });
+    expect(dns(plain)).toMatchObject({ verdict: 'background', rule: 'background:dns', clientRoles: ['bmc-cloud', 'apple-push', 'google-android-management', 'google-oauth'] });
     const site = await report([file, '--catalog', 'bmc-cm', '--site', '130.1.0.0/16,2001:db8::/32', '--site', '192.0.2.0/24']);
-    expect(dns(site)).toMatchObject({ verdict: 'undocumented', clientRoles: [] });
+    expect(dns(site)).toMatchObject({ verdict: 'background', clientRoles: [] });
     expect((site.roles as unknown as { site: string[] }).site).toEqual(['130.1.0.0/16', '2001:db8::/32', '192.0.2.0/24']);
     expect(Object.keys((plain.roles as unknown as { inferred: object }).inferred)).not.toHaveLength(0);
     const noInfer = await report([file, '--catalog', 'bmc-cm', '--no-infer']);

@@ -17,6 +17,8 @@ import { applyWaivers, Waiver } from './waivers.js';
 export interface AuditReport {
   tool: { name: 'flowaudit'; version: string };
   catalogs: Array<{ id: string; name: string; file: string; rules: number; requirements: number; params: Record<string, Array<number | string>> }>;
+  /** The background catalog judged beside them (null with `--no-background`). */
+  background: { id: string; name: string; file: string; rules: number } | null;
   /**
    * `site`: the prefixes inside the site besides the default space (the role map's `site:` and
    * `--site`); `inference`: whether roles were learnt from traffic (no role map, no `--no-infer`).
@@ -35,6 +37,7 @@ export interface AuditReport {
     expected: number;
     roleMismatch: number;
     undocumented: number;
+    background: number;
     waived: number;
     requirements: number;
     satisfied: number;
@@ -63,6 +66,8 @@ export interface AuditOptions {
   site?: AddressBlock[];
   /** false: no roles are learnt from traffic (`--no-infer`); flows are judged by port and address class. */
   infer?: boolean;
+  /** The background catalog (catalog/background.ts); null or absent: none (`--no-background`). */
+  background?: Catalog | null;
 }
 
 /** What `flowaudit live` adds to a report. */
@@ -139,7 +144,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
   const roles = new RoleResolver(opts.roleMap, opts.catalogs, addressSpaceOf(flows, opts.roleMap, opts.site ?? []));
   const inference = opts.roleMap === null && opts.infer !== false;
-  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference };
+  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference, background: opts.background ?? null };
   const judged = judgeFlows(flows, ctx);
   const hasTime = Number.isFinite(run.firstSec);
   // A finding about a host stands on that host's role: given, inferred, or read off a trigger's port.
@@ -170,6 +175,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
       requirements: c.requirements.length,
       params: Object.fromEntries(Object.entries(c.params).map(([k, p]) => [k, fmtRanges(p.value)])),
     })),
+    background: opts.background ? { id: opts.background.id, name: opts.background.name, file: opts.background.file, rules: opts.background.rules.length } : null,
     roles: { file: opts.roleMap?.file ?? null, given, inferred, site: [...(opts.roleMap?.site ?? []), ...(opts.site ?? [])].map((b) => b.text), inference },
     capture: { ...capture, quality: { ...quality, inspectors: opts.inspectorStats ?? [] } },
     grants: opts.grants.map((g) => ({
@@ -198,6 +204,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
       expected: judged.count('expected'),
       roleMismatch: judged.count('role-mismatch'),
       undocumented: judged.count('undocumented'),
+      background: judged.count('background'),
       waived: judged.waivedCount + requirements.filter((r) => r.waived).length,
       requirements: requirements.length,
       satisfied: reqCount('satisfied'),

@@ -12,6 +12,8 @@ import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, WORKERS_FLAG, WORKER
 const FAIL_ON_KINDS = 'missing,failing,undocumented,role-mismatch';
 
 const SITE_HELP = "the site's own prefixes besides RFC 1918, 100.64/10, fc00::/7 and link-local (PREFIX[,PREFIX…], repeatable): their hosts are not external";
+const BACKGROUND_HELP = "the background catalog judged beside the product catalogs (DNS, Kerberos, ICMP…): a site's own file instead of the bundled one";
+const NO_BACKGROUND_HELP = 'no background catalog: infrastructure traffic no product rule documents stays undocumented';
 const NO_INFER_HELP = 'without a role map, learn no roles from traffic: judge flows by port and address class alone';
 
 /** `--site a,b --site c` → ['a', 'b', 'c'] (checked when the audit's inputs are loaded). */
@@ -29,6 +31,8 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
     .option('--roles <file>', 'role map: which hosts play which role (YAML)')
     .option('--site <prefixes>', SITE_HELP, collectList)
     .option('--no-infer', NO_INFER_HELP)
+    .option('--background <id|file>', BACKGROUND_HELP)
+    .option('--no-background', NO_BACKGROUND_HELP)
     .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
     .addOption(new Option('--format <format>', 'report format').choices(formatNames('analyze')).default('text'))
     .option('--out <file>', 'write the report to a file (csv: FILE and FILE with .requirements.csv)')
@@ -54,6 +58,8 @@ export function registerLive(program: Command, version: string, setExit: (code: 
     .option('--roles <file>', 'role map: which hosts play which role (YAML)')
     .option('--site <prefixes>', SITE_HELP, collectList)
     .option('--no-infer', NO_INFER_HELP)
+    .option('--background <id|file>', BACKGROUND_HELP)
+    .option('--no-background', NO_BACKGROUND_HELP)
     .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
     .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
     .option('--bpf <expression>', 'capture filter (libpcap syntax), e.g. "not port 22"')

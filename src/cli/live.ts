@@ -24,6 +24,8 @@ export interface LiveCliOptions {
   site?: string[];
   /** false with --no-infer. */
   infer: boolean;
+  /** `--background ID|FILE`; false with --no-background (true: the bundled one). */
+  background?: string | boolean;
   waivers?: string;
   set?: string[];
   failOn?: string;
@@ -283,6 +285,7 @@ class LiveSession {
     };
     return audit(window, {
       catalogs: this.opts.catalogs,
+      background: this.opts.background,
       roleMap: this.opts.roleMap,
       site: this.opts.site,
       infer: this.opts.infer,

@@ -10,6 +10,7 @@ import { csvText, terminalSafe } from './escape.js';
 import { FOLDED_CSV_COLUMNS, foldedCells, humanBytes, publicFlow, writeJsonWithFlows } from './flows.js';
 import { judgedLineChunks } from './json-lines.js';
 import { endpoint, flowRolesNote, negotiationsRead, rolesFromNote, wrap } from './text.js';
+import { backgroundHeader } from './background.js';
 import { endLines, writePieces } from './write.js';
 
 /** The JSON contract; `indent` 0 puts the whole report on one line (JSON Lines, for live streams). */
@@ -117,7 +118,7 @@ export function* auditTextPieces(r: AuditReport): Generator<string> {
     const when = live.final ? `final report${live.stoppedBy ? ` (${live.stoppedBy})` : ''}` : `report ${live.report}`;
     yield* endLines([`flowaudit live — ${terminalSafe(live.interface)}${live.bpf ? ` (bpf: ${terminalSafe(live.bpf)})` : ''}, ${when} at ${live.at}, ${formatElapsed(live.elapsedSeconds)} since ${live.started}`]);
   } else yield* endLines([`flowaudit analyze — ${r.capture.files.map((f) => terminalSafe(f.file)).join(', ')}`]);
-  yield* endLines([`catalogs: ${r.catalogs.map((c) => `${c.id} (${c.name}, ${c.rules} rules)`).join('; ')}`]);
+  yield* endLines([`catalogs: ${r.catalogs.map((c) => `${c.id} (${c.name}, ${c.rules} rules)`).join('; ')}; ${backgroundHeader(r)}`]);
   yield* endLines([rolesLine(r)]);
   yield* endLines(['']);
   yield* endLines(['Capture quality']);
@@ -129,7 +130,7 @@ export function* auditTextPieces(r: AuditReport): Generator<string> {
   if (read) yield* endLines([`  ${read}`]);
   if (q.loss) yield* endLines([`  ! ${q.loss}`]);
   yield* endLines(['']);
-  yield* endLines([`Flows: ${s.flows} — ${s.expected} expected, ${s.undocumented} undocumented, ${s.roleMismatch} role mismatch${s.waived ? `; ${s.waived} findings waived` : ''}`]);
+  yield* endLines([`Flows: ${s.flows} — ${s.expected} expected, ${s.background} background, ${s.undocumented} undocumented, ${s.roleMismatch} role mismatch${s.waived ? `; ${s.waived} findings waived` : ''}`]);
   yield* endLines([`Required flows: ${s.requirements} — ${s.satisfied} satisfied, ${s.missing} missing, ${s.failing} failing, ${s.inconclusive} inconclusive`]);
 
   const broken = r.requirements.filter((x) => (x.status === 'missing' || x.status === 'failing') && !x.waived);

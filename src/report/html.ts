@@ -10,8 +10,8 @@ import { writePieces } from './write.js';
 
 export { escapeHtml };
 
-const VERDICT_RANK: Record<string, number> = { expected: 0, 'role-mismatch': 1, undocumented: 2 };
-const COLOURS: Record<string, string> = { expected: '#2e7d32', 'role-mismatch': '#ef8f00', undocumented: '#c62828', waived: '#9e9e9e' };
+const VERDICT_RANK: Record<string, number> = { expected: 0, background: 1, 'role-mismatch': 2, undocumented: 3 };
+const COLOURS: Record<string, string> = { expected: '#2e7d32', background: '#546e7a', 'role-mismatch': '#ef8f00', undocumented: '#c62828', waived: '#9e9e9e' };
 
 
 /** Who talks to whom, on what: client roles down, server roles across, coloured by the worst verdict. */
@@ -177,22 +177,22 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { border-bottom: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; cursor: pointer; user-select: none; } th[data-dir="asc"]::after { content: " ▲"; } th[data-dir="desc"]::after { content: " ▼"; }
 .badge { color: #fff; border-radius: 3px; padding: 1px 6px; font-size: 12px; white-space: nowrap; }
-.expected, .satisfied { background: #2e7d32; } .role-mismatch, .inconclusive { background: #ef8f00; } .undocumented, .missing, .failing { background: #c62828; } .waived { background: #9e9e9e; }
+.expected, .satisfied { background: #2e7d32; } .background { background: #546e7a; } .role-mismatch, .inconclusive { background: #ef8f00; } .undocumented, .missing, .failing { background: #c62828; } .waived { background: #9e9e9e; }
 .cite { color: #555; font-style: italic; margin-top: 2px; } .inferred { color: #8a5a00; font-style: italic; white-space: nowrap; }
 svg text { font: 12px system-ui, sans-serif; } svg .empty { fill: #f5f5f5; } .legend span { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px; vertical-align: -2px; }
 @media print { th { background: none; } }
 </style></head><body>
 <h1>flowaudit analyze</h1>
-<div class="meta">${escapeHtml(r.capture.files.map((f) => f.file).join(', '))} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · roles ${escapeHtml(rolesMeta(r))}${r.roles.site.length ? ` · site prefixes ${escapeHtml(r.roles.site.join(' '))}` : ''}</div>
+<div class="meta">${escapeHtml(r.capture.files.map((f) => f.file).join(', '))} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · background ${escapeHtml(r.background ? `${r.background.id} (${r.background.rules} rules)` : 'none (--no-background)')} · roles ${escapeHtml(rolesMeta(r))}${r.roles.site.length ? ` · site prefixes ${escapeHtml(r.roles.site.join(' '))}` : ''}</div>
 <h2>Capture quality</h2>
 <p>${escapeHtml(`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`)}</p>
 <ul>${[...q.notes, negotiationsRead(q.inspectors) ?? [], r.capture.flowTable ? boundText(r.capture.flowTable) : []].flat().map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
 ${q.loss ? `<p class="loss">${escapeHtml(q.loss)}</p>` : ''}
 <h2>Summary</h2>
-<p class="counts"><span>${s.flows} flows</span><span>${s.expected} expected</span><span>${s.undocumented} undocumented</span><span>${s.roleMismatch} role mismatch</span></p>
+<p class="counts"><span>${s.flows} flows</span><span>${s.expected} expected</span><span>${s.background} background</span><span>${s.undocumented} undocumented</span><span>${s.roleMismatch} role mismatch</span></p>
 <p class="counts"><span>${s.requirements} required flows</span><span>${s.satisfied} satisfied</span><span>${s.missing} missing</span><span>${s.failing} failing</span><span>${s.inconclusive} inconclusive</span>${s.waived ? `<span>${s.waived} waived</span>` : ''}</p>
 <h2>Who talks to whom</h2>
-<p class="legend"><span style="background:${COLOURS.expected}"></span>expected<span style="background:${COLOURS['role-mismatch']}"></span>role mismatch<span style="background:${COLOURS.undocumented}"></span>undocumented<span style="background:${COLOURS.waived}"></span>waived</p>
+<p class="legend"><span style="background:${COLOURS.expected}"></span>expected<span style="background:${COLOURS.background}"></span>background<span style="background:${COLOURS['role-mismatch']}"></span>role mismatch<span style="background:${COLOURS.undocumented}"></span>undocumented<span style="background:${COLOURS.waived}"></span>waived</p>
 ${matrix(r.flows)}
 <h2>Required flows</h2>
 `;
