@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditReport, JudgedFlow } from '../src/audit/index.js';
 import { loadBackground, loadCatalog } from '../src/catalog/index.js';
 import { analyzeCaptures } from '../src/cli/analyze.js';
+import { auditText } from '../src/report/audit.js';
 import { skipWithoutCaptures, skipWithoutTshark, tsharkFields } from './helpers/captures.js';
 import { checkAuditReport } from './helpers/report-schema.js';
 import { windowsDir, windowsTruth, type DcomTruth, type EpmTruth } from './helpers/windows-truth.js';
@@ -140,6 +141,26 @@ describe.skipIf(skip)('background services on real Windows domains', () => {
     const rules = new Set(flows.filter((f) => f.verdict === 'background').map((f) => f.rule));
     expect(flows.filter((f) => f.proto === 'tcp' && f.serverPort === 389).every((f) => f.verdict === 'expected' && f.rule!.startsWith('bmc-cm:'))).toBe(true);
     for (const id of ['dns', 'kerberos', 'cldap', 'llmnr', 'mdns', 'ssdp', 'netbios-name', 'ntp', 'nd-router-advertisement', 'rpc-dynamic']) expect(rules, id).toContain(`background:${id}`);
+
+    // The text report: the background has its own section after the findings, one line a rule with
+    // its flow count; UNDOCUMENTED SERVICES holds tcp/8080 alone.
+    const text = auditText(r).split('\n');
+    const section = (title: string) => {
+      const at = text.findIndex((l) => l.startsWith(title));
+      const end = text.findIndex((l, i) => i > at && l === '');
+      return at < 0 ? null : text.slice(at + 1, end < 0 ? undefined : end);
+    };
+    expect(text).toContain(`catalogs: bmc-cm (BMC Client Management, 55 rules); background: background (${loadBackground().rules.length} rules)`);
+    expect(text.find((l) => l.startsWith('Flows: '))).toContain(`${r.summary.background} background`);
+    expect(section('UNDOCUMENTED SERVICES')!.map((l) => l.trim().split(/\s+/)[0])).toEqual(['tcp/8080']);
+    const bg = section('BACKGROUND SERVICES')!;
+    expect(text.findIndex((l) => l.startsWith('BACKGROUND SERVICES'))).toBeGreaterThan(text.findIndex((l) => l.startsWith('UNDOCUMENTED SERVICES')));
+    expect(bg.map((l) => l.trim().split(/\s+/)[0]).sort()).toEqual([...rules].sort());
+    for (const id of [...rules].map((x) => x!)) {
+      const n = flows.filter((f) => f.rule === id).length;
+      expect(bg.find((l) => l.trim().startsWith(`${id} `)), id).toMatch(new RegExp(`^  ${id}\\s+${n} flows?, `));
+    }
+    expect(bg.find((l) => l.includes('background:dns '))).toContain('udp/53');
   });
 });
 

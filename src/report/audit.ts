@@ -10,7 +10,7 @@ import { csvText, terminalSafe } from './escape.js';
 import { FOLDED_CSV_COLUMNS, foldedCells, humanBytes, publicFlow, writeJsonWithFlows } from './flows.js';
 import { judgedLineChunks } from './json-lines.js';
 import { endpoint, flowRolesNote, negotiationsRead, rolesFromNote, wrap } from './text.js';
-import { backgroundHeader } from './background.js';
+import { backgroundHeader, backgroundLines } from './background.js';
 import { endLines, writePieces } from './write.js';
 
 /** The JSON contract; `indent` 0 puts the whole report on one line (JSON Lines, for live streams). */
@@ -180,6 +180,7 @@ export function* auditTextPieces(r: AuditReport): Generator<string> {
   }
   yield* waivedLines(r);
   for (const w of r.waivers.expired) yield* endLines([`  ! expired waiver (line ${w.line}, ${w.rule ?? w.port}, expired ${w.expires}): ${w.reason}`]);
+  yield* backgroundLines(r);
   const satisfied = r.requirements.filter((x) => x.status === 'satisfied');
   if (satisfied.length) {
     yield* endLines(['', 'SATISFIED']);
