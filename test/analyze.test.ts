@@ -186,7 +186,7 @@ describe('analyze on the command line', () => {
   it('writes flows and requirements as CSV files', async () => {
     const out = join(dir, 'audit.csv');
     expect((await analyze([sample('bmc-cm-site.pcapng'), '--catalog', 'bmc-cm', '--roles', sample('bmc-cm-roles.yaml'), '--format', 'csv', '--out', out])).code).toBe(0);
-    expect(readFileSync(out, 'utf8').split('\n')[0]).toBe('verdict,rule,proto,client,clientPort,server,serverPort,clientRoles,serverRoles,clientRolesFrom,serverRolesFrom,packets,bytes,outcome,start,end,grant,waived,detail,cite');
+    expect(readFileSync(out, 'utf8').split('\n')[0]).toBe('verdict,rule,proto,client,clientPort,server,serverPort,clientRoles,serverRoles,clientRolesFrom,serverRolesFrom,packets,bytes,outcome,icmpErrors,start,end,grant,waived,detail,cite');
     const reqs = readFileSync(join(dir, 'audit.requirements.csv'), 'utf8').trim().split('\n');
     expect(reqs).toHaveLength(8);
     expect(reqs[0]).toBe('rule,status,from,to,proto,ports,rolesFrom,detail,waived,cite,negotiation');
