@@ -192,7 +192,7 @@ describe('analyze on the command line', () => {
   it('writes flows and requirements as CSV files', async () => {
     const out = join(dir, 'audit.csv');
     expect((await analyze([sample('bmc-cm-site.pcapng'), '--catalog', 'bmc-cm', '--roles', sample('bmc-cm-roles.yaml'), '--format', 'csv', '--out', out])).code).toBe(0);
-    expect(readFileSync(out, 'utf8').split('\n')[0]).toBe('verdict,rule,proto,client,clientPort,server,serverPort,clientRoles,serverRoles,clientRolesFrom,serverRolesFrom,packets,bytes,outcome,start,end,grant,waived,detail,cite');
+    expect(readFileSync(out, 'utf8').split('\n')[0]).toBe('verdict,rule,proto,client,clientPort,server,serverPort,clientRoles,serverRoles,clientRolesFrom,serverRolesFrom,packets,bytes,outcome,icmpErrors,start,end,grant,waived,detail,cite');
     const reqs = readFileSync(join(dir, 'audit.requirements.csv'), 'utf8').trim().split('\n');
     expect(reqs).toHaveLength(8);
     expect(reqs[0]).toBe('rule,status,from,to,proto,ports,rolesFrom,detail,waived,cite,negotiation');
@@ -209,9 +209,9 @@ describe('analyze on the command line', () => {
     writeFileSync(file, writePcap(packets.map((spec, i) => ({ data: frame(spec), tsSec: 1_700_000_000, tsNs: i * 1_000_000 })), { linkType: 1 }));
     const dns = (r: Report) => r.flows.find((f) => f.serverPort === 53)!;
     const plain = await report([file, '--catalog', 'bmc-cm']);
-    expect(dns(plain)).toMatchObject({ verdict: 'undocumented', clientRoles: ['bmc-cloud', 'apple-push', 'google-android-management', 'google-oauth'] });
+    expect(dns(plain)).toMatchObject({ verdict: 'background', rule: 'background:dns', clientRoles: ['bmc-cloud', 'apple-push', 'google-android-management', 'google-oauth'] });
     const site = await report([file, '--catalog', 'bmc-cm', '--site', '130.1.0.0/16,2001:db8::/32', '--site', '192.0.2.0/24']);
-    expect(dns(site)).toMatchObject({ verdict: 'undocumented', clientRoles: [] });
+    expect(dns(site)).toMatchObject({ verdict: 'background', clientRoles: [] });
     expect((site.roles as unknown as { site: string[] }).site).toEqual(['130.1.0.0/16', '2001:db8::/32', '192.0.2.0/24']);
     expect(Object.keys((plain.roles as unknown as { inferred: object }).inferred)).not.toHaveLength(0);
     const noInfer = await report([file, '--catalog', 'bmc-cm', '--no-infer']);

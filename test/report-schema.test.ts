@@ -89,7 +89,7 @@ describe('a report that breaks the contract is rejected, saying where and why', 
   };
 
   it.each([
-    ['an unknown verdict', (r: any) => (r.flows[0].verdict = 'fine'), '/flows/0/verdict must be one of "expected", "role-mismatch", "undocumented", found "fine"'],
+    ['an unknown verdict', (r: any) => (r.flows[0].verdict = 'fine'), '/flows/0/verdict must be one of "expected", "role-mismatch", "undocumented", "background", found "fine"'],
     ['a flow without its rule', (r: any) => delete r.flows[0].rule, "/flows/0 must have required property 'rule'"],
     ['a flow with a property the contract does not name', (r: any) => (r.flows[0].score = 1), '/flows/0 has the unexpected property "score"'],
     ['an undocumented flow that names a rule', (r: any) => (r.flows.find((f: any) => f.verdict === 'undocumented').rule = 'bmc-cm:console'), 'rule must be null, found "bmc-cm:console"'],

@@ -19,6 +19,8 @@ export interface AuditReport {
   catalogs: Array<{ id: string; name: string; file: string; rules: number; requirements: number; params: Record<string, Array<number | string>> }>;
   /** The catalog parameters set on the command line (--set), as given; absent without --set. */
   overrides?: Record<string, string>;
+  /** The background catalog judged beside them (null with `--no-background`). */
+  background: { id: string; name: string; file: string; rules: number } | null;
   /**
    * `site`: the prefixes inside the site besides the default space (the role map's `site:` and
    * `--site`); `inference`: whether roles were learnt from traffic (no role map, no `--no-infer`).
@@ -37,6 +39,7 @@ export interface AuditReport {
     expected: number;
     roleMismatch: number;
     undocumented: number;
+    background: number;
     waived: number;
     requirements: number;
     satisfied: number;
@@ -69,6 +72,8 @@ export interface AuditOptions {
   minSpan?: number;
   /** The --set overrides the catalogs were loaded with, for the report's header. */
   overrides?: Record<string, string>;
+  /** The background catalog (catalog/background.ts); null or absent: none (`--no-background`). */
+  background?: Catalog | null;
 }
 
 /** What `flowaudit live` adds to a report. */
@@ -145,7 +150,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
   const roles = new RoleResolver(opts.roleMap, opts.catalogs, addressSpaceOf(flows, opts.roleMap, opts.site ?? []));
   const inference = opts.roleMap === null && opts.infer !== false;
-  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference, ...(opts.minSpan !== undefined ? { minSpan: opts.minSpan } : {}) };
+  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference, background: opts.background ?? null, ...(opts.minSpan !== undefined ? { minSpan: opts.minSpan } : {}) };
   const judged = judgeFlows(flows, ctx);
   const hasTime = Number.isFinite(run.firstSec);
   // A finding about a host stands on that host's role: given, inferred, or read off a trigger's port.
@@ -186,6 +191,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
       params: Object.fromEntries(Object.entries(c.params).map(([k, p]) => [k, fmtRanges(p.value)])),
     })),
     ...(opts.overrides && Object.keys(opts.overrides).length > 0 ? { overrides: opts.overrides } : {}),
+    background: opts.background ? { id: opts.background.id, name: opts.background.name, file: opts.background.file, rules: opts.background.rules.length } : null,
     roles: { file: opts.roleMap?.file ?? null, given, inferred, site: [...(opts.roleMap?.site ?? []), ...(opts.site ?? [])].map((b) => b.text), inference },
     capture: { ...capture, quality: { ...quality, inspectors: opts.inspectorStats ?? [] } },
     grants: opts.grants.map((g) => ({
@@ -214,6 +220,7 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
       expected: judged.count('expected'),
       roleMismatch: judged.count('role-mismatch'),
       undocumented: judged.count('undocumented'),
+      background: judged.count('background'),
       waived: judged.waivedCount + requirements.filter((r) => r.waived).length,
       requirements: requirements.length,
       satisfied: reqCount('satisfied'),

@@ -1,4 +1,5 @@
 import type { Catalog } from '../catalog/types.js';
+import { BackgroundJudge } from './background.js';
 import type { FlowColumns } from '../flow/columns.js';
 import { GrantIndex } from './grant-index.js';
 import { inferRoles } from './infer.js';
@@ -21,10 +22,13 @@ export interface AuditContext {
   minSpan?: number;
   /** Whether roles are learnt from traffic when there is no role map (`--no-infer` turns it off). */
   infer?: boolean;
+  /** The background catalog (background.ts), or none (`--no-background`). */
+  background?: Catalog | null;
 }
 
 /**
- * Per-flow verdicts: expected, role-mismatch or undocumented, with the rule and the vendor's words.
+ * Per-flow verdicts: expected, role-mismatch, undocumented or background (background.ts), with the rule
+ * and the vendor's words.
  * Roles are inferred first when there is no role map (infer.ts). A verdict depends on the readings of
  * the flow's ports (readings.ts), which side listens (orientation.ts) and the two hosts' profiles
  * (profiles.ts), so it is worked out (verdict.ts) once for each (readings, client profile, server
@@ -38,6 +42,7 @@ export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
   const readings = new Readings(c, ctx.catalogs, granted);
   if (!ctx.roles.map && ctx.infer !== false) inferRoles(c, readings, ctx.catalogs, ctx.roles);
   const profiles = new HostProfiles(c, ctx.roles);
+  const background = ctx.background ? new BackgroundJudge(c, ctx.background, granted, ctx.roles.space, profiles) : null;
   // A pair of shared reading lists (as the flow's port gives them, and as judged) gets a number; with
   // the two profiles' ids it keys the shared verdicts without a string a flow.
   const pairIds = new Map<Candidate[], Map<Candidate[], number>>();
@@ -84,6 +89,8 @@ export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
       if (j.verdict === 'undocumented' && own) j = withUndocumentedGrant(j, i, granted!, strong);
       judgements.push(j);
     }
+    // Product rules win: only a flow they do not make expected can be background.
+    if (background !== null && judgements[of[i]!]!.verdict !== 'expected') of[i] = background.judge(i, of[i]!, judgements);
   }
   return new JudgedFlows(c, judgements, of);
 }

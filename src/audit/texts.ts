@@ -37,6 +37,11 @@ export function expectedText(rule: Rule, granted: Grant | undefined, rolesUnknow
   return `${rule.service || rule.id}: ${rule.from.join('|')} → ${rule.to.join('|')}${granted ? ` (port granted by ${granted.reason})` : ''}${rolesUnknown ? '; roles unknown, judged by port' : ''}`;
 }
 
+/** Why a flow is background: the service, where it is written, and what the product catalogs made of it. */
+export function backgroundText(rule: Rule, grantedBy: string | undefined, product: string): string {
+  return `${rule.service || rule.id} (${rule.cite.document} ${rule.cite.section})${grantedBy ? `, port granted by ${grantedBy}` : ''}: background service; the product catalogs: ${product}`;
+}
+
 /** How a role-mismatch names a side: its roles, its address class, or "a host of no role". */
 export function sideText(shown: string[], hostless: string | null): string {
   return shown.length ? shown.join('|') : hostless ? `a ${hostless} address` : 'a host of no role';

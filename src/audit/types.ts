@@ -5,13 +5,17 @@ import type { FlowRecord } from '../flow/table.js';
 /** A grant from the inspect stage: a port a negotiation seen in the capture made legitimate. */
 export type GrantLike = Grant;
 
-export type Verdict = 'expected' | 'role-mismatch' | 'undocumented';
+/**
+ * `background`: no product rule makes the flow expected, but the background catalog (the
+ * infrastructure every site runs: DNS, Kerberos, ICMP…) covers it.
+ */
+export type Verdict = 'expected' | 'role-mismatch' | 'undocumented' | 'background';
 export type RequirementState = 'satisfied' | 'missing' | 'failing' | 'inconclusive';
 export type RoleSource = 'given' | 'inferred' | 'unknown';
 
 export interface JudgedFlow extends FlowRecord {
   verdict: Verdict;
-  /** `catalog:rule-id`, or null when undocumented. */
+  /** `catalog:rule-id` (`background:dns` for a background flow), or null when undocumented. */
   rule: string | null;
   /** Every rule the flow fits (when roles cannot tell two readings apart, it counts for each). */
   matches: string[];

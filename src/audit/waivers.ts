@@ -173,7 +173,7 @@ export function applyWaivers(waivers: Waiver[], flows: JudgedFlows, requirements
   const hosts = flows.columns.hosts;
   for (let i = 0; active.length > 0 && i < flows.length; i++) {
     const j = flows.judgement(i);
-    if (j.verdict === 'expected') continue;
+    if (j.verdict === 'expected' || j.verdict === 'background') continue;
     const w = first([j.rule ? byRule.get(j.rule) : undefined, byPort.get(`${flows.proto(i)}/${flows.serverPort(i)}`)], [hosts[flows.client(i)]!, hosts[flows.server(i)]!]);
     if (w) {
       flows.waive(i, { reason: w.reason, ...(w.expires ? { expires: w.expires } : {}) });

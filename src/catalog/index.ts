@@ -2,3 +2,4 @@ export { loadCatalog, bundledCatalogIds, rulesDir, CatalogError, applyOverrides,
 export { parseParamValue, mergeRanges } from './ports.js';
 export type { CatalogProblem, LoadOptions } from './load.js';
 export * from './types.js';
+export { BACKGROUND_ID, loadBackground } from './background.js';

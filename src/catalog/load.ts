@@ -17,14 +17,18 @@ import { compileSection, SECTIONS, type Compiling, type Path, type Sections } fr
 import { compileCatalogValidator } from './validator.js';
 import type { Catalog } from './types.js';
 
+/** The bundled background catalog (rules/background.yaml): applied beside the product catalogs, never one of them. */
+export const BACKGROUND_ID = 'background';
+
 /** The bundled catalogs: rules/ at the package root, from src/catalog or dist/catalog alike. */
 export function rulesDir(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'rules');
 }
 
+/** The product catalogs of rules/ (the background catalog is not one: see background.ts). */
 export function bundledCatalogIds(): string[] {
   return readdirSync(rulesDir())
-    .filter((f) => f.endsWith('.yaml'))
+    .filter((f) => f.endsWith('.yaml') && f !== `${BACKGROUND_ID}.yaml`)
     .map((f) => f.slice(0, -5))
     .sort();
 }

@@ -3,7 +3,7 @@ import { audit, AuditOptions, AuditReport, FailOn, loadRoleMap, loadWaivers, tri
 import { AddressBlock, parseBlock } from '../audit/addresses.js';
 import type { RoleMap } from '../audit/roles.js';
 import type { Waiver } from '../audit/waivers.js';
-import { checkOverrides, loadCatalog, rulesDir } from '../catalog/index.js';
+import { BACKGROUND_ID, checkOverrides, loadBackground, loadCatalog, rulesDir } from '../catalog/index.js';
 import type { Catalog } from '../catalog/types.js';
 import { InputError } from '../core/errors.js';
 import { checkOutputs, reportPaths, stopOnSignals, writeReport } from './output.js';
@@ -25,6 +25,8 @@ export interface AnalyzeOptions extends ReportCliOptions {
   infer: boolean;
   /** --min-span: a duration (10m). */
   minSpan: string;
+  /** `--background ID|FILE`; false with --no-background (true: the bundled one). */
+  background?: string | boolean;
   waivers?: string;
   /** One of formatNames('analyze'). */
   format: string;
@@ -66,9 +68,10 @@ export function parseSite(items: string[]): AddressBlock[] {
 }
 
 /** What every audit command reads before it looks at packets: --fail-on, --site, catalogs with --set, roles, waivers. */
-export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?: string[]; infer?: boolean; minSpan?: string; waivers?: string; set?: string[]; failOn?: string }): {
+export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?: string[]; infer?: boolean; minSpan?: string; background?: string | boolean; waivers?: string; set?: string[]; failOn?: string }): {
   failOn: FailOn[];
   catalogs: Catalog[];
+  background: Catalog | null;
   roleMap: RoleMap | null;
   waivers: Waiver[];
   site: AddressBlock[];
@@ -80,13 +83,15 @@ export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?
   const minSpan = parseDuration('--min-span', opts.minSpan ?? MIN_SPAN_DEFAULT_TEXT, true);
   const site = parseSite(opts.site ?? []);
   const set = parseSets(opts.set ?? []);
+  for (const ref of opts.catalog) if (ref === BACKGROUND_ID) throw new InputError(`--catalog ${BACKGROUND_ID}: the background catalog is applied beside the product catalogs by default (--background FILE replaces it, --no-background turns it off)`);
   const plain: Catalog[] = opts.catalog.map((ref) => loadCatalog(ref));
+  const background = opts.background === false ? null : loadBackground(typeof opts.background === 'string' ? opts.background : undefined);
   checkOverrides(plain, set);
   // Without --set the plain catalogs are the ones to use: loading them again costs 50 ms a catalog.
   const catalogs = Object.keys(set).length === 0 ? plain : opts.catalog.map((ref) => loadCatalog(ref, { set }));
   const roleMap = opts.roles ? loadRoleMap(opts.roles, catalogs) : null;
   const waivers = opts.waivers ? loadWaivers(opts.waivers, catalogs) : [];
-  return { failOn, catalogs, roleMap, waivers, site, infer: opts.infer !== false, minSpan, overrides: set };
+  return { failOn, catalogs, background, roleMap, waivers, site, infer: opts.infer !== false, minSpan, overrides: set };
 }
 
 /**
@@ -103,8 +108,9 @@ export async function analyzeCaptures(captures: string[], inputs: Omit<AuditOpti
 }
 
 /** Every file an audit command reads besides its captures: catalog files (bundled ones too), role map, waivers. */
-export function auditInputFiles(opts: { catalog: string[]; roles?: string; waivers?: string }): Array<string | undefined> {
-  return [...opts.catalog.flatMap((ref) => [ref, resolve(rulesDir(), `${ref}.yaml`)]), opts.roles, opts.waivers];
+export function auditInputFiles(opts: { catalog: string[]; roles?: string; waivers?: string; background?: string | boolean }): Array<string | undefined> {
+  const background = typeof opts.background === 'string' ? opts.background : BACKGROUND_ID;
+  return [...[...opts.catalog, background].flatMap((ref) => [ref, resolve(rulesDir(), `${ref}.yaml`)]), opts.roles, opts.waivers];
 }
 
 /** `flowaudit analyze`: read, audit, report; `setExit(1)` when --fail-on matched. */
@@ -113,12 +119,12 @@ export async function runAnalyze(captures: string[], opts: AnalyzeOptions, versi
   const writer = tableWriter(writerFor('analyze', opts.format), opts.format, opts.table);
   checkOutputs(reportPaths(writer, opts.out), [...captures, ...auditInputFiles(opts)]);
   stopOnSignals();
-  const { failOn, catalogs, roleMap, waivers, site, infer, minSpan, overrides } = loadAuditInputs(opts);
+  const { failOn, catalogs, background, roleMap, waivers, site, infer, minSpan, overrides } = loadAuditInputs(opts);
   const workers = parseWorkers(opts.workers);
   const maxFlows = parseMaxFlows(opts.maxFlows);
   const layout = reportOptions(opts);
   const progress = progressFor(captures);
-  const report = await analyzeCaptures(captures, { catalogs, roleMap, waivers, version, site, infer, minSpan, overrides }, {
+  const report = await analyzeCaptures(captures, { catalogs, background, roleMap, waivers, version, site, infer, minSpan, overrides }, {
     workers,
     maxFlows,
     vlanInKey: opts.vlanKey,

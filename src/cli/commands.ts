@@ -13,6 +13,8 @@ import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, MIN_SPAN_DEFAULT_TEX
 const FAIL_ON_KINDS = 'missing,failing,undocumented,role-mismatch';
 
 const SITE_HELP = "the site's own prefixes besides RFC 1918, 100.64/10, fc00::/7 and link-local (PREFIX[,PREFIX…], repeatable): their hosts are not external";
+const BACKGROUND_HELP = "the background catalog judged beside the product catalogs (DNS, Kerberos, ICMP…): a site's own file instead of the bundled one";
+const NO_BACKGROUND_HELP = 'no background catalog: infrastructure traffic no product rule documents stays undocumented';
 const NO_INFER_HELP = 'without a role map, learn no roles from traffic: judge flows by port and address class alone';
 
 const TABLE_HELP = (command: 'analyze' | 'live') => `csv is one table a stream: which one (${tableNames(command).join(', ')}; default flows)`;
@@ -33,6 +35,8 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
     .option('--site <prefixes>', SITE_HELP, collectList)
     .option('--no-infer', NO_INFER_HELP)
     .option(MIN_SPAN_FLAG, MIN_SPAN_HELP, MIN_SPAN_DEFAULT_TEXT)
+    .option('--background <id|file>', BACKGROUND_HELP)
+    .option('--no-background', NO_BACKGROUND_HELP)
     .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
     .addOption(new Option('--format <format>', 'report format').choices(formatNames('analyze')).default('text'))
     .option('--out <file>', 'write the report to a file (csv: the flows to FILE and the requirements to FILE.requirements.csv, unless --table)')
@@ -60,6 +64,8 @@ export function registerLive(program: Command, version: string, setExit: (code: 
     .option('--site <prefixes>', SITE_HELP, collectList)
     .option('--no-infer', NO_INFER_HELP)
     .option(MIN_SPAN_FLAG, MIN_SPAN_HELP, MIN_SPAN_DEFAULT_TEXT)
+    .option('--background <id|file>', BACKGROUND_HELP)
+    .option('--no-background', NO_BACKGROUND_HELP)
     .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
     .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
     .option('--bpf <expression>', 'capture filter (libpcap syntax), e.g. "not port 22"')

@@ -28,6 +28,8 @@ export interface LiveCliOptions extends ReportCliOptions {
   /** false with --no-infer. */
   infer: boolean;
   minSpan: string;
+  /** `--background ID|FILE`; false with --no-background (true: the bundled one). */
+  background?: string | boolean;
   waivers?: string;
   set?: string[];
   failOn?: string;
@@ -281,6 +283,7 @@ class LiveSession {
     };
     return audit(window, {
       catalogs: this.opts.catalogs,
+      background: this.opts.background,
       roleMap: this.opts.roleMap,
       site: this.opts.site,
       infer: this.opts.infer,

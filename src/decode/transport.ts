@@ -1,3 +1,4 @@
+import { decodeQuoted } from './icmp-error.js';
 import { byUdpPort } from './tables.js';
 import { PacketView, u16 } from './view.js';
 
@@ -38,9 +39,10 @@ export function decodeUdp(buf: Buffer, off: number, end: number, v: PacketView):
   if (tunnel !== undefined) tunnel(buf, off + 8, end, v);
 }
 
-/** ICMP and ICMPv6: type and code are kept; the flow has no ports. */
+/** ICMP and ICMPv6: type and code are kept; the flow has no ports. An error's quoted packet is read (icmp-error.ts). */
 export function decodeIcmp(buf: Buffer, off: number, end: number, v: PacketView): void {
   if (end - off < 2) return v.fail('icmp-truncated');
   v.icmpType = buf[off]!;
   v.icmpCode = buf[off + 1]!;
+  if (v.fragment === 0) decodeQuoted(buf, off, end, v);
 }

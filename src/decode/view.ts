@@ -46,6 +46,16 @@ export class PacketView {
   tcpSeq = 0;
   icmpType = -1;
   icmpCode = -1;
+  /**
+   * 1 when the packet is an ICMP error whose quoted TCP or UDP packet was read (icmp-error.ts): the
+   * quoted packet's protocol, addresses (as src/dst) and ports, the flow the error answers.
+   */
+  quoted = 0;
+  quotedProto = -1;
+  readonly quotedSrc = new Uint32Array(4);
+  readonly quotedDst = new Uint32Array(4);
+  quotedSrcPort = -1;
+  quotedDstPort = -1;
   /** Offset and length of the transport payload (after the TCP/UDP header). */
   payloadOff = 0;
   payloadLen = 0;
@@ -75,6 +85,7 @@ export class PacketView {
     this.tcpSeq = 0;
     this.icmpType = -1;
     this.icmpCode = -1;
+    this.quoted = 0;
     this.payloadOff = 0;
     this.payloadLen = 0;
     this.vlan = -1;

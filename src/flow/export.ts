@@ -4,6 +4,7 @@ import { formatIso } from '../core/time.js';
 import { PROTO_NAMES } from './columns.js';
 import { hasPorts, Hot, isV4, Key, Meta, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
 import { DIRECTION_EVIDENCE, FLAG_TEXT, tunnelNames, type FlowRecord } from './record.js';
+import { icmpErrorCount, lastIcmpError, udpRejected } from './icmp-errors.js';
 import { flowOutcome } from './tcp-state.js';
 
 /** Flow indices sorted by first packet (flows without time first), ties in creation order. */
@@ -72,7 +73,7 @@ export function record(t: FlowWords, f: number): FlowRecord {
     start: hasTime ? formatIso(hot[hb + Hot.FirstSec]!, hot[hb + Hot.FirstNs]!, digits) : null,
     end: hasTime ? formatIso(hot[hb + Hot.LastSec]!, hot[hb + Hot.LastNs]!, digits) : null,
     duration: hasTime ? Number((hot[hb + Hot.LastSec]! - hot[hb + Hot.FirstSec]! + (hot[hb + Hot.LastNs]! - hot[hb + Hot.FirstNs]!) / 1e9).toFixed(9)) : 0,
-    outcome: proto === 6 ? flowOutcome(t, f, cA) : null,
+    outcome: proto === 6 ? flowOutcome(t, f, cA) : proto === 17 && udpRejected(t, f) ? 'rejected' : null,
     direction: DIRECTION_EVIDENCE[meta[mb + Meta.Evidence]!]!,
     startSec: hasTime ? hot[hb + Hot.FirstSec]! : 0,
     startNs: hasTime ? hot[hb + Hot.FirstNs]! : 0,
@@ -85,6 +86,12 @@ export function record(t: FlowWords, f: number): FlowRecord {
   if (icmp >= 0) {
     r.icmpType = icmp >> 8;
     r.icmpCode = icmp & 0xff;
+  }
+  const errors = icmpErrorCount(t, f);
+  if (errors > 0) {
+    r.icmpErrors = errors;
+    r.icmpErrorType = lastIcmpError(t, f) >> 8;
+    r.icmpErrorCode = lastIcmpError(t, f) & 0xff;
   }
   if (t.vlan[f]! >= 0) r.vlan = t.vlan[f]!;
   if (vlanAsymmetric(meta[mb + Meta.State]!)) r.vlanAsymmetric = true;

@@ -13,6 +13,7 @@ import { jsonKey } from './fields.js';
 import { lineChunks } from './line-chunks.js';
 import { hasPorts, Hot, isV4, Key, Meta, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
 import { DIRECTION_EVIDENCE, FLAG_TEXT, tunnelNames, type TcpOutcome } from './record.js';
+import { icmpErrorCount, lastIcmpError, udpRejected } from './icmp-errors.js';
 import { flowOutcome } from './tcp-state.js';
 
 /**
@@ -83,7 +84,7 @@ export function jsonLine(t: FlowWords, b: Buffer, p: number, f: number, iso: Iso
     p = num(b, p, Number((hot[hb + Hot.LastSec]! - hot[hb + Hot.FirstSec]! + (hot[hb + Hot.LastNs]! - hot[hb + Hot.FirstNs]!) / 1e9).toFixed(9)));
   } else p = key(b, p, J_NO_TIME);
   p = key(b, p, J_OUTCOME);
-  p = proto === 6 ? key(b, p, OUTCOME_JSON[flowOutcome(t, f, recordedA)]) : key(b, p, J_NULL);
+  p = key(b, p, proto === 6 ? OUTCOME_JSON[flowOutcome(t, f, recordedA)] : proto === 17 && udpRejected(t, f) ? OUTCOME_JSON.rejected : J_NULL);
   p = key(b, p, swap ? J_DIRECTION_CATALOG : DIRECTION_JSON[meta[mb + Meta.Evidence]!]!);
   if (proto === 6) {
     p = key(b, p, J_CLIENT_FLAGS);
@@ -97,6 +98,16 @@ export function jsonLine(t: FlowWords, b: Buffer, p: number, f: number, iso: Iso
     p = num(b, p, icmp >> 8);
     p = key(b, p, J_ICMP_CODE);
     p = num(b, p, icmp & 0xff);
+  }
+  const errors = icmpErrorCount(t, f);
+  if (errors > 0) {
+    const last = lastIcmpError(t, f);
+    p = key(b, p, J_ICMP_ERRORS);
+    p = num(b, p, errors);
+    p = key(b, p, J_ICMP_ERROR_TYPE);
+    p = num(b, p, last >> 8);
+    p = key(b, p, J_ICMP_ERROR_CODE);
+    p = num(b, p, last & 0xff);
   }
   const vlan = t.vlan[f]!;
   if (vlan >= 0) {
@@ -155,6 +166,9 @@ const J_SERVER_FLAGS = jsonKey('serverFlags');
 const FLAGS_JSON = FLAG_TEXT.map((t) => ascii(JSON.stringify(t)));
 const J_ICMP_TYPE = jsonKey('icmpType');
 const J_ICMP_CODE = jsonKey('icmpCode');
+const J_ICMP_ERRORS = jsonKey('icmpErrors');
+const J_ICMP_ERROR_TYPE = jsonKey('icmpErrorType');
+const J_ICMP_ERROR_CODE = jsonKey('icmpErrorCode');
 const J_VLAN = jsonKey('vlan');
 const J_ASYMMETRIC = ascii(`${text(jsonKey('vlanAsymmetric'))}true`);
 const tunnelText = new Map<number, Uint8Array>();

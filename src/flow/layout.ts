@@ -32,7 +32,7 @@ export const enum Hot {
   W = 8,
 }
 
-/** Words a flow: TCP flags seen from A and from B, state bits, tunnels, has-time, timestamp digits, client side, evidence. */
+/** Words a flow: TCP flags seen from A and from B, state bits, tunnels, has-time, timestamp digits, client side, evidence, ICMP errors. */
 export const enum Meta {
   FlagsA = 0,
   FlagsB = 1,
@@ -48,7 +48,15 @@ export const enum Meta {
   ClientIsA = 6,
   /** Index in DIRECTION_EVIDENCE of what decided ClientIsA (Evidence). */
   Evidence = 7,
-  W = 8,
+  /** ICMP errors that quoted this flow (icmpErrorWord): their count and the last one's type and code. */
+  IcmpErrors = 8,
+  W = 9,
+}
+
+/** The IcmpErrors word after one more error of this type and code: the count (at most 0xffff) high, `type << 8 | code` low. */
+export function icmpErrorWord(word: number, type: number, code: number): number {
+  const n = Math.min(0xffff, (word >>> 16) + 1);
+  return ((n << 16) | (type << 8) | code) >>> 0;
 }
 
 /** Bits of the Meta.State word. */

@@ -48,7 +48,7 @@ export interface FlowRecord {
   end: string | null;
   /** Seconds between the first and the last packet. */
   duration: number;
-  /** TCP only: how the connection went; null for other protocols. */
+  /** TCP: how the connection went; UDP: 'rejected' when only a port unreachable answered; null otherwise. */
   outcome: TcpOutcome | null;
   /** What decided which side is the client. */
   direction: DirectionEvidence;
@@ -57,6 +57,10 @@ export interface FlowRecord {
   serverFlags?: string;
   icmpType?: number;
   icmpCode?: number;
+  /** ICMP errors (unreachable, time exceeded, …) that quoted this flow's packets, and the last one's type and code. */
+  icmpErrors?: number;
+  icmpErrorType?: number;
+  icmpErrorCode?: number;
   vlan?: number;
   /** Tagged with a VLAN in one direction only. */
   vlanAsymmetric?: boolean;

@@ -8,19 +8,23 @@ import { PacketView } from '../decode/view.js';
 import { claim, claimClientIsA, claimEvidence, mergedClaim } from './direction.js';
 import type { FragmentShard, OrphanFragment } from './fragments.js';
 import { Hot, Key, Meta, type FlowWords } from './layout.js';
+import type { DeferredError } from './quoted-errors.js';
 import { mergedState } from './tcp-state.js';
 
 /** A flow table as plain arrays: what a worker sends back (the buffers are transferable). */
 export interface FlowShard extends FlowWords {
   fragments: FragmentShard;
+  /** ICMP errors whose quoted flow was not in the shard (quoted-errors.ts). */
+  quotedErrors: DeferredError[];
 }
 
 /** The words of the flows in use, copied. */
-export function toShard(t: FlowWords, fragments: FragmentShard): FlowShard {
+export function toShard(t: FlowWords, fragments: FragmentShard, quotedErrors: DeferredError[]): FlowShard {
   const n = t.size;
   return {
     size: n,
     fragments,
+    quotedErrors,
     keys: t.keys.slice(0, n * Key.W),
     hot: t.hot.slice(0, n * Hot.W),
     meta: t.meta.slice(0, n * Meta.W),
@@ -59,7 +63,7 @@ export function replayOrphans(deferred: readonly OrphanFragment[], add: (v: Pack
 /**
  * Flow g of the shard into flow f of `t`: a `fresh` flow (new in `t`, its words zeroed) takes the
  * shard's direction and state; a continued one merges them (direction.ts mergedClaim, tcp-state.ts
- * mergedState). Counters add up, times widen, flags and tunnels join, the first ICMP type and VLAN stay.
+ * mergedState). Counters add up, times widen, flags and tunnels join, ICMP errors add up, the first ICMP type and VLAN stay.
  */
 export function mergeFlow(t: FlowWords, f: number, fresh: boolean, sh: FlowShard, g: number): void {
   const hot = t.hot;
@@ -111,6 +115,9 @@ export function mergeFlow(t: FlowWords, f: number, fresh: boolean, sh: FlowShard
   meta[mb + Meta.FlagsA] |= shMeta[gm + Meta.FlagsA]!;
   meta[mb + Meta.FlagsB] |= shMeta[gm + Meta.FlagsB]!;
   meta[mb + Meta.Tunnels] |= shMeta[gm + Meta.Tunnels]!;
+  // ICMP errors add up; the shard's last one is the later.
+  const errors = shMeta[gm + Meta.IcmpErrors]!;
+  if (errors !== 0) meta[mb + Meta.IcmpErrors] = ((Math.min(0xffff, (meta[mb + Meta.IcmpErrors]! >>> 16) + (errors >>> 16)) << 16) | (errors & 0xffff)) >>> 0;
   if (t.icmp[f]! < 0) t.icmp[f] = sh.icmp[g]!;
   if (t.vlan[f]! < 0) t.vlan[f] = sh.vlan[g]!;
 }

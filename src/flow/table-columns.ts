@@ -8,6 +8,7 @@ import { exportOrder, record } from './export.js';
 import { HostIds } from './hosts.js';
 import { IsoBytes, jsonLine } from './json.js';
 import { hasPorts, Hot, isV4, Key, Meta, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
+import { udpRejected } from './icmp-errors.js';
 import { flowOutcome } from './tcp-state.js';
 
 export function tableColumns(t: FlowWords): FlowColumns {
@@ -46,7 +47,7 @@ export function tableColumns(t: FlowWords): FlowColumns {
     const icmp = t.icmp[f]!;
     c.icmpType[i] = icmp >= 0 ? icmp >> 8 : -1;
     c.direction[i] = meta[mb + Meta.Evidence]!;
-    c.outcome[i] = proto === 6 ? OUTCOME_INDEX.get(flowOutcome(t, f, cA))! : 0;
+    c.outcome[i] = proto === 6 ? OUTCOME_INDEX.get(flowOutcome(t, f, cA))! : proto === 17 && udpRejected(t, f) ? OUTCOME_INDEX.get('rejected')! : 0;
     c.clientPackets[i] = cA ? hot[hb + Hot.PacketsA]! : hot[hb + Hot.PacketsB]!;
     c.serverPackets[i] = cA ? hot[hb + Hot.PacketsB]! : hot[hb + Hot.PacketsA]!;
     if (meta[mb + Meta.HasTime] === 1) {

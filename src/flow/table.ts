@@ -13,9 +13,10 @@ import { claimClientIsA, claimEvidence, firstPacketClaim, NO_CLAIM, tcpClaim } f
 import { exportOrder, record, recordBatches } from './export.js';
 import { fragmentKey, FragmentTracker } from './fragments.js';
 import { jsonChunks } from './json.js';
-import { Hot, isV4, Key, keyWord0, Meta, State, type FlowWords } from './layout.js';
+import { Hot, icmpErrorWord, isV4, Key, keyWord0, Meta, State, type FlowWords } from './layout.js';
 import type { FlowRecord, TcpOutcome } from './record.js';
 import { compactWords, retiredFlows, type RetireLimits } from './retire.js';
+import { deferError, replayErrors, type DeferredError } from './quoted-errors.js';
 import { mergeFlow, replayOrphans, toShard, type FlowShard } from './shard.js';
 import { tableColumns } from './table-columns.js';
 import { finished, Tcp, tcpState } from './tcp-state.js';
@@ -60,10 +61,14 @@ export class FlowTable implements FlowWords {
   private readonly k = new Uint32Array(Key.W);
   /** Datagrams whose first fragment was seen, so that their later fragments join its flow. */
   private readonly fragments: FragmentTracker;
+  /** In a shard: ICMP errors whose quoted flow is not here, for the merge (quoted-errors.ts). */
+  private readonly deferErrors: boolean;
+  private readonly deferredErrors: DeferredError[] = [];
 
   constructor(opts: FlowTableOptions = {}) {
     this.vlanInKey = opts.vlanInKey ?? false;
     this.fragments = new FragmentTracker(opts.deferOrphanFragments ?? false);
+    this.deferErrors = opts.deferOrphanFragments ?? false;
     // Start large enough for a busy capture's first seconds (3 MB): growing from tiny tables rehashes often.
     this.slotKeys = new Uint32Array((1 << 16) * SLOT_W);
     this.mask = (1 << 16) - 1;
@@ -205,6 +210,8 @@ export class FlowTable implements FlowWords {
         if (this.fragments.orphan(v, rec)) return;
       }
     }
+    // An ICMP error counts on the flow it quotes, when that flow is in the table (see quotedFlow).
+    if (v.quoted === 1 && (this.countQuotedError(v) || (this.deferErrors && deferError(this.deferredErrors, v, rec)))) return;
     const withPorts = sp >= 0;
     if (!withPorts) sp = dp = 0;
     // Normalise: side A is the lower (address, port).
@@ -240,6 +247,41 @@ export class FlowTable implements FlowWords {
     }
     if (fragKey !== null && v.fragment === 1) this.fragments.first(fragKey, f, rec.tsSec);
     this.count(f, srcIsA, v, rec);
+  }
+
+  /**
+   * An ICMP error whose quoted packet (decode/icmp-error.ts) belongs to a flow of the table: the error
+   * is counted on that flow (Meta.IcmpErrors), not as a flow of its own. False when no such flow is
+   * here: the error stays an ICMP flow.
+   */
+  private countQuotedError(v: PacketView): boolean {
+    const k = this.k;
+    const src = v.quotedSrc;
+    const dst = v.quotedDst;
+    const sp = v.quotedSrcPort;
+    const dp = v.quotedDstPort;
+    let srcIsA = true;
+    for (let i = 0; i < 4; i++) {
+      if (src[i] !== dst[i]) {
+        srcIsA = src[i]! < dst[i]!;
+        break;
+      }
+      if (i === 3) srcIsA = sp <= dp;
+    }
+    const a = srcIsA ? src : dst;
+    const b = srcIsA ? dst : src;
+    k[Key.Meta] = keyWord0(v.quotedProto, v.ipVersion, true);
+    for (let i = 0; i < 4; i++) {
+      k[Key.A + i] = a[i]!;
+      k[Key.B + i] = b[i]!;
+    }
+    k[Key.Ports] = srcIsA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0;
+    k[Key.Vlan] = this.vlanInKey ? (v.vlan + 1) >>> 0 : 0;
+    const f = this.flowAt(this.findSlot());
+    if (f < 0) return false;
+    const w = f * Meta.W + Meta.IcmpErrors;
+    this.meta[w] = icmpErrorWord(this.meta[w]!, v.icmpType, v.icmpCode);
+    return true;
   }
 
   private setClaim(mb: number, c: number): void {
@@ -295,7 +337,7 @@ export class FlowTable implements FlowWords {
 
   /** The table as plain typed arrays (sliced to the flows in use), to send from a worker thread. */
   toShard(): FlowShard {
-    return toShard(this, this.fragments.toShard());
+    return toShard(this, this.fragments.toShard(), this.deferredErrors);
   }
 
   /**
@@ -307,6 +349,8 @@ export class FlowTable implements FlowWords {
   mergeShard(sh: FlowShard): void {
     // The shard's fragments that found no first fragment in it meet the first fragments seen before it.
     replayOrphans(sh.fragments.deferred, (v, rec) => this.add(v, rec));
+    // So do its ICMP errors that quoted no flow of the shard.
+    replayErrors(sh.quotedErrors, (v, rec) => this.add(v, rec));
     const k = this.k;
     const merged = new Int32Array(sh.size);
     for (let g = 0; g < sh.size; g++) {

@@ -54,7 +54,7 @@ const JUDGED_CSV: Record<string, (f: JudgedFlow) => string | number> = {
   cite: (f) => csvText(f.cite?.text ?? ''),
 };
 const FLOW_CSV = new Map<string, (f: JudgedFlow) => string | number>(FLOW_CSV_FIELDS.map((c) => [c.name, c.csv!]));
-const FLOW_COLUMNS = ['verdict', 'rule', 'proto', 'client', 'clientPort', 'server', 'serverPort', 'clientRoles', 'serverRoles', 'clientRolesFrom', 'serverRolesFrom', 'packets', 'bytes', 'outcome', 'start', 'end', 'grant', 'waived', 'detail', 'cite'];
+const FLOW_COLUMNS = ['verdict', 'rule', 'proto', 'client', 'clientPort', 'server', 'serverPort', 'clientRoles', 'serverRoles', 'clientRolesFrom', 'serverRolesFrom', 'packets', 'bytes', 'outcome', 'icmpErrors', 'start', 'end', 'grant', 'waived', 'detail', 'cite'];
 const FLOW_CELLS = FLOW_COLUMNS.map((c) => JUDGED_CSV[c] ?? FLOW_CSV.get(c)!);
 const REQ_COLUMNS = ['rule', 'status', 'from', 'to', 'proto', 'ports', 'rolesFrom', 'detail', 'waived', 'cite', 'negotiation'];
 

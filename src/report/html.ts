@@ -183,13 +183,13 @@ svg text { font: 12px system-ui, sans-serif; } svg .empty { fill: #f5f5f5; } .le
 @media print { th { background: none; } }
 </style></head><body>
 <h1>flowaudit analyze</h1>
-<div class="meta">${filesHtml(files)} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · roles ${escapeHtml(rolesMeta(r))}${r.roles.site.length ? ` · site prefixes ${escapeHtml(r.roles.site.join(' '))}` : ''}</div>
+<div class="meta">${filesHtml(files)} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · background ${escapeHtml(r.background ? `${r.background.id} (${r.background.rules} rules)` : 'none (--no-background)')} · roles ${escapeHtml(rolesMeta(r))}${r.roles.site.length ? ` · site prefixes ${escapeHtml(r.roles.site.join(' '))}` : ''}</div>
 <h2>Capture quality</h2>
 <p>${escapeHtml(`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`)}</p>
 <ul>${[...q.notes, negotiationsRead(q.inspectors) ?? [], r.capture.flowTable ? boundText(r.capture.flowTable) : []].flat().map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
 ${q.loss ? `<p class="loss">${escapeHtml(q.loss)}</p>` : ''}
 <h2>Summary</h2>
-<p class="counts"><span>${s.flows} flows</span><span>${s.expected} expected</span><span>${s.undocumented} undocumented</span><span>${s.roleMismatch} role mismatch</span></p>
+<p class="counts"><span>${s.flows} flows</span><span>${s.expected} expected</span><span>${s.background} background</span><span>${s.undocumented} undocumented</span><span>${s.roleMismatch} role mismatch</span></p>
 <p class="counts"><span>${s.requirements} required flows</span><span>${s.satisfied} satisfied</span><span>${s.missing} missing</span><span>${s.failing} failing</span><span>${s.inconclusive} inconclusive</span>${s.waived ? `<span>${s.waived} waived</span>` : ''}</p>
 <h2>Who talks to whom</h2>
 <p class="meta">Rows are client roles (who connects), columns server roles (who listens); a cell's bar is the mix of its flows' verdicts.</p>

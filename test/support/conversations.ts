@@ -8,7 +8,7 @@ import { tsharkFields } from '../helpers/captures.js';
 
 export type Conversations = Map<string, { packets: number; bytes: number }>;
 
-const FIELDS = ['frame.len', 'frame.protocols', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'ip.flags.mf', 'ip.frag_offset', 'ipv6.fraghdr.offset', 'ipv6.fraghdr.more'] as const;
+const FIELDS = ['frame.len', 'frame.protocols', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'ip.flags.mf', 'ip.frag_offset', 'ipv6.fraghdr.offset', 'ipv6.fraghdr.more', 'icmp.type', 'icmpv6.type'] as const;
 /** Layers flowaudit follows to reach an inner packet: after one of these, the outer IP is not the flow. */
 const TUNNELS = new Set(['vxlan', 'gre', 'erspan', 'geneve', 'teredo', 'mpls', 'pppoes', 'ppp', 'pptp']);
 
@@ -31,6 +31,8 @@ export interface TsharkConversations {
   conv: Conversations;
   /** Frames that are IP fragments (left out: tshark does not give their ports without reassembly). */
   fragments: number;
+  /** ICMP errors counted on the conversation they quote. */
+  quotedErrors: number;
   /** tshark's exit status (non-zero when it stopped at damage). */
   status: number;
   frames: number;
@@ -41,8 +43,9 @@ export async function tsharkConversations(file: string): Promise<TsharkConversat
   const { rows, status } = await tsharkFields(file, FIELDS, ['-o', 'ip.defragment:FALSE', '-o', 'ipv6.defragment:FALSE', '-o', 'tcp.desegment_tcp_streams:FALSE', '-E', 'occurrence=a', '-E', 'aggregator=,']);
   const conv: Conversations = new Map();
   let fragments = 0;
+  let quotedErrors = 0;
   for (const r of rows) {
-    const [len, protocols, ip4s, ip4d, ip6s, ip6d, tsp, tdp, usp, udp, mf, foff, f6off, f6more] = r as string[];
+    const [len, protocols, ip4s, ip4d, ip6s, ip6d, tsp, tdp, usp, udp, mf, foff, f6off, f6more, icmpType, icmp6Type] = r as string[];
     const layers = (protocols ?? '').split(':');
     // The innermost IP header flowaudit reaches: it goes on through IP-in-IP, GRE (ERSPAN) and the UDP
     // tunnels it knows, and stops at TCP, other UDP payloads and ICMP (whose quoted packet tshark also
@@ -77,6 +80,13 @@ export async function tsharkConversations(file: string): Promise<TsharkConversat
       fragments++;
       continue;
     }
+    // An ICMP error that quotes a TCP or UDP packet of a conversation already seen counts on that
+    // conversation as an error, not as a packet (flowaudit's table.ts countQuotedError).
+    const quoted = quotedKey(layers, limit, v6 ? icmp6Type : icmpType, v6, { ip4s, ip4d, ip6s, ip6d, tsp, tdp, usp, udp });
+    if (quoted !== null && conv.has(quoted)) {
+      quotedErrors++;
+      continue;
+    }
     const next = layers.slice(ipAt + 1, limit).find((l) => l === 'tcp' || l === 'udp' || l === 'ip' || l === 'ipv6');
     let key: string;
     if (next === 'tcp' || next === 'udp') {
@@ -88,7 +98,28 @@ export async function tsharkConversations(file: string): Promise<TsharkConversat
     } else key = convKey('ip', src, dst);
     add(conv, key, Number(len));
   }
-  return { conv, fragments, status, frames: rows.length };
+  return { conv, fragments, quotedErrors, status, frames: rows.length };
+}
+
+/** ICMP errors flowaudit reads the quote of (decode/icmp-error.ts): ICMP 3, 11, 12; ICMPv6 1 to 4. */
+const QUOTING = { icmp: new Set(['3', '11', '12']), icmpv6: new Set(['1', '2', '3', '4']) };
+
+/** The conversation an ICMP error (the last layer before `limit`) quotes, when it quotes TCP or UDP straight after the IP header. */
+function quotedKey(layers: string[], limit: number, type: string | undefined, v6: boolean, f: Record<'ip4s' | 'ip4d' | 'ip6s' | 'ip6d' | 'tsp' | 'tdp' | 'usp' | 'udp', string | undefined>): string | null {
+  const icmp = v6 ? 'icmpv6' : 'icmp';
+  if (layers[limit - 1] !== icmp || !QUOTING[icmp].has((type ?? '').split(',')[0]!)) return null;
+  const ip = layers[limit];
+  const l4 = layers[limit + 1];
+  if (ip !== (v6 ? 'ipv6' : 'ip') || (l4 !== 'tcp' && l4 !== 'udp')) return null;
+  const before = (name: string) => layers.slice(0, limit + 1).filter((l) => l === name).length;
+  const at = before(ip) - 1;
+  const src = (v6 ? f.ip6s : f.ip4s)?.split(',')[at];
+  const dst = (v6 ? f.ip6d : f.ip4d)?.split(',')[at];
+  const i = layers.slice(0, limit + 1).filter((l) => l === l4).length;
+  const sp = (l4 === 'tcp' ? f.tsp : f.usp)?.split(',')[i];
+  const dp = (l4 === 'tcp' ? f.tdp : f.udp)?.split(',')[i];
+  if (!src || !dst || !sp || !dp) return null;
+  return convKey(l4, endpoint(src, sp), endpoint(dst, dp));
 }
 
 export interface OurConversations {

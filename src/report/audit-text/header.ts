@@ -1,6 +1,7 @@
 import type { AuditReport } from '../../audit/index.js';
 import { humanDuration, plural } from '../../core/human.js';
 import { terminalSafe } from '../escape.js';
+import { backgroundHeader } from './background.js';
 import { firstFew, hanging } from './layout.js';
 import type { TextView } from './view.js';
 
@@ -37,7 +38,7 @@ export function* headerSection(r: AuditReport, view: TextView): Generator<string
     const named = files.length > FILES_NAMED ? `${files.slice(0, FILES_NAMED).join(', ')} +${files.length - FILES_NAMED} (${plural(files.length, 'file')})` : files.join(', ');
     yield* hanging(`flowaudit analyze — ${named}`, view.width, '');
   }
-  yield* hanging(`catalogs: ${r.catalogs.map((c) => `${c.id} (${c.name}, ${plural(c.rules, 'rule')})`).join('; ')}`, view.width, '');
+  yield* hanging(`catalogs: ${r.catalogs.map((c) => `${c.id} (${c.name}, ${plural(c.rules, 'rule')})`).join('; ')}; ${backgroundHeader(r)}`, view.width, '');
   if (r.overrides) yield* hanging(`--set: ${Object.entries(r.overrides).map(([k, v]) => `${k}=${terminalSafe(v)}`).join(' ')}`, view.width, '');
   yield* hanging(rolesText(r), view.width, '');
 }

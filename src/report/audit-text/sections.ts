@@ -1,3 +1,4 @@
+import { backgroundSection } from './background.js';
 import { brokenSection } from './broken.js';
 import { captureSection } from './capture.js';
 import { expectedSection } from './expected.js';
@@ -12,8 +13,8 @@ import { waivedSection } from './waived.js';
 
 /**
  * The text report's sections, in the order a reader meets them: what was read, how far it can be
- * trusted, the counts, what is broken, what is unexplained, what is misplaced, what was accepted, what
- * was proven (the required flows seen, the documented flows). A section is one function in its own
+ * trusted, the counts, what is broken, what is unexplained, what is misplaced, what was accepted, the
+ * site's infrastructure (background), what was proven (the required flows seen, the documented flows). A section is one function in its own
  * file and one row here; it yields nothing when it has nothing to say.
  */
 export const TEXT_SECTIONS: ReadonlyArray<{ name: string; lines: TextSection }> = [
@@ -25,6 +26,7 @@ export const TEXT_SECTIONS: ReadonlyArray<{ name: string; lines: TextSection }> 
   { name: 'role-mismatch', lines: mismatchSection },
   { name: 'inconclusive', lines: inconclusiveSection },
   { name: 'waived', lines: waivedSection },
+  { name: 'background', lines: backgroundSection },
   { name: 'satisfied', lines: satisfiedSection },
   { name: 'expected', lines: expectedSection },
 ];
