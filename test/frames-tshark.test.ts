@@ -10,6 +10,7 @@
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeCaptures, loadAuditInputs } from '../src/cli/analyze.js';
+import { auditText } from '../src/report/audit.js';
 import { displayFilter } from '../src/flow/filter.js';
 import { buildFlows } from '../src/flow/pipeline.js';
 import type { FlowRecord } from '../src/flow/record.js';
@@ -119,5 +120,28 @@ describe.skipIf(skipWithoutCaptures('frames against tshark') || skipWithoutTshar
     }
     expect(checked).toBeGreaterThan(20);
     expect(failures).toEqual([]);
+  });
+
+  it('the text report\'s evidence lines name frames its tshark command selects', { timeout: 300_000 }, async () => {
+    const inputs = { ...loadAuditInputs({ catalog: ['sccm2007'] }), version: 'test' };
+    let checked = 0;
+    for (const file of listCaptures('windows')) {
+      const lines = auditText(await analyzeCaptures([file], inputs, { workers: 1 })).split('\n');
+      for (let i = 0; i < lines.length; i++) {
+        const cmd = /^\s+packets: tshark -r (\S+) -Y '(.*)'$/.exec(lines[i]!);
+        if (!cmd) continue;
+        // The evidence lines just above: `…, FILE#first-last` (or `#frame`).
+        const ends: number[] = [];
+        for (let k = i - 1; k >= 0 && /^\s+(evidence:|\(\+)/.test(lines[k]!); k--) {
+          const m = /#(\d+)(?:-(\d+))?$/.exec(lines[k]!);
+          if (m) ends.push(Number(m[1]), Number(m[2] ?? m[1]));
+        }
+        expect(ends.length, lines[i]).toBeGreaterThan(0);
+        const list = await tsharkFrames(cmd[1]!, cmd[2]!.replace(/'\\''/g, "'"));
+        expect(ends.filter((n) => !list.includes(n)), `${basename(file)}: ${lines[i]}`).toEqual([]);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(3);
   });
 });

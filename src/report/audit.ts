@@ -7,6 +7,7 @@ import type { Cite } from '../catalog/types.js';
 import { boundText } from '../flow/bound.js';
 import { FLOW_CSV_FIELDS } from '../flow/fields.js';
 import { csvText, terminalSafe } from './escape.js';
+import { evidenceLines } from './evidence.js';
 import { FOLDED_CSV_COLUMNS, foldedCells, humanBytes, publicFlow, writeJsonWithFlows } from './flows.js';
 import { judgedLineChunks } from './json-lines.js';
 import { endpoint, flowRolesNote, negotiationsRead, rolesFromNote, wrap } from './text.js';
@@ -132,12 +133,14 @@ export function* auditTextPieces(r: AuditReport): Generator<string> {
   yield* endLines([`Flows: ${s.flows} — ${s.expected} expected, ${s.undocumented} undocumented, ${s.roleMismatch} role mismatch${s.waived ? `; ${s.waived} findings waived` : ''}`]);
   yield* endLines([`Required flows: ${s.requirements} — ${s.satisfied} satisfied, ${s.missing} missing, ${s.failing} failing, ${s.inconclusive} inconclusive`]);
 
+  const files = r.capture.files.map((f) => f.file);
   const broken = r.requirements.filter((x) => (x.status === 'missing' || x.status === 'failing') && !x.waived);
   if (broken.length) {
     yield* endLines(['', 'MISSING AND FAILING REQUIRED FLOWS']);
     for (const x of [...broken].sort((a, b) => (a.status === b.status ? 0 : a.status === 'failing' ? -1 : 1))) {
       yield* endLines([withNote(`  ${x.status.toUpperCase()}  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}  ${x.proto}/${x.ports.join(',')}`, rolesFromNote(x.rolesFrom))]);
       yield* endLines(wrap(terminalSafe(x.detail), 100, '      '));
+      yield* endLines(evidenceLines(x, files, '      '));
       const cause = likelyCause(x);
       if (cause) yield* endLines(causeLines(cause));
       if (x.cite) yield* endLines(citeLines(x.cite));
