@@ -80,7 +80,7 @@ const base: FlowRecord = {
   proto: 'tcp', protoNumber: 6, ipVersion: 4, client: '10.0.0.1', clientPort: 49152, server: '10.0.0.2', serverPort: 1611,
   packets: 12, bytes: 3400, clientPackets: 7, clientBytes: 1200, serverPackets: 5, serverBytes: 2200,
   start: '2026-12-02T10:00:00.123456Z', end: '2026-12-02T10:00:01.5Z', duration: 1.376544, outcome: 'established',
-  direction: 'syn', clientFlags: 'SAP', serverFlags: 'SAF', startSec: 1, startNs: 2,
+  direction: 'syn', firstFile: 0, firstFrame: 3, lastFile: 1, lastFrame: 2 ** 36 - 1, clientFlags: 'SAP', serverFlags: 'SAF', startSec: 1, startNs: 2,
 };
 
 describe('flow lines written as bytes', () => {

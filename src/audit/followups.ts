@@ -4,6 +4,7 @@ import { PROTO_NAMES } from '../flow/columns.js';
 import { WEAK } from './readings.js';
 import { endsAfter, exchangeIndex } from './followup-flows.js';
 import { alternativeFlows, attribution, catalogRules, refinementFor, refinementsOf } from './followup-rules.js';
+import { findingEvidence } from './finding-packets.js';
 import type { JudgedFlows } from './judged.js';
 import { endpointKey, negotiations, type Endpoint, type FollowUpContext, type Negotiation } from './negotiations.js';
 import { answerText, endpointText, flowLabel as label, FOLLOW_UP_TEXT, followUpDescription } from './texts.js';
@@ -282,7 +283,7 @@ export function checkFollowUps(judged: JudgedFlows, ctx: FollowUpContext, captur
       description: refinement?.description ?? followUpDescription(n.reason),
       detail: `${answerText(n)}; ${how}${rule.note ? `; ${rule.note}` : ''}`,
       cite: refinement?.cite ?? rule.cite,
-      evidence: evidence.map((i) => label(judged, i)),
+      ...findingEvidence(judged, evidence, { from: n.peer, to: n.endpoints[0]?.host ?? n.responder, proto: transports.join('/') || 'tcp', ports }),
       followUp: {
         reason: n.reason,
         kind: n.kind,

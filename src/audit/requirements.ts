@@ -2,6 +2,7 @@ import type { Rule } from '../catalog/types.js';
 import { displayPorts } from '../catalog/types.js';
 import { compareTime } from '../core/time.js';
 import type { AuditContext } from './judge.js';
+import { findingEvidence } from './finding-packets.js';
 import type { JudgedFlows } from './judged.js';
 import { alternativesText, flowLabel, neverEstablishedText, roleMissingText, seenText, shortForMinSpanText, shortForPeriodText, triggeredMissingText } from './texts.js';
 import type { RequirementFinding, RequirementState } from './types.js';
@@ -166,11 +167,11 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
           description: req.description,
           detail,
           cite: req.cite ?? (expectRules[0]?.cite ?? null),
-          evidence: alt.flows.map(label),
           watchedSeconds: Number(watched.toFixed(6)),
           // The sides' roles as the requirement expects them; the audit puts the hosts' own first.
           fromRoles: expectFrom,
           toRoles: expectTo,
+          ...findingEvidence(judged, alt.flows, { from, to, proto, ports: extraPorts ?? ports }),
         };
       };
       const describeAlternatives = (from: string, to: string | null) => alternativesText(req.expect, ruleById, from, to);

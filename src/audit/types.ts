@@ -63,6 +63,15 @@ export interface RequirementFinding {
   cite: Cite | null;
   /** The flows (as client:port → server:port) that decided the status. */
   evidence: string[];
+  /** The first MAX_FILTER_FLOWS (flow/filter.ts) of those flows: where their packets are, and their filters. */
+  evidenceFlows: EvidenceFlow[];
+  /**
+   * A tshark display filter for the finding's packets: its evidence flows' (`||`), or, past
+   * MAX_FILTER_FLOWS flows or with none, its hosts and its protocol on its numeric ports.
+   */
+  filter: string;
+  /** The same as a BPF expression; null when a flow is tunnelled (BPF reads only the outer headers). */
+  bpf: string | null;
   /**
    * The roles the finding is between: each host's roles (given or inferred) where it has some, else
    * the roles the requirement expects on that side (a host of the role map that was never seen, a
@@ -81,6 +90,24 @@ export interface RequirementFinding {
   waived?: { reason: string; expires?: string };
   /** A negotiation's follow-up (see audit/followups.ts): the answer, and what followed it. */
   followUp?: FollowUp;
+}
+
+/** A flow that decided a finding, with where its packets are (FlowRecord's fields) and its own filters. */
+export interface EvidenceFlow {
+  proto: string;
+  client: string;
+  clientPort: number | null;
+  server: string;
+  serverPort: number | null;
+  outcome: FlowRecord['outcome'];
+  packets: number;
+  start: string | null;
+  firstFile: number;
+  firstFrame: number;
+  lastFile: number;
+  lastFrame: number;
+  filter: string;
+  bpf: string | null;
 }
 
 export interface FollowUp {

@@ -1,5 +1,6 @@
 import type { Requirement } from '../catalog/types.js';
 import { alternativeFlows, type Refinements } from './followup-rules.js';
+import { findingEvidence } from './finding-packets.js';
 import type { JudgedFlows } from './judged.js';
 import { NEGOTIATION_PORTS, type Negotiation } from './negotiations.js';
 import type { RoleResolver } from './roles.js';
@@ -72,16 +73,16 @@ export function callsWithoutAnswer(judged: JudgedFlows, roles: RoleResolver, ref
     const followUp = (by: FollowUp['by']): FollowUp => ({ reason: g.call?.reason ?? g.refinement!.expect.flatMap((e) => ('grant' in e ? [e.grant] : []))[0]!, kind: g.call?.kind ?? 'dcerpc', file: null, frame: null, granted: [], superseded: [], by, documentedBy: j.rule, unanswered: true });
     if (!g.answered) {
       const refused = c.proto[first] === TCP && judged.outcome(first) === 'rejected';
-      out.push({ ...base, status: 'failing', detail: FOLLOW_UP_TEXT.callUnanswered(what, client, server, refused, g.flows.length), evidence: g.flows.map((i) => label(judged, i)), followUp: followUp(null) });
+      out.push({ ...base, status: 'failing', detail: FOLLOW_UP_TEXT.callUnanswered(what, client, server, refused, g.flows.length), ...findingEvidence(judged, g.flows, base), followUp: followUp(null) });
       continue;
     }
     if (!g.refinement) continue;
     const pseudo = { peer: client, responder: server } as Negotiation;
     const alt = alternativeFlows(judged, g.refinement, pseudo, pairs().get(pairKey(judged.client(first), judged.server(first))) ?? []);
     if (alt.length > 0) {
-      out.push({ ...base, status: 'satisfied', detail: FOLLOW_UP_TEXT.alternative(label(judged, alt[0]!)), evidence: alt.map((i) => label(judged, i)), followUp: followUp('alternative') });
+      out.push({ ...base, status: 'satisfied', detail: FOLLOW_UP_TEXT.alternative(label(judged, alt[0]!)), ...findingEvidence(judged, alt, base), followUp: followUp('alternative') });
     } else {
-      out.push({ ...base, status: 'inconclusive', detail: FOLLOW_UP_TEXT.noGrantRead(what), evidence: g.flows.map((i) => label(judged, i)), followUp: followUp(null) });
+      out.push({ ...base, status: 'inconclusive', detail: FOLLOW_UP_TEXT.noGrantRead(what), ...findingEvidence(judged, g.flows, base), followUp: followUp(null) });
     }
   }
   return out;

@@ -6,7 +6,7 @@ import type { Waiver } from '../audit/waivers.js';
 import { BACKGROUND_ID, checkOverrides, loadBackground, loadCatalog, rulesDir } from '../catalog/index.js';
 import type { Catalog } from '../catalog/types.js';
 import { InputError } from '../core/errors.js';
-import { checkOutputs, reportPaths, stopOnSignals, writeReport } from './output.js';
+import { checkOutputs, reportPaths, stopOnSignals, writeOutput, writeReport } from './output.js';
 import { progressFor } from './progress.js';
 import { Inspectors } from '../inspect/index.js';
 import { tableWriter, writerFor } from '../report/formats.js';
@@ -36,6 +36,8 @@ export interface AnalyzeOptions extends ReportCliOptions {
   set?: string[];
   failOn?: string;
   vlanKey: boolean;
+  /** `--explain RULE|HOST`: the explain view (report/explain.ts) instead of the report. */
+  explain?: string;
   workers: string;
   maxFlows: string;
 }
@@ -130,6 +132,10 @@ export async function runAnalyze(captures: string[], opts: AnalyzeOptions, versi
     vlanInKey: opts.vlanKey,
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
   }).finally(progress.stop);
-  await writeReport(writer, report, opts.out, layout);
+  if (opts.explain !== undefined) {
+    const { writeExplain } = await import('../report/explain.js');
+    const target = opts.explain;
+    await writeOutput(opts.out, (out) => writeExplain(report, catalogs, target, out));
+  } else await writeReport(writer, report, opts.out, layout);
   if (tripsFailOn(report, failOn)) setExit(EXIT_FINDINGS);
 }

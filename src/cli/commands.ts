@@ -44,6 +44,7 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
     .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
     .option('--fail-on <list>', `exit 1 when findings of these kinds remain unwaived: ${FAIL_ON_KINDS}`)
     .option('--vlan-key', 'keep flows on different VLANs apart', false)
+    .option('--explain <rule|host>', 'instead of the report: the rule (catalog:id or id) or host, and every flow, grant and finding that bears on it, with frames and tshark filters')
     .option(WORKERS_FLAG, WORKERS_HELP, 'auto')
     .option(MAX_FLOWS_FLAG, MAX_FLOWS_HELP, MAX_FLOWS_DEFAULT);
   addReportOptions(analyze).action(async (captures: string[], opts: AnalyzeOptions) => {

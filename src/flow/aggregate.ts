@@ -12,6 +12,20 @@ export interface FoldedFlow extends FlowRecord {
 /** The counters a fold sums. */
 type Counts = Pick<FlowRecord, 'packets' | 'bytes' | 'clientPackets' | 'clientBytes' | 'serverPackets' | 'serverBytes'>;
 
+type Frames = Pick<FlowRecord, 'firstFile' | 'firstFrame' | 'lastFile' | 'lastFrame'>;
+
+/** Widens a fold's frames to a flow's: the earlier first frame (by file, then frame), the later last. */
+function widenFrames(into: Frames, f: Frames): void {
+  if (f.firstFile < into.firstFile || (f.firstFile === into.firstFile && f.firstFrame < into.firstFrame)) {
+    into.firstFile = f.firstFile;
+    into.firstFrame = f.firstFrame;
+  }
+  if (f.lastFile > into.lastFile || (f.lastFile === into.lastFile && f.lastFrame > into.lastFrame)) {
+    into.lastFile = f.lastFile;
+    into.lastFrame = f.lastFrame;
+  }
+}
+
 /** Adds a flow's (or a folded record's) packets and bytes, both ways, to a fold's. */
 function addCounts(into: Counts, f: Counts): void {
   into.packets += f.packets;
@@ -61,6 +75,7 @@ export class FlowFolds {
     }
     had.flows += n;
     addCounts(had, f);
+    widenFrames(had, f);
     if (f.start !== null && (had.start === null || compareTime(f.startSec, f.startNs, had.startSec, had.startNs) < 0)) {
       had.start = f.start;
       had.startSec = f.startSec;
@@ -171,6 +186,7 @@ export class ScanFolds {
     }
     had.flows += n;
     addCounts(had, f);
+    widenFrames(had.frames, f);
     if (f.start !== null && (had.first.start === null || compareTime(f.startSec, f.startNs, had.first.startSec, had.first.startNs) < 0)) had.first = f;
     if (f.end !== null && (had.end === null || f.end > had.end)) had.end = f.end;
     if ('outcomes' in f && f.outcomes) {
@@ -235,9 +251,12 @@ class ScanAcc {
   targets = 0;
   targetsAtLeast = false;
   readonly seen = new Set<string>();
+  readonly frames: Frames;
 
   /** `first`: the earliest flow, whose target, ports and start the record shows. */
-  constructor(public first: FlowRecord) {}
+  constructor(public first: FlowRecord) {
+    this.frames = { firstFile: first.firstFile, firstFrame: first.firstFrame, lastFile: first.lastFile, lastFrame: first.lastFrame };
+  }
 
   record(): ScanRecord {
     const f = this.first;
@@ -250,6 +269,7 @@ class ScanAcc {
       serverPackets: this.serverPackets,
       serverBytes: this.serverBytes,
       end: this.end,
+      ...this.frames,
       flows: this.flows,
       targets: this.targets,
     };

@@ -2,7 +2,7 @@
 import { formatIPv4, formatIPv6 } from '../core/addr.js';
 import { formatIso } from '../core/time.js';
 import { PROTO_NAMES } from './columns.js';
-import { hasPorts, Hot, isV4, Key, Meta, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
+import { hasPorts, Hot, isV4, Key, Meta, placeFile, placeFrame, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
 import { DIRECTION_EVIDENCE, FLAG_TEXT, tunnelNames, type FlowRecord } from './record.js';
 import { icmpErrorCount, lastIcmpError, udpRejected } from './icmp-errors.js';
 import { flowOutcome } from './tcp-state.js';
@@ -75,6 +75,10 @@ export function record(t: FlowWords, f: number): FlowRecord {
     duration: hasTime ? Number((hot[hb + Hot.LastSec]! - hot[hb + Hot.FirstSec]! + (hot[hb + Hot.LastNs]! - hot[hb + Hot.FirstNs]!) / 1e9).toFixed(9)) : 0,
     outcome: proto === 6 ? flowOutcome(t, f, cA) : proto === 17 && udpRejected(t, f) ? 'rejected' : null,
     direction: DIRECTION_EVIDENCE[meta[mb + Meta.Evidence]!]!,
+    firstFile: placeFile(hot[hb + Hot.FirstFrame]!),
+    firstFrame: placeFrame(hot[hb + Hot.FirstFrame]!),
+    lastFile: placeFile(hot[hb + Hot.LastFrame]!),
+    lastFrame: placeFrame(hot[hb + Hot.LastFrame]!),
     startSec: hasTime ? hot[hb + Hot.FirstSec]! : 0,
     startNs: hasTime ? hot[hb + Hot.FirstNs]! : 0,
   };

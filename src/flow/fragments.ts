@@ -27,6 +27,8 @@ export interface OrphanFragment {
   icmpType: number;
   icmpCode: number;
   origLen: number;
+  /** Its frame number in the shard's range (1-based). */
+  recordNo: number;
   tsSec: number;
   tsNs: number;
   hasTs: boolean;
@@ -116,7 +118,7 @@ export class FragmentTracker {
         this.deferredLast.set(key, rec.tsSec);
         this.deferred.push({
           ipVersion: v.ipVersion, src: Array.from(v.src), dst: Array.from(v.dst), proto: v.proto, fragId: v.fragId, vlan: v.vlan, tunnel: v.tunnel,
-          icmpType: v.icmpType, icmpCode: v.icmpCode, origLen: rec.origLen, tsSec: rec.tsSec, tsNs: rec.tsNs, hasTs: rec.hasTs, tsDigits: rec.tsDigits, direction: rec.direction,
+          icmpType: v.icmpType, icmpCode: v.icmpCode, origLen: rec.origLen, recordNo: rec.recordNo, tsSec: rec.tsSec, tsNs: rec.tsNs, hasTs: rec.hasTs, tsDigits: rec.tsDigits, direction: rec.direction,
         });
         return true;
       }

@@ -11,7 +11,7 @@ import { PROTO_NAMES } from './columns.js';
 import { exportOrder } from './export.js';
 import { jsonKey } from './fields.js';
 import { lineChunks } from './line-chunks.js';
-import { hasPorts, Hot, isV4, Key, Meta, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
+import { hasPorts, Hot, isV4, Key, Meta, placeFile, placeFrame, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
 import { DIRECTION_EVIDENCE, FLAG_TEXT, tunnelNames, type TcpOutcome } from './record.js';
 import { icmpErrorCount, lastIcmpError, udpRejected } from './icmp-errors.js';
 import { flowOutcome } from './tcp-state.js';
@@ -86,6 +86,14 @@ export function jsonLine(t: FlowWords, b: Buffer, p: number, f: number, iso: Iso
   p = key(b, p, J_OUTCOME);
   p = key(b, p, proto === 6 ? OUTCOME_JSON[flowOutcome(t, f, recordedA)] : proto === 17 && udpRejected(t, f) ? OUTCOME_JSON.rejected : J_NULL);
   p = key(b, p, swap ? J_DIRECTION_CATALOG : DIRECTION_JSON[meta[mb + Meta.Evidence]!]!);
+  p = key(b, p, J_FIRST_FILE);
+  p = num(b, p, placeFile(hot[hb + Hot.FirstFrame]!));
+  p = key(b, p, J_FIRST_FRAME);
+  p = num(b, p, placeFrame(hot[hb + Hot.FirstFrame]!));
+  p = key(b, p, J_LAST_FILE);
+  p = num(b, p, placeFile(hot[hb + Hot.LastFrame]!));
+  p = key(b, p, J_LAST_FRAME);
+  p = num(b, p, placeFrame(hot[hb + Hot.LastFrame]!));
   if (proto === 6) {
     p = key(b, p, J_CLIENT_FLAGS);
     p = key(b, p, FLAGS_JSON[(cA ? meta[mb + Meta.FlagsA]! : meta[mb + Meta.FlagsB]!) & 0xff]!);
@@ -161,6 +169,10 @@ const OUTCOME_JSON: Record<TcpOutcome, Uint8Array> = {
 };
 const DIRECTION_JSON = DIRECTION_EVIDENCE.map((d) => ascii(`${text(jsonKey('direction'))}"${d}"`));
 const J_DIRECTION_CATALOG = ascii(`${text(jsonKey('direction'))}"catalog-port"`);
+const J_FIRST_FILE = jsonKey('firstFile');
+const J_FIRST_FRAME = jsonKey('firstFrame');
+const J_LAST_FILE = jsonKey('lastFile');
+const J_LAST_FRAME = jsonKey('lastFrame');
 const J_CLIENT_FLAGS = jsonKey('clientFlags');
 const J_SERVER_FLAGS = jsonKey('serverFlags');
 const FLAGS_JSON = FLAG_TEXT.map((t) => ascii(JSON.stringify(t)));

@@ -19,7 +19,11 @@ export const enum Key {
   W = 11,
 }
 
-/** Doubles a flow: packets and bytes from A and from B, first and last second, first and last nanosecond. */
+/**
+ * Doubles a flow: packets and bytes from A and from B, first and last second, first and last
+ * nanosecond, and where its first and last packet are in the input (framePlace: which file, which
+ * frame as tshark numbers them).
+ */
 export const enum Hot {
   PacketsA = 0,
   PacketsB = 1,
@@ -29,7 +33,33 @@ export const enum Hot {
   LastSec = 5,
   FirstNs = 6,
   LastNs = 7,
-  W = 8,
+  /** framePlace of the flow's first packet in input order (0: none yet). */
+  FirstFrame = 8,
+  /** framePlace of its last packet. */
+  LastFrame = 9,
+  W = 10,
+}
+
+/**
+ * Frames a file may number: a packet's place in the input is one double, `file * FRAMES_PER_FILE +
+ * frame`, exact up to 2^53, so 131 072 files of up to 2^36 (68 719 476 736) frames each; places
+ * compare as numbers, which orders them as the files were read and by frame within a file.
+ */
+export const FRAMES_PER_FILE = 2 ** 36;
+
+/** The place of frame `frame` (1-based, as tshark numbers frames) of input file `file` (0-based). */
+export function framePlace(file: number, frame: number): number {
+  return file * FRAMES_PER_FILE + frame;
+}
+
+/** The input file (0-based) of a place. */
+export function placeFile(place: number): number {
+  return Math.floor(place / FRAMES_PER_FILE);
+}
+
+/** The frame number within its file of a place. */
+export function placeFrame(place: number): number {
+  return place % FRAMES_PER_FILE;
 }
 
 /** Words a flow: TCP flags seen from A and from B, state bits, tunnels, has-time, timestamp digits, client side, evidence, ICMP errors. */

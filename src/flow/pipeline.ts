@@ -4,7 +4,7 @@ import { DamageTally } from '../core/errors.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { decodePacket, PacketView, Status } from '../decode/index.js';
 import type { FlowTableBound } from './bound.js';
-import { FlowRun, newFlowRun, PartEnds, widenFirst, widenLast } from './run.js';
+import { FlowRun, newFlowRun, PartEnds, startFile, widenFirst, widenLast } from './run.js';
 import { FlowRecord, FlowTableOptions } from './table.js';
 
 export interface FlowRunOptions extends FlowTableOptions {
@@ -96,6 +96,7 @@ export async function runPackets<T>(run: FlowRun, label: string, view: PacketVie
 export async function runCapture(run: FlowRun, path: string, view: PacketView, opts: Pick<FlowRunOptions, 'onIpPacket' | 'onProgress'> = {}): Promise<void> {
   const label = path === '-' ? '<stdin>' : path;
   const onProgress = opts.onProgress;
+  startFile(run);
   const pass = await runPackets(run, label, view, opts.onIpPacket, (sink) => readCapture(path, sink, { damage: run.damage, label, ...(onProgress ? { onProgress: (b: number) => onProgress(label, b) } : {}) }));
   run.captures.push(pass.read);
 }

@@ -25,6 +25,8 @@ export interface DeferredError {
   quotedSrcPort: number;
   quotedDstPort: number;
   origLen: number;
+  /** The record's number in its shard; the merge adds the records before the shard. */
+  recordNo: number;
   tsSec: number;
   tsNs: number;
   hasTs: boolean;
@@ -38,13 +40,13 @@ export function deferError(list: DeferredError[], v: PacketView, rec: PacketReco
   list.push({
     ipVersion: v.ipVersion, src: Array.from(v.src), dst: Array.from(v.dst), proto: v.proto, vlan: v.vlan, tunnel: v.tunnel, icmpType: v.icmpType, icmpCode: v.icmpCode,
     quotedProto: v.quotedProto, quotedSrc: Array.from(v.quotedSrc), quotedDst: Array.from(v.quotedDst), quotedSrcPort: v.quotedSrcPort, quotedDstPort: v.quotedDstPort,
-    origLen: rec.origLen, tsSec: rec.tsSec, tsNs: rec.tsNs, hasTs: rec.hasTs, tsDigits: rec.tsDigits, direction: rec.direction,
+    origLen: rec.origLen, recordNo: rec.recordNo, tsSec: rec.tsSec, tsNs: rec.tsNs, hasTs: rec.hasTs, tsDigits: rec.tsDigits, direction: rec.direction,
   });
   return true;
 }
 
-/** Hands each kept error to `add` as the packet it was. */
-export function replayErrors(list: readonly DeferredError[], add: (v: PacketView, rec: PacketRecord) => void): void {
+/** Hands each kept error to `add` as the packet it was, numbered after the `recordOffset` records before its shard. */
+export function replayErrors(list: readonly DeferredError[], recordOffset: number, add: (v: PacketView, rec: PacketRecord) => void): void {
   if (list.length === 0) return;
   const v = new PacketView();
   const rec = new PacketRecord();
@@ -65,6 +67,7 @@ export function replayErrors(list: readonly DeferredError[], add: (v: PacketView
     v.quotedSrcPort = e.quotedSrcPort;
     v.quotedDstPort = e.quotedDstPort;
     rec.origLen = e.origLen;
+    rec.recordNo = e.recordNo + recordOffset;
     rec.tsSec = e.tsSec;
     rec.tsNs = e.tsNs;
     rec.hasTs = e.hasTs;

@@ -52,6 +52,16 @@ export interface FlowRecord {
   outcome: TcpOutcome | null;
   /** What decided which side is the client. */
   direction: DirectionEvidence;
+  /**
+   * Where the flow's packets are: the input file (0-based, the index in the capture's `files`) and
+   * frame number (1-based, as tshark numbers frames: every record of the file) of its first packet in
+   * input order, and of its last. A flow seen in two files starts in the first and ends in the last.
+   * A folded record spans the first and last frame of the flows it holds.
+   */
+  firstFile: number;
+  firstFrame: number;
+  lastFile: number;
+  lastFrame: number;
   /** TCP flags seen from each side, as letters (S A F R P U E C). */
   clientFlags?: string;
   serverFlags?: string;

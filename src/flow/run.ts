@@ -7,6 +7,7 @@ import type { CaptureFacts } from '../capture/record.js';
 import { DamageTally } from '../core/errors.js';
 import { compareTime } from '../core/time.js';
 import { BoundShard, FlowBound } from './bound.js';
+import { framePlace } from './layout.js';
 import { FlowShard, FlowTable, FlowTableOptions } from './table.js';
 
 /**
@@ -62,6 +63,14 @@ export function newFlowRun(opts: FlowTableOptions & { maxFlows?: number } = {}):
     tsDigits: 0,
     timeReversals: 0,
   };
+}
+
+/**
+ * The next input file starts: its frames are numbered from 1 again, in file `captures.length` (the
+ * index its facts will have in `captures`), so a flow's frames say which file they are in.
+ */
+export function startFile(run: FlowRun): void {
+  run.table.placeBase = framePlace(run.captures.length, 0);
 }
 
 /** The packet times a part's neighbours need: its first and last packet's, in file order (null: none had one). */
@@ -144,7 +153,7 @@ export function mergeCounts(into: RunCounters, from: RunCounts, recordOffset: nu
  */
 export function mergePart(run: FlowRun, part: RunPart, recordOffset: number, before: [number, number] | null): void {
   if (before && part.firstTs && compareTime(part.firstTs[0], part.firstTs[1], before[0], before[1]) < 0) run.timeReversals++;
-  run.table.mergeShard(part.table);
+  run.table.mergeShard(part.table, recordOffset);
   if (part.bound !== null) run.bound?.mergeShard(part.bound);
   mergeCounts(run, part.counts, recordOffset);
   if (run.bound !== null && run.table.size > run.bound.trimAt) run.bound.trim(run.table, run.lastSec);

@@ -33,8 +33,8 @@ export function toShard(t: FlowWords, fragments: FragmentShard, quotedErrors: De
   };
 }
 
-/** Counts the fragments a shard could not place, as the packets they were (through `add`). */
-export function replayOrphans(deferred: readonly OrphanFragment[], add: (v: PacketView, rec: PacketRecord) => void): void {
+/** Counts the fragments a shard could not place, as the packets they were (through `add`), numbered after the `recordOffset` records before the shard. */
+export function replayOrphans(deferred: readonly OrphanFragment[], recordOffset: number, add: (v: PacketView, rec: PacketRecord) => void): void {
   if (deferred.length === 0) return;
   const v = new PacketView();
   const rec = new PacketRecord();
@@ -51,6 +51,7 @@ export function replayOrphans(deferred: readonly OrphanFragment[], add: (v: Pack
     v.icmpType = o.icmpType;
     v.icmpCode = o.icmpCode;
     rec.origLen = o.origLen;
+    rec.recordNo = o.recordNo + recordOffset;
     rec.tsSec = o.tsSec;
     rec.tsNs = o.tsNs;
     rec.hasTs = o.hasTs;
@@ -64,8 +65,10 @@ export function replayOrphans(deferred: readonly OrphanFragment[], add: (v: Pack
  * Flow g of the shard into flow f of `t`: a `fresh` flow (new in `t`, its words zeroed) takes the
  * shard's direction and state; a continued one merges them (direction.ts mergedClaim, tcp-state.ts
  * mergedState). Counters add up, times widen, flags and tunnels join, ICMP errors add up, the first ICMP type and VLAN stay.
+ * The shard numbers its frames from 1: `placeOffset` is the place (layout.ts framePlace) of the record
+ * before its first; the first frame is the earlier, the last the later.
  */
-export function mergeFlow(t: FlowWords, f: number, fresh: boolean, sh: FlowShard, g: number): void {
+export function mergeFlow(t: FlowWords, f: number, fresh: boolean, sh: FlowShard, g: number, placeOffset: number): void {
   const hot = t.hot;
   const meta = t.meta;
   const hb = f * Hot.W;
@@ -89,6 +92,10 @@ export function mergeFlow(t: FlowWords, f: number, fresh: boolean, sh: FlowShard
     meta[mb + Meta.Evidence] = claimEvidence(c);
     meta[mb + Meta.State] = mergedState(mine, shMeta[gm + Meta.State]!);
   }
+  const first = shHot[gh + Hot.FirstFrame]! + placeOffset;
+  const last = shHot[gh + Hot.LastFrame]! + placeOffset;
+  if (fresh || hot[hb + Hot.FirstFrame] === 0 || first < hot[hb + Hot.FirstFrame]!) hot[hb + Hot.FirstFrame] = first;
+  if (last > hot[hb + Hot.LastFrame]!) hot[hb + Hot.LastFrame] = last;
   hot[hb + Hot.PacketsA] += shHot[gh + Hot.PacketsA]!;
   hot[hb + Hot.PacketsB] += shHot[gh + Hot.PacketsB]!;
   hot[hb + Hot.BytesA] += shHot[gh + Hot.BytesA]!;

@@ -59,6 +59,11 @@ export class FlowTable implements FlowWords {
   icmp = new Int32Array(0);
   vlan = new Int32Array(0);
   private readonly k = new Uint32Array(Key.W);
+  /**
+   * The place (layout.ts framePlace) of frame 0 of the file being read: a packet's place is this plus
+   * its record number. The pipeline sets it before each file.
+   */
+  placeBase = 0;
   /** Datagrams whose first fragment was seen, so that their later fragments join its flow. */
   private readonly fragments: FragmentTracker;
   /** In a shard: ICMP errors whose quoted flow is not here, for the merge (quoted-errors.ts). */
@@ -295,6 +300,9 @@ export class FlowTable implements FlowWords {
     const hb = f * Hot.W;
     const mb = f * Meta.W;
     const len = rec.origLen;
+    const place = this.placeBase + rec.recordNo;
+    if (hot[hb + Hot.FirstFrame] === 0) hot[hb + Hot.FirstFrame] = place;
+    if (place > hot[hb + Hot.LastFrame]!) hot[hb + Hot.LastFrame] = place;
     if (fromA) {
       hot[hb + Hot.PacketsA]++;
       hot[hb + Hot.BytesA] += len;
@@ -344,13 +352,14 @@ export class FlowTable implements FlowWords {
    * Adds the flows of a shard that covers the packets after everything already in this table. The first
    * flow of a 5-tuple in the shard continues the live flow of that 5-tuple here unless it was opened by
    * a SYN after that flow had finished, exactly as one pass over the file would have decided; so a SYN
-   * at the end of one shard and its SYN-ACK in the next still make an established flow.
+   * at the end of one shard and its SYN-ACK in the next still make an established flow. The shard's
+   * frames are numbered after the `recordOffset` records of the file before it.
    */
-  mergeShard(sh: FlowShard): void {
+  mergeShard(sh: FlowShard, recordOffset: number): void {
     // The shard's fragments that found no first fragment in it meet the first fragments seen before it.
-    replayOrphans(sh.fragments.deferred, (v, rec) => this.add(v, rec));
+    replayOrphans(sh.fragments.deferred, recordOffset, (v, rec) => this.add(v, rec));
     // So do its ICMP errors that quoted no flow of the shard.
-    replayErrors(sh.quotedErrors, (v, rec) => this.add(v, rec));
+    replayErrors(sh.quotedErrors, recordOffset, (v, rec) => this.add(v, rec));
     const k = this.k;
     const merged = new Int32Array(sh.size);
     for (let g = 0; g < sh.size; g++) {
@@ -359,7 +368,7 @@ export class FlowTable implements FlowWords {
       let f = this.flowAt(slot);
       const fresh = f === -1 || ((sh.meta[g * Meta.W + Meta.State]! & State.OpenedBySyn) !== 0 && finished(this.meta[f * Meta.W + Meta.State]!));
       if (fresh) f = this.newFlow(slot);
-      mergeFlow(this, f, fresh, sh, g);
+      mergeFlow(this, f, fresh, sh, g, this.placeBase + recordOffset);
       merged[g] = f;
     }
     this.fragments.mergeShard(sh.fragments, merged);

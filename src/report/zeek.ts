@@ -47,6 +47,8 @@ import { writePieces } from './write.js';
  *   UDP: packets both ways SF, only from the client S0, only from the server SHR. Others: OTH.
  *   (ECN's E and C may come with any of them.)
  *
+ * After Zeek's fields, `flowaudit.first_file`, `first_frame`, `last_file` and `last_frame` say where
+ * the flow's packets are (the file's index in the capture's list, tshark's frame numbers).
  * Records folded past --max-flows stand for many flows: they get `flowaudit.flows` and
  * `flowaudit.targets` as csv does, and no conn_state. `#open` and `#close` are the capture's first
  * and last packet times (UTC), not the time of writing, so the same capture gives the same bytes.
@@ -60,6 +62,8 @@ const CONN_FIELDS: readonly Field[] = [
   ['conn_state', 'string'], ['local_orig', 'bool'], ['local_resp', 'bool'], ['missed_bytes', 'count'], ['history', 'string'],
   ['orig_pkts', 'count'], ['orig_ip_bytes', 'count'], ['resp_pkts', 'count'], ['resp_ip_bytes', 'count'],
   ['tunnel_parents', 'set[string]'], ['ip_proto', 'count'], ['vlan', 'int'],
+  // Not Zeek's: where the flow's packets are (file index in the report's file list, tshark frame numbers).
+  ['flowaudit.first_file', 'count'], ['flowaudit.first_frame', 'count'], ['flowaudit.last_file', 'count'], ['flowaudit.last_frame', 'count'],
 ];
 
 const FOLDED_FIELDS: readonly Field[] = [['flowaudit.flows', 'count'], ['flowaudit.targets', 'string']];
@@ -152,6 +156,7 @@ function connCells(f: FlowRecord, folded: boolean): string[] {
     UNSET,
     String(f.protoNumber),
     f.vlan === undefined ? UNSET : String(f.vlan),
+    String(f.firstFile), String(f.firstFrame), String(f.lastFile), String(f.lastFrame),
   ];
   if (folded) {
     const { flows, targets } = foldedCells(f);

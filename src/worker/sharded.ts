@@ -8,7 +8,7 @@ import { DamageTally } from '../core/errors.js';
 import { decodePacket } from '../decode/index.js';
 import { PacketView, Status } from '../decode/view.js';
 import { FlowRunOptions, runCapture } from '../flow/pipeline.js';
-import { FlowRun, mergePart, newFlowRun } from '../flow/run.js';
+import { FlowRun, mergePart, newFlowRun, startFile } from '../flow/run.js';
 import { inspectorWants } from '../inspect/index.js';
 import { replayKept } from './kept-packets.js';
 import { runShard } from './run-shard.js';
@@ -85,6 +85,7 @@ export async function buildFlowsSharded(paths: string[], opts: ShardedOptions): 
     // from the known boundary.
     const incoming = results.reduce((n, r) => n + r.table.size, 0);
     run.table.reserve(run.bound === null ? incoming : Math.min(incoming, run.bound.trimAt));
+    startFile(run);
     let expected = dataStart;
     let recordOffset = 0;
     let prevLast: [number, number] | null = null;

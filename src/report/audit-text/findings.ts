@@ -57,6 +57,8 @@ export interface FindingGroupText {
   title: string;
   /** Paragraphs the group's findings share, each printed once under the head line. */
   shared: string[];
+  /** Lines after the host pairs (the first finding's evidence and the tshark command for its packets), as they are. */
+  after?: string[];
 }
 
 /** One group: its head line with counts, the shared paragraphs, its host pairs (as many as the view shows). */
@@ -73,6 +75,7 @@ export function* findingGroupLines(list: RequirementFinding[], text: FindingGrou
   });
   yield* table(['from', 'to', 'proto/ports', 'evidence'], rows, '      ', view.width);
   yield* moreLine(pairs.length, view, '      ', 'host pairs');
+  if (text.after) yield* text.after;
 }
 
 /** The detail of a group: said once when every finding says the same, else the first as an example. */

@@ -1,0 +1,50 @@
+/**
+ * The text report's evidence lines of a finding: which connections decided it (client:port →
+ * server:port), how each went (refused, unanswered, established), when, where its packets are
+ * (file#first-last frame, as tshark numbers frames) and the tshark command that shows them (for a
+ * finding no flow shows, `look for:` the command that would).
+ *
+ *   evidence: tcp 10.10.0.11:50005 → 10.20.0.23:1610 unanswered (3 packets) at 2024-11-19T07:06:40.123000Z, site.pcapng#41-43
+ *   packets: tshark -r site.pcapng -Y 'ip.addr==10.10.0.11 && ip.addr==10.20.0.23 && tcp.port==50005 && tcp.port==1610 && !icmp'
+ */
+import type { EvidenceFlow, RequirementFinding } from '../audit/types.js';
+import { terminalSafe } from './escape.js';
+import { endpoint } from './text.js';
+
+/** Evidence flows a finding's lines name one by one; the rest are counted. */
+const SHOWN = 3;
+
+const HOW: Record<string, string> = { attempted: 'unanswered', rejected: 'refused (reset)', established: 'established', partial: 'partial (no handshake seen)' };
+
+/** Where a flow's packets are: `file#first-last`, or both ends' files when it spans two. */
+export function framesText(f: Pick<EvidenceFlow, 'firstFile' | 'firstFrame' | 'lastFile' | 'lastFrame'>, files: readonly string[]): string {
+  const name = (i: number) => terminalSafe(files[i] ?? `file ${i}`);
+  if (f.firstFile !== f.lastFile) return `${name(f.firstFile)}#${f.firstFrame} … ${name(f.lastFile)}#${f.lastFrame}`;
+  return `${name(f.firstFile)}#${f.firstFrame}${f.lastFrame !== f.firstFrame ? `-${f.lastFrame}` : ''}`;
+}
+
+/** One evidence flow as the text names it. */
+export function evidenceFlowText(f: EvidenceFlow, files: readonly string[]): string {
+  const how = f.outcome === null ? `${f.packets} packets` : `${HOW[f.outcome] ?? f.outcome} (${f.packets} packets)`;
+  return `${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)} ${how}${f.start ? ` at ${f.start}` : ''}, ${framesText(f, files)}`;
+}
+
+/** A shell word: as it is when it is plain, else in single quotes (a quote inside closed and escaped). */
+function quoted(s: string): string {
+  return /^[\w./@:+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * The evidence lines of a finding under `indent`: its first evidence flows, then the tshark command
+ * for its packets (in the file of its first evidence flow, or the first file when none shows it).
+ */
+export function evidenceLines(x: RequirementFinding, files: readonly string[], indent: string): string[] {
+  const out = x.evidenceFlows.slice(0, SHOWN).map((f) => `${indent}evidence: ${evidenceFlowText(f, files)}`);
+  const more = x.evidence.length - Math.min(SHOWN, x.evidenceFlows.length);
+  if (more > 0) out.push(`${indent}          (+${more} more flows)`);
+  const file = files[x.evidenceFlows[0]?.firstFile ?? 0];
+  // With no flow, the filter names the hosts and ports where the flow would be: it selects nothing here.
+  const label = x.evidenceFlows.length > 0 ? 'packets' : 'look for';
+  if (file !== undefined) out.push(`${indent}${label}: tshark -r ${quoted(terminalSafe(file))} -Y ${quoted(x.filter)}`);
+  return out;
+}
