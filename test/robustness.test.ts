@@ -221,9 +221,10 @@ describe.skipIf(skipWithoutCaptures('malformed corpus'))('every capture of the s
         else if (/\n\s+at /.test(r.stderr)) problems.push(`${f}: stack trace on stderr`);
         else if (r.code === 2 && r.stderr.trim().split('\n').length !== 1) problems.push(`${f}: exit 2 without a one-line reason`);
         else if (r.code === 0) {
-          const out = JSON.parse(r.stdout) as { capture: { packets: number; ipPackets: number; decodeErrorCount: number }; flows: Array<{ packets: number }> };
+          const out = JSON.parse(r.stdout) as { capture: { packets: number; ipPackets: number; decodeErrorCount: number }; flows: Array<{ packets: number; icmpErrors?: number }> };
           problems.push(...reportProblems('flows', out, 3).map((p) => `${f}: report: ${p}`));
-          const inFlows = out.flows.reduce((s, x) => s + x.packets, 0);
+          // An ICMP error that quotes a flow is counted on it (icmpErrors), not as one of its packets.
+          const inFlows = out.flows.reduce((s, x) => s + x.packets + (x.icmpErrors ?? 0), 0);
           if (inFlows !== out.capture.ipPackets) problems.push(`${f}: flows hold ${inFlows} packets, ${out.capture.ipPackets} IP packets were decoded`);
           if (out.capture.ipPackets > out.capture.packets) problems.push(`${f}: more IP packets than packets`);
         }
