@@ -4,6 +4,7 @@ import { columnsOfRecords, FlowColumns, mergeColumns } from '../flow/columns.js'
 import { AddressBlock, AddressSpace } from './addresses.js';
 import type { FlowRecord } from '../flow/table.js';
 import { CaptureSummary, FlowRun, summarise } from '../flow/pipeline.js';
+import type { RecordRun } from '../ingest/record-run.js';
 import { checkFollowUps } from './followups.js';
 import { judgeFlows } from './judge.js';
 import { checkRequirements } from './requirements.js';
@@ -136,8 +137,8 @@ function rolesFromOf(roles: RoleResolver, finding: RequirementFinding): NonNulla
   return given === sides.length ? 'given' : given === 0 ? 'inferred' : 'mixed';
 }
 
-/** Flows + grants + catalogs + roles → every finding of the audit, as one plain object. */
-export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
+/** The flows, capture summary and quality of a packet run. */
+function packetInput(run: FlowRun, opts: AuditOptions): { flows: FlowColumns; capture: CaptureSummary; quality: CaptureQuality } {
   // Flows as columns: straight from the table, or with the flows a live capture folded away, by start.
   // A bounded read's folded records (already by start) merge with the table's columns, no record made
   // of the flows still in the table.
@@ -147,7 +148,23 @@ export function audit(run: FlowRun, opts: AuditOptions): AuditReport {
       : mergeColumns(columnsOfRecords(opts.foldedFlows), run.table.columns())
     : run.table.columns();
   const capture = summarise(run);
+  return { flows, capture, quality: assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs) };
+}
+
+/** The flows, capture summary and quality of a run of flow records: no packet facts, what the records say instead. */
+function recordInput(run: RecordRun): { flows: FlowColumns; capture: CaptureSummary; quality: CaptureQuality } {
+  const flows = columnsOfRecords(run.records());
+  const capture = run.summary();
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
+  const said = run.qualityNotes();
+  quality.notes.push(...said.notes);
+  quality.loss ??= said.loss;
+  return { flows, capture, quality };
+}
+
+/** Flows + grants + catalogs + roles → every finding of the audit, as one plain object. */
+export function audit(run: FlowRun | RecordRun, opts: AuditOptions): AuditReport {
+  const { flows, capture, quality } = 'kind' in run && run.kind === 'records' ? recordInput(run) : packetInput(run as FlowRun, opts);
   const roles = new RoleResolver(opts.roleMap, opts.catalogs, addressSpaceOf(flows, opts.roleMap, opts.site ?? []));
   const inference = opts.roleMap === null && opts.infer !== false;
   const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference, background: opts.background ?? null, ...(opts.minSpan !== undefined ? { minSpan: opts.minSpan } : {}) };

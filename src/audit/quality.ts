@@ -26,7 +26,7 @@ export function assessQuality(capture: CaptureSummary, flows: FlowColumns, first
   const duration = Number.isFinite(firstSec) && Number.isFinite(lastSec) ? lastSec - firstSec + (lastNs - firstNs) / 1e9 : 0;
   let dIf = 0;
   let dOs = 0;
-  for (const f of capture.files) for (const i of f.interfaces) {
+  for (const f of capture.files) for (const i of 'interfaces' in f ? f.interfaces : []) {
     dIf += i.stats?.droppedByInterface ?? 0;
     dOs += i.stats?.droppedByOs ?? 0;
   }

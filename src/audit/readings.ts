@@ -25,7 +25,8 @@ export interface Candidate {
 export const MATCH_RANK: Record<PortMatch, number> = { grant: 0, port: 1, range: 2, 'dynamic-range': 3, wide: 4 };
 export const REQUIRED_RANK = { required: 0, conditional: 1, optional: 2 } as const;
 
-const WEAK_DIRECTION = new Set(['first-packet', 'port-rank', 'epb-flags']);
+// Zeek's flip by its likely server ports is a port heuristic too: the catalog's documented port may overrule it.
+const WEAK_DIRECTION = new Set(['first-packet', 'port-rank', 'epb-flags', 'zeek-flipped']);
 /** By direction index (FlowColumns.direction): whether the evidence is a guess (no SYN seen). */
 export const WEAK = DIRECTIONS.map((d) => WEAK_DIRECTION.has(d));
 

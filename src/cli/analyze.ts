@@ -13,11 +13,14 @@ import { tableWriter, writerFor } from '../report/formats.js';
 import { buildFlowsSharded, ShardedOptions } from '../worker/sharded.js';
 import { MIN_SPAN_DEFAULT_TEXT, parseDuration, parseMaxFlows, parseWorkers } from './workers.js';
 import { reportOptions, type ReportCliOptions } from './report-options.js';
+import { inputKind, INPUT_DEFAULT } from './inputs.js';
 
 export const EXIT_FINDINGS = 1;
 const FAIL_ON = ['missing', 'failing', 'undocumented', 'role-mismatch'] as const;
 
 export interface AnalyzeOptions extends ReportCliOptions {
+  /** --input: a row of cli/inputs.ts INPUT_KINDS (default pcap). */
+  input?: string;
   catalog: string[];
   roles?: string;
   site?: string[];
@@ -117,7 +120,9 @@ export function auditInputFiles(opts: { catalog: string[]; roles?: string; waive
 
 /** `flowaudit analyze`: read, audit, report; `setExit(1)` when --fail-on matched. */
 export async function runAnalyze(captures: string[], opts: AnalyzeOptions, version: string, setExit: (code: number) => void): Promise<void> {
+  const kind = inputKind(opts.input ?? INPUT_DEFAULT);
   if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
+  if (!kind.stdin && captures.includes('-')) throw new InputError(`--input ${kind.name} reads files and folders, not standard input (-)`);
   const writer = tableWriter(writerFor('analyze', opts.format), opts.format, opts.table);
   checkOutputs(reportPaths(writer, opts.out), [...captures, ...auditInputFiles(opts)]);
   stopOnSignals();
@@ -125,8 +130,8 @@ export async function runAnalyze(captures: string[], opts: AnalyzeOptions, versi
   const workers = parseWorkers(opts.workers);
   const maxFlows = parseMaxFlows(opts.maxFlows);
   const layout = reportOptions(opts);
-  const progress = progressFor(captures);
-  const report = await analyzeCaptures(captures, { catalogs, background, roleMap, waivers, version, site, infer, minSpan, overrides }, {
+  const progress = progressFor(kind.name === 'pcap' ? captures : []);
+  const report = await kind.analyze(captures, { catalogs, background, roleMap, waivers, version, site, infer, minSpan, overrides }, {
     workers,
     maxFlows,
     vlanInKey: opts.vlanKey,

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import type { AnalyzeOptions } from './analyze.js';
 import type { LiveCliOptions } from './live.js';
 import { formatNames, tableNames } from '../report/formats.js';
+import { INPUT_DEFAULT, INPUT_KINDS, inputPathsHelp } from './inputs.js';
 import { addReportOptions } from './report-options.js';
 import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, MIN_SPAN_DEFAULT_TEXT, MIN_SPAN_FLAG, MIN_SPAN_HELP, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
@@ -29,7 +30,8 @@ export function registerAnalyze(program: Command, version: string, setExit: (cod
   const analyze = program
     .command('analyze')
     .description('judge every flow of the captures against vendor port catalogs, and check the required flows')
-    .argument('<capture...>', 'capture files (pcap, pcapng, gzip), or - for standard input')
+    .argument('<capture...>', `what --input reads: ${inputPathsHelp()}`)
+    .addOption(new Option('--input <kind>', 'what the paths hold').choices(INPUT_KINDS.map((k) => k.name)).default(INPUT_DEFAULT))
     .requiredOption('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
     .option('--roles <file>', 'role map: which hosts play which role (YAML)')
     .option('--site <prefixes>', SITE_HELP, collectList)

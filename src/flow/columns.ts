@@ -1,11 +1,11 @@
-import { DIRECTION_EVIDENCE, type DirectionEvidence, type FlowRecord, type TcpOutcome } from './record.js';
+import { DIRECTION_EVIDENCE, RECORD_DIRECTION_EVIDENCE, type DirectionEvidence, type FlowRecord, type TcpOutcome } from './record.js';
 
 /** TCP outcomes by index in `FlowColumns.outcome`; 0 is none (not TCP). */
 export const OUTCOMES: ReadonlyArray<TcpOutcome | null> = [null, 'established', 'attempted', 'rejected', 'partial'];
 /** A TCP outcome's index in OUTCOMES. */
 export const OUTCOME_INDEX = new Map<TcpOutcome | null, number>(OUTCOMES.map((o, i) => [o, i]));
-/** Direction evidence by index in `FlowColumns.direction` (the table's, then the audit's 'catalog-port'). */
-export const DIRECTIONS: readonly DirectionEvidence[] = [...DIRECTION_EVIDENCE, 'catalog-port'];
+/** Direction evidence by index in `FlowColumns.direction` (the table's, the audit's 'catalog-port', then flow records' own). */
+export const DIRECTIONS: readonly DirectionEvidence[] = [...DIRECTION_EVIDENCE, 'catalog-port', ...RECORD_DIRECTION_EVIDENCE];
 const DIRECTION_INDEX = new Map<string, number>(DIRECTIONS.map((d, i) => [d, i]));
 /** A port column's value as records have it: -1 is none. */
 export function portOrNull(p: number): number | null {

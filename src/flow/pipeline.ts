@@ -4,6 +4,7 @@ import { DamageTally } from '../core/errors.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { decodePacket, PacketView, Status } from '../decode/index.js';
 import type { FlowTableBound } from './bound.js';
+import type { RecordFileFacts } from './record.js';
 import { FlowRun, newFlowRun, PartEnds, startFile, widenFirst, widenLast } from './run.js';
 import { FlowRecord, FlowTableOptions } from './table.js';
 
@@ -146,7 +147,8 @@ const ETHERTYPE_NAMES: Record<number, string> = {
 
 /** The capture part of `flowaudit flows --format json`. */
 export interface CaptureSummary {
-  files: Array<Omit<CaptureFacts, 'interfaces'> & { interfaces: CaptureFacts['interfaces'] }>;
+  /** Packet captures, or files of flow records (`analyze --input zeek`). */
+  files: Array<(Omit<CaptureFacts, 'interfaces'> & { interfaces: CaptureFacts['interfaces'] }) | RecordFileFacts>;
   packets: number;
   bytes: number;
   ipPackets: number;

@@ -7,8 +7,29 @@ export type TcpOutcome = 'established' | 'attempted' | 'rejected' | 'partial';
 
 /** What decides which side of a flow is the client, as the flow table records it (weakest first). */
 export const DIRECTION_EVIDENCE = ['first-packet', 'port-rank', 'epb-flags', 'icmp-type', 'syn-ack', 'syn'] as const;
-/** 'catalog-port' is set by the audit when only the catalog's documented port shows who listens. */
-export type DirectionEvidence = (typeof DIRECTION_EVIDENCE)[number] | 'catalog-port';
+/**
+ * 'catalog-port' is set by the audit when only the catalog's documented port shows who listens;
+ * 'zeek-flipped' comes with a Zeek record whose sides Zeek exchanged by its own heuristics (history `^`,
+ * no lone SYN-ACK to show it: its likely server ports), src/ingest/zeek/conn-log.ts directionOf.
+ */
+export const RECORD_DIRECTION_EVIDENCE = ['zeek-flipped'] as const;
+export type DirectionEvidence = (typeof DIRECTION_EVIDENCE)[number] | (typeof RECORD_DIRECTION_EVIDENCE)[number] | 'catalog-port';
+
+/**
+ * An input file of flow records (not packets), as the capture section lists it: lines read, records
+ * made, lines that could not be read (each counted by reason in the run's damage, with file:line),
+ * records without a time (masked or unset ts), records inside a tunnel (Zeek's tunnel_parents).
+ */
+export interface RecordFileFacts {
+  file: string;
+  gzip: boolean;
+  format: 'zeek-tsv' | 'zeek-json';
+  lines: number;
+  records: number;
+  unreadable: number;
+  untimed: number;
+  tunnelled: number;
+}
 
 /** Tunnels by bit of the table's tunnel word (bit 0, a VLAN tag, is not a tunnel). */
 export const TUNNEL_NAMES = ['vlan', 'mpls', 'pppoe', 'gre', 'erspan', 'vxlan', 'geneve', 'ip-in-ip', 'teredo'];

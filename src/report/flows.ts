@@ -206,7 +206,7 @@ export function* flowsTextPieces(capture: CaptureSummary, count: number, batches
     }
   }
   for (const file of capture.files) {
-    for (const i of file.interfaces) {
+    for (const i of 'interfaces' in file ? file.interfaces : []) {
       const s = i.stats;
       if (s && ((s.droppedByInterface ?? 0) > 0 || (s.droppedByOs ?? 0) > 0)) {
         lines.push(`${terminalSafe(file.file)} interface ${i.index}${i.name ? ` (${terminalSafe(i.name)})` : ''}: dropped ${s.droppedByInterface ?? 0} by interface, ${s.droppedByOs ?? 0} by OS`);
