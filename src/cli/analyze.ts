@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { audit, AuditOptions, AuditReport, FailOn, loadRoleMap, loadWaivers, tripsFailOn } from '../audit/index.js';
+import { FailOn, loadRoleMap, loadWaivers, tripsFailOn } from '../audit/index.js';
 import { AddressBlock, parseBlock } from '../audit/addresses.js';
 import type { RoleMap } from '../audit/roles.js';
 import type { Waiver } from '../audit/waivers.js';
@@ -8,9 +8,7 @@ import type { Catalog } from '../catalog/types.js';
 import { InputError } from '../core/errors.js';
 import { checkOutputs, reportPaths, stopOnSignals, writeOutput, writeReport } from './output.js';
 import { progressFor } from './progress.js';
-import { Inspectors } from '../inspect/index.js';
 import { tableWriter, writerFor } from '../report/formats.js';
-import { buildFlowsSharded, ShardedOptions } from '../worker/sharded.js';
 import { MIN_SPAN_DEFAULT_TEXT, parseDuration, parseMaxFlows, parseWorkers } from './workers.js';
 import { reportOptions, type ReportCliOptions } from './report-options.js';
 import { inputKind, INPUT_DEFAULT } from './inputs.js';
@@ -99,18 +97,7 @@ export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?
   return { failOn, catalogs, background, roleMap, waivers, site, infer: opts.infer !== false, minSpan, overrides: set };
 }
 
-/**
- * Reads the captures (large files in byte ranges on worker threads), runs the payload inspectors and
- * judges the flows. The inspectors follow TCP streams across a whole file, so they run here: workers
- * hand over copies of the packets the inspectors read, and those are fed to them shard by shard in
- * record order, as one pass would.
- */
-export async function analyzeCaptures(captures: string[], inputs: Omit<AuditOptions, 'grants' | 'failed' | 'inspectorStats'>, read: ShardedOptions): Promise<AuditReport> {
-  const inspectors = new Inspectors();
-  const run = await buildFlowsSharded(captures, { ...read, onIpPacket: (view, rec, file) => inspectors.onPacket(view, rec, file) });
-  const folded = run.bound?.reached ? { foldedFlows: run.bound.records() } : {};
-  return audit(run, { ...inputs, ...folded, grants: inspectors.grants, failed: inspectors.failed, inspectorStats: inspectors.stats });
-}
+export { analyzeCaptures } from './capture-input.js';
 
 /** Every file an audit command reads besides its captures: catalog files (bundled ones too), role map, waivers. */
 export function auditInputFiles(opts: { catalog: string[]; roles?: string; waivers?: string; background?: string | boolean }): Array<string | undefined> {

@@ -24,7 +24,7 @@ export const INPUT_KINDS: readonly InputKind[] = [
     name: 'pcap',
     paths: 'capture files (pcap, pcapng, gzip), or - for standard input',
     stdin: true,
-    analyze: async (paths, inputs, read) => (await import('./analyze.js')).analyzeCaptures(paths, inputs, read),
+    analyze: async (paths, inputs, read) => (await import('./capture-input.js')).analyzeCaptures(paths, inputs, read),
   },
   {
     name: 'zeek',
