@@ -387,6 +387,20 @@ describe('conn.log formats and bad lines', () => {
     expect(deeper.files[0]!.lines).toBeLessThan(lines.length);
   });
 
+  it('holds conversations, not records: past --max-flows the records are folded per conversation, and the report says so', async () => {
+    // 3000 connections of 30 clients to one server port, in a gzip log: 30 conversations.
+    const rows: string[] = [];
+    for (let i = 0; i < 3000; i++) rows.push(`${1700000000 + i}.000000\tC${i}\t10.1.0.${i % 30}\t${20000 + i}\t10.0.0.2\t1610\ttcp\t-\t0.2\t0\t0\tSF\tT\tT\t0\tShADadFf\t5\t300\t4\t260\t(empty)\t-`);
+    const log = scratch('conn.log.gz', gzipSync([...HEADER, ...rows, ''].join('\n')));
+    const run = await readZeekLogs([log], { maxFlows: 1000 });
+    const folded = run.records() as Array<{ flows?: number; client: string }>;
+    expect(folded).toHaveLength(30);
+    expect(folded.reduce((s, f) => s + (f.flows ?? 1), 0)).toBe(3000);
+    expect(run.summary().flowTable).toMatchObject({ limit: 1000, foldedFlows: 3000, foldedRecords: 30 });
+    const report = await analyze([log], ['--input', 'zeek', '--max-flows', '1000']);
+    expect(report.flows).toHaveLength(30);
+  }, 60_000);
+
   it('fuzz: damaged bytes and garbage lines in a real log are counted, never thrown, and lose no good line', async () => {
     const good = [...HEADER, ...ROWS];
     await fc.assert(

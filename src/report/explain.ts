@@ -19,28 +19,29 @@ function citeLines(cite: Cite, indent: string): string[] {
   return wrap(`vendor: “${cite.text}” (${cite.document}, ${cite.section})`, 100, indent);
 }
 
-function flowLines(f: JudgedFlow, files: readonly string[]): string[] {
+function flowLines(f: JudgedFlow, files: readonly string[], records = false): string[] {
   const how = f.outcome ?? `${f.packets} packets`;
   const bpf = bpfFilter(f);
   return [
-    `  ${f.verdict.toUpperCase()}  ${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)}  ${how}, ${f.packets} packets, ${f.start ?? 'no time'}  ${framesText(f, files)}${f.rule ? `  ${f.rule}` : ''}${f.waived ? '  (waived)' : ''}`,
+    `  ${f.verdict.toUpperCase()}  ${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)}  ${how}, ${f.packets} packets, ${f.start ?? 'no time'}  ${framesText(f, files, records)}${f.rule ? `  ${f.rule}` : ''}${f.waived ? '  (waived)' : ''}`,
     ...wrap(terminalSafe(f.detail), 100, '      '),
     ...(f.grant ? [`      granted by ${f.grant.reason} at ${f.grant.at}: ${terminalSafe(f.grant.detail)}`] : []),
     `      tshark -Y '${displayFilter(f)}'${bpf ? `   bpf: ${bpf}` : ''}`,
   ];
 }
 
-function findingLines(x: RequirementFinding, files: readonly string[]): string[] {
+function findingLines(x: RequirementFinding, files: readonly string[], records = false): string[] {
   return [
     `  ${x.status.toUpperCase()}  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}  ${x.proto}/${x.ports.join(',')}${x.waived ? '  (waived)' : ''}`,
     ...wrap(terminalSafe(x.detail), 100, '      '),
-    ...evidenceLines(x, files, '      '),
+    ...evidenceLines(x, files, '      ', records),
   ];
 }
 
 /** The explain view as text pieces; an InputError when `target` is no rule, requirement or host of the report. */
 export function* explainPieces(r: AuditReport, catalogs: readonly Catalog[], target: string): Generator<string> {
   const files = r.capture.files.map((f) => f.file);
+  const records = r.capture.files.some((f) => 'records' in f);
   const key = (c: { catalog: string; id: string }) => `${c.catalog}:${c.id}`;
   const named = (c: { catalog: string; id: string }) => key(c) === target || c.id === target;
   const rules = catalogs.flatMap((c) => c.rules).filter(named);
@@ -57,11 +58,11 @@ export function* explainPieces(r: AuditReport, catalogs: readonly Catalog[], tar
       ]);
       const flows = r.flows.filter((f) => f.rule === k || f.matches.includes(k));
       yield* endLines(['', `Flows it explains or fits: ${flows.length}`]);
-      for (const f of flows) yield* endLines(flowLines(f, files));
+      for (const f of flows) yield* endLines(flowLines(f, files, records));
       const findings = r.requirements.filter((x) => x.rule === k || x.followUp?.documentedBy === k);
       if (findings.length) {
         yield* endLines(['', `Findings it documents: ${findings.length}`]);
-        for (const x of findings) yield* endLines(findingLines(x, files));
+        for (const x of findings) yield* endLines(findingLines(x, files, records));
       }
       yield* endLines(['']);
     }
@@ -70,7 +71,7 @@ export function* explainPieces(r: AuditReport, catalogs: readonly Catalog[], tar
       yield* endLines([`REQUIREMENT ${k}: ${terminalSafe(req.description)}`, ...(req.cite ? citeLines(req.cite, '  ') : [])]);
       const findings = r.requirements.filter((x) => x.rule === k);
       yield* endLines(['', `Findings: ${findings.length}`]);
-      for (const x of findings) yield* endLines(findingLines(x, files));
+      for (const x of findings) yield* endLines(findingLines(x, files, records));
       yield* endLines(['']);
     }
     return;
@@ -82,14 +83,14 @@ export function* explainPieces(r: AuditReport, catalogs: readonly Catalog[], tar
     throw new InputError(`--explain ${target}: no rule or requirement of the catalogs (give catalog:id or id) and no host of the capture`);
   }
   yield* endLines([`HOST ${target}`, '', `Flows: ${flows.length}`]);
-  for (const f of flows) yield* endLines(flowLines(f, files));
+  for (const f of flows) yield* endLines(flowLines(f, files, records));
   if (grants.length) {
     yield* endLines(['', `Grants: ${grants.length}`]);
     for (const g of grants) yield* endLines([`  ${g.reason} ${g.kind}: ${g.transport}/${g.port ?? 'any'} on ${g.host} for ${g.peer} at ${g.at}, ${terminalSafe(g.file)}#${g.frame}`, ...wrap(terminalSafe(g.detail), 100, '      ')]);
   }
   if (findings.length) {
     yield* endLines(['', `Findings: ${findings.length}`]);
-    for (const x of findings) yield* endLines(findingLines(x, files));
+    for (const x of findings) yield* endLines(findingLines(x, files, records));
   }
 }
 

@@ -14,6 +14,7 @@ export function* brokenSection(r: AuditReport, view: TextView): Generator<string
   const broken = r.requirements.filter((x) => (x.status === 'missing' || x.status === 'failing') && !x.waived);
   const sorted = [...broken].sort((a, b) => (a.status === b.status ? 0 : a.status === 'failing' ? -1 : 1));
   const files = r.capture.files.map((f) => f.file);
+  const records = r.capture.files.some((f) => 'records' in f);
   const groups = groupBy(sorted, (x) => `${x.status}\u0000${x.rule}\u0000${portsOf(x)}\u0000${likelyCause(x)}`);
   yield* findingSection('MISSING AND FAILING REQUIRED FLOWS', groups, (g) => {
     const x = g[0]!;
@@ -27,7 +28,7 @@ export function* brokenSection(r: AuditReport, view: TextView): Generator<string
         ...(x.cite ? [`vendor: “${x.cite.text}” (${x.cite.section})`] : []),
       ],
       // The first finding's connections and the tshark command that shows its packets (one line, to copy).
-      after: evidenceLines(x, files, '      '),
+      after: evidenceLines(x, files, '      ', records),
     };
   }, view);
 }

@@ -26,7 +26,9 @@ function liveLines(l: NonNullable<AuditReport['live']>): string[] {
 /** How much the report can be trusted: what was captured, what was lost, what the inspectors read. */
 export function* captureSection(r: AuditReport, view: TextView): Generator<string> {
   const q = r.capture.quality;
-  const lines: string[] = [`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`];
+  // Flow records count their packets and IP bytes themselves: say that it is their count.
+  const records = r.capture.files.some((f) => 'records' in f) ? ' (as the flow records count them)' : '';
+  const lines: string[] = [`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}${records}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`];
   if (r.live) lines.push(...liveLines(r.live).map((l) => l.slice(2)));
   if (r.capture.flowTable) lines.push(...boundText(r.capture.flowTable));
   lines.push(...q.notes);
