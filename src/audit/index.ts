@@ -156,6 +156,8 @@ function recordInput(run: RecordRun): { flows: FlowColumns; capture: CaptureSumm
   const flows = columnsOfRecords(run.records());
   const capture = run.summary();
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
+  // Records without any time (Zeek's test baselines mask them): the span is unknown, not zero.
+  if (!Number.isFinite(run.firstSec)) quality.notes[0] = 'the records have no time: the span they cover is unknown';
   const said = run.qualityNotes();
   quality.notes.push(...said.notes);
   quality.loss ??= said.loss;
