@@ -358,6 +358,7 @@ describe('conn.log formats and bad lines', () => {
       '{"id.orig_h": "10.0.0.9", "id.resp_h": "10.0.0.2", "proto": "tcp", "id.orig_p": "80", "id.resp_p": 1}', // line 18: a port as text
       '{"ts": 1', // line 19: not JSON
       ROWS[0]!.replace('C1', 'C10'), // line 20
+      `${'9'.repeat(1_100_000)}\tC11`, // line 21: past the longest line a record may be (1 MiB)
     ];
     const text = [...lines, ''].join('\n');
     const run = await readZeekLogs([scratch('conn.log', text)]);
@@ -371,11 +372,16 @@ describe('conn.log formats and bad lines', () => {
       'zeek-missing-column': [15],
       'zeek-bad-type': [18],
       'zeek-bad-json': [19],
+      'zeek-line-too-long': [21],
     });
     // By start: line 20 repeats line 9's time.
     expect(run.records().map((r) => r.firstFrame)).toEqual([9, 20, 17]);
-    // Seven lines unreadable; the two header changes are counted but are no record.
-    expect(run.files[0]).toMatchObject({ records: 3, unreadable: 7 });
+    // Eight lines unreadable; the two header changes are counted but are no record.
+    expect(run.files[0]).toMatchObject({ records: 3, unreadable: 8, lines: 21 });
+    // A line of 3 MiB is skipped to its end without being held, and the next line is read.
+    const long = await readZeekLogs([scratch('conn.log', [...HEADER, 'x'.repeat(3 << 20), ROWS[0]!, ''].join('\n'))]);
+    expect(long.damage.toJSON()['zeek-line-too-long']?.first.map((p) => p.record)).toEqual([9]);
+    expect(long.records().map((r) => r.firstFrame)).toEqual([10]);
     // A gzip cut short: the lines before the cut are read, the cut is one located failure.
     const gz = gzipSync(text);
     const cut = await readZeekLogs([scratch('conn.log.gz', gz.subarray(0, gz.length - 8))]);

@@ -34,6 +34,8 @@ export async function readLines(source: ByteSource, sink: LineSink): Promise<Lin
   let skipping = false; // inside a line past MAX_LINE: drop bytes up to its end
   const emit = (from: number, to: number) => {
     no++;
+    // Its end arrived in the chunk that took it past the bound: too long all the same.
+    if (to - from > MAX_LINE) return sink.tooLong(no, base + from);
     let e = to;
     if (e > from && buf[e - 1] === 0x0d) e--;
     sink.line(buf.toString('utf8', from, e), no, base + from);
