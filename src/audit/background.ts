@@ -6,7 +6,7 @@ import { isStrong, judgingReadings } from './orientation.js';
 import { classIdsOf, HostProfiles } from './profiles.js';
 import { Candidate, Readings } from './readings.js';
 import { RoleResolver } from './roles.js';
-import { backgroundText } from './texts.js';
+import { backgroundText, GRANT_NOT_OBSERVABLE } from './texts.js';
 import type { Judgement } from './types.js';
 import { verdictOf } from './verdict.js';
 
@@ -33,8 +33,9 @@ export class BackgroundJudge {
     space: AddressSpace,
     /** The product audit's profiles: the roles a judged flow shows. */
     private readonly products: HostProfiles,
+    grantsObservable = true,
   ) {
-    this.readings = new Readings(c, [background], granted);
+    this.readings = new Readings(c, [background], granted, grantsObservable);
     this.profiles = new HostProfiles(c, new RoleResolver(null, [background], space));
     this.classIds = classIdsOf([background]);
     this.rules = new Map(background.rules.map((r) => [`${r.catalog}:${r.id}`, r]));
@@ -79,7 +80,7 @@ export class BackgroundJudge {
         matches: b.matches,
         cite: b.cite,
         ...(b.grant ? { grant: b.grant } : {}),
-        detail: backgroundText(rule, b.grant?.reason, product.detail),
+        detail: backgroundText(rule, b.grant?.reason, product.detail, b.detail.includes(GRANT_NOT_OBSERVABLE)),
       });
     }
     memo?.set(key, out);

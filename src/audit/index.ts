@@ -166,10 +166,11 @@ function recordInput(run: RecordRun): { flows: FlowColumns; capture: CaptureSumm
 
 /** Flows + grants + catalogs + roles → every finding of the audit, as one plain object. */
 export function audit(run: FlowRun | RecordRun, opts: AuditOptions): AuditReport {
-  const { flows, capture, quality } = 'kind' in run && run.kind === 'records' ? recordInput(run) : packetInput(run as FlowRun, opts);
+  const records = 'kind' in run && run.kind === 'records';
+  const { flows, capture, quality } = records ? recordInput(run) : packetInput(run as FlowRun, opts);
   const roles = new RoleResolver(opts.roleMap, opts.catalogs, addressSpaceOf(flows, opts.roleMap, opts.site ?? []));
   const inference = opts.roleMap === null && opts.infer !== false;
-  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference, background: opts.background ?? null, ...(opts.minSpan !== undefined ? { minSpan: opts.minSpan } : {}) };
+  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference, background: opts.background ?? null, ...(records ? { grantsObservable: false } : {}), ...(opts.minSpan !== undefined ? { minSpan: opts.minSpan } : {}) };
   const judged = judgeFlows(flows, ctx);
   const hasTime = Number.isFinite(run.firstSec);
   // A finding about a host stands on that host's role: given, inferred, or read off a trigger's port.

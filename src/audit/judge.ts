@@ -24,6 +24,8 @@ export interface AuditContext {
   infer?: boolean;
   /** The background catalog (background.ts), or none (`--no-background`). */
   background?: Catalog | null;
+  /** false for flow records: no payload, so no grant; dynamic kinds are judged by their documented ranges. */
+  grantsObservable?: boolean;
 }
 
 /**
@@ -39,10 +41,10 @@ export interface AuditContext {
 export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
   const classIds = classIdsOf(ctx.catalogs);
   const granted = ctx.grants.length > 0 ? new GrantIndex(ctx.grants, c) : null;
-  const readings = new Readings(c, ctx.catalogs, granted);
+  const readings = new Readings(c, ctx.catalogs, granted, ctx.grantsObservable !== false);
   if (!ctx.roles.map && ctx.infer !== false) inferRoles(c, readings, ctx.catalogs, ctx.roles);
   const profiles = new HostProfiles(c, ctx.roles);
-  const background = ctx.background ? new BackgroundJudge(c, ctx.background, granted, ctx.roles.space, profiles) : null;
+  const background = ctx.background ? new BackgroundJudge(c, ctx.background, granted, ctx.roles.space, profiles, ctx.grantsObservable !== false) : null;
   // A pair of shared reading lists (as the flow's port gives them, and as judged) gets a number; with
   // the two profiles' ids it keys the shared verdicts without a string a flow.
   const pairIds = new Map<Candidate[], Map<Candidate[], number>>();

@@ -4,13 +4,20 @@ import { GrantIndex } from './grant-index.js';
 import type { GrantLike } from './types.js';
 
 /**
- * How a rule's ports cover a flow. 'wide' is a range of more than 1024 ports (WMI's 49152-65535, a
+ * How a rule's ports cover a flow. 'dynamic-range': a dynamic kind's documented range (RPC's
+ * 49152-65535) where grants cannot be observed (flow records carry no payload), held to the same
+ * certainty as 'wide' and marked GRANT_NOT_OBSERVABLE in the flow's detail. 'wide' is a range of more than 1024 ports (WMI's 49152-65535, a
  * vendor's "depends on configuration") or an `ephemeral` dynamic port nothing granted: it explains a
  * flow only when both sides fit the rule for certain (by roles the user gave, or by an address class
  * the rule names: a broadcast destination, `any`), never on inferred or unknown roles, and it never
  * makes an otherwise undocumented flow a role mismatch.
  */
 export type PortMatch = 'port' | 'range' | 'grant' | 'dynamic-range' | 'wide';
+
+/** A reading by a range too wide to say much alone: it needs both sides to fit for certain. */
+export function isWide(x: Candidate): boolean {
+  return x.match === 'wide' || x.match === 'dynamic-range';
+}
 
 /** One reading of a flow: a rule whose ports cover it, and how. */
 export interface Candidate {
@@ -79,6 +86,8 @@ export class Readings {
     catalogs: Catalog[],
     /** The grants of the audit, indexed for its flows; null without grants. */
     readonly granted: GrantIndex | null,
+    /** false for flow records: no negotiation can be read, so a dynamic kind's documented range stands in for its grants. */
+    private readonly grantsObservable = true,
   ) {
     this.rules = indexRules(catalogs);
   }
@@ -113,7 +122,7 @@ export class Readings {
   /** Readings without the ones a wide range gives, worked out once for each list. */
   narrow(cands: Candidate[]): Candidate[] {
     let out = this.narrowMemo.get(cands);
-    if (!out) this.narrowMemo.set(cands, (out = cands.filter((x) => x.match !== 'wide')));
+    if (!out) this.narrowMemo.set(cands, (out = cands.filter((x) => !isWide(x))));
     return out;
   }
 
@@ -152,7 +161,10 @@ export class Readings {
           else byKind.set(kind, (g = granted.latest(i, swapped, kind)));
         }
         if (g) out.push({ rule, match: 'grant', swapped, grant: g });
-        else if (rule.dynamic.kind === 'ephemeral') {
+        else if (!this.grantsObservable && rule.dynamic.kind !== 'ephemeral' && rule.dynamic.range) {
+          const [lo, hi] = rule.dynamic.range;
+          if (port >= lo && port <= hi) out.push({ rule, match: 'dynamic-range', swapped });
+        } else if (rule.dynamic.kind === 'ephemeral') {
           const [lo, hi] = rule.dynamic.range ?? [1024, 65535];
           if (port >= lo && port <= hi) out.push({ rule, match: 'wide', swapped });
         }

@@ -33,13 +33,16 @@ export function undocumentedText(service: string, hostless?: { to: string | null
   return `no catalog rule documents ${service}${between}`;
 }
 
-export function expectedText(rule: Rule, granted: Grant | undefined, rolesUnknown: boolean): string {
-  return `${rule.service || rule.id}: ${rule.from.join('|')} → ${rule.to.join('|')}${granted ? ` (port granted by ${granted.reason})` : ''}${rolesUnknown ? '; roles unknown, judged by port' : ''}`;
+/** What a flow judged by a dynamic kind's documented range says: flow records show no negotiation. */
+export const GRANT_NOT_OBSERVABLE = 'grant not observable in flow records: judged by the documented range';
+
+export function expectedText(rule: Rule, granted: Grant | undefined, rolesUnknown: boolean, byRange = false): string {
+  return `${rule.service || rule.id}: ${rule.from.join('|')} → ${rule.to.join('|')}${granted ? ` (port granted by ${granted.reason})` : ''}${byRange ? `; ${GRANT_NOT_OBSERVABLE}` : ''}${rolesUnknown ? '; roles unknown, judged by port' : ''}`;
 }
 
 /** Why a flow is background: the service, where it is written, and what the product catalogs made of it. */
-export function backgroundText(rule: Rule, grantedBy: string | undefined, product: string): string {
-  return `${rule.service || rule.id} (${rule.cite.document} ${rule.cite.section})${grantedBy ? `, port granted by ${grantedBy}` : ''}: background service; the product catalogs: ${product}`;
+export function backgroundText(rule: Rule, grantedBy: string | undefined, product: string, byRange = false): string {
+  return `${rule.service || rule.id} (${rule.cite.document} ${rule.cite.section})${grantedBy ? `, port granted by ${grantedBy}` : ''}${byRange ? `, ${GRANT_NOT_OBSERVABLE}` : ''}: background service; the product catalogs: ${product}`;
 }
 
 /** How a role-mismatch names a side: its roles, its address class, or "a host of no role". */

@@ -3,7 +3,7 @@ import { FlowColumns, portOrNull as portOf, PROTO_NAMES } from '../flow/columns.
 import type { GrantIndex } from './grant-index.js';
 import { exchanged, grantSide, sidesOf } from './orientation.js';
 import { HostProfile, sideFits } from './profiles.js';
-import { Candidate, MATCH_RANK, REQUIRED_RANK } from './readings.js';
+import { Candidate, isWide, MATCH_RANK, REQUIRED_RANK } from './readings.js';
 import { expectedText, roleMismatchText, serviceText, sideText, undocumentedGrantText, undocumentedText } from './texts.js';
 import type { Judgement } from './types.js';
 
@@ -20,7 +20,7 @@ export function verdictOf(c: FlowColumns, i: number, cands: Candidate[], pc: Hos
     return sideFits(cand.rule.from, x, classIds, sure) && sideFits(cand.rule.to, y, classIds, sure);
   };
   const fitsEither = (cand: Candidate, sure: boolean) => fits(cand, false, sure) || (cand.rule.direction === 'either' && fits(cand, true, sure));
-  if (cands.some((x) => x.match === 'wide')) cands = cands.filter((x) => x.match !== 'wide' || fitsEither(x, true));
+  if (cands.some(isWide)) cands = cands.filter((x) => !isWide(x) || fitsEither(x, true));
   const { swapped, client: pcs, server: pss } = sidesOf(cands, pc, ps);
   const proto = PROTO_NAMES[c.proto[i]!]!;
   const serverPort = portOf(swapped ? c.clientPort[i]! : c.serverPort[i]!);
@@ -43,7 +43,7 @@ export function verdictOf(c: FlowColumns, i: number, cands: Candidate[], pc: Hos
       matches: [...new Set(ok.map((x) => `${x.rule.catalog}:${x.rule.id}`))],
       cite: best.rule.cite,
       ...(g ? { grant: { reason: g.reason, host: g.host, port: g.port, at: formatIso(g.fromSec, g.fromNs, 6), detail: g.evidence.detail } } : {}),
-      detail: expectedText(best.rule, g, pcs.source === 'unknown' || pss.source === 'unknown'),
+      detail: expectedText(best.rule, g, pcs.source === 'unknown' || pss.source === 'unknown', best.match === 'dynamic-range'),
     };
   }
   // A broadcast or multicast address has no role to be wrong: a reading whose side it cannot play (a
@@ -53,7 +53,7 @@ export function verdictOf(c: FlowColumns, i: number, cands: Candidate[], pc: Hos
     const [x, y] = rev !== cand.swapped ? [ps, pc] : [pc, ps];
     return (x.hostless === null || sideFits(cand.rule.from, x, classIds, false)) && (y.hostless === null || sideFits(cand.rule.to, y, classIds, false));
   };
-  const narrow = cands.filter((x) => x.match !== 'wide' && (classSidesFit(x, false) || (x.rule.direction === 'either' && classSidesFit(x, true))));
+  const narrow = cands.filter((x) => !isWide(x) && (classSidesFit(x, false) || (x.rule.direction === 'either' && classSidesFit(x, true))));
   if (narrow.length === 0) {
     // No reading holds: the flow keeps its own sides (a swap tried for the catalog's sake explained nothing).
     const own = { swapped: false, clientRoles: pc.shown, serverRoles: ps.shown, clientRolesFrom: pc.source, serverRolesFrom: ps.source };
