@@ -185,7 +185,7 @@ svg text { font: 12px system-ui, sans-serif; } svg .empty { fill: #f5f5f5; } .le
 <h1>flowaudit analyze</h1>
 <div class="meta">${filesHtml(files)} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · background ${escapeHtml(r.background ? `${r.background.id} (${r.background.rules} rules)` : 'none (--no-background)')} · roles ${escapeHtml(rolesMeta(r))}${r.roles.site.length ? ` · site prefixes ${escapeHtml(r.roles.site.join(' '))}` : ''}</div>
 <h2>Capture quality</h2>
-<p>${escapeHtml(`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`)}</p>
+<p>${escapeHtml(`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}${r.capture.files.some((f) => 'records' in f) ? ' (as the flow records count them)' : ''}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`)}</p>
 <ul>${[...q.notes, negotiationsRead(q.inspectors) ?? [], r.capture.flowTable ? boundText(r.capture.flowTable) : []].flat().map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
 ${q.loss ? `<p class="loss">${escapeHtml(q.loss)}</p>` : ''}
 <h2>Summary</h2>
