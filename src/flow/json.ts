@@ -4,21 +4,21 @@
  * records (a test holds the two equal on every capture of the suite). It reads the words instead of
  * a record for speed, so it is written out field by field; its keys and their order are fields.ts's.
  */
-import { formatIPv6 } from '../core/addr.js';
+import { formatIPv4, formatIPv6 } from '../core/addr.js';
 import { ascii, key, num, str } from '../core/json-bytes.js';
 import { formatIso } from '../core/time.js';
 import { PROTO_NAMES } from './columns.js';
 import { exportOrder } from './export.js';
 import { jsonKey } from './fields.js';
 import { lineChunks } from './line-chunks.js';
-import { hasPorts, Hot, isV4, Key, Meta, placeFile, placeFrame, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
+import { hasPorts, Hot, isV4, Key, Meta, Outer, OUTER_UDP, placeFile, placeFrame, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
 import { DIRECTION_EVIDENCE, FLAG_TEXT, tunnelNames, type TcpOutcome } from './record.js';
 import { icmpErrorCount, lastIcmpError, udpRejected } from './icmp-errors.js';
 import { flowOutcome } from './tcp-state.js';
 
 /**
  * Most bytes a flow's line takes, whatever its flow (IPv6 text is at most 45 bytes, a tunnel list 70,
- * keys and numbers under 700).
+ * keys and numbers under 800 with the outer fields).
  */
 export const LINE_ROOM = 1024;
 
@@ -125,7 +125,27 @@ export function jsonLine(t: FlowWords, b: Buffer, p: number, f: number, iso: Iso
   if (vlanAsymmetric(meta[mb + Meta.State]!)) p = key(b, p, J_ASYMMETRIC);
   const tunnels = meta[mb + Meta.Tunnels]! & ~1; // a VLAN tag is not a tunnel
   if (tunnels) p = key(b, p, tunnelJson(tunnels));
+  if (t.outer !== null && t.outer[f * Outer.W + Outer.Info] !== 0) p = outerJson(t.outer, b, p, f * Outer.W, cA);
   b[p++] = 0x7d;
+  return p;
+}
+
+/** A tunnelled flow's outer fields (the few flows that have them: text made per flow). */
+function outerJson(o: Uint32Array, b: Buffer, p: number, ob: number, cA: boolean): number {
+  const info = o[ob + Outer.Info]!;
+  const v4 = (info & 0xff) === 4;
+  p = key(b, p, J_OUTER_CLIENT);
+  p = v4 ? str(b, p, formatIPv4(o[cA ? ob + Outer.A : ob + Outer.B]!)) : jsonAddress(o, b, p, false, cA ? ob + Outer.A : ob + Outer.B);
+  p = key(b, p, J_OUTER_SERVER);
+  p = v4 ? str(b, p, formatIPv4(o[cA ? ob + Outer.B : ob + Outer.A]!)) : jsonAddress(o, b, p, false, cA ? ob + Outer.B : ob + Outer.A);
+  if (info & OUTER_UDP) {
+    const pa = o[ob + Outer.Ports]! >>> 16;
+    const pb = o[ob + Outer.Ports]! & 0xffff;
+    p = key(b, p, J_OUTER_CLIENT_PORT);
+    p = num(b, p, cA ? pa : pb);
+    p = key(b, p, J_OUTER_SERVER_PORT);
+    p = num(b, p, cA ? pb : pa);
+  }
   return p;
 }
 
@@ -183,6 +203,10 @@ const J_ICMP_ERROR_TYPE = jsonKey('icmpErrorType');
 const J_ICMP_ERROR_CODE = jsonKey('icmpErrorCode');
 const J_VLAN = jsonKey('vlan');
 const J_ASYMMETRIC = ascii(`${text(jsonKey('vlanAsymmetric'))}true`);
+const J_OUTER_CLIENT = jsonKey('outerClient');
+const J_OUTER_SERVER = jsonKey('outerServer');
+const J_OUTER_CLIENT_PORT = jsonKey('outerClientPort');
+const J_OUTER_SERVER_PORT = jsonKey('outerServerPort');
 const tunnelText = new Map<number, Uint8Array>();
 function tunnelJson(t: number): Uint8Array {
   let json = tunnelText.get(t);

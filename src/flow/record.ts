@@ -75,6 +75,15 @@ export interface FlowRecord {
   /** Tagged with a VLAN in one direction only. */
   vlanAsymmetric?: boolean;
   tunnel?: string[];
+  /**
+   * A tunnelled flow's outer IP header (of its first tunnelled packet): the outer address on the
+   * client's side and on the server's, and for a tunnel over UDP (VXLAN, Geneve, Teredo) the outer
+   * ports. What a firewall between the tunnel's ends sees.
+   */
+  outerClient?: string;
+  outerServer?: string;
+  outerClientPort?: number;
+  outerServerPort?: number;
   /** For sorting and later stages: the start time as numbers. */
   startSec: number;
   startNs: number;

@@ -143,8 +143,14 @@ const FLOWS_TEXT_COLUMNS: ReadonlyArray<{ head: string; numeric?: boolean; cell:
   { head: 'START', cell: (f) => f.start ?? '-' },
   { head: 'DURATION', cell: (f) => duration(f.duration) },
   { head: 'OUTCOME', cell: (f) => f.outcome ?? '-' },
-  { head: 'DIRECTION BY', cell: (f) => f.direction + (f.vlan !== undefined ? `  vlan ${f.vlan}` : '') + (f.tunnel ? `  via ${f.tunnel.join('+')}` : '') + foldedNote(f) },
+  { head: 'DIRECTION BY', cell: (f) => f.direction + (f.vlan !== undefined ? `  vlan ${f.vlan}` : '') + (f.tunnel ? `  via ${f.tunnel.join('+')}${outerText(f)}` : '') + foldedNote(f) },
 ];
+
+/** ` 192.0.2.1→192.0.2.2:4789`: a tunnelled flow's outer ends, as a firewall between them sees the flow. */
+function outerText(f: FlowRecord): string {
+  if (f.outerClient === undefined) return '';
+  return ` ${endpoint(f.outerClient, f.outerClientPort ?? null)}→${endpoint(f.outerServer!, f.outerServerPort ?? null)}`;
+}
 
 function flowTextCells(f: FlowRecord): string[] {
   return FLOWS_TEXT_COLUMNS.map((c) => c.cell(f));
