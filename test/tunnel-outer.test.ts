@@ -97,7 +97,7 @@ describe.skipIf(skipWithoutCaptures('tunnel outer headers') || skipWithoutTshark
     expect([...kinds].sort()).toEqual(expect.arrayContaining(['erspan', 'geneve', 'gre', 'ip-in-ip', 'teredo', 'vxlan']));
   }, 120_000);
 
-  it('is in the flows JSON, CSV and text table', async () => {
+  it('is in the flows JSON, CSV and text table, and in the audit\'s JSON and HTML', async () => {
     const file = `${root}/zeek/tunnels/vxlan.pcap`;
     const json = await runCli(['flows', file, '--format', 'json']);
     expect(json.code).toBe(0);
@@ -112,5 +112,10 @@ describe.skipIf(skipWithoutCaptures('tunnel outer headers') || skipWithoutTshark
     expect(row[head.indexOf('outerServerPort')]).toBe('4789');
     const text = (await runCli(['flows', file])).stdout;
     expect(text).toContain(`via vxlan 192.168.56.11:${t.outerClientPort}→192.168.56.12:4789`);
+    // The audit's formats carry it too: the judged JSON flow and the HTML flows table.
+    const audit = JSON.parse((await runCli(['analyze', file, '--catalog', 'bmc-cm', '--format', 'json'])).stdout);
+    expect(audit.flows.find((f: FlowRecord) => f.tunnel?.includes('vxlan'))).toMatchObject({ outerClient: '192.168.56.11', outerServerPort: 4789 });
+    const html = (await runCli(['analyze', file, '--catalog', 'bmc-cm', '--format', 'html'])).stdout;
+    expect(html).toContain(`via vxlan 192.168.56.11:${t.outerClientPort}→192.168.56.12:4789`);
   });
 });
