@@ -5,6 +5,7 @@ import { PROTO_NAMES } from './columns.js';
 import { hasPorts, Hot, isV4, Key, Meta, Outer, OUTER_UDP, placeFile, placeFrame, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
 import { DIRECTION_EVIDENCE, FLAG_TEXT, tunnelNames, type FlowRecord } from './record.js';
 import { icmpErrorCount, lastIcmpError, udpRejected } from './icmp-errors.js';
+import { displayFilter } from './filter.js';
 import { flowOutcome } from './tcp-state.js';
 
 /** Flow indices sorted by first packet (flows without time first), ties in creation order. */
@@ -115,5 +116,6 @@ export function record(t: FlowWords, f: number): FlowRecord {
       r.outerServerPort = cA ? pb : pa;
     }
   }
+  r.filter = displayFilter(r, { vlanInKey: t.vlanInKey === true });
   return r;
 }

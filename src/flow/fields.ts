@@ -63,6 +63,7 @@ export const FLOW_FIELDS: readonly FlowField[] = [
   { name: 'outerServer', json: 'string', csv: orEmpty('outerServer') },
   { name: 'outerClientPort', json: 'number', csv: orEmpty('outerClientPort') },
   { name: 'outerServerPort', json: 'number', csv: orEmpty('outerServerPort') },
+  { name: 'filter', json: 'string', csv: orEmpty('filter') },
 ];
 
 /** The fields in the JSON lines, in order. */

@@ -182,4 +182,6 @@ export interface FlowWords {
   vlan: Int32Array;
   /** Outer.W words a flow once any flow was tunnelled, else null. */
   outer: Uint32Array | null;
+  /** The VLAN id is part of the flow key (--vlan-key): a flow's filter names it. */
+  readonly vlanInKey?: boolean;
 }

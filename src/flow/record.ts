@@ -62,6 +62,12 @@ export interface FlowRecord {
   firstFrame: number;
   lastFile: number;
   lastFrame: number;
+  /**
+   * The tshark display filter that selects exactly the flow's packets (filter.ts displayFilter); a
+   * folded record of flows from many client ports names the server port only. Absent where the
+   * flows did not come from packets (flow records from other tools).
+   */
+  filter?: string;
   /** TCP flags seen from each side, as letters (S A F R P U E C). */
   clientFlags?: string;
   serverFlags?: string;
