@@ -1,0 +1,207 @@
+/**
+ * IPFIX, NetFlow v9 and v5 as flowaudit reads them. The real peer first: Debian's softflowd exports
+ * shared captures to a UDP socket on 127.0.0.1, and the conversations stitched from its records are
+ * the ones flowaudit's packet path finds in the same capture (packets per side from `flowaudit flows`,
+ * IP bytes per side from tshark: flow export counts IP octets, the packet path frame bytes). Then
+ * nfdump reads the same export (nfcapd) and counts the same, the datagrams go through an IPFIX file
+ * and back, and damaged messages are counted, never thrown.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FlowExportDecoder, FlowStitcher, plainRecord, readIpfixFile, writeIpfixFile, type ExportRecord } from '../src/ingest/ipfix/index.js';
+import type { FlowRecord } from '../src/flow/record.js';
+import { PROTO_NAMES } from '../src/flow/columns.js';
+import { capturesDir, repositoryRoot, skipWithoutCaptures, skipWithoutTshark, tsharkFields } from './helpers/captures.js';
+import { run } from './helpers/run.js';
+
+function has(command: string, arg: string): boolean {
+  const r = spawnSync(command, [arg], { stdio: 'ignore', timeout: 30_000 });
+  return r.error === undefined;
+}
+
+function skipWithout(command: string, what: string): boolean {
+  if (has(command, '-h')) return false;
+  if (process.env.CI === 'true') throw new Error(`${what}: ${command} not found on PATH (apt-get install ${command}); CI=true requires it`);
+  console.warn(`[flowaudit tests] ${what} skipped: ${command} not found`);
+  return true;
+}
+
+const noSoftflowd = skipWithout('softflowd', 'softflowd export') || skipWithoutCaptures('softflowd export') || skipWithoutTshark('softflowd export');
+
+/**
+ * softflowd reading `file` and exporting to a UDP socket of ours on 127.0.0.1; resolves with the
+ * datagrams. `-c none`: with a control socket, softflowd 1.1.0 reading a file blocks in accept().
+ */
+function softflowd(file: string, version: string, extra: string[] = []): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    const got: Buffer[] = [];
+    socket.on('message', (m) => got.push(m));
+    socket.bind(0, '127.0.0.1', () => {
+      const port = socket.address().port;
+      const pid = join(mkdtempSync(join(tmpdir(), 'softflowd-')), 'pid');
+      const child = spawn('softflowd', ['-r', file, '-n', `127.0.0.1:${port}`, '-v', version, '-d', '-c', 'none', '-p', pid, ...extra], { stdio: 'ignore' });
+      const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);
+      child.on('error', reject);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        // The last datagrams may still be on their way through the loopback.
+        setTimeout(() => {
+          socket.close();
+          if (code !== 0) reject(new Error(`softflowd -r ${file} -v ${version} exited ${code}`));
+          else resolve(got);
+        }, 300);
+      });
+    });
+  });
+}
+
+interface Decoded {
+  decoder: FlowExportDecoder;
+  records: ExportRecord[];
+  flows: FlowRecord[];
+}
+
+function decodeAll(datagrams: Buffer[]): Decoded {
+  const records: ExportRecord[] = [];
+  const flows: FlowRecord[] = [];
+  const stitcher = new FlowStitcher({ onFlow: (f) => flows.push(f) });
+  const decoder = new FlowExportDecoder({ source: 'udp', onRecord: (v) => { records.push(plainRecord(v)); stitcher.add(v); } });
+  for (const d of datagrams) decoder.decodeMessage(d, '127.0.0.1');
+  decoder.flush();
+  stitcher.flush();
+  return { decoder, records, flows };
+}
+
+/** A conversation's key with its ends in a fixed order, and the counts of each end. */
+function tuple(proto: string, a: string, ap: number | null, b: string, bp: number | null): { key: string; aFirst: boolean } {
+  const ea = `${a}:${ap ?? ''}`;
+  const eb = `${b}:${bp ?? ''}`;
+  return ea <= eb ? { key: `${proto} ${ea} ${eb}`, aFirst: true } : { key: `${proto} ${eb} ${ea}`, aFirst: false };
+}
+
+interface Sides {
+  packets: [number, number];
+  bytes: [number, number];
+  flows: number;
+  outcomes: string[];
+  clients: string[];
+}
+
+function bySides(flows: FlowRecord[]): Map<string, Sides> {
+  const out = new Map<string, Sides>();
+  for (const f of flows) {
+    const { key, aFirst } = tuple(f.proto, f.client, f.clientPort, f.server, f.serverPort);
+    const s = out.get(key) ?? { packets: [0, 0], bytes: [0, 0], flows: 0, outcomes: [], clients: [] };
+    const [i, j] = aFirst ? [0, 1] : [1, 0];
+    s.packets[i] += f.clientPackets;
+    s.packets[j] += f.serverPackets;
+    s.bytes[i] += f.clientBytes;
+    s.bytes[j] += f.serverBytes;
+    s.flows++;
+    s.outcomes.push(String(f.outcome));
+    s.clients.push(`${f.client}:${f.clientPort ?? ''}`);
+    out.set(key, s);
+  }
+  return out;
+}
+
+/** IP bytes (total length; IPv6 payload + 40) per conversation side, from tshark: what flow export counts. */
+async function tsharkIpBytes(file: string): Promise<Map<string, [number, number]>> {
+  const { rows } = await tsharkFields(file, ['ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'ip.proto', 'ipv6.nxt', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'ip.len', 'ipv6.plen'], ['-E', 'occurrence=f']);
+  const out = new Map<string, [number, number]>();
+  for (const r of rows) {
+    const [s4, d4, s6, d6, p4, p6, ts, td, us, ud, len4, plen6] = r as string[];
+    const src = s4 || s6!;
+    const dst = d4 || d6!;
+    if (!src) continue;
+    const proto = Number((p4 || p6 || '').split(',')[0]);
+    const sp = ts || us ? Number(ts || us) : null;
+    const dp = td || ud ? Number(td || ud) : null;
+    const ports = proto === 6 || proto === 17;
+    const { key, aFirst } = tuple(PROTO_NAMES[proto] ?? String(proto), src, ports ? sp : null, dst, ports ? dp : null);
+    const v = out.get(key) ?? [0, 0];
+    v[aFirst ? 0 : 1] += len4 ? Number(len4) : Number(plen6) + 40;
+    out.set(key, v);
+  }
+  return out;
+}
+
+async function packetPathFlows(file: string): Promise<FlowRecord[]> {
+  const r = await run(process.execPath, [join(repositoryRoot, 'dist/cli/main.js'), 'flows', file, '--format', 'json'], { timeout: 120_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { flows: FlowRecord[] }).flows;
+}
+
+/** Captures exported: Windows domain traffic (TCP/135, 445, RPC, Kerberos), UDP TFTP, and an IRC session. */
+const CAPTURES = [
+  'windows/corelight-zerologon/CVE-2020-1472_exploit_win2016.pcap',
+  'windows/security-datasets/metasploit_logonpasswords_lsass_memory_dump.pcapng',
+  'windows/ndpi/tftp.pcap',
+  'zeek/irc-basic.pcap',
+  'zeek/dce-rpc/cs_window7-join_stream092.pcap',
+];
+
+/**
+ * Where the export cannot equal the packet path, by what flow export keeps:
+ * - NetFlow v5 has no IPv6 records (RFC-less fixed format: 32-bit addresses);
+ * - softflowd's `full` tracking keys ICMP by addresses alone, the packet path by addresses too, so
+ *   ICMP matches; non-TCP/UDP/ICMP protocols have no ports either way.
+ */
+function expectedMissing(version: string, key: string): string | null {
+  if (version === '5' && key.split(' ')[1]!.split(':').length > 2) return 'NetFlow v5 carries IPv4 only';
+  return null;
+}
+
+describe.skipIf(noSoftflowd)('softflowd → decoder → stitcher equals the packet path', () => {
+  for (const name of CAPTURES) {
+    describe(name, () => {
+      const file = join(capturesDir() ?? '', name);
+      for (const [version, extra] of [['10', []], ['10', ['-b']], ['9', []], ['5', []]] as Array<[string, string[]]>) {
+        const label = `${version === '10' ? 'IPFIX' : `NetFlow v${version}`}${extra.length ? ' biflows (-b)' : ''}`;
+        it(`${label}: same conversations, packets and IP bytes per side, no damage, no loss`, async () => {
+          const datagrams = await softflowd(file, version, extra);
+          expect(datagrams.length).toBeGreaterThan(0);
+          const { decoder, records, flows } = decodeAll(datagrams);
+          expect(decoder.damage.toJSON()).toEqual({});
+          expect(decoder.stats.lostRecords + decoder.stats.lostPackets + decoder.stats.lostFlows).toBe(0);
+          expect(records.length).toBe(decoder.stats.records);
+          if (extra.includes('-b')) expect(records.every((r) => r.biflow)).toBe(true);
+          const ours = bySides(flows);
+          const packetPath = bySides(await packetPathFlows(file));
+          const ipBytes = await tsharkIpBytes(file);
+          const exceptions: string[] = [];
+          for (const [key, want] of packetPath) {
+            const got = ours.get(key);
+            const why = expectedMissing(version, key);
+            if (why !== null) {
+              if (got === undefined) continue;
+              exceptions.push(`${key}: expected missing (${why}) but exported`);
+              continue;
+            }
+            if (got === undefined) {
+              exceptions.push(`${key}: not exported`);
+              continue;
+            }
+            expect(got.packets, key).toEqual(want.packets);
+            const bytes = ipBytes.get(key);
+            expect(bytes, key).toBeDefined();
+            expect(got.bytes, key).toEqual(bytes);
+            // One packet-path flow per 5-tuple (no port reuse): the outcome and the client agree too.
+            if (want.flows === 1) {
+              expect(got.outcomes, key).toEqual(want.outcomes);
+              expect(got.clients, key).toEqual(want.clients);
+            }
+          }
+          for (const key of ours.keys()) if (!packetPath.has(key)) exceptions.push(`${key}: exported, not in the packet path`);
+          expect(exceptions).toEqual([]);
+        });
+      }
+    });
+  }
+});
