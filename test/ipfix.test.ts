@@ -1,8 +1,8 @@
 /**
  * IPFIX, NetFlow v9 and v5 as flowaudit reads them. The real peer first: Debian's softflowd exports
  * shared captures to a UDP socket on 127.0.0.1, and the conversations stitched from its records are
- * the ones flowaudit's packet path finds in the same capture (packets per side from `flowaudit flows`,
- * IP bytes per side from tshark: flow export counts IP octets, the packet path frame bytes). Then
+ * the ones flowaudit's packet path (`flowaudit flows`) finds in the same capture, packets and bytes per
+ * side (softflowd counts the bytes after the link header, the packet path the frames). Then
  * nfdump reads the same export (nfcapd) and counts the same, the datagrams go through an IPFIX file
  * and back, and damaged messages are counted, never thrown.
  */
@@ -15,8 +15,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FlowExportDecoder, FlowStitcher, plainRecord, readIpfixFile, writeIpfixFile, type ExportRecord } from '../src/ingest/ipfix/index.js';
 import type { FlowRecord } from '../src/flow/record.js';
-import { PROTO_NAMES } from '../src/flow/columns.js';
-import { capturesDir, repositoryRoot, skipWithoutCaptures, skipWithoutTshark, tsharkFields } from './helpers/captures.js';
+import { capturesDir, repositoryRoot, skipWithoutCaptures } from './helpers/captures.js';
 import { run } from './helpers/run.js';
 
 function has(command: string, arg: string): boolean {
@@ -31,7 +30,7 @@ function skipWithout(command: string, what: string): boolean {
   return true;
 }
 
-const noSoftflowd = skipWithout('softflowd', 'softflowd export') || skipWithoutCaptures('softflowd export') || skipWithoutTshark('softflowd export');
+const noSoftflowd = skipWithout('softflowd', 'softflowd export') || skipWithoutCaptures('softflowd export');
 
 /**
  * softflowd reading `file` and exporting to a UDP socket of ours on 127.0.0.1; resolves with the
@@ -91,13 +90,14 @@ interface Sides {
   flows: number;
   outcomes: string[];
   clients: string[];
+  directions: string[];
 }
 
 function bySides(flows: FlowRecord[]): Map<string, Sides> {
   const out = new Map<string, Sides>();
   for (const f of flows) {
     const { key, aFirst } = tuple(f.proto, f.client, f.clientPort, f.server, f.serverPort);
-    const s = out.get(key) ?? { packets: [0, 0], bytes: [0, 0], flows: 0, outcomes: [], clients: [] };
+    const s = out.get(key) ?? { packets: [0, 0], bytes: [0, 0], flows: 0, outcomes: [], clients: [], directions: [] };
     const [i, j] = aFirst ? [0, 1] : [1, 0];
     s.packets[i] += f.clientPackets;
     s.packets[j] += f.serverPackets;
@@ -106,37 +106,21 @@ function bySides(flows: FlowRecord[]): Map<string, Sides> {
     s.flows++;
     s.outcomes.push(String(f.outcome));
     s.clients.push(`${f.client}:${f.clientPort ?? ''}`);
+    s.directions.push(f.direction);
     out.set(key, s);
   }
   return out;
 }
 
-/** IP bytes (total length; IPv6 payload + 40) per conversation side, from tshark: what flow export counts. */
-async function tsharkIpBytes(file: string): Promise<Map<string, [number, number]>> {
-  const { rows } = await tsharkFields(file, ['ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'ip.proto', 'ipv6.nxt', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'ip.len', 'ipv6.plen'], ['-E', 'occurrence=f']);
-  const out = new Map<string, [number, number]>();
-  for (const r of rows) {
-    const [s4, d4, s6, d6, p4, p6, ts, td, us, ud, len4, plen6] = r as string[];
-    const src = s4 || s6!;
-    const dst = d4 || d6!;
-    if (!src) continue;
-    const proto = Number((p4 || p6 || '').split(',')[0]);
-    const sp = ts || us ? Number(ts || us) : null;
-    const dp = td || ud ? Number(td || ud) : null;
-    const ports = proto === 6 || proto === 17;
-    const { key, aFirst } = tuple(PROTO_NAMES[proto] ?? String(proto), src, ports ? sp : null, dst, ports ? dp : null);
-    const v = out.get(key) ?? [0, 0];
-    v[aFirst ? 0 : 1] += len4 ? Number(len4) : Number(plen6) + 40;
-    out.set(key, v);
-  }
-  return out;
-}
-
-async function packetPathFlows(file: string): Promise<FlowRecord[]> {
+async function packetPath(file: string): Promise<{ flows: FlowRecord[]; linkTypes: Record<string, number> }> {
   const r = await run(process.execPath, [join(repositoryRoot, 'dist/cli/main.js'), 'flows', file, '--format', 'json'], { timeout: 120_000 });
   expect(r.status, r.stderr).toBe(0);
-  return (JSON.parse(r.stdout) as { flows: FlowRecord[] }).flows;
+  const out = JSON.parse(r.stdout) as { flows: FlowRecord[]; capture: { linkTypes: Record<string, number> } };
+  return { flows: out.flows, linkTypes: out.capture.linkTypes };
 }
+
+/** Ethernet's header: softflowd counts what follows it, padding included, where the packet path counts the frame. */
+const ETHERNET_HEADER = 14;
 
 /** Captures exported: Windows domain traffic (TCP/135, 445, RPC, Kerberos), UDP TFTP, and an IRC session. */
 const CAPTURES = [
@@ -164,7 +148,7 @@ describe.skipIf(noSoftflowd)('softflowd → decoder → stitcher equals the pack
       const file = join(capturesDir() ?? '', name);
       for (const [version, extra] of [['10', []], ['10', ['-b']], ['9', []], ['5', []]] as Array<[string, string[]]>) {
         const label = `${version === '10' ? 'IPFIX' : `NetFlow v${version}`}${extra.length ? ' biflows (-b)' : ''}`;
-        it(`${label}: same conversations, packets and IP bytes per side, no damage, no loss`, async () => {
+        it(`${label}: same conversations, packets and bytes per side, outcomes, no damage, no loss`, async () => {
           const datagrams = await softflowd(file, version, extra);
           expect(datagrams.length).toBeGreaterThan(0);
           const { decoder, records, flows } = decodeAll(datagrams);
@@ -173,10 +157,14 @@ describe.skipIf(noSoftflowd)('softflowd → decoder → stitcher equals the pack
           expect(records.length).toBe(decoder.stats.records);
           if (extra.includes('-b')) expect(records.every((r) => r.biflow)).toBe(true);
           const ours = bySides(flows);
-          const packetPath = bySides(await packetPathFlows(file));
-          const ipBytes = await tsharkIpBytes(file);
+          const path = await packetPath(file);
+          // These captures are untagged Ethernet: the bytes softflowd counts are the frame's less 14.
+          expect(Object.keys(path.linkTypes)).toEqual(['1 (ethernet)']);
+          expect(path.flows.filter((f) => f.vlan !== undefined || f.tunnel !== undefined)).toEqual([]);
+          const packetPathSides = bySides(path.flows);
           const exceptions: string[] = [];
-          for (const [key, want] of packetPath) {
+          const guessed: string[] = [];
+          for (const [key, want] of packetPathSides) {
             const got = ours.get(key);
             const why = expectedMissing(version, key);
             if (why !== null) {
@@ -189,17 +177,22 @@ describe.skipIf(noSoftflowd)('softflowd → decoder → stitcher equals the pack
               continue;
             }
             expect(got.packets, key).toEqual(want.packets);
-            const bytes = ipBytes.get(key);
-            expect(bytes, key).toBeDefined();
-            expect(got.bytes, key).toEqual(bytes);
+            expect(got.bytes, key).toEqual([want.bytes[0] - ETHERNET_HEADER * want.packets[0], want.bytes[1] - ETHERNET_HEADER * want.packets[1]]);
             // One packet-path flow per 5-tuple (no port reuse): the outcome and the client agree too.
             if (want.flows === 1) {
               expect(got.outcomes, key).toEqual(want.outcomes);
-              expect(got.clients, key).toEqual(want.clients);
+              // The one exception: a flow that only its first packet orients (UDP between ports of
+              // one rank; the packet path may also have pcapng's capture direction, 'epb-flags').
+              // softflowd gives both halves of a conversation the same start time, so export does
+              // not keep who sent first, and the stitcher's guess may be the other side.
+              if (got.directions[0] === 'first-packet') guessed.push(key);
+              else expect(got.clients, key).toEqual(want.clients);
             }
           }
-          for (const key of ours.keys()) if (!packetPath.has(key)) exceptions.push(`${key}: exported, not in the packet path`);
+          for (const key of ours.keys()) if (!packetPathSides.has(key)) exceptions.push(`${key}: exported, not in the packet path`);
           expect(exceptions).toEqual([]);
+          // Guesses stay rare: at most the UDP conversations between ports of one rank.
+          expect(guessed.every((k) => k.startsWith('udp '))).toBe(true);
         });
       }
     });
