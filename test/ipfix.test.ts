@@ -15,6 +15,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FlowExportDecoder, FlowStitcher, plainRecord, readIpfixFile, writeIpfixFile, type ExportRecord } from '../src/ingest/ipfix/index.js';
 import type { FlowRecord } from '../src/flow/record.js';
+import { PROTO_NAMES } from '../src/flow/columns.js';
 import { capturesDir, repositoryRoot, skipWithoutCaptures } from './helpers/captures.js';
 import { run } from './helpers/run.js';
 
@@ -197,4 +198,107 @@ describe.skipIf(noSoftflowd)('softflowd → decoder → stitcher equals the pack
       }
     });
   }
+});
+
+/** Free UDP port on 127.0.0.1 for a peer that binds its own socket (nfcapd). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.bind(0, '127.0.0.1', () => {
+      const port = s.address().port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const noNfdump = noSoftflowd || skipWithout('nfcapd', 'nfdump cross-check') || skipWithout('nfdump', 'nfdump cross-check');
+
+describe.skipIf(noNfdump)('nfcapd/nfdump, receiving the same softflowd export, count the same records', () => {
+  const file = join(capturesDir() ?? '', 'windows/corelight-zerologon/CVE-2020-1472_exploit_win2016.pcap');
+  for (const version of ['10', '9', '5']) {
+    it(`v${version}: every record's addresses, ports, protocol, packets and bytes as nfdump prints them`, async () => {
+      const port = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), 'nfcapd-'));
+      const collector = spawn('nfcapd', ['-b', '127.0.0.1', '-p', String(port), '-w', dir], { stdio: 'ignore' });
+      try {
+        await sleep(700);
+        await new Promise<void>((resolve, reject) => {
+          const pid = join(dir, 'softflowd.pid');
+          const child = spawn('softflowd', ['-r', file, '-n', `127.0.0.1:${port}`, '-v', version, '-d', '-c', 'none', '-p', pid], { stdio: 'ignore' });
+          child.on('error', reject);
+          child.on('exit', () => resolve());
+        });
+        await sleep(500);
+      } finally {
+        collector.kill('SIGTERM');
+        await new Promise((r) => collector.on('exit', r));
+      }
+      const captured = readdirSync(dir).filter((n) => n.startsWith('nfcapd.'));
+      expect(captured.length).toBeGreaterThan(0);
+      const lines: string[] = [];
+      for (const n of captured) {
+        const r = await run('nfdump', ['-r', join(dir, n), '-q', '-o', 'fmt:%sa,%da,%sp,%dp,%pr,%ipkt,%ibyt'], { timeout: 60_000 });
+        expect(r.status, r.stderr).toBe(0);
+        lines.push(...r.stdout.split('\n').map((l) => l.replace(/\s+/g, '')).filter((l) => l !== ''));
+      }
+      const { records } = decodeAll(await softflowd(file, version));
+      const ours = records.map((r) => `${r.src},${r.dst},${r.srcPort ?? 0},${r.dstPort ?? 0},${(PROTO_NAMES[r.proto] ?? String(r.proto)).toUpperCase()},${r.packets},${r.bytes}`);
+      expect(ours.length).toBeGreaterThan(100);
+      expect(lines.sort()).toEqual(ours.sort());
+    });
+  }
+});
+
+describe.skipIf(noSoftflowd)('times: softflowd -a (capture time) in each form', () => {
+  const file = join(capturesDir() ?? '', 'windows/corelight-zerologon/CVE-2020-1472_exploit_win2016.pcap');
+  // IPFIX in milliseconds and in sysUpTime with systemInitTimeMilliseconds; v5's header has
+  // nanoseconds; v9's header only whole seconds, so its times may be up to a second early.
+  for (const [label, version, extra, toleranceMs] of [
+    ['IPFIX flowStart/EndMilliseconds', '10', ['-A', 'milli'], 1],
+    ['IPFIX flowStart/EndSysUpTime + systemInitTimeMilliseconds', '10', [], 1],
+    ['NetFlow v9 sysUpTime + the header Unix seconds', '9', [], 1000],
+    ['NetFlow v5 sysUpTime + the header Unix seconds and nanoseconds', '5', [], 1],
+  ] as Array<[string, string, string[], number]>) {
+    it(`${label}: each conversation starts and ends when the packet path says (within ${toleranceMs} ms)`, async () => {
+      const { flows } = decodeAll(await softflowd(file, version, ['-a', ...extra]));
+      const path = await packetPath(file);
+      const want = new Map(path.flows.map((f) => [tuple(f.proto, f.client, f.clientPort, f.server, f.serverPort).key, f]));
+      expect(flows.length).toBe(want.size);
+      for (const f of flows) {
+        const w = want.get(tuple(f.proto, f.client, f.clientPort, f.server, f.serverPort).key)!;
+        expect(Math.abs(Date.parse(f.start!) - Date.parse(w.start!)), f.start!).toBeLessThanOrEqual(toleranceMs);
+        expect(Math.abs(Date.parse(f.end!) - Date.parse(w.end!)), f.end!).toBeLessThanOrEqual(toleranceMs);
+      }
+    });
+  }
+});
+
+describe.skipIf(noSoftflowd)('IPFIX files (RFC 5655)', () => {
+  it('softflowd datagrams written into a file read back as the same records, with garbage between messages skipped and counted', async () => {
+    const file = join(capturesDir() ?? '', 'windows/corelight-zerologon/CVE-2020-1472_exploit_win2016.pcap');
+    const datagrams = await softflowd(file, '10', ['-b']);
+    const direct = decodeAll(datagrams).records;
+    const dir = mkdtempSync(join(tmpdir(), 'ipfix-file-'));
+    const path = join(dir, 'export.ipfix');
+    expect(await writeIpfixFile(path, datagrams)).toBe(datagrams.length);
+    const reader = readIpfixFile(path);
+    const back: ExportRecord[] = [];
+    for await (const r of reader) back.push(r);
+    expect(reader.decoder.damage.toJSON()).toEqual({});
+    const strip = (r: ExportRecord) => ({ ...r, exporter: '', offset: 0 });
+    expect(back.map(strip)).toEqual(direct.map(strip));
+    expect(back[1]!.offset).toBeGreaterThan(0);
+
+    // The same messages with 7 garbage bytes after the third: every record still read, the skip located.
+    const damaged = join(dir, 'damaged.ipfix');
+    const third = datagrams.slice(0, 3).reduce((n, d) => n + d.length, 0);
+    writeFileSync(damaged, Buffer.concat([...datagrams.slice(0, 3), Buffer.from('garbage'), ...datagrams.slice(3)]));
+    const again = readIpfixFile(damaged);
+    let n = 0;
+    for await (const _ of again) n++;
+    expect(n).toBe(direct.length);
+    expect(again.decoder.damage.toJSON()['file-resync']).toEqual({ count: 1, first: [{ file: damaged, record: 4, offset: third }] });
+  });
 });
