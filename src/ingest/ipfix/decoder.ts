@@ -15,28 +15,11 @@
  */
 import { DamageTally } from '../../core/errors.js';
 import { u16be, u32be } from '../../core/bytes.js';
-import { compileTemplate, VARIABLE, type DomainState, type Template } from './templates.js';
+import { compileTemplate, MAX_DOMAINS, MAX_TEMPLATES, PENDING_BYTES, PENDING_MESSAGES, TEMPLATE_LIFETIME_MS, VARIABLE, type DomainState, type Template } from './templates.js';
+
+export { PENDING_BYTES, PENDING_MESSAGES, TEMPLATE_LIFETIME_MS };
 import { ExportRecordView } from './view.js';
-
-/** Later messages of its domain a data set waits for its template. */
-export const PENDING_MESSAGES = 8;
-/** Bytes of data sets waiting for templates, in all. */
-export const PENDING_BYTES = 1 << 20;
-/** Exporter/domain pairs kept; more are counted `domain-bound` and their messages skipped. */
-export const MAX_DOMAINS = 4096;
-/** Templates kept per domain (a hostile exporter could define all 65 280 ids). */
-export const MAX_TEMPLATES = 4096;
-/**
- * A template not sent again for this long (by the exporter's clock) expires (RFC 7011 §8.4: a
- * collector's template lifetime over UDP). Exporters refresh every few minutes (softflowd every
- * 16 packets, Cisco every 30 minutes by default): 30 minutes plus the refresh itself.
- */
-export const TEMPLATE_LIFETIME_MS = 35 * 60 * 1000;
-
-const V5_HEADER = 24;
-const V5_RECORD = 48;
-const V9_HEADER = 20;
-const IPFIX_HEADER = 16;
+import { MESSAGE_READERS, type MessageContext, type MessageSink } from './messages.js';
 
 export interface DecoderOptions {
   /** Called with the reused view for every flow record (the view is overwritten by the next one). */
@@ -66,16 +49,6 @@ export interface DecoderStats {
   lostFlows: number;
 }
 
-/** Header facts a data set is decoded with (kept with a set that waits for its template). */
-interface MessageContext {
-  version: number;
-  message: number;
-  /** Export time, Unix ms. */
-  exportMs: number;
-  /** v5/v9: the exporter's uptime at export, ms (NaN for IPFIX). */
-  sysUptime: number;
-}
-
 interface PendingSet {
   domain: DomainState;
   templateId: number;
@@ -87,9 +60,7 @@ interface PendingSet {
   at: number;
 }
 
-type MessageReader = (d: FlowExportDecoder, buf: Uint8Array, off: number, end: number, exporter: string) => number;
-
-export class FlowExportDecoder {
+export class FlowExportDecoder implements MessageSink {
   readonly damage: DamageTally;
   readonly source: string;
   readonly stats: DecoderStats = {
@@ -519,88 +490,3 @@ function allZero(buf: Uint8Array, off: number, end: number): boolean {
   return true;
 }
 
-/** RFC 7011 §3.1: version, length, export time (s), sequence number (data records), observation domain. */
-function readIpfix(dec: FlowExportDecoder, buf: Uint8Array, off: number, end: number, exporter: string): number {
-  const message = ++dec.stats.messages;
-  if (end - off < IPFIX_HEADER) {
-    dec.bad('message-truncated', message, off);
-    return 0;
-  }
-  const length = u16be(buf, off + 2);
-  if (length < IPFIX_HEADER) {
-    dec.bad('message-bad-length', message, off);
-    return 0;
-  }
-  let msgEnd = off + length;
-  if (msgEnd > end) {
-    dec.bad('message-truncated', message, off);
-    msgEnd = end;
-  }
-  const exportMs = u32be(buf, off + 4) * 1000;
-  const seq = u32be(buf, off + 8);
-  const d = dec.domain(exporter, 10, u32be(buf, off + 12), message, off);
-  if (d === undefined) return msgEnd - off;
-  dec.startRecords();
-  dec.sets(d, buf, off + IPFIX_HEADER, msgEnd, { version: 10, message, exportMs, sysUptime: NaN });
-  dec.sequence(d, seq, dec.recordsInMessage, dec.flowsInMessage);
-  dec.agePending(d);
-  return msgEnd - off;
-}
-
-/** RFC 3954 §5.1: version, count, sysUptime (ms), Unix seconds, sequence number (export packets), source id. */
-function readV9(dec: FlowExportDecoder, buf: Uint8Array, off: number, end: number, exporter: string): number {
-  const message = ++dec.stats.messages;
-  if (end - off < V9_HEADER) {
-    dec.bad('message-truncated', message, off);
-    return 0;
-  }
-  const sysUptime = u32be(buf, off + 4);
-  const exportMs = u32be(buf, off + 8) * 1000;
-  const seq = u32be(buf, off + 12);
-  const d = dec.domain(exporter, 9, u32be(buf, off + 16), message, off);
-  if (d === undefined) return end - off;
-  dec.startRecords();
-  dec.sets(d, buf, off + V9_HEADER, end, { version: 9, message, exportMs, sysUptime });
-  dec.sequence(d, seq, 1, 1);
-  dec.agePending(d);
-  return end - off;
-}
-
-/**
- * Cisco's NetFlow v5: a 24-byte header (version, count, sysUptime, Unix seconds and nanoseconds,
- * flow sequence, engine type and id, sampling: 2 bits of mode and 14 of interval) and `count`
- * fixed 48-byte records. The engine type and id are the domain.
- */
-function readV5(dec: FlowExportDecoder, buf: Uint8Array, off: number, end: number, exporter: string): number {
-  const message = ++dec.stats.messages;
-  if (end - off < V5_HEADER) {
-    dec.bad('message-truncated', message, off);
-    return 0;
-  }
-  let count = u16be(buf, off + 2);
-  const sysUptime = u32be(buf, off + 4);
-  const exportMs = u32be(buf, off + 8) * 1000 + u32be(buf, off + 12) / 1e6;
-  const seq = u32be(buf, off + 16);
-  const d = dec.domain(exporter, 5, u16be(buf, off + 20), message, off);
-  if (d === undefined) return end - off;
-  const sampling = u16be(buf, off + 22) & 0x3fff;
-  if (sampling > 1) {
-    d.sampling = sampling;
-    d.samplingSource = 'v5-header';
-  }
-  if (V5_HEADER + count * V5_RECORD > end - off) {
-    dec.bad('v5-records-truncated', message, off);
-    count = Math.floor((end - off - V5_HEADER) / V5_RECORD);
-  }
-  const ctx = { version: 5, message, exportMs, sysUptime };
-  for (let i = 0; i < count; i++) dec.v5Record(d, buf, off + V5_HEADER + i * V5_RECORD, ctx, V5_HEADER + i * V5_RECORD);
-  dec.sequence(d, seq, count, count);
-  return end - off;
-}
-
-/** The message reader of each version word. */
-const MESSAGE_READERS = new Map<number, MessageReader>([
-  [5, readV5],
-  [9, readV9],
-  [10, readIpfix],
-]);

@@ -6,6 +6,22 @@
 import { elementKey, READERS } from './elements.js';
 import type { ExportRecordView } from './view.js';
 
+/** Later messages of its domain a data set waits for its template. */
+export const PENDING_MESSAGES = 8;
+/** Bytes of data sets waiting for templates, in all. */
+export const PENDING_BYTES = 1 << 20;
+/** Exporter/domain pairs kept; more are counted `domain-bound` and their messages skipped. */
+export const MAX_DOMAINS = 4096;
+/** Templates kept per domain (a hostile exporter could define all 65 280 ids). */
+export const MAX_TEMPLATES = 4096;
+/**
+ * A template not sent again for this long (by the exporter's clock) expires (RFC 7011 §8.4: a
+ * collector's template lifetime over UDP). Exporters refresh every few minutes (softflowd every
+ * 16 packets, Cisco every 30 minutes by default): 30 minutes plus the refresh itself.
+ */
+export const TEMPLATE_LIFETIME_MS = 35 * 60 * 1000;
+
+
 /** The variable-length marker of a field specifier (RFC 7011 §7). */
 export const VARIABLE = 0xffff;
 
