@@ -58,6 +58,8 @@ interface PendingSet {
   context: MessageContext;
   /** The domain's message count when it was buffered. */
   at: number;
+  /** The stream offset of its message (a file's). */
+  base: number;
 }
 
 export class FlowExportDecoder implements MessageSink {
@@ -113,7 +115,7 @@ export class FlowExportDecoder implements MessageSink {
 
   /** Gives up the data sets still waiting for a template (end of input): each counted `unknown-template`. */
   flush(): void {
-    for (const p of this.pending) this.bad('unknown-template', p.context.message, p.offset);
+    for (const p of this.pending) this.damage.add('unknown-template', this.source, p.context.message, p.base + p.offset);
     this.pending = [];
     this.pendingBytes = 0;
   }
@@ -288,7 +290,7 @@ export class FlowExportDecoder implements MessageSink {
   private hold(d: DomainState, id: number, buf: Uint8Array, off: number, end: number, ctx: MessageContext): void {
     const size = end - off;
     if (this.pendingBytes + size > PENDING_BYTES) return this.bad('unknown-template', ctx.message, off);
-    this.pending.push({ domain: d, templateId: id, bytes: buf.slice(off, end), offset: off, context: { ...ctx }, at: d.messages });
+    this.pending.push({ domain: d, templateId: id, bytes: buf.slice(off, end), offset: off, context: { ...ctx }, at: d.messages, base: this.base });
     this.pendingBytes += size;
   }
 
@@ -299,7 +301,10 @@ export class FlowExportDecoder implements MessageSink {
       if (p.domain === d && p.templateId === id) {
         this.pendingBytes -= p.bytes.length;
         this.stats.pendingDecoded++;
+        const base = this.base;
+        this.base = p.base;
         this.records(d, d.templates.get(id)!, p.bytes, 0, p.bytes.length, p.context, p.offset);
+        this.base = base;
       } else keep.push(p);
     }
     this.pending = keep;
@@ -312,7 +317,7 @@ export class FlowExportDecoder implements MessageSink {
     for (const p of this.pending) {
       if (p.domain === d && d.messages - p.at >= PENDING_MESSAGES) {
         this.pendingBytes -= p.bytes.length;
-        this.bad('unknown-template', p.context.message, p.offset);
+        this.damage.add('unknown-template', this.source, p.context.message, p.base + p.offset);
       } else keep.push(p);
     }
     this.pending = keep;

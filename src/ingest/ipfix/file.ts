@@ -11,6 +11,8 @@ import { formatIPv4, formatIPv6 } from '../../core/addr.js';
 import { u16be } from '../../core/bytes.js';
 import { FlowExportDecoder, type DecoderOptions } from './decoder.js';
 import type { ExportRecord, ExportRecordView } from './view.js';
+import type { FlowRecord } from '../../flow/record.js';
+import { FlowStitcher, type StitcherOptions } from './stitch.js';
 
 /** The view's record as plain data, addresses as text. */
 export function plainRecord(v: ExportRecordView): ExportRecord {
@@ -36,6 +38,45 @@ export function plainRecord(v: ExportRecordView): ExportRecord {
 const HEADER = 16;
 
 /**
+ * The messages of an IPFIX file through `dec`, one chunk at a time: yields after each chunk so that
+ * the caller hands on what the chunk's records made (memory stays bounded by a chunk).
+ */
+async function* decodeFile(path: string, dec: FlowExportDecoder): AsyncGenerator<void> {
+  let held: Buffer = Buffer.alloc(0);
+  /** File offset of held[0]. */
+  let base = 0;
+  let skipping = false;
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+      held = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
+      let p = 0;
+      while (held.length - p >= HEADER) {
+        const version = u16be(held, p);
+        const length = u16be(held, p + 2);
+        if (version !== 10 || length < HEADER) {
+          if (!skipping) dec.damage.add('file-resync', path, dec.stats.messages + 1, base + p);
+          skipping = true;
+          p++;
+          continue;
+        }
+        if (held.length - p < length) break;
+        skipping = false;
+        dec.decodeMessage(held, path, p, p + length, base);
+        p += length;
+      }
+      held = held.subarray(p);
+      base += p;
+      yield;
+    }
+  } catch {
+    // A file that cannot be read on (removed, an I/O error) ends here, counted where it stopped.
+    dec.damage.add('file-read-error', path, dec.stats.messages + 1, base);
+  }
+  if (held.length > 0) dec.damage.add(skipping ? 'file-resync' : 'message-truncated', path, dec.stats.messages + 1, base);
+  dec.flush();
+}
+
+/**
  * Reads an IPFIX file's records. Iterate it (`for await (const r of reader)`); afterwards
  * `reader.decoder` holds the counts (stats, domainStates: sampling and sequence loss) and
  * `reader.decoder.damage` every damaged thing with its byte offset. The file's messages are one
@@ -50,48 +91,49 @@ export class IpfixFileReader implements AsyncIterable<ExportRecord> {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<ExportRecord> {
-    const dec = this.decoder;
-    let held: Buffer = Buffer.alloc(0);
-    /** File offset of held[0]. */
-    let base = 0;
-    let skipping = false;
-    const stream = createReadStream(this.path, { highWaterMark: 1 << 20 });
-    try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        held = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
-        let p = 0;
-        while (held.length - p >= HEADER) {
-          const version = u16be(held, p);
-          const length = u16be(held, p + 2);
-          if (version !== 10 || length < HEADER) {
-            if (!skipping) dec.damage.add('file-resync', this.path, dec.stats.messages + 1, base + p);
-            skipping = true;
-            p++;
-            continue;
-          }
-          if (held.length - p < length) break;
-          skipping = false;
-          dec.decodeMessage(held, this.path, p, p + length, base);
-          p += length;
-        }
-        held = held.subarray(p);
-        base += p;
-        if (this.batch.length > 0) {
-          const out = this.batch;
-          this.batch = [];
-          yield* out;
-        }
-      }
-    } catch (e) {
-      dec.damage.add('file-read-error', this.path, dec.stats.messages + 1, base);
-      void e;
+    for await (const _ of decodeFile(this.path, this.decoder)) {
+      const out = this.batch;
+      this.batch = [];
+      yield* out;
     }
-    if (held.length > 0) dec.damage.add(skipping ? 'file-resync' : 'message-truncated', this.path, dec.stats.messages + 1, base);
-    dec.flush();
     const out = this.batch;
     this.batch = [];
     yield* out;
   }
+}
+
+/**
+ * An IPFIX file as flowaudit's flows: records stitched into conversations as they are read (no
+ * record is kept), each yielded when it goes idle or at the end. `reader.decoder` has the decoder's
+ * counts and damage, `reader.stitcher.stats` the stitcher's.
+ */
+export class IpfixFlowReader implements AsyncIterable<FlowRecord> {
+  readonly decoder: FlowExportDecoder;
+  readonly stitcher: FlowStitcher;
+  private batch: FlowRecord[] = [];
+
+  constructor(readonly path: string, opts: Omit<DecoderOptions, 'onRecord'> & Omit<StitcherOptions, 'onFlow'> = {}) {
+    this.stitcher = new FlowStitcher({ ...opts, onFlow: (f) => this.batch.push(f) });
+    this.decoder = new FlowExportDecoder({ ...opts, source: opts.source ?? path, onRecord: (v) => this.stitcher.add(v) });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<FlowRecord> {
+    for await (const _ of decodeFile(this.path, this.decoder)) {
+      this.stitcher.expire();
+      const out = this.batch;
+      this.batch = [];
+      yield* out;
+    }
+    this.stitcher.flush();
+    const out = this.batch;
+    this.batch = [];
+    yield* out;
+  }
+}
+
+/** An IPFIX file's flows, stitched (see IpfixFlowReader for its counts). */
+export function readIpfixFlows(path: string, opts?: Omit<DecoderOptions, 'onRecord'> & Omit<StitcherOptions, 'onFlow'>): IpfixFlowReader {
+  return new IpfixFlowReader(path, opts);
 }
 
 /** An IPFIX file's records as an async iterator (see IpfixFileReader for its counts). */

@@ -4,7 +4,7 @@
  */
 export { FlowExportDecoder, PENDING_BYTES, PENDING_MESSAGES, TEMPLATE_LIFETIME_MS, type DecoderOptions, type DecoderStats } from './decoder.js';
 export { FlowStitcher, IDLE_MS, MAX_CONVERSATIONS, type StitcherOptions, type StitcherStats } from './stitch.js';
-export { IpfixFileReader, plainRecord, readIpfixFile, writeIpfixFile } from './file.js';
+export { IpfixFileReader, IpfixFlowReader, plainRecord, readIpfixFile, readIpfixFlows, writeIpfixFile } from './file.js';
 export { ExportRecordView, type ExportRecord } from './view.js';
 export type { DomainState } from './templates.js';
 export { ELEMENTS, REVERSE_PEN } from './elements.js';

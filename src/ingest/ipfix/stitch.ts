@@ -89,6 +89,8 @@ function side(): Side {
 }
 
 function add(s: Side, packets: number, bytes: number, flags: number, startMs: number, endMs: number): void {
+  // A biflow record whose forward side is empty (softflowd's ICMP reply) says nothing of that side's time.
+  if (packets === 0) return;
   s.packets += packets;
   s.bytes += bytes;
   s.flags |= flags;
@@ -129,6 +131,11 @@ export class FlowStitcher {
     const a = srcIsA ? v.src : v.dst;
     const b = srcIsA ? v.dst : v.src;
     const key = `${v.proto}|${a.join('.')}|${srcIsA ? sp : dp}|${b.join('.')}|${srcIsA ? dp : sp}`;
+    // Who sent the record's first packet: its source, unless only its reverse side has packets.
+    const reverseOnly = v.biflow && v.packets === 0 && v.reversePackets > 0;
+    const senderIsA = reverseOnly ? !srcIsA : srcIsA;
+    const senderPort = reverseOnly ? dp : sp;
+    const receiverPort = reverseOnly ? sp : dp;
     let c = this.open.get(key);
     // A record that starts after the conversation went idle is a new conversation on the same 5-tuple.
     if (c !== undefined && v.startMs - c.lastMs > this.idleMs) {
@@ -143,8 +150,8 @@ export class FlowStitcher {
       }
       c = {
         key, proto: v.proto, ipVersion: v.ipVersion === 4 ? 4 : 6, ports, a: Uint32Array.from(a), b: Uint32Array.from(b),
-        portA: srcIsA ? sp : dp, portB: srcIsA ? dp : sp, sideA: side(), sideB: side(), firstFromA: srcIsA, firstMs: v.startMs,
-        lastMs: v.endMs, icmp: -1, vlan: -1, records: 0, biflow: false, firstSrcPort: sp, firstDstPort: dp,
+        portA: srcIsA ? sp : dp, portB: srcIsA ? dp : sp, sideA: side(), sideB: side(), firstFromA: senderIsA, firstMs: v.startMs,
+        lastMs: v.endMs, icmp: -1, vlan: -1, records: 0, biflow: false, firstSrcPort: senderPort, firstDstPort: receiverPort,
       };
       this.stats.conversations++;
     } else this.open.delete(key);
@@ -154,13 +161,13 @@ export class FlowStitcher {
     const fwd = srcIsA ? c.sideA : c.sideB;
     const rev = srcIsA ? c.sideB : c.sideA;
     add(fwd, v.packets, v.bytes, v.tcpFlags, v.startMs, v.endMs);
-    if (v.biflow && v.reversePackets > 0) add(rev, v.reversePackets, v.reverseBytes, v.reverseTcpFlags, v.startMs, v.endMs);
+    if (v.biflow) add(rev, v.reversePackets, v.reverseBytes, v.reverseTcpFlags, v.startMs, v.endMs);
     // The earliest record is the first packet's; ties go to the record seen first.
     if (v.startMs < c.firstMs || (Number.isNaN(c.firstMs) && !Number.isNaN(v.startMs))) {
       c.firstMs = v.startMs;
-      c.firstFromA = srcIsA;
-      c.firstSrcPort = sp;
-      c.firstDstPort = dp;
+      c.firstFromA = senderIsA;
+      c.firstSrcPort = senderPort;
+      c.firstDstPort = receiverPort;
     }
     if (!Number.isNaN(v.endMs) && (Number.isNaN(c.lastMs) || v.endMs > c.lastMs)) c.lastMs = v.endMs;
     if (c.icmp < 0 && v.icmpType >= 0) c.icmp = (v.icmpType << 8) | Math.max(0, v.icmpCode);
@@ -195,8 +202,9 @@ function client(c: Conversation): { clientIsA: boolean; evidence: Evidence } {
     const pureA = sa && !(c.sideA.flags & Tcp.Ack);
     const pureB = sb && !(c.sideB.flags & Tcp.Ack);
     if (pureA !== pureB) return { clientIsA: !!pureA, evidence: Evidence.Syn };
-    if (sa && !sb) return { clientIsA: c.sideB.packets === 0, evidence: c.sideB.packets === 0 ? Evidence.Syn : Evidence.SynAck };
-    if (sb && !sa) return { clientIsA: c.sideA.packets > 0, evidence: c.sideA.packets > 0 ? Evidence.SynAck : Evidence.Syn };
+    // A SYN-ACK on one side only: confirmed by the other side's packets, as tcpClaim confirms a lone SYN-ACK.
+    if (sa && !sb && c.sideB.packets > 0) return { clientIsA: false, evidence: Evidence.SynAck };
+    if (sb && !sa && c.sideA.packets > 0) return { clientIsA: true, evidence: Evidence.SynAck };
     // Both sent a SYN: the side whose first packet came first opened; the same millisecond says nothing.
     if (sa && sb && c.sideA.startMs !== c.sideB.startMs && !Number.isNaN(c.sideA.startMs) && !Number.isNaN(c.sideB.startMs)) {
       return { clientIsA: c.sideA.startMs < c.sideB.startMs, evidence: Evidence.Syn };
