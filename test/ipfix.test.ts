@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FlowExportDecoder, FlowStitcher, plainRecord, readIpfixFile, writeIpfixFile, type ExportRecord } from '../src/ingest/ipfix/index.js';
+import { ExportRecordView, FlowExportDecoder, FlowStitcher, plainRecord, readIpfixFile, readIpfixFlows, writeIpfixFile, type ExportRecord } from '../src/ingest/ipfix/index.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { PROTO_NAMES } from '../src/flow/columns.js';
 import { capturesDir, repositoryRoot, skipWithoutCaptures } from './helpers/captures.js';
@@ -302,6 +302,12 @@ describe.skipIf(noSoftflowd)('IPFIX files (RFC 5655)', () => {
     const strip = (r: ExportRecord) => ({ ...r, exporter: '', offset: 0 });
     expect(back.map(strip)).toEqual(direct.map(strip));
     expect(back[1]!.offset).toBeGreaterThan(0);
+    // Stitched while read: the same conversations as from the datagrams.
+    const flows: FlowRecord[] = [];
+    const flowReader = readIpfixFlows(path);
+    for await (const f of flowReader) flows.push(f);
+    expect(flows).toEqual(decodeAll(datagrams).flows);
+    expect(flowReader.stitcher.stats.biflows).toBeGreaterThan(0);
 
     // The same messages with 7 garbage bytes after the third: every record still read, the skip located.
     const damaged = join(dir, 'damaged.ipfix');
@@ -482,5 +488,60 @@ describe('fuzz: damaged messages are counted, never thrown, in bounded time', ()
       for await (const _ of reader) { /* counted, never thrown */ }
       expect(reader.decoder.stats.messages).toBeLessThanOrEqual(parts.length * 64);
     }), { numRuns: 200 });
+  });
+});
+
+describe('the stitcher holds conversations, not records', () => {
+  function record(sport: number, startMs: number, packets = 1): ExportRecordView {
+    const v = new ExportRecordView();
+    v.reset();
+    v.ipVersion = 4;
+    v.src[0] = A;
+    v.dst[0] = B;
+    v.srcPort = sport;
+    v.dstPort = 53;
+    v.proto = 17;
+    v.packets = packets;
+    v.bytes = packets * 100;
+    v.startMs = startMs;
+    v.endMs = startMs + 10;
+    return v;
+  }
+
+  it('past its bound the longest idle conversation is finished first, and counted', () => {
+    const flows: FlowRecord[] = [];
+    const s = new FlowStitcher({ onFlow: (f) => flows.push(f), maxConversations: 2 });
+    s.add(record(1001, 0));
+    s.add(record(1002, 1));
+    s.add(record(1001, 2));
+    s.add(record(1003, 3));
+    expect(s.size).toBe(2);
+    expect(s.stats.evicted).toBe(1);
+    expect(flows.map((f) => [f.clientPort, f.packets])).toEqual([[1002, 1]]);
+    s.flush();
+    expect(flows.map((f) => [f.clientPort, f.packets])).toEqual([[1002, 1], [1001, 2], [1003, 1]]);
+  });
+
+  it('a 5-tuple seen again after the idle timeout is a new conversation; expire() finishes idle ones by the records\' clock', () => {
+    const flows: FlowRecord[] = [];
+    const s = new FlowStitcher({ onFlow: (f) => flows.push(f), idleMs: 1000 });
+    s.add(record(1001, 0, 3));
+    s.add(record(1001, 5000, 4));
+    expect(flows.map((f) => f.packets)).toEqual([3]);
+    s.add(record(1002, 5100));
+    s.add(record(1003, 9000));
+    s.expire();
+    expect(flows.map((f) => f.packets)).toEqual([3, 4, 1]);
+    expect(s.size).toBe(1);
+    expect(s.stats).toMatchObject({ records: 4, conversations: 4 });
+  });
+
+  it('a template not refreshed for the template lifetime expires (counted) and its data waits like unknown data', () => {
+    const t = ipfix(0, [set(2, template(256, FLOW_FIELDS))], 1, 1_800_000_000);
+    const late = ipfix(0, [set(256, flowData(A, 1, B, 2, 0, 1, 1, 0))], 1, 1_800_000_000 + 36 * 60);
+    const { decoder, records } = decodeAll([t, late]);
+    expect(records).toHaveLength(0);
+    expect(decoder.stats.expiredTemplates).toBe(1);
+    expect([...decoder.damage.counts.keys()].sort()).toEqual(['template-expired', 'unknown-template']);
   });
 });
