@@ -1,6 +1,6 @@
 /**
  * IPFIX files (RFC 5655: a file is a stream of IPFIX messages, one after another) read as an async
- * iterator of records, and written from messages. The file is read in chunks; a message cut by a
+ * iterator of records (readIpfixFile) or of stitched flows (readIpfixFlows), and written from messages. The file is read in chunks; a message cut by a
  * chunk's end waits for the next. Damage is counted in the decoder's tally with the file's byte
  * offset: a header that is no IPFIX message header is skipped by looking for the next plausible one
  * (version 10 and a length that fits), counted `file-resync` once per stretch skipped.
