@@ -508,13 +508,14 @@ describe('the stitcher holds conversations, not records', () => {
     return v;
   }
 
-  it('past its bound the longest idle conversation is finished first, and counted', () => {
+  it('past its bound the longest idle conversations are finished first, and counted', () => {
     const flows: FlowRecord[] = [];
     const s = new FlowStitcher({ onFlow: (f) => flows.push(f), maxConversations: 2 });
     s.add(record(1001, 0));
     s.add(record(1002, 1));
     s.add(record(1001, 2));
     s.add(record(1003, 3));
+    // Of two, the eighth idle longest is the one: 1002 (1001 was active again at 2).
     expect(s.size).toBe(2);
     expect(s.stats.evicted).toBe(1);
     expect(flows.map((f) => [f.clientPort, f.packets])).toEqual([[1002, 1]]);

@@ -3,7 +3,7 @@
  * The records of both directions of a 5-tuple (and an exporter's active-timeout pieces of one
  * direction) are summed into one conversation; an RFC 5103 biflow brings both directions at once.
  * Memory is bounded by conversations, not records: a map keyed by the normalised 5-tuple, whose
- * entries leave when idle (by the records' own clock) or when the bound is reached (oldest first).
+ * entries leave when idle (by the records' own clock) or when the bound is reached (longest idle first).
  *
  * The outcome and the client are decided as the packet table decides them (flow/tcp-state.ts,
  * flow/direction.ts) from what export keeps, each side's TCP flags unioned over its packets:
@@ -25,7 +25,7 @@ import type { ExportRecordView } from './view.js';
 
 /** A conversation idle this long (record time) is finished: softflowd's shortest default timeout is 120 s (tcp.rst). */
 export const IDLE_MS = 5 * 60 * 1000;
-/** Conversations held at once; past it the one idle longest leaves first (counted). */
+/** Conversations held at once; past it the eighth idle longest leave first (counted). */
 export const MAX_CONVERSATIONS = 1 << 20;
 
 interface Side {
@@ -100,8 +100,13 @@ function add(s: Side, packets: number, bytes: number, flags: number, startMs: nu
 
 export class FlowStitcher {
   readonly stats: StitcherStats = { records: 0, biflows: 0, conversations: 0, evicted: 0 };
-  /** Insertion order is the order of last activity: an entry is moved to the end when a record adds to it. */
+  /**
+   * Open conversations by key. Entries are not moved on activity (a delete and set per record costs
+   * more than the rest of the record's work): expire() and the bound scan them instead, rarely.
+   */
   private readonly open = new Map<string, Conversation>();
+  /** The clock at the last expire() scan: the next scan waits until the clock moves a quarter of the timeout. */
+  private scannedMs = -Infinity;
   private readonly onFlow: (r: FlowRecord) => void;
   private readonly idleMs: number;
   private readonly max: number;
@@ -130,7 +135,12 @@ export class FlowStitcher {
     const srcIsA = lower(v.src, sp, v.dst, dp);
     const a = srcIsA ? v.src : v.dst;
     const b = srcIsA ? v.dst : v.src;
-    const key = `${v.proto}|${a.join('.')}|${srcIsA ? sp : dp}|${b.join('.')}|${srcIsA ? dp : sp}`;
+    const pa = srcIsA ? sp : dp;
+    const pb = srcIsA ? dp : sp;
+    // Numbers into one string: the map's key (IPv4 needs one word an address).
+    const key = v.ipVersion === 4
+      ? `${v.proto} ${a[0]} ${pa} ${b[0]} ${pb}`
+      : `${v.proto} ${a[0]} ${a[1]} ${a[2]} ${a[3]} ${pa} ${b[0]} ${b[1]} ${b[2]} ${b[3]} ${pb}`;
     // Who sent the record's first packet: its source, unless only its reverse side has packets.
     const reverseOnly = v.biflow && v.packets === 0 && v.reversePackets > 0;
     const senderIsA = reverseOnly ? !srcIsA : srcIsA;
@@ -143,19 +153,15 @@ export class FlowStitcher {
       c = undefined;
     }
     if (c === undefined) {
-      if (this.open.size >= this.max) {
-        const oldest = this.open.values().next().value as Conversation;
-        this.stats.evicted++;
-        this.finish(oldest);
-      }
+      if (this.open.size >= this.max) this.evict();
       c = {
         key, proto: v.proto, ipVersion: v.ipVersion === 4 ? 4 : 6, ports, a: Uint32Array.from(a), b: Uint32Array.from(b),
-        portA: srcIsA ? sp : dp, portB: srcIsA ? dp : sp, sideA: side(), sideB: side(), firstFromA: senderIsA, firstMs: v.startMs,
+        portA: pa, portB: pb, sideA: side(), sideB: side(), firstFromA: senderIsA, firstMs: v.startMs,
         lastMs: v.endMs, icmp: -1, vlan: -1, records: 0, biflow: false, firstSrcPort: senderPort, firstDstPort: receiverPort,
       };
       this.stats.conversations++;
-    } else this.open.delete(key);
-    this.open.set(key, c);
+      this.open.set(key, c);
+    }
     c.records++;
     if (v.biflow) c.biflow = true;
     const fwd = srcIsA ? c.sideA : c.sideB;
@@ -175,11 +181,25 @@ export class FlowStitcher {
     if (v.endMs > this.clockMs) this.clockMs = v.endMs;
   }
 
-  /** Finishes the conversations idle for the timeout at the records' clock (call now and then: per message or batch). */
+  /**
+   * Finishes the conversations idle for the timeout at the records' clock. Call it now and then (per
+   * message or chunk): it scans only once the clock has moved a quarter of the timeout since the last scan.
+   */
   expire(): void {
-    for (const c of this.open.values()) {
-      if (!(this.clockMs - c.lastMs > this.idleMs)) break;
-      this.finish(c);
+    if (!(this.clockMs - this.scannedMs >= this.idleMs / 4)) return;
+    this.scannedMs = this.clockMs;
+    for (const c of [...this.open.values()]) if (this.clockMs - c.lastMs > this.idleMs) this.finish(c);
+  }
+
+  /** At the bound: finishes the eighth of the conversations idle longest (one scan pays for many new ones). */
+  private evict(): void {
+    const last = Float64Array.from(this.open.values(), (c) => (Number.isNaN(c.lastMs) ? -Infinity : c.lastMs)).sort();
+    const cutoff = last[Math.max(0, Math.floor(last.length / 8) - 1)]!;
+    for (const c of [...this.open.values()]) {
+      if ((Number.isNaN(c.lastMs) ? -Infinity : c.lastMs) <= cutoff) {
+        this.stats.evicted++;
+        this.finish(c);
+      }
     }
   }
 
