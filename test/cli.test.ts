@@ -37,7 +37,7 @@ describe('flowaudit flows', () => {
     const r = await flowaudit(['flows', sample, '--format', 'csv', '--out', out]);
     expect(r.code).toBe(0);
     const lines = readFileSync(out, 'utf8').trim().split('\n');
-    expect(lines[0]).toBe('proto,client,clientPort,server,serverPort,packets,bytes,clientPackets,clientBytes,serverPackets,serverBytes,start,end,duration,outcome,direction,firstFile,firstFrame,lastFile,lastFrame,clientFlags,serverFlags,icmpType,icmpCode,icmpErrors,icmpErrorType,icmpErrorCode,vlan,tunnel');
+    expect(lines[0]).toBe('proto,client,clientPort,server,serverPort,packets,bytes,clientPackets,clientBytes,serverPackets,serverBytes,start,end,duration,outcome,direction,firstFile,firstFrame,lastFile,lastFrame,clientFlags,serverFlags,icmpType,icmpCode,icmpErrors,icmpErrorType,icmpErrorCode,vlan,tunnel,outerClient,outerServer,outerClientPort,outerServerPort,filter');
     expect(lines).toHaveLength(10);
     expect(lines.some((l) => l.startsWith('tcp,10.20.1.23,50345,10.20.0.11,135,2,120,1,60,1,60,') && l.includes(',rejected,syn,0,26,0,27,S,AR,'))).toBe(true);
   });

@@ -66,14 +66,14 @@ describe.skipIf(skipWithoutCaptures('frames against tshark') || skipWithoutTshar
       const sharded = (await buildFlowsSharded([file], { workers: 2, minShardBytes: 4096 })).table.export();
       expect(sharded.map(frames), `${basename(file)}: frames in shards`).toEqual(one.map(frames));
       const picked = sample(one, 8);
-      const got = await inPairs(picked.map((f) => () => tsharkFrames(file, displayFilter(f))));
+      const got = await inPairs(picked.map((f) => () => tsharkFrames(file, f.filter!)));
       picked.forEach((f, k) => {
         const list = got[k]!;
         checked++;
         const want = `frames ${f.firstFrame}…${f.lastFrame}, ${f.packets} packets`;
         const seen = list.length === 0 ? 'nothing' : `frames ${list[0]}…${list.at(-1)}, ${list.length} packets`;
         if (f.firstFile !== 0 || f.lastFile !== 0 || list[0] !== f.firstFrame || list.at(-1) !== f.lastFrame || list.length !== f.packets) {
-          failures.push(`${basename(file)}: ${displayFilter(f)}: flowaudit ${want}, tshark ${seen}`);
+          failures.push(`${basename(file)}: ${f.filter!}: flowaudit ${want}, tshark ${seen}`);
         }
       });
     }
@@ -89,8 +89,8 @@ describe.skipIf(skipWithoutCaptures('frames against tshark') || skipWithoutTshar
     const both = twice.filter((f) => f.firstFile === 0 && f.lastFile === 1);
     expect(both.length).toBeGreaterThan(0);
     for (const f of both.slice(0, 4)) {
-      const list = await tsharkFrames(file, displayFilter(f));
-      expect([f.firstFrame, f.lastFrame], displayFilter(f)).toEqual([list[0], list.at(-1)]);
+      const list = await tsharkFrames(file, f.filter!);
+      expect([f.firstFrame, f.lastFrame], f.filter!).toEqual([list[0], list.at(-1)]);
       expect(f.packets).toBe(2 * list.length);
     }
     expect(twice.filter((f) => f.lastFile === 0).length + both.length).toBeLessThanOrEqual(alone.length);

@@ -3,7 +3,9 @@
  * bench capture give the reports pinned in test/golden/reports.json (a digest of each report, its
  * requirements table and its stderr, with the exit code). A change that is meant to change no output
  * (a restructuring) must pass it unchanged. Every JSON report of the run must also fit its published
- * schema (schema/): the cases that do not are listed with their problems.
+ * schema (schema/): the cases that do not are listed with their problems. And every run, on every
+ * capture of the corpus (fuzz-found crashers among them), ends as any run must: exit 0 or 2 with a
+ * one-line reason, no stack trace, within 30 s, every decoded IP packet in a flow.
  *
  * A change that is meant to change reports updates the pins in the same commit, and the commit says why:
  *   FLOWAUDIT_GOLDEN=update npx vitest run test/golden.test.ts
@@ -37,6 +39,8 @@ describe.skipIf(skipWithoutCaptures('golden reports'))('reports are byte-identic
       .finally(() => rmSync(scratch, { recursive: true, force: true }));
     const misfits = stderr.split('\n').filter((l) => l.startsWith('schema: '));
     expect(misfits, 'JSON reports that do not fit their schema (schema/), a line a problem').toEqual([]);
+    const failed = stderr.split('\n').filter((l) => l.startsWith('check: '));
+    expect(failed, 'runs that ended badly (an exit code other than 0 or 2, a stack trace, over 30 s, packets unaccounted for)').toEqual([]);
     expect(code, `golden-run.ts failed: ${stderr}`).toBe(0);
     const actual = JSON.parse(stdout) as Record<string, string>;
     if (process.env.FLOWAUDIT_GOLDEN === 'update') {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writePcap } from '../src/capture/writer.js';
+import { analyzeCaptures, loadAuditInputs } from '../src/cli/analyze.js';
 import { buildFlows } from '../src/flow/pipeline.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { frame, ipPacket, type PacketSpec } from '../src/synth/frames.js';
@@ -91,5 +92,33 @@ describe.skipIf(skipWithoutCaptures('ICMP errors') || skipWithoutTshark('ICMP er
     }
     expect(rejected).toBeGreaterThan(0);
     expect(flows.filter((f) => f.icmpErrors !== undefined).reduce((n, f) => n + f.icmpErrors!, 0)).toBe(errors.rows.length);
+  });
+});
+
+describe('a required UDP flow that an ICMP error refused is failing, not satisfied', () => {
+  // cam: the Manager's discovery on 3081 must be answered by the device on 3080 (requirement
+  // discovery-answered-on-3080). Here the device answers, and the Manager's stack refuses the answer
+  // with a port unreachable; without the error the same answer satisfies the requirement.
+  const manager = '10.8.0.10';
+  const device = '10.8.1.21';
+  const ask: PacketSpec = { proto: 'udp', src: manager, dst: device, srcPort: 3081, dstPort: 3081, payload: 16 };
+  const answer: PacketSpec = { proto: 'udp', src: device, dst: manager, srcPort: 3080, dstPort: 3080, payload: 16 };
+  const roles = join(dir, 'cam-roles.yaml');
+  writeFileSync(roles, `roles:\n  manager: [${manager}]\n  device: [${device}]\n`);
+
+  async function statusOf(specs: PacketSpec[]): Promise<{ status: string; detail: string }> {
+    const file = join(dir, `cam-${specs.length}.pcap`);
+    writeFileSync(file, writePcap(specs.map((s, i) => ({ data: frame(s), tsSec: 1_732_000_000, tsNs: i * 1_000_000 })), { linkType: 1 }));
+    const inputs = { ...loadAuditInputs({ catalog: ['cam'], roles, minSpan: '0' }), version: 'test' };
+    const report = await analyzeCaptures([file], inputs, { workers: 1 });
+    const r = report.requirements.find((x) => x.rule === 'cam:discovery-answered-on-3080')!;
+    return { status: r.status, detail: r.detail };
+  }
+
+  it('answered: satisfied; the answer refused by port unreachable: failing, naming the rejected flow', async () => {
+    expect((await statusOf([ask, answer])).status).toBe('satisfied');
+    const refused = await statusOf([ask, answer, errorFor(answer, manager, 3, 3)]);
+    expect(refused.status).toBe('failing');
+    expect(refused.detail).toContain(`udp ${device}:3080 → ${manager}:3080 (rejected)`);
   });
 });

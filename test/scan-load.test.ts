@@ -9,6 +9,7 @@ import { columnsOfRecords, mergeColumns } from '../src/flow/columns.js';
 import { buildFlows } from '../src/flow/pipeline.js';
 import { buildFlowsSharded } from '../src/worker/sharded.js';
 import { scratch } from './helpers/scratch.js';
+import { tsharkAvailable, tsharkFields } from './helpers/captures.js';
 import { checkReport } from './helpers/report-schema.js';
 
 /*
@@ -84,6 +85,15 @@ describe('a port scan past --max-flows is folded, never aborts the run', () => {
     const tcp = doc.flows.find((f: { proto: string; flows?: number }) => f.proto === 'tcp' && f.flows !== undefined);
     expect(tcp).toMatchObject({ client: '10.66.0.1', outcome: 'attempted', serverPackets: 0 });
     expect(tcp.targets).toBeGreaterThan(1);
+    // A scan record's filter names the scanner and the port, whoever received the probes: in tshark it
+    // selects the record's packets and those of the flows to that port still held as flows of their own.
+    expect(tcp.filter).toBe(`ip.addr==10.66.0.1 && tcp.port==${tcp.serverPort} && !icmp`);
+    if (tsharkAvailable() && doc.capture.flowTable.dropped === 0) {
+      const frames = await tsharkFields(scan, ['frame.number'], ['-Y', tcp.filter]);
+      const same = doc.flows.filter((f: { proto: string; client: string; serverPort: number }) => f.proto === 'tcp' && f.client === '10.66.0.1' && f.serverPort === tcp.serverPort);
+      expect(same.length).toBeGreaterThan(1);
+      expect(frames.rows.length).toBe(same.reduce((n: number, f: { packets: number }) => n + f.packets, 0));
+    }
 
     const rows = await csvRows(csv.stdout);
     expect(rows[0]!.slice(-2)).toEqual(['flows', 'targets']);

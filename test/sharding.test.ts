@@ -67,7 +67,8 @@ describe('worker sharding gives the same result as one pass', () => {
         } catch {
           continue; // not a capture we can read at all (the CLI exits 2): nothing to shard
         }
-        for (const workers of [2, 3, 4]) {
+        // Two and three shards: every file is cut at two different sets of places.
+        for (const workers of [2, 3]) {
           const sharded = await outcome(await buildFlowsSharded([f], { workers, minShardBytes: 4096 }));
           expect(sharded, `${f} with ${workers} workers`).toEqual(one);
         }

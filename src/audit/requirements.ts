@@ -4,7 +4,7 @@ import { compareTime } from '../core/time.js';
 import type { AuditContext } from './judge.js';
 import { findingEvidence } from './finding-packets.js';
 import type { JudgedFlows } from './judged.js';
-import { alternativesText, flowLabel, neverEstablishedText, roleMissingText, seenText, shortForMinSpanText, shortForPeriodText, triggeredMissingText } from './texts.js';
+import { alternativesText, flowLabel, neverEstablishedText, refusedText, roleMissingText, seenText, shortForMinSpanText, shortForPeriodText, triggeredMissingText } from './texts.js';
 import type { RequirementFinding, RequirementState } from './types.js';
 
 /** Seconds a host must be watched before the absence of a flow without a documented period is a finding (`--min-span`). */
@@ -23,9 +23,12 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
   const hosts = c.hosts;
   const H = hosts.length;
   const TCP = 6;
+  const UDP = 17;
   const stateOf = (flows: number[]): AltState => {
     if (flows.length === 0) return { state: 'missing', flows };
     const ok = flows.filter((i) => {
+      // A UDP flow an ICMP error rejected (port or host unreachable, prohibited) and nothing answered is refused.
+      if (c.proto[i] === UDP) return !(judged.outcome(i) === 'rejected' && c.serverPackets[i] === 0);
       if (c.proto[i] !== TCP) return true;
       const o = judged.outcome(i);
       return o === 'established' || (o === 'partial' && c.serverPackets[i]! > 0 && c.clientPackets[i]! > 0);
@@ -33,6 +36,8 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
     return ok.length ? { state: 'satisfied', flows: ok } : { state: 'failing', flows };
   };
   const label = (i: number) => flowLabel(judged, i);
+  // Failing flows that are all UDP: ICMP errors refused them (a failing TCP flow was never established).
+  const refused = (flows: number[]) => flows.every((i) => c.proto[i] === UDP);
   const start = (i: number) => ({ sec: c.startSec[i]!, ns: c.startNs[i]! });
   // The expected flows a rule explains, found when a requirement first asks (one pass over the flows'
   // verdict indices per rule asked for; a flow on a port of twenty rules would otherwise be listed
@@ -210,7 +215,9 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
             alt.state === 'satisfied'
               ? seenText(alt.flows.slice(0, 3).map(label))
               : alt.state === 'failing'
-                ? neverEstablishedText(describeAlternatives(client, server))
+                ? refused(alt.flows)
+                  ? refusedText(alt.flows.slice(0, 3).map(label).join('; '))
+                  : neverEstablishedText(describeAlternatives(client, server))
                 : triggeredMissingText(client, server, req.when.rule, describeAlternatives(client, server));
           out.push(finding(client, server, alt, what));
         }
@@ -240,7 +247,7 @@ export function checkRequirements(judged: JudgedFlows, ctx: AuditContext, captur
             alt.state === 'satisfied'
               ? seenText(alt.flows.slice(0, 3).map(label))
               : alt.state === 'failing'
-                ? neverEstablishedText(alt.flows.slice(0, 3).map(label).join('; '))
+                ? (refused(alt.flows) ? refusedText : neverEstablishedText)(alt.flows.slice(0, 3).map(label).join('; '))
                 : roleMissingText(host, req.forEach, describeAlternatives(host, null));
           out.push(finding(host, peers.length === 1 ? peers[0]! : null, alt, what));
         }

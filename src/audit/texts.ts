@@ -81,6 +81,10 @@ export function neverEstablishedText(what: string): string {
   return `attempted but never established: ${what}`;
 }
 
+export function refusedText(what: string): string {
+  return `refused: answered only by ICMP errors (unreachable, prohibited): ${what}`;
+}
+
 export function triggeredMissingText(client: string, server: string, trigger: string, alternatives: string): string {
   return `${client} reached ${server} on ${trigger}, but there is no ${alternatives}`;
 }

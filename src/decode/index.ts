@@ -49,7 +49,7 @@ byUdpPort.set(3544, decodeTeredo);
 
 function ipInIp(inner: typeof decodeIPv4): typeof decodeIPv4 {
   return (buf, off, end, v) => {
-    v.tunnel |= Tunnel.ipInIp;
+    v.ipTunnel(Tunnel.ipInIp, false);
     inner(buf, off, end, v);
   };
 }

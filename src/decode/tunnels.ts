@@ -20,7 +20,7 @@ export function decodeGre(buf: Buffer, off: number, end: number, v: PacketView):
   if (flags & 0x1000) p += 4; // sequence number
   if (version === 1 && flags & 0x0080) p += 4; // acknowledgement number (PPTP)
   if (p > end) return v.fail('gre-truncated');
-  v.tunnel |= Tunnel.gre;
+  v.ipTunnel(Tunnel.gre, false);
   if (version === 1) {
     if (proto !== 0x880b) return v.notIp(proto);
     // PPP inside PPTP: optional address/control (FF 03), then a 1- or 2-byte protocol.
@@ -73,7 +73,7 @@ export function decodeVnTag(buf: Buffer, off: number, end: number, v: PacketView
 /** VXLAN (RFC 7348, UDP 4789): 8-byte header, then an Ethernet frame. */
 export function decodeVxlan(buf: Buffer, off: number, end: number, v: PacketView): void {
   if (end - off < 8 || !(buf[off]! & 0x08)) return; // not VXLAN after all: keep the UDP flow
-  v.tunnel |= Tunnel.vxlan;
+  v.ipTunnel(Tunnel.vxlan, true);
   decodeEthernet(buf, off + 8, end, v);
 }
 
@@ -84,7 +84,7 @@ export function decodeGeneve(buf: Buffer, off: number, end: number, v: PacketVie
   const proto = u16(buf, off + 2);
   const p = off + 8 + optLen;
   if (p > end) return v.fail('geneve-truncated');
-  v.tunnel |= Tunnel.geneve;
+  v.ipTunnel(Tunnel.geneve, true);
   if (proto === 0x6558) return decodeEthernet(buf, p, end, v);
   dispatchEthertype(proto, buf, p, end, v);
 }
@@ -104,6 +104,6 @@ export function decodeTeredo(buf: Buffer, off: number, end: number, v: PacketVie
   if (end - p < 40 || buf[p]! >> 4 !== 6) return;
   // The inner header must fit in the datagram (a bubble may carry trailing bytes), or this is not Teredo.
   if (p + 40 + u16(buf, p + 4) > end) return;
-  v.tunnel |= Tunnel.teredo;
+  v.ipTunnel(Tunnel.teredo, true);
   decodeIPv6(buf, p, end, v);
 }

@@ -64,6 +64,16 @@ export class PacketView {
   innerVlan = -1;
   /** Bit set of Tunnel: the encapsulations that were decoded. */
   tunnel = 0;
+  /**
+   * The outermost IP header that carried a tunnel (GRE, IP-in-IP, VXLAN, Geneve, Teredo): its IP
+   * version (0: none), addresses, and for a tunnel over UDP its ports (-1 otherwise). What a firewall
+   * between the tunnel's ends sees.
+   */
+  outerVersion = 0;
+  readonly outerSrc = new Uint32Array(4);
+  readonly outerDst = new Uint32Array(4);
+  outerSrcPort = -1;
+  outerDstPort = -1;
   /** 0 not a fragment, 1 first fragment (offset 0, more follow), 2 a later fragment. */
   fragment = 0;
   /** IP identification of a fragment (16 bits in IPv4, 32 in IPv6). */
@@ -91,10 +101,26 @@ export class PacketView {
     this.vlan = -1;
     this.innerVlan = -1;
     this.tunnel = 0;
+    this.outerVersion = 0;
     this.fragment = 0;
     this.fragId = 0;
     this.ipDepth = 0;
     this.hops = 0;
+  }
+
+  /**
+   * Marks an encapsulation carried in IP (Tunnel bit `bit`): the first keeps the IP header it arrived
+   * in, and with `udp` that header's UDP ports, as the outer endpoints; the decoders then overwrite
+   * src/dst with the inner packet's.
+   */
+  ipTunnel(bit: number, udp: boolean): void {
+    this.tunnel |= bit;
+    if (this.outerVersion !== 0) return;
+    this.outerVersion = this.ipVersion;
+    this.outerSrc.set(this.src);
+    this.outerDst.set(this.dst);
+    this.outerSrcPort = udp ? this.srcPort : -1;
+    this.outerDstPort = udp ? this.dstPort : -1;
   }
 
   fail(reason: string): void {

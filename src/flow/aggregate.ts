@@ -1,5 +1,9 @@
 import { compareTime } from '../core/time.js';
+import { displayFilter, scopeFilters } from './filter.js';
 import type { FlowRecord, TcpOutcome } from './record.js';
+
+/** Folded records whose filter already names the server port only. */
+const widened = new WeakSet<object>();
 
 /** A flow record that stands for one or more flows of the same conversation that are over. */
 export interface FoldedFlow extends FlowRecord {
@@ -74,6 +78,11 @@ export class FlowFolds {
       return;
     }
     had.flows += n;
+    // Flows from other client ports: the record's filter names the server port only (once).
+    if (had.filter !== undefined && had.clientPort !== f.clientPort && !widened.has(had)) {
+      widened.add(had);
+      had.filter = displayFilter(had, { anyClientPort: true });
+    }
     addCounts(had, f);
     widenFrames(had, f);
     if (f.start !== null && (had.start === null || compareTime(f.startSec, f.startNs, had.startSec, had.startNs) < 0)) {
@@ -275,6 +284,11 @@ class ScanAcc {
     };
     delete rec.outcomes;
     delete (rec as Partial<ScanRecord>).targetsAtLeast;
+    // Many targets: the scanner's packets to the port, whoever received them.
+    if (f.filter !== undefined && this.flows > 1) {
+      const scope = scopeFilters({ from: f.client, to: null, proto: f.proto, ports: f.serverPort === null ? [] : [f.serverPort] }).filter;
+      rec.filter = f.proto === 'tcp' || f.proto === 'udp' ? `${scope} && !${f.ipVersion === 6 ? 'icmpv6' : 'icmp'}` : scope;
+    }
     if (f.start !== null && this.end !== null) rec.duration = Number((Date.parse(this.end) / 1000 - f.startSec - f.startNs / 1e9).toFixed(6));
     if (this.clientFlags !== undefined) rec.clientFlags = this.clientFlags;
     if (this.serverFlags !== undefined) rec.serverFlags = this.serverFlags;

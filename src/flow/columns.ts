@@ -59,7 +59,7 @@ export interface FlowColumns {
   /**
    * Where the source can write a flow's JSON line as bytes without its record: `swap` writes the
    * sides exchanged and the direction as 'catalog-port' (as the audit's judged record has them), no
-   * closing brace. Returns the new position; the caller has made 1 KB of room.
+   * closing brace. Returns the new position; the caller has made LINE_ROOM (json.ts) bytes of room.
    */
   readonly line?: (b: Buffer, p: number, i: number, swap: boolean) => number;
 }

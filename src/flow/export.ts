@@ -2,9 +2,10 @@
 import { formatIPv4, formatIPv6 } from '../core/addr.js';
 import { formatIso } from '../core/time.js';
 import { PROTO_NAMES } from './columns.js';
-import { hasPorts, Hot, isV4, Key, Meta, placeFile, placeFrame, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
+import { hasPorts, Hot, isV4, Key, Meta, Outer, OUTER_UDP, placeFile, placeFrame, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
 import { DIRECTION_EVIDENCE, FLAG_TEXT, tunnelNames, type FlowRecord } from './record.js';
 import { icmpErrorCount, lastIcmpError, udpRejected } from './icmp-errors.js';
+import { displayFilter } from './filter.js';
 import { flowOutcome } from './tcp-state.js';
 
 /** Flow indices sorted by first packet (flows without time first), ties in creation order. */
@@ -101,5 +102,20 @@ export function record(t: FlowWords, f: number): FlowRecord {
   if (vlanAsymmetric(meta[mb + Meta.State]!)) r.vlanAsymmetric = true;
   const tunnels = meta[mb + Meta.Tunnels]! & ~1; // a VLAN tag is not a tunnel
   if (tunnels) r.tunnel = tunnelNames(tunnels);
+  const o = t.outer;
+  const ob = f * Outer.W;
+  if (o !== null && o[ob + Outer.Info] !== 0) {
+    const info = o[ob + Outer.Info]!;
+    const outerAddr = (w: number) => ((info & 0xff) === 4 ? formatIPv4(o[w]!) : formatIPv6(o[w]!, o[w + 1]!, o[w + 2]!, o[w + 3]!));
+    r.outerClient = outerAddr(cA ? ob + Outer.A : ob + Outer.B);
+    r.outerServer = outerAddr(cA ? ob + Outer.B : ob + Outer.A);
+    if (info & OUTER_UDP) {
+      const pa = o[ob + Outer.Ports]! >>> 16;
+      const pb = o[ob + Outer.Ports]! & 0xffff;
+      r.outerClientPort = cA ? pa : pb;
+      r.outerServerPort = cA ? pb : pa;
+    }
+  }
+  r.filter = displayFilter(r, { vlanInKey: t.vlanInKey === true });
   return r;
 }

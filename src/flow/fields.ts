@@ -59,6 +59,11 @@ export const FLOW_FIELDS: readonly FlowField[] = [
   { name: 'vlan', json: 'number', csv: orEmpty('vlan') },
   { name: 'vlanAsymmetric', json: 'json' },
   { name: 'tunnel', json: 'json', csv: (f) => f.tunnel?.join('+') ?? '' },
+  { name: 'outerClient', json: 'string', csv: orEmpty('outerClient') },
+  { name: 'outerServer', json: 'string', csv: orEmpty('outerServer') },
+  { name: 'outerClientPort', json: 'number', csv: orEmpty('outerClientPort') },
+  { name: 'outerServerPort', json: 'number', csv: orEmpty('outerServerPort') },
+  { name: 'filter', json: 'string', csv: orEmpty('filter') },
 ];
 
 /** The fields in the JSON lines, in order. */

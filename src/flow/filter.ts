@@ -21,6 +21,8 @@ export type FilterFlow = Pick<FlowRecord, 'protoNumber' | 'ipVersion' | 'client'
 export interface FilterOptions {
   /** The flow key holds the VLAN (--vlan-key): the filter names it. */
   vlanInKey?: boolean;
+  /** The packets of a folded record of flows from many client ports: the server port only. */
+  anyClientPort?: boolean;
 }
 
 /** The tshark display filter that selects exactly the flow's packets. */
@@ -29,7 +31,8 @@ export function displayFilter(f: FilterFlow, opts: FilterOptions = {}): string {
   const parts = f.client === f.server ? [`${ip}.src==${f.client}`, `${ip}.dst==${f.server}`] : [`${ip}.addr==${f.client}`, `${ip}.addr==${f.server}`];
   const l4 = transportName(f.protoNumber);
   if (l4 !== null && f.clientPort !== null && f.serverPort !== null) {
-    parts.push(...(f.clientPort === f.serverPort ? [`${l4}.srcport==${f.clientPort}`, `${l4}.dstport==${f.serverPort}`] : [`${l4}.port==${f.clientPort}`, `${l4}.port==${f.serverPort}`]));
+    if (opts.anyClientPort) parts.push(`${l4}.port==${f.serverPort}`);
+    else parts.push(...(f.clientPort === f.serverPort ? [`${l4}.srcport==${f.clientPort}`, `${l4}.dstport==${f.serverPort}`] : [`${l4}.port==${f.clientPort}`, `${l4}.port==${f.serverPort}`]));
     parts.push(f.ipVersion === 6 ? '!icmpv6' : '!icmp');
   } else if (f.protoNumber === 1) parts.push('icmp && !(icmp.type in {3, 11, 12} && (tcp || udp))');
   else if (f.protoNumber === 58) parts.push('icmpv6 && !(icmpv6.type in {1, 2, 3, 4} && (tcp || udp))');

@@ -4,23 +4,24 @@
  * records (a test holds the two equal on every capture of the suite). It reads the words instead of
  * a record for speed, so it is written out field by field; its keys and their order are fields.ts's.
  */
-import { formatIPv6 } from '../core/addr.js';
+import { formatIPv4, formatIPv6 } from '../core/addr.js';
 import { ascii, key, num, str } from '../core/json-bytes.js';
 import { formatIso } from '../core/time.js';
 import { PROTO_NAMES } from './columns.js';
 import { exportOrder } from './export.js';
 import { jsonKey } from './fields.js';
 import { lineChunks } from './line-chunks.js';
-import { hasPorts, Hot, isV4, Key, Meta, placeFile, placeFrame, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
+import { hasPorts, Hot, isV4, Key, Meta, Outer, OUTER_UDP, placeFile, placeFrame, protoOf, vlanAsymmetric, type FlowWords } from './layout.js';
 import { DIRECTION_EVIDENCE, FLAG_TEXT, tunnelNames, type TcpOutcome } from './record.js';
 import { icmpErrorCount, lastIcmpError, udpRejected } from './icmp-errors.js';
+import { displayFilter, type FilterFlow } from './filter.js';
 import { flowOutcome } from './tcp-state.js';
 
 /**
  * Most bytes a flow's line takes, whatever its flow (IPv6 text is at most 45 bytes, a tunnel list 70,
- * keys and numbers under 700).
+ * keys and numbers under 800 with the outer fields, the display filter up to 200).
  */
-export const LINE_ROOM = 1024;
+export const LINE_ROOM = 1536;
 
 /** The JSON flow lines of every flow, in export order. */
 export function jsonChunks(t: FlowWords, chunkBytes: number): Generator<Buffer> {
@@ -125,8 +126,83 @@ export function jsonLine(t: FlowWords, b: Buffer, p: number, f: number, iso: Iso
   if (vlanAsymmetric(meta[mb + Meta.State]!)) p = key(b, p, J_ASYMMETRIC);
   const tunnels = meta[mb + Meta.Tunnels]! & ~1; // a VLAN tag is not a tunnel
   if (tunnels) p = key(b, p, tunnelJson(tunnels));
+  if (t.outer !== null && t.outer[f * Outer.W + Outer.Info] !== 0) p = outerJson(t.outer, b, p, f * Outer.W, cA);
+  p = key(b, p, J_FILTER);
+  p = filterText(t, b, p, f, recordedA);
   b[p++] = 0x7d;
   return p;
+}
+
+/** A tunnelled flow's outer fields (the few flows that have them: text made per flow). */
+function outerJson(o: Uint32Array, b: Buffer, p: number, ob: number, cA: boolean): number {
+  const info = o[ob + Outer.Info]!;
+  const v4 = (info & 0xff) === 4;
+  p = key(b, p, J_OUTER_CLIENT);
+  p = v4 ? str(b, p, formatIPv4(o[cA ? ob + Outer.A : ob + Outer.B]!)) : jsonAddress(o, b, p, false, cA ? ob + Outer.A : ob + Outer.B);
+  p = key(b, p, J_OUTER_SERVER);
+  p = v4 ? str(b, p, formatIPv4(o[cA ? ob + Outer.B : ob + Outer.A]!)) : jsonAddress(o, b, p, false, cA ? ob + Outer.B : ob + Outer.A);
+  if (info & OUTER_UDP) {
+    const pa = o[ob + Outer.Ports]! >>> 16;
+    const pb = o[ob + Outer.Ports]! & 0xffff;
+    p = key(b, p, J_OUTER_CLIENT_PORT);
+    p = num(b, p, cA ? pa : pb);
+    p = key(b, p, J_OUTER_SERVER_PORT);
+    p = num(b, p, cA ? pb : pa);
+  }
+  return p;
+}
+
+/**
+ * Flow f's display filter as a JSON string, as filter.ts displayFilter makes it of the flow's record
+ * (its sides as recorded, whatever `swap`): the common flow (TCP, UDP or SCTP between two hosts on two
+ * ports) written straight from the words, the rest through displayFilter.
+ */
+function filterText(t: FlowWords, b: Buffer, p: number, f: number, clientIsA: boolean): number {
+  const keys = t.keys;
+  const kb = f * Key.W;
+  const k0 = keys[kb + Key.Meta]!;
+  const proto = protoOf(k0);
+  const v4 = isV4(k0);
+  const l4 = proto === 6 ? 'tcp' : proto === 17 ? 'udp' : proto === 132 ? 'sctp' : null;
+  const portA = keys[kb + Key.Ports]! >>> 16;
+  const portB = keys[kb + Key.Ports]! & 0xffff;
+  const c = clientIsA ? kb + Key.A : kb + Key.B;
+  const sv = clientIsA ? kb + Key.B : kb + Key.A;
+  const sameHost = v4 ? keys[c] === keys[sv] : keys[c] === keys[sv] && keys[c + 1] === keys[sv + 1] && keys[c + 2] === keys[sv + 2] && keys[c + 3] === keys[sv + 3];
+  const vlanNamed = t.vlanInKey === true && t.vlan[f]! >= 0;
+  if (l4 === null || !hasPorts(k0) || sameHost || portA === portB || vlanNamed) {
+    const r: FilterFlow = { protoNumber: proto, ipVersion: v4 ? 4 : 6, client: addressText(keys, v4, c), server: addressText(keys, v4, sv), clientPort: hasPorts(k0) ? (clientIsA ? portA : portB) : null, serverPort: hasPorts(k0) ? (clientIsA ? portB : portA) : null, ...(t.vlan[f]! >= 0 ? { vlan: t.vlan[f]! } : {}) };
+    return str(b, p, displayFilter(r, { vlanInKey: t.vlanInKey === true }));
+  }
+  b[p++] = 0x22;
+  p = key(b, p, v4 ? F_IP_ADDR : F_IPV6_ADDR);
+  p = plainAddress(keys, b, p, v4, c);
+  p = key(b, p, v4 ? F_AND_IP_ADDR : F_AND_IPV6_ADDR);
+  p = plainAddress(keys, b, p, v4, sv);
+  const port = F_PORT[l4];
+  p = key(b, p, port);
+  p = num(b, p, clientIsA ? portA : portB);
+  p = key(b, p, port);
+  p = num(b, p, clientIsA ? portB : portA);
+  p = key(b, p, v4 ? F_NOT_ICMP : F_NOT_ICMPV6);
+  return p;
+}
+
+function addressText(keys: Uint32Array, v4: boolean, o: number): string {
+  return v4 ? formatIPv4(keys[o]!) : formatIPv6(keys[o]!, keys[o + 1]!, keys[o + 2]!, keys[o + 3]!);
+}
+
+/** An address as text, unquoted. */
+function plainAddress(keys: Uint32Array, b: Buffer, p: number, v4: boolean, o: number): number {
+  if (!v4) return p + b.write(addressText(keys, false, o), p, 'latin1');
+  const a = keys[o]!;
+  p = num(b, p, a >>> 24);
+  b[p++] = 0x2e;
+  p = num(b, p, (a >>> 16) & 255);
+  b[p++] = 0x2e;
+  p = num(b, p, (a >>> 8) & 255);
+  b[p++] = 0x2e;
+  return num(b, p, a & 255);
 }
 
 function jsonAddress(keys: Uint32Array, b: Buffer, p: number, v4: boolean, o: number): number {
@@ -173,6 +249,14 @@ const J_FIRST_FILE = jsonKey('firstFile');
 const J_FIRST_FRAME = jsonKey('firstFrame');
 const J_LAST_FILE = jsonKey('lastFile');
 const J_LAST_FRAME = jsonKey('lastFrame');
+const J_FILTER = jsonKey('filter');
+const F_IP_ADDR = ascii('ip.addr==');
+const F_IPV6_ADDR = ascii('ipv6.addr==');
+const F_AND_IP_ADDR = ascii(' && ip.addr==');
+const F_AND_IPV6_ADDR = ascii(' && ipv6.addr==');
+const F_PORT = { tcp: ascii(' && tcp.port=='), udp: ascii(' && udp.port=='), sctp: ascii(' && sctp.port==') } as const;
+const F_NOT_ICMP = ascii(' && !icmp"');
+const F_NOT_ICMPV6 = ascii(' && !icmpv6"');
 const J_CLIENT_FLAGS = jsonKey('clientFlags');
 const J_SERVER_FLAGS = jsonKey('serverFlags');
 const FLAGS_JSON = FLAG_TEXT.map((t) => ascii(JSON.stringify(t)));
@@ -183,6 +267,10 @@ const J_ICMP_ERROR_TYPE = jsonKey('icmpErrorType');
 const J_ICMP_ERROR_CODE = jsonKey('icmpErrorCode');
 const J_VLAN = jsonKey('vlan');
 const J_ASYMMETRIC = ascii(`${text(jsonKey('vlanAsymmetric'))}true`);
+const J_OUTER_CLIENT = jsonKey('outerClient');
+const J_OUTER_SERVER = jsonKey('outerServer');
+const J_OUTER_CLIENT_PORT = jsonKey('outerClientPort');
+const J_OUTER_SERVER_PORT = jsonKey('outerServerPort');
 const tunnelText = new Map<number, Uint8Array>();
 function tunnelJson(t: number): Uint8Array {
   let json = tunnelText.get(t);

@@ -83,6 +83,25 @@ export const enum Meta {
   W = 9,
 }
 
+/**
+ * Words a tunnelled flow: the outer IP header of its first tunnelled packet (decode/view.ts
+ * ipTunnel), by side as the key has them. Kept in `FlowWords.outer`, which a table makes only once a
+ * tunnelled packet comes: captures without tunnels pay nothing for it.
+ */
+export const enum Outer {
+  /** The outer IP version (0: the flow has no outer header), and 1 << 8 when the tunnel is over UDP (Ports is set). */
+  Info = 0,
+  /** The outer address of side A's packets (the source of what A sent), then of side B's: 4 words each. */
+  A = 1,
+  B = 5,
+  /** The outer UDP port on A's side in the high half, B's in the low half. */
+  Ports = 9,
+  W = 10,
+}
+
+/** Outer.Info's bit: the tunnel is over UDP. */
+export const OUTER_UDP = 1 << 8;
+
 /** The IcmpErrors word after one more error of this type and code: the count (at most 0xffff) high, `type << 8 | code` low. */
 export function icmpErrorWord(word: number, type: number, code: number): number {
   const n = Math.min(0xffff, (word >>> 16) + 1);
@@ -150,7 +169,8 @@ export function vlanAsymmetric(st: number): boolean {
 
 /**
  * A flow table's words: `size` flows, each with Key.W key words, Hot.W counters, Meta.W meta words,
- * its first ICMP type and code (`type << 8 | code`, -1: none) and its first VLAN id (-1: none). The
+ * its first ICMP type and code (`type << 8 | code`, -1: none), its first VLAN id (-1: none) and, once
+ * a flow was tunnelled, Outer.W outer-header words. The
  * table, a shard of it and the files that read them (shard.ts, retire.ts, export.ts, json.ts) share it.
  */
 export interface FlowWords {
@@ -160,4 +180,8 @@ export interface FlowWords {
   meta: Uint32Array;
   icmp: Int32Array;
   vlan: Int32Array;
+  /** Outer.W words a flow once any flow was tunnelled, else null. */
+  outer: Uint32Array | null;
+  /** The VLAN id is part of the flow key (--vlan-key): a flow's filter names it. */
+  readonly vlanInKey?: boolean;
 }

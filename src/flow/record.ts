@@ -83,6 +83,12 @@ export interface FlowRecord {
   firstFrame: number;
   lastFile: number;
   lastFrame: number;
+  /**
+   * The tshark display filter that selects exactly the flow's packets (filter.ts displayFilter); a
+   * folded record of flows from many client ports names the server port only. Absent where the
+   * flows did not come from packets (flow records from other tools).
+   */
+  filter?: string;
   /** TCP flags seen from each side, as letters (S A F R P U E C). */
   clientFlags?: string;
   serverFlags?: string;
@@ -96,6 +102,15 @@ export interface FlowRecord {
   /** Tagged with a VLAN in one direction only. */
   vlanAsymmetric?: boolean;
   tunnel?: string[];
+  /**
+   * A tunnelled flow's outer IP header (of its first tunnelled packet): the outer address on the
+   * client's side and on the server's, and for a tunnel over UDP (VXLAN, Geneve, Teredo) the outer
+   * ports. What a firewall between the tunnel's ends sees.
+   */
+  outerClient?: string;
+  outerServer?: string;
+  outerClientPort?: number;
+  outerServerPort?: number;
   /** For sorting and later stages: the start time as numbers. */
   startSec: number;
   startNs: number;

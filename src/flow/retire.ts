@@ -2,7 +2,7 @@
  * Which flows leave a long-running flow table (FlowTable.retire), and the compaction of the words of
  * those that stay. The table rebuilds its slots and remaps its fragments after.
  */
-import { Hot, Key, Meta, protoOf, type FlowWords } from './layout.js';
+import { Hot, Key, Meta, Outer, protoOf, type FlowWords } from './layout.js';
 import { finished } from './tcp-state.js';
 
 /** When `FlowTable.retire` lets a flow go, in seconds of capture time, and how many may stay. */
@@ -60,6 +60,7 @@ export function compactWords(t: FlowWords, keep: readonly number[]): Int32Array 
     t.meta.copyWithin(i * Meta.W, f * Meta.W, (f + 1) * Meta.W);
     t.icmp[i] = t.icmp[f]!;
     t.vlan[i] = t.vlan[f]!;
+    t.outer?.copyWithin(i * Outer.W, f * Outer.W, (f + 1) * Outer.W);
   });
   t.size = keep.length;
   return remap;

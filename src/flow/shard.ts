@@ -7,7 +7,7 @@ import { compareTime } from '../core/time.js';
 import { PacketView } from '../decode/view.js';
 import { claim, claimClientIsA, claimEvidence, mergedClaim } from './direction.js';
 import type { FragmentShard, OrphanFragment } from './fragments.js';
-import { Hot, Key, Meta, type FlowWords } from './layout.js';
+import { Hot, Key, Meta, Outer, type FlowWords } from './layout.js';
 import type { DeferredError } from './quoted-errors.js';
 import { mergedState } from './tcp-state.js';
 
@@ -30,6 +30,7 @@ export function toShard(t: FlowWords, fragments: FragmentShard, quotedErrors: De
     meta: t.meta.slice(0, n * Meta.W),
     icmp: t.icmp.slice(0, n),
     vlan: t.vlan.slice(0, n),
+    outer: t.outer === null ? null : t.outer.slice(0, n * Outer.W),
   };
 }
 
@@ -64,7 +65,7 @@ export function replayOrphans(deferred: readonly OrphanFragment[], recordOffset:
 /**
  * Flow g of the shard into flow f of `t`: a `fresh` flow (new in `t`, its words zeroed) takes the
  * shard's direction and state; a continued one merges them (direction.ts mergedClaim, tcp-state.ts
- * mergedState). Counters add up, times widen, flags and tunnels join, ICMP errors add up, the first ICMP type and VLAN stay.
+ * mergedState). Counters add up, times widen, flags and tunnels join, ICMP errors add up, the first ICMP type, VLAN and outer header stay.
  * The shard numbers its frames from 1: `placeOffset` is the place (layout.ts framePlace) of the record
  * before its first; the first frame is the earlier, the last the later.
  */
@@ -127,4 +128,8 @@ export function mergeFlow(t: FlowWords, f: number, fresh: boolean, sh: FlowShard
   if (errors !== 0) meta[mb + Meta.IcmpErrors] = ((Math.min(0xffff, (meta[mb + Meta.IcmpErrors]! >>> 16) + (errors >>> 16)) << 16) | (errors & 0xffff)) >>> 0;
   if (t.icmp[f]! < 0) t.icmp[f] = sh.icmp[g]!;
   if (t.vlan[f]! < 0) t.vlan[f] = sh.vlan[g]!;
+  // The outer header of the earlier tunnelled packet stays (the table made t.outer when the shard has one).
+  if (sh.outer !== null && sh.outer[g * Outer.W + Outer.Info] !== 0 && t.outer![f * Outer.W + Outer.Info] === 0) {
+    t.outer!.set(sh.outer.subarray(g * Outer.W, (g + 1) * Outer.W), f * Outer.W);
+  }
 }

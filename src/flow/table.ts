@@ -13,7 +13,7 @@ import { claimClientIsA, claimEvidence, firstPacketClaim, NO_CLAIM, tcpClaim } f
 import { exportOrder, record, recordBatches } from './export.js';
 import { fragmentKey, FragmentTracker } from './fragments.js';
 import { jsonChunks } from './json.js';
-import { Hot, icmpErrorWord, isV4, Key, keyWord0, Meta, State, type FlowWords } from './layout.js';
+import { Hot, icmpErrorWord, isV4, Key, keyWord0, Meta, Outer, OUTER_UDP, State, type FlowWords } from './layout.js';
 import type { FlowRecord, TcpOutcome } from './record.js';
 import { compactWords, retiredFlows, type RetireLimits } from './retire.js';
 import { deferError, replayErrors, type DeferredError } from './quoted-errors.js';
@@ -58,6 +58,7 @@ export class FlowTable implements FlowWords {
   meta = new Uint32Array(0);
   icmp = new Int32Array(0);
   vlan = new Int32Array(0);
+  outer: Uint32Array | null = null;
   private readonly k = new Uint32Array(Key.W);
   /**
    * The place (layout.ts framePlace) of frame 0 of the file being read: a packet's place is this plus
@@ -99,7 +100,21 @@ export class FlowTable implements FlowWords {
     const vlan = new Int32Array(cap);
     vlan.set(this.vlan);
     this.vlan = vlan;
+    if (this.outer !== null) this.outer = grown(this.outer, cap * Outer.W);
     this.cap = cap;
+  }
+
+  /** Flow f's outer header, from its first tunnelled packet (decode/view.ts ipTunnel), by side. */
+  private setOuter(f: number, fromA: boolean, v: PacketView): void {
+    this.outer ??= new Uint32Array(this.cap * Outer.W);
+    const o = this.outer;
+    const ob = f * Outer.W;
+    o[ob + Outer.Info] = v.outerVersion | (v.outerSrcPort >= 0 ? OUTER_UDP : 0);
+    o.set(fromA ? v.outerSrc : v.outerDst, ob + Outer.A);
+    o.set(fromA ? v.outerDst : v.outerSrc, ob + Outer.B);
+    const src = Math.max(0, v.outerSrcPort);
+    const dst = Math.max(0, v.outerDstPort);
+    o[ob + Outer.Ports] = (fromA ? (src << 16) | dst : (dst << 16) | src) >>> 0;
   }
 
   /**
@@ -180,6 +195,7 @@ export class FlowTable implements FlowWords {
     this.meta.fill(0, f * Meta.W, (f + 1) * Meta.W);
     this.icmp[f] = -1;
     this.vlan[f] = -1;
+    if (this.outer !== null) this.outer[f * Outer.W + Outer.Info] = 0;
     const b = slot * SLOT_W;
     if (this.slotKeys[b + Key.W] === 0) {
       this.liveCount++;
@@ -330,6 +346,7 @@ export class FlowTable implements FlowWords {
       if (rec.tsDigits > meta[mb + Meta.Digits]!) meta[mb + Meta.Digits] = rec.tsDigits;
     }
     meta[mb + Meta.Tunnels] |= v.tunnel;
+    if (v.outerVersion !== 0 && (this.outer === null || this.outer[f * Outer.W] === 0)) this.setOuter(f, fromA, v);
     if (v.vlan >= 0 && this.vlan[f]! < 0) this.vlan[f] = v.vlan;
     meta[mb + Meta.State] |= v.vlan >= 0 ? (fromA ? State.TaggedA : State.TaggedB) : fromA ? State.UntaggedA : State.UntaggedB;
     if (v.icmpType >= 0 && this.icmp[f]! < 0) this.icmp[f] = (v.icmpType << 8) | v.icmpCode;
@@ -362,6 +379,7 @@ export class FlowTable implements FlowWords {
     replayErrors(sh.quotedErrors, recordOffset, (v, rec) => this.add(v, rec));
     const k = this.k;
     const merged = new Int32Array(sh.size);
+    if (sh.outer !== null) this.outer ??= new Uint32Array(this.cap * Outer.W);
     for (let g = 0; g < sh.size; g++) {
       for (let i = 0; i < Key.W; i++) k[i] = sh.keys[g * Key.W + i]!;
       const slot = this.findSlot();
@@ -450,4 +468,11 @@ export class FlowTable implements FlowWords {
   columns(): FlowColumns {
     return tableColumns(this);
   }
+}
+
+/** `a` copied into a zeroed array of `n` words. */
+function grown(a: Uint32Array, n: number): Uint32Array {
+  const b = new Uint32Array(n);
+  b.set(a);
+  return b;
 }

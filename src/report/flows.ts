@@ -6,7 +6,7 @@ import { MAX_PENDING_DATAGRAMS } from '../flow/fragments.js';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
 import { boundText } from '../flow/bound.js';
 import { terminalSafe } from './escape.js';
-import { endpoint } from './text.js';
+import { endpoint, tunnelText } from './text.js';
 import { endLines, writePieces } from './write.js';
 
 export { FLOW_CSV_COLUMNS };
@@ -143,7 +143,7 @@ const FLOWS_TEXT_COLUMNS: ReadonlyArray<{ head: string; numeric?: boolean; cell:
   { head: 'START', cell: (f) => f.start ?? '-' },
   { head: 'DURATION', cell: (f) => duration(f.duration) },
   { head: 'OUTCOME', cell: (f) => f.outcome ?? '-' },
-  { head: 'DIRECTION BY', cell: (f) => f.direction + (f.vlan !== undefined ? `  vlan ${f.vlan}` : '') + (f.tunnel ? `  via ${f.tunnel.join('+')}` : '') + foldedNote(f) },
+  { head: 'DIRECTION BY', cell: (f) => f.direction + (f.vlan !== undefined ? `  vlan ${f.vlan}` : '') + (f.tunnel ? `  ${tunnelText(f)}` : '') + foldedNote(f) },
 ];
 
 function flowTextCells(f: FlowRecord): string[] {

@@ -5,7 +5,7 @@ import type { Cite } from '../catalog/types.js';
 import { boundText } from '../flow/bound.js';
 import { escapeHtml } from './escape.js';
 import { humanBytes } from './flows.js';
-import { endpoint, negotiationsRead, rolesFromNote } from './text.js';
+import { endpoint, negotiationsRead, rolesFromNote, tunnelText } from './text.js';
 import { matrixLegend, matrixSvg } from './html-matrix.js';
 import { writePieces } from './write.js';
 
@@ -62,7 +62,7 @@ function rolesCell(roles: string[], from: JudgedFlow['clientRolesFrom']): string
 /** The flows table's columns: a judged flow's fields (flow/fields.ts, audit/judged-fields.ts) as markup, escaped; numeric ones sort as numbers. */
 const FLOW_HTML_COLUMNS: ReadonlyArray<{ head: string; numeric?: boolean; cell: (f: JudgedFlow) => string }> = [
   { head: 'verdict', cell: (f) => `<span class="badge ${escapeHtml(f.waived ? 'waived' : f.verdict)}">${escapeHtml(f.verdict)}</span>` },
-  { head: 'proto', cell: (f) => escapeHtml(f.proto) },
+  { head: 'proto', cell: (f) => `${escapeHtml(f.proto)}${f.tunnel ? `<div class="cite">${escapeHtml(tunnelText(f))}</div>` : ''}` },
   { head: 'client', cell: (f) => escapeHtml(endpoint(f.client, f.clientPort)) },
   { head: 'client roles', cell: (f) => rolesCell(f.clientRoles, f.clientRolesFrom) },
   { head: 'server', cell: (f) => escapeHtml(endpoint(f.server, f.serverPort)) },

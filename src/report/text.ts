@@ -1,4 +1,5 @@
 import type { JudgedFlow, RequirementFinding } from '../audit/types.js';
+import type { FlowRecord } from '../flow/record.js';
 import type { InspectorStats } from '../inspect/grants.js';
 
 /** Word-wraps text to `width` columns, each line starting with `indent`. */
@@ -20,6 +21,13 @@ export function wrap(text: string, width: number, indent: string): string[] {
 export function endpoint(addr: string, port: number | null): string {
   if (port === null) return addr;
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+/** `via vxlan 192.0.2.1:40000→192.0.2.2:4789`: a tunnelled flow's tunnels and outer ends, as a firewall between them sees it; '' when not tunnelled. */
+export function tunnelText(f: Pick<FlowRecord, 'tunnel' | 'outerClient' | 'outerServer' | 'outerClientPort' | 'outerServerPort'>): string {
+  if (f.tunnel === undefined) return '';
+  const outer = f.outerClient === undefined ? '' : ` ${endpoint(f.outerClient, f.outerClientPort ?? null)}→${endpoint(f.outerServer!, f.outerServerPort ?? null)}`;
+  return `via ${f.tunnel.join('+')}${outer}`;
 }
 
 /** What the payload inspectors read, for the capture-quality section; null when they read nothing. */

@@ -7,5 +7,6 @@ import type { ShardJob } from './shard-protocol.js';
 const result = await runShard(workerData as ShardJob);
 const t = result.table;
 const transfer = [t.keys.buffer, t.hot.buffer, t.meta.buffer, t.icmp.buffer, t.vlan.buffer] as ArrayBuffer[];
+if (t.outer) transfer.push(t.outer.buffer as ArrayBuffer);
 if (result.kept) transfer.push(result.kept.bytes.buffer as ArrayBuffer, result.kept.meta.buffer as ArrayBuffer);
 parentPort!.postMessage(result, transfer);

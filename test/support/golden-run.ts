@@ -4,7 +4,9 @@
  * made by bench/generate.ts. Prints one JSON object, case → digest, where a digest is
  * `exit <code> <sha256 of the report files and stderr, 16 hex digits>`. Every JSON report is also held
  * to its schema (schema/, test/helpers/report-schema.ts): a report that does not fit gives a line
- * `schema: <case>: <problem>` on stderr for each of its first problems, and the exit code is 1.
+ * `schema: <case>: <problem>` on stderr for each of its first problems, and every run is held to what
+ * any run must be (runProblems: exit code, a one-line reason, no stack trace, bounded time, every
+ * packet accounted for), a line `check: <case>: <problem>` each; with any such line the exit code is 1.
  *
  *   npx tsx test/support/golden-run.ts <captures dir | -> <scratch dir> [keep dir]
  *
@@ -102,6 +104,27 @@ flows('bench.pcap', scratch, ['bench.pcap'], ['zeek']);
 analyze('bench.pcap', scratch, ['bench.pcap'], ['--catalog', 'bmc-cm'], ['zeek']);
 analyze('bench.pcap', scratch, ['bench.pcap'], ['--catalog', 'bmc-cm'], AUDIT_FORMATS);
 
+/**
+ * What every run must be, whatever its input (the corpus holds many fuzz-found crashers): exit 0, or 2
+ * with a one-line reason and no stack trace (1 only for analyze's --fail-on, which these cases do not
+ * use), in bounded time; a flows JSON report accounts for every IP packet it decoded, in a flow or as
+ * an ICMP error counted on the flow it quotes.
+ */
+function runProblems(c: Case, code: number, stderr: string, seconds: number, report: Buffer | undefined): string[] {
+  const problems: string[] = [];
+  if (code !== 0 && code !== 2) problems.push(`exit ${code}: ${stderr.slice(0, 200)}`);
+  if (/\n\s+at /.test(stderr)) problems.push('stack trace on stderr');
+  if (code === 2 && stderr.trim().split('\n').length !== 1) problems.push('exit 2 without a one-line reason');
+  if (seconds > 30) problems.push(`took ${seconds.toFixed(1)} s`);
+  if (code === 0 && c.argv[0] === 'flows' && report !== undefined && c.argv.includes('json')) {
+    const out = JSON.parse(report.toString('utf8')) as { capture: { packets: number; ipPackets: number }; flows: Array<{ packets: number; icmpErrors?: number }> };
+    const inFlows = out.flows.reduce((sum, f) => sum + f.packets + (f.icmpErrors ?? 0), 0);
+    if (inFlows !== out.capture.ipPackets) problems.push(`flows hold ${inFlows} packets, ${out.capture.ipPackets} IP packets were decoded`);
+    if (out.capture.ipPackets > out.capture.packets) problems.push('more IP packets than packets');
+  }
+  return problems;
+}
+
 /** A JSON report's problems against its schema ([] when it fits); other formats have none. */
 function schemaProblems(c: Case, bytes: Buffer): string[] {
   const format = c.argv[c.argv.indexOf('--format') + 1];
@@ -129,6 +152,7 @@ for (const c of cases) {
     return true;
   }) as typeof process.stderr.write;
   let code: number;
+  const started = performance.now();
   try {
     code = await main(['node', 'flowaudit', ...c.argv, '--out', out]);
   } finally {
@@ -149,6 +173,8 @@ for (const c of cases) {
     if (p === out) for (const problem of schemaProblems(c, bytes)) broken.push(`schema: ${c.name}: ${problem}`);
     kept.push([p === out ? '' : '.requirements.csv', bytes]);
   }
+  const seconds = (performance.now() - started) / 1000;
+  for (const problem of runProblems(c, code, stderr, seconds, kept.find(([suffix]) => suffix === '')?.[1])) broken.push(`check: ${c.name}: ${problem}`);
   hash.update(`stderr\n${stderr}`);
   digests[c.name] = `exit ${code} ${hash.digest('hex').slice(0, 16)}`;
   if (keep !== undefined) {
