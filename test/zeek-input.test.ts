@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { boundText } from '../src/flow/bound.js';
 import { readZeekLogs } from '../src/ingest/zeek/index.js';
 import { capturesDir, repositoryRoot, skipWithoutCaptures } from './helpers/captures.js';
 import { checkReport } from './helpers/report-schema.js';
@@ -411,7 +412,8 @@ describe('conn.log formats and bad lines', () => {
     const folded = run.records() as Array<{ flows?: number; client: string }>;
     expect(folded).toHaveLength(30);
     expect(folded.reduce((s, f) => s + (f.flows ?? 1), 0)).toBe(3000);
-    expect(run.summary().flowTable).toMatchObject({ limit: 1000, foldedFlows: 3000, foldedRecords: 30 });
+    expect(run.summary().flowTable).toMatchObject({ limit: 1000, foldedFlows: 3000, foldedRecords: 30, records: true });
+    expect(boundText(run.summary().flowTable!)[0]).toMatch(/^flow record bound reached \(--max-flows 1000\): all 3000 records were folded as read; 0 unanswered or refused attempts folded into 0 records per scanner and port, 3000 other records into 30 records per conversation$/);
     const report = await analyze([log], ['--input', 'zeek', '--max-flows', '1000']);
     expect(report.flows).toHaveLength(30);
   }, 60_000);

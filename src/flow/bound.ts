@@ -27,6 +27,8 @@ export interface FlowTableBound {
   /** The busiest scanners (at most 20), most flows first. */
   scanners: ScannerSummary[];
   scannersMore: number;
+  /** Present (true) when the bound held flow records (Zeek, IPFIX), not a packet read's flow table. */
+  records?: true;
 }
 
 /** The folds of a shard, sent from its worker to be merged. */
@@ -124,10 +126,13 @@ export class FlowBound {
 
 /** The report's sentence for a bounded table (text and HTML say the same). */
 export function boundText(b: FlowTableBound): string[] {
+  const folds =
+    `${b.scanFlows} unanswered or refused attempts folded into ${b.scanRecords} records per scanner and port, ${b.foldedFlows} other ${b.records ? 'records' : 'flows'} into ${b.foldedRecords} records per conversation` +
+    (b.dropped ? `; ${b.dropped} ${b.records ? 'records' : 'flows'} only counted (the fold store was full)` : '');
   const lines = [
-    `flow table bound reached (--max-flows ${b.limit}): ${b.expired + b.evicted} flows left the table (${b.expired} over by capture time, ${b.evicted} evicted longest idle first); ` +
-      `${b.scanFlows} unanswered or refused attempts folded into ${b.scanRecords} records per scanner and port, ${b.foldedFlows} other flows into ${b.foldedRecords} records per conversation` +
-      (b.dropped ? `; ${b.dropped} flows only counted (the fold store was full)` : ''),
+    b.records
+      ? `flow record bound reached (--max-flows ${b.limit}): all ${b.expired} records were folded as read; ${folds}`
+      : `flow table bound reached (--max-flows ${b.limit}): ${b.expired + b.evicted} flows left the table (${b.expired} over by capture time, ${b.evicted} evicted longest idle first); ${folds}`,
   ];
   for (const s of b.scanners) {
     const ports = s.lowPort === null ? '' : s.lowPort === s.highPort ? ` port ${s.lowPort}` : ` ${s.ports} ports ${s.lowPort}-${s.highPort}`;

@@ -108,6 +108,7 @@ export class RecordRun {
       dropped: this.scans.dropped + this.folds.dropped,
       scanners: scanners.slice(0, 20),
       scannersMore: Math.max(0, scanners.length - 20),
+      records: true,
     };
   }
 
