@@ -4,8 +4,8 @@ import { listInterfaces, LiveCapture, LiveStats, wallTime } from '../capture/liv
 import type { CaptureFacts, PacketRecord } from '../capture/record.js';
 import { PcapngWriter, WrittenPacket } from '../capture/writer.js';
 import { InputError } from '../core/errors.js';
-import { IpfixUdpExporter } from '../export/ipfix-udp.js';
 import { formatIso } from '../core/time.js';
+import { IpfixUdpExporter } from '../export/ipfix-udp.js';
 import { PacketView } from '../decode/index.js';
 import { FlowFolds } from '../flow/aggregate.js';
 import { packetSink } from '../flow/pipeline.js';
@@ -143,7 +143,7 @@ interface SessionOptions extends ReturnType<typeof loadAuditInputs> {
   exporter: IpfixUdpExporter | null;
 }
 
-/** One live capture: the interface, the flow table and inspectors it feeds, folds, and the pcapng copy. */
+/** One live capture: the interface, the flow table and inspectors it feeds, folds, the pcapng copy and the IPFIX export. */
 class LiveSession {
   private readonly run: ReturnType<typeof newFlowRun>;
   private readonly inspectors = new Inspectors();
