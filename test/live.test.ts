@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, write
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { skipWithoutNetns } from './helpers/captures.js';
+import { skipWithoutCommand, skipWithoutNetns } from './helpers/captures.js';
 import { checkReport } from './helpers/report-schema.js';
 
 const root = resolve(__dirname, '..');
@@ -23,6 +23,8 @@ const CLIENT = '10.231.7.1';
 const PARENT = '10.231.7.2';
 
 const skip = skipWithoutNetns('flowaudit live');
+const noNfcapd = skip || skipWithoutCommand('nfcapd', 'nfdump', 'live --export read back by nfcapd');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let dir = '';
 let server: ChildProcess | null = null;
 
@@ -281,7 +283,52 @@ describe.skipIf(skip)('flowaudit live on a veth pair', () => {
     expect(folded.some((f: any) => f.outcome === 'rejected' && f.outcomes.rejected > 0 && f.outcomes.rejected <= f.flows)).toBe(true);
   });
 
-  it('says in one line, exit 2, what is wrong: no such interface, a bad filter, no permission, no binding', () => {
+  it.skipIf(noNfcapd)('--export sends every flow to an IPFIX collector: nfcapd stores them and nfdump shows the final report\'s flows, packets and bytes per side', async () => {
+    // The collector listens on the sensor namespace's own loopback.
+    const port = 40000 + (process.pid % 20000);
+    const store = mkdtempSync(join(dir, 'nfcapd-'));
+    const collector = spawn('ip', ['netns', 'exec', NS_SENSOR, 'nfcapd', '-b', '127.0.0.1', '-p', String(port), '-w', store], { stdio: 'ignore' });
+    const collected = new Promise((r) => collector.on('exit', r));
+    try {
+      await sleep(700);
+      const live = startLive(['-i', IF_SENSOR, '--catalog', 'bmc-cm', '--report-every', '1s', '--idle-timeout', '1s', '--format', 'json', '--export', `ipfix://127.0.0.1:${port}`]);
+      await live.waitFor((r) => r.live.report === 1);
+      // A UDP datagram idle past --idle-timeout leaves the table at a chore and is exported then, mid-run.
+      nodeIn(NS_SENSOR, `const s = require('dgram').createSocket('udp4'); s.send('ping', 9999, '${PARENT}', () => s.close());`);
+      const early = await live.waitFor((r) => r.live.export.records >= 1);
+      expect(early.live.final).toBe(false);
+      expect(early.live.flowTable.expired).toBeGreaterThanOrEqual(1);
+      // TCP flows still in the table at the end are exported as they stand.
+      connect([1610, 3389, 1611]);
+      await live.waitFor((r) => r.flows.filter((f: any) => f.proto === 'tcp').length >= 3);
+      live.proc.kill('SIGINT');
+      expect(await live.exit).toBe(0);
+      const final = live.lines.at(-1)!;
+      const t = final.live.flowTable;
+      const inTable = final.flows.filter((f: any) => !('flows' in f)).length;
+      expect(final.live.export).toMatchObject({ url: `ipfix://127.0.0.1:${port}`, target: `udp:127.0.0.1:${port}`, sendErrors: 0, lastError: null, unencodable: 0 });
+      expect(final.live.export.records).toBe(t.expired + t.evicted + inTable);
+      expect(final.live.export.messages).toBeGreaterThanOrEqual(2);
+
+      collector.kill('SIGTERM');
+      await collected;
+      const lines: string[] = [];
+      for (const n of readdirSync(store).filter((f) => f.startsWith('nfcapd.'))) {
+        const r = await run('nfdump', ['-r', join(store, n), '-q', '-o', 'fmt:%sa,%da,%sp,%dp,%pr,%ipkt,%ibyt,%opkt,%obyt'], { timeout: 60_000 });
+        expect(r.status, r.stderr).toBe(0);
+        lines.push(...r.stdout.split('\n').map((l) => l.replace(/\s+/g, '')).filter((l) => l !== ''));
+      }
+      // Every flow of the final report, the folded UDP one too (one flow: its counts are the flow's).
+      const ours = final.flows.map((f: any) => `${f.client},${f.server},${f.clientPort ?? 0},${f.serverPort ?? 0},${f.proto.toUpperCase()},${f.clientPackets},${f.clientBytes},${f.serverPackets},${f.serverBytes}`);
+      expect(ours.filter((l: string) => /,(TCP|UDP),/.test(l))).toHaveLength(4);
+      expect(lines.sort()).toEqual(ours.sort());
+    } finally {
+      collector.kill('SIGTERM');
+      await collected;
+    }
+  });
+
+  it('says in one line, exit 2, what is wrong: no such interface, a bad filter, no permission, no binding, a bad --export', () => {
     const run = (args: string[], prefix: string[] = []) => {
       const r = spawnSync('ip', ['netns', 'exec', NS_SENSOR, ...prefix, process.execPath, ...args], { encoding: 'utf8', timeout: 30_000 });
       return { code: r.status, err: r.stderr.trim() };
@@ -302,7 +349,13 @@ describe.skipIf(skip)('flowaudit live on a veth pair', () => {
     const noCap = run(['--require', hide, ...base, '-i', IF_SENSOR]);
     expect(noCap.code).toBe(2);
     expect(noCap.err).toMatch(/^flowaudit: live capture needs the libpcap binding .*apt-get install libpcap-dev.*npm rebuild cap$/);
-    for (const r of [noIf, bpf, perm, noCap]) expect(r.err.split('\n')).toHaveLength(1);
+    const notUrl = run([...base, '-i', IF_SENSOR, '--export', 'udp://127.0.0.1:4739']);
+    expect(notUrl.code).toBe(2);
+    expect(notUrl.err).toBe('flowaudit: --export udp://127.0.0.1:4739: expected ipfix://HOST:PORT (IPFIX over UDP; PORT defaults to 4739)');
+    const noHost = run([...base, '-i', IF_SENSOR, '--export', 'ipfix://nosuch.invalid:4739']);
+    expect(noHost.code).toBe(2);
+    expect(noHost.err).toMatch(/^flowaudit: --export ipfix:\/\/nosuch\.invalid:4739: cannot resolve nosuch\.invalid \(E[A-Z_]+\)$/);
+    for (const r of [noIf, bpf, perm, noCap, notUrl, noHost]) expect(r.err.split('\n')).toHaveLength(1);
   });
 
   it('tcpdump -w - | flowaudit analyze - reports when the stream ends', async () => {

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { formatIPv6 } from '../core/addr.js';
+import { formatIPv6, parseIPv4 } from '../core/addr.js';
 
 /** An address or a CIDR block as a numeric interval, for both families (IPv6 as BigInt). */
 export interface AddressBlock {
@@ -8,30 +8,6 @@ export interface AddressBlock {
   lo: bigint;
   hi: bigint;
   prefix: number;
-}
-
-/** A dotted quad as an unsigned 32-bit number, or -1: the common case, without a regular expression. */
-function parseIPv4Fast(addr: string): number {
-  let value = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < addr.length; i++) {
-    const c = addr.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || ++dots > 3) return -1;
-      value = value * 256 + part;
-      part = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      // No leading zeros (isIP refuses them too) and at most 255.
-      if (digits > 0 && part === 0) return -1;
-      part = part * 10 + (c - 48);
-      if (++digits > 3 || part > 255) return -1;
-    } else return -1;
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return value * 256 + part;
 }
 
 /** The last address parsed: the class checks of one host (private, multicast, broadcast …) ask in a row. */
@@ -48,7 +24,7 @@ export function addressToBigInt(addr: string): { family: 4 | 6; value: bigint } 
 }
 
 function parseAddress(addr: string): { family: 4 | 6; value: bigint } | null {
-  const fast = parseIPv4Fast(addr);
+  const fast = parseIPv4(addr);
   if (fast >= 0) return { family: 4, value: BigInt(fast) };
   const kind = isIP(addr);
   if (kind === 4) {
@@ -169,7 +145,7 @@ let lastV4Text = '';
 let lastV4 = -1;
 function v4Of(addr: string): number {
   if (addr !== lastV4Text) {
-    lastV4 = parseIPv4Fast(addr);
+    lastV4 = parseIPv4(addr);
     lastV4Text = addr;
   }
   return lastV4;

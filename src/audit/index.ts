@@ -1,3 +1,4 @@
+import type { ExportSection } from '../export/ipfix-udp.js';
 import type { Catalog } from '../catalog/types.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { columnsOfRecords, FlowColumns, mergeColumns } from '../flow/columns.js';
@@ -102,6 +103,8 @@ export interface LiveSection {
   notDelivered: number | null;
   flowTable: { active: number; limit: number; expired: number; evicted: number; folded: number; foldedRecords: number; foldedOverflow: number };
   write: string | null;
+  /** `--export ipfix://HOST:PORT`: what was sent to the collector, or null. */
+  export: ExportSection | null;
 }
 
 function fmtRanges(r: Array<[number, number]>): Array<number | string> {

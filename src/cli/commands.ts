@@ -80,6 +80,7 @@ export function registerLive(program: Command, version: string, setExit: (code: 
     .option('--out <file>', 'rewrite this file (atomically) at every report instead of writing to standard output')
     .option('--table <name>', TABLE_HELP('live'))
     .option('--write <file.pcapng>', 'also keep every captured packet as pcapng, for a later flowaudit analyze')
+    .option('--export <ipfix://host:port>', 'send every flow as it leaves the flow table (and the open ones at the end) to an IPFIX collector over UDP')
     .option('--fail-on <list>', 'exit 1 when the final report has findings of these kinds: missing,failing,undocumented,role-mismatch')
     .option('--vlan-key', 'keep flows on different VLANs apart', false)
     .option('--idle-timeout <duration>', 'a UDP/ICMP flow with no packet for this long is over', '120s')

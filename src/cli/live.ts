@@ -5,6 +5,7 @@ import type { CaptureFacts, PacketRecord } from '../capture/record.js';
 import { PcapngWriter, WrittenPacket } from '../capture/writer.js';
 import { InputError } from '../core/errors.js';
 import { formatIso } from '../core/time.js';
+import { IpfixUdpExporter } from '../export/ipfix-udp.js';
 import { PacketView } from '../decode/index.js';
 import { FlowFolds } from '../flow/aggregate.js';
 import { packetSink } from '../flow/pipeline.js';
@@ -44,6 +45,8 @@ export interface LiveCliOptions extends ReportCliOptions {
   table?: string;
   out?: string;
   write?: string;
+  /** `ipfix://HOST:PORT`: every flow that leaves the table (and the open ones at the end) to this collector. */
+  export?: string;
   vlanKey: boolean;
   idleTimeout: string;
   tcpIdleTimeout: string;
@@ -85,7 +88,14 @@ export async function runLive(opts: LiveCliOptions, version: string, setExit: (c
     finishedIdle: 30,
     maxFlows,
   };
-  const session = new LiveSession(opts.interface, { ...inputs, version, snaplen, bufferSize, limits, bpf: opts.bpf ?? null, write: opts.write ?? null, vlanKey: opts.vlanKey });
+  const exporter = opts.export === undefined ? null : await IpfixUdpExporter.open(opts.export);
+  let session: LiveSession;
+  try {
+    session = new LiveSession(opts.interface, { ...inputs, version, snaplen, bufferSize, limits, bpf: opts.bpf ?? null, write: opts.write ?? null, vlanKey: opts.vlanKey, exporter });
+  } catch (e) {
+    await exporter?.close();
+    throw e;
+  }
   const emit = new ReportOutput(writer, opts.out, layout);
   let ticks = 0;
   const tick = setInterval(() => {
@@ -130,9 +140,10 @@ interface SessionOptions extends ReturnType<typeof loadAuditInputs> {
   bpf: string | null;
   write: string | null;
   vlanKey: boolean;
+  exporter: IpfixUdpExporter | null;
 }
 
-/** One live capture: the interface, the flow table and inspectors it feeds, folds, and the pcapng copy. */
+/** One live capture: the interface, the flow table and inspectors it feeds, folds, the pcapng copy and the IPFIX export. */
 class LiveSession {
   private readonly run: ReturnType<typeof newFlowRun>;
   private readonly inspectors = new Inspectors();
@@ -205,12 +216,19 @@ class LiveSession {
     this.lastStats = this.capture.stats();
   }
 
-  /** Flows that are over leave the table and are folded per conversation. */
+  /** Flows that are over leave the table and are folded per conversation (and exported, each as it was). */
   private retire(): void {
     const [sec] = wallTime();
     const { expired, evicted } = this.run.table.retire(sec, this.opts.limits);
-    for (const f of expired) this.folds.add(f);
-    for (const f of evicted) this.folds.add(f);
+    const exporter = this.opts.exporter;
+    for (const f of expired) {
+      exporter?.add(f);
+      this.folds.add(f);
+    }
+    for (const f of evicted) {
+      exporter?.add(f);
+      this.folds.add(f);
+    }
     this.expired += expired.length;
     this.evicted += evicted.length;
   }
@@ -218,6 +236,8 @@ class LiveSession {
   housekeeping(): void {
     this.retire();
     this.writer?.flush();
+    // A collector hears of a flow within a chore's interval of its leaving, not when a message fills.
+    this.opts.exporter?.flush();
   }
 
   async stop(): Promise<void> {
@@ -238,6 +258,12 @@ class LiveSession {
       this.writer.flush();
       closeSync(this.writeFd);
       this.writeFd = null;
+    }
+    // The flows still in the table go to the collector as they stand now, then the socket closes.
+    const exporter = this.opts.exporter;
+    if (exporter !== null) {
+      for (const batch of this.run.table.exportBatches()) for (const f of batch) exporter.add(f);
+      await exporter.close();
     }
   }
 
@@ -280,6 +306,7 @@ class LiveSession {
       notDelivered: s.notDelivered,
       flowTable: { active: run.table.activeFlows, limit: this.opts.limits.maxFlows, expired: this.expired, evicted: this.evicted, folded: this.folds.folded - this.folds.dropped, foldedRecords: this.folds.size, foldedOverflow: this.folds.dropped },
       write: this.opts.write,
+      export: this.opts.exporter?.section() ?? null,
     };
     return audit(window, {
       catalogs: this.opts.catalogs,

@@ -185,3 +185,16 @@ export function tcpdumpAvailable(): boolean {
 export function skipWithoutTcpdump(what: string): boolean {
   return skipWhenMissing(tcpdumpAvailable(), what, () => 'tcpdump not found on PATH (install the tcpdump package)');
 }
+
+/** Whether `command -h` starts (nfcapd, nfdump, softflowd: their exit codes for -h differ). */
+function commandStarts(command: string): boolean {
+  const run = spawnSync(command, ['-h'], { stdio: 'ignore', timeout: 30_000 });
+  return run.error === undefined;
+}
+
+/** True when tests that need every one of `commands` on PATH must be skipped; throws instead under CI=true. The last argument says what needs them. */
+export function skipWithoutCommand(...args: string[]): boolean {
+  const what = args.at(-1)!;
+  const missing = args.slice(0, -1).filter((c) => !commandStarts(c));
+  return skipWhenMissing(missing.length === 0, what, () => `${missing.join(', ')} not found on PATH (install Debian's package for it)`);
+}

@@ -1,13 +1,31 @@
 /**
- * The information elements flowaudit reads, declared once: IANA's number (RFC 7012 and the IANA
- * IPFIX registry; NetFlow v9's field types are the same numbers, RFC 3954 §8), or an RFC 5103
- * reverse element (enterprise 29305, the same number), and where its value goes in the record view.
- * Every other element is skipped by its length. A row is one element; adding one is one row.
+ * The information elements flowaudit reads and writes, declared once: IANA's number (RFC 7012 and
+ * the IANA IPFIX registry; NetFlow v9's field types are the same numbers, RFC 3954 §8), an RFC 5103
+ * reverse element (enterprise 29305, the same number) or one of flowaudit's own (FLOWAUDIT_PEN), and
+ * where its value goes in the record view. Every other element is skipped by its length. A row is
+ * one element; adding one is one row. The encoder (encode.ts) names the rows it writes, so whatever
+ * flowaudit exports, its decoder reads.
  */
+import type { DirectionEvidence, TcpOutcome } from '../../flow/record.js';
 import type { ExportRecordView } from './view.js';
 
 /** RFC 5103's private enterprise number for reverse information elements. */
 export const REVERSE_PEN = 29305;
+
+/**
+ * The enterprise number of flowaudit's own elements: 32473, which RFC 5612 reserves for
+ * documentation and examples. flowaudit has no number of its own from IANA; a collector that does
+ * not know the elements skips them by their length (RFC 7011 §3.2), as flowaudit skips others'.
+ */
+export const FLOWAUDIT_PEN = 32473;
+
+/**
+ * flowaudit's direction evidence (FlowRecord.direction) as element flowauditDirectionEvidence
+ * (FLOWAUDIT_PEN, id 1) carries it: the number is the index. Wire values: append only, never reorder.
+ */
+export const DIRECTION_CODES: readonly DirectionEvidence[] = ['first-packet', 'port-rank', 'epb-flags', 'icmp-type', 'syn-ack', 'syn', 'zeek-flipped', 'catalog-port'];
+/** A flow's outcome as element flowauditOutcome (FLOWAUDIT_PEN, id 2) carries it: 0 none, then the index + 1. Append only. */
+export const OUTCOME_CODES: readonly TcpOutcome[] = ['established', 'attempted', 'rejected', 'partial'];
 
 /** Reads a value of `len` bytes at `off` into the view; the length was checked against the record. */
 type ElementReader = (v: ExportRecordView, buf: Uint8Array, off: number, len: number) => void;
@@ -42,8 +60,8 @@ function v6(out: Uint32Array, v: ExportRecordView, buf: Uint8Array, off: number,
 
 export interface ElementRow {
   id: number;
-  /** 0 for IANA's elements, REVERSE_PEN for RFC 5103's reverse ones. */
-  enterprise: 0 | typeof REVERSE_PEN;
+  /** 0 for IANA's elements, REVERSE_PEN for RFC 5103's reverse ones, FLOWAUDIT_PEN for flowaudit's. */
+  enterprise: 0 | typeof REVERSE_PEN | typeof FLOWAUDIT_PEN;
   name: string;
   read: ElementReader;
 }
@@ -98,12 +116,22 @@ export const ELEMENTS: ElementRow[] = [
   { id: 85, enterprise: REVERSE_PEN, name: 'reverseOctetTotalCount', read: (v, b, o, l) => { v.biflow = true; v.reverseTotalBytes = uint(b, o, l); } },
   { id: 86, enterprise: REVERSE_PEN, name: 'reversePacketTotalCount', read: (v, b, o, l) => { v.biflow = true; v.reverseTotalPackets = uint(b, o, l); } },
   { id: 6, enterprise: REVERSE_PEN, name: 'reverseTcpControlBits', read: (v, b, o, l) => { v.biflow = true; v.reverseTcpFlags = uint(b, o, l) & 0xff; } },
+  // flowaudit's own: who is the client and on what evidence (the record's source is the client), and the outcome.
+  { id: 1, enterprise: FLOWAUDIT_PEN, name: 'flowauditDirectionEvidence', read: (v, b, o, l) => { v.directionCode = uint(b, o, l); } },
+  { id: 2, enterprise: FLOWAUDIT_PEN, name: 'flowauditOutcome', read: (v, b, o, l) => { v.outcomeCode = uint(b, o, l); } },
 ];
+
+/** A row by its name: the encoder's templates are made of rows. */
+export function element(name: string): ElementRow {
+  const row = ELEMENTS.find((e) => e.name === name);
+  if (row === undefined) throw new Error(`no information element ${name} in ELEMENTS`);
+  return row;
+}
 
 /** The reader of an element by key (elementKey), or undefined: skip it. */
 export const READERS = new Map<number, ElementReader>(ELEMENTS.map((e) => [elementKey(e.id, e.enterprise), e.read]));
 
-/** One number for (enterprise, id): IANA's ids as they are, reverse elements above 2^16, other enterprises -1 (skipped). */
+/** One number for (enterprise, id): IANA's ids as they are, reverse elements above 2^16, flowaudit's above 2^17, other enterprises -1 (skipped). */
 export function elementKey(id: number, enterprise: number): number {
-  return enterprise === 0 ? id : enterprise === REVERSE_PEN ? 0x10000 | id : -1;
+  return enterprise === 0 ? id : enterprise === REVERSE_PEN ? 0x10000 | id : enterprise === FLOWAUDIT_PEN ? 0x20000 | id : -1;
 }

@@ -1,11 +1,12 @@
 /**
  * IPFIX files (RFC 5655: a file is a stream of IPFIX messages, one after another) read as an async
- * iterator of records (readIpfixFile) or of stitched flows (readIpfixFlows), and written from messages. The file is read in chunks; a message cut by a
+ * iterator of records (readIpfixFile) or of stitched flows (readIpfixFlows), and written from messages
+ * (writeIpfixFile for a list, IpfixFileWriter for a stream of them in bounded memory). The file is read in chunks; a message cut by a
  * chunk's end waits for the next. Damage is counted in the decoder's tally with the file's byte
  * offset: a header that is no IPFIX message header is skipped by looking for the next plausible one
  * (version 10 and a length that fits), counted `file-resync` once per stretch skipped.
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { formatIPv4, formatIPv6 } from '../../core/addr.js';
 import { u16be } from '../../core/bytes.js';
@@ -146,4 +147,41 @@ export async function writeIpfixFile(path: string, messages: Uint8Array[]): Prom
   const kept = messages.filter((m) => m.length >= HEADER && u16be(m, 0) === 10);
   await writeFile(path, Buffer.concat(kept));
   return kept.length;
+}
+
+/** Messages streamed into an IPFIX file through a buffer of `bufferBytes` (the benchmark's generator writes gigabytes so). */
+export class IpfixFileWriter {
+  private readonly fd: number;
+  private readonly buf: Buffer;
+  private used = 0;
+  /** Bytes written to the file so far. */
+  bytes = 0;
+
+  constructor(readonly path: string, bufferBytes = 8 << 20) {
+    this.fd = openSync(path, 'w');
+    this.buf = Buffer.allocUnsafe(bufferBytes);
+  }
+
+  write(message: Uint8Array): void {
+    if (this.used + message.length > this.buf.length) this.drain();
+    if (message.length > this.buf.length) {
+      writeSync(this.fd, message);
+      this.bytes += message.length;
+      return;
+    }
+    this.buf.set(message, this.used);
+    this.used += message.length;
+  }
+
+  close(): void {
+    this.drain();
+    closeSync(this.fd);
+  }
+
+  private drain(): void {
+    let o = 0;
+    while (o < this.used) o += writeSync(this.fd, this.buf, o, this.used - o);
+    this.bytes += this.used;
+    this.used = 0;
+  }
 }

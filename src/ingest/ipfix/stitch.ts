@@ -13,6 +13,9 @@
  * - SYN on both sides: the side whose record starts first opened the connection ('syn');
  * - otherwise the first packet's rules of direction.ts (ICMP request or reply, port rank), and
  *   last the earlier record's sender ('first-packet').
+ * A flowaudit sensor's record (its enterprise elements, elements.ts FLOWAUDIT_PEN) says what the
+ * sensor decided from the packets: its source is the client, on the evidence it names, with the
+ * outcome it names. The first such record of a conversation is taken as it is.
  */
 import { formatIPv4, formatIPv6 } from '../../core/addr.js';
 import { formatIso } from '../../core/time.js';
@@ -20,7 +23,8 @@ import { PROTO_NAMES } from '../../flow/columns.js';
 import { Evidence, State } from '../../flow/layout.js';
 import { claimClientIsA, claimEvidence, firstPacketClaim } from '../../flow/direction.js';
 import { Tcp, tcpOutcome } from '../../flow/tcp-state.js';
-import { DIRECTION_EVIDENCE, FLAG_TEXT, type FlowRecord } from '../../flow/record.js';
+import { DIRECTION_EVIDENCE, FLAG_TEXT, type DirectionEvidence, type FlowRecord, type TcpOutcome } from '../../flow/record.js';
+import { DIRECTION_CODES, OUTCOME_CODES } from './elements.js';
 import type { ExportRecordView } from './view.js';
 
 /** A conversation idle this long (record time) is finished: softflowd's shortest default timeout is 120 s (tcp.rst). */
@@ -61,6 +65,8 @@ interface Conversation {
   /** The first record's sender's port (its destination's) for the port rank. */
   firstSrcPort: number;
   firstDstPort: number;
+  /** What a flowaudit sensor's record said (its source is the client; outcome undefined: not said). */
+  given?: { clientIsA: boolean; evidence: DirectionEvidence; outcome: TcpOutcome | null | undefined };
 }
 
 export interface StitcherOptions {
@@ -163,6 +169,10 @@ export class FlowStitcher {
       this.open.set(key, c);
     }
     c.records++;
+    if (c.given === undefined && v.directionCode >= 0 && v.directionCode < DIRECTION_CODES.length) {
+      const outcome = v.outcomeCode === 0 ? null : v.outcomeCode > 0 ? OUTCOME_CODES[v.outcomeCode - 1] : undefined;
+      c.given = { clientIsA: srcIsA, evidence: DIRECTION_CODES[v.directionCode]!, outcome };
+    }
     if (v.biflow) c.biflow = true;
     const fwd = srcIsA ? c.sideA : c.sideB;
     const rev = srcIsA ? c.sideB : c.sideA;
@@ -260,7 +270,9 @@ function address(version: 4 | 6, w: Uint32Array): string {
 }
 
 function conversationRecord(c: Conversation): FlowRecord {
-  const { clientIsA, evidence } = client(c);
+  const decided = client(c);
+  const clientIsA = c.given?.clientIsA ?? decided.clientIsA;
+  const evidence = decided.evidence;
   const cs = clientIsA ? c.sideA : c.sideB;
   const ss = clientIsA ? c.sideB : c.sideA;
   const start = Math.min(...[c.sideA.startMs, c.sideB.startMs].filter((t) => !Number.isNaN(t)));
@@ -306,5 +318,9 @@ function conversationRecord(c: Conversation): FlowRecord {
     r.icmpCode = c.icmp & 0xff;
   }
   if (c.vlan >= 0) r.vlan = c.vlan;
+  if (c.given !== undefined) {
+    r.direction = c.given.evidence;
+    if (c.given.outcome !== undefined) r.outcome = c.given.outcome;
+  }
   return r;
 }

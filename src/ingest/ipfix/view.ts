@@ -39,6 +39,13 @@ export class ExportRecordView {
   biflowDirection = -1;
   /** 1 in N packets sampled (1: unsampled or not stated), from the record or its domain's options. */
   samplingInterval = 1;
+  /**
+   * flowaudit's own elements (elements.ts FLOWAUDIT_PEN), -1 absent: the direction evidence (an index
+   * of DIRECTION_CODES; the record's source is then the client) and the outcome (0 none, else an
+   * index of OUTCOME_CODES + 1), as a flowaudit sensor decided them from the packets.
+   */
+  directionCode = -1;
+  outcomeCode = -1;
   /** Where the record is: the message number (1-based, per decoder) and its byte offset in the message. */
   message = 0;
   offset = 0;
@@ -71,6 +78,7 @@ export class ExportRecordView {
     this.startMs = this.endMs = NaN;
     this.icmpType = this.icmpCode = this.vlan = this.flowDirection = this.biflowDirection = -1;
     this.samplingInterval = 1;
+    this.directionCode = this.outcomeCode = -1;
     this.tStartMs = this.tEndMs = this.tStartUptime = this.tEndUptime = this.tStartDeltaUs = this.tEndDeltaUs = NaN;
     this.totalPackets = this.totalBytes = this.reverseTotalPackets = this.reverseTotalBytes = NaN;
     this.recordSampling = 0;

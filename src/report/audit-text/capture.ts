@@ -1,5 +1,6 @@
 import type { AuditReport } from '../../audit/index.js';
 import { boundText } from '../../flow/bound.js';
+import { plural } from '../../core/human.js';
 import { terminalSafe } from '../escape.js';
 import { humanBytes } from '../flows.js';
 import { negotiationsRead } from '../text.js';
@@ -20,6 +21,11 @@ function liveLines(l: NonNullable<AuditReport['live']>): string[] {
   const t = l.flowTable;
   out.push(`  flow table: ${t.active} active (limit ${t.limit}); ${t.expired} flows ended and ${t.evicted} evicted at the limit, folded into ${t.foldedRecords} conversation records${t.foldedOverflow ? ` (${t.foldedOverflow} flows counted only: the fold store is full)` : ''}`);
   if (l.write) out.push(`  writing the packets to ${terminalSafe(l.write)}`);
+  const x = l.export;
+  if (x) {
+    out.push(`  exporting to ${terminalSafe(x.url)} (${x.target}): ${plural(x.records, 'flow record')} in ${plural(x.messages, 'IPFIX message')} (${humanBytes(x.bytes)})` +
+      (x.sendErrors ? `; ${plural(x.sendErrors, 'message')} not sent (${terminalSafe(x.lastError ?? '')})` : '') + (x.unencodable ? `; ${plural(x.unencodable, 'flow')} with no address family not sent` : ''));
+  }
   return out;
 }
 
