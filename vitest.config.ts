@@ -8,5 +8,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Two test files at once: vitest's default on 2 cores is one, and many files wait on child
+    // processes (tshark, the CLI, softflowd) with their own core idle.
+    maxWorkers: 2,
+    minWorkers: 1,
   },
 });
