@@ -1,7 +1,6 @@
 /** The `pcap` input kind (cli/inputs.ts): packet captures read and inspected (and, alone, audited). */
-import { audit, type AuditReport } from '../audit/index.js';
+import { audit, type AuditOptions, type AuditReport } from '../audit/index.js';
 import type { SensorRead } from '../audit/run-input.js';
-import type { AuditInputs } from './inputs.js';
 import { Inspectors } from '../inspect/index.js';
 import { buildFlowsSharded, ShardedOptions } from '../worker/sharded.js';
 
@@ -19,7 +18,7 @@ export async function readCaptures(captures: string[], read: ShardedOptions): Pr
 }
 
 /** Captures read and audited alone: one sensor, as `analyze` without --sensor. */
-export async function analyzeCaptures(captures: string[], inputs: AuditInputs, read: ShardedOptions): Promise<AuditReport> {
+export async function analyzeCaptures(captures: string[], inputs: Omit<AuditOptions, 'grants' | 'failed' | 'inspectorStats'>, read: ShardedOptions): Promise<AuditReport> {
   const { run, ...found } = await readCaptures(captures, read);
   return audit(run, { ...inputs, ...found });
 }
