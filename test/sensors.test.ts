@@ -50,7 +50,7 @@ interface Flow {
 }
 interface Sensor { name: string; kind: string; files: string[]; packets: number; records: number | null; flows: number; alone: number; loss: string | null; notes: string[] }
 interface Report {
-  capture: { packets: number; sensors?: Sensor[]; quality: { notes: string[]; loss: string | null } };
+  capture: { packets: number; sensors?: Sensor[]; quality: { notes: string[]; loss: string | null; inspectors: unknown[] } };
   flows: Flow[];
   grants: unknown[];
   requirements: Array<{ rule: string; status: string; from: string; to: string | null }>;
@@ -116,7 +116,8 @@ describe.skipIf(skipWithoutCaptures('many sensors') || skipWithoutTshark('many s
     expect(requirementsOf(site)).toEqual(requirementsOf(whole));
     // The 286 endpoint-mapper answers: those both captures hold are read twice and counted once.
     expect(site.grants.length).toBe(whole.grants.length);
-    expect(site.capture.quality.notes).toContain('70 negotiations read by more than one sensor are counted once');
+    expect(site.capture.quality.notes).toContain('70 negotiations read by more than one sensor are counted once (in the grants and in what the inspectors read)');
+    expect(site.capture.quality.inspectors).toEqual(whole.capture.quality.inspectors);
     // Which sensors saw a flow follows from where its frames lie in the whole capture.
     const byKey = new Map(whole.flows.map((f) => [key(f), f]));
     let both = 0;

@@ -150,12 +150,14 @@ function negotiationSignature(g: GrantLike | FailedNegotiation, endpoints: strin
  * signature within the slack, each matched once) is left out; the others are renumbered so that two
  * sensors' numbers never meet. Returns how many were left out.
  */
-function siteNegotiations(inputs: AuditInput[], slack: number): { grants: GrantLike[]; failed: FailedNegotiation[]; duplicates: number } {
+function siteNegotiations(inputs: AuditInput[], slack: number): { grants: GrantLike[]; failed: FailedNegotiation[]; duplicates: number; twins: Map<string, { read: number; refused: number }> } {
   const seen = new Map<string, Array<{ t: number; sensor: number; matchedBy: Set<number> }>>();
   const grants: GrantLike[] = [];
   const failed: FailedNegotiation[] = [];
   let next = 0;
   let duplicates = 0;
+  // Per inspector (its name is the grant's reason): the twins left out, to take off what it read.
+  const twins = new Map<string, { read: number; refused: number }>();
   inputs.forEach((input, k) => {
     const endpoints = new Map<number, string[]>();
     for (const g of input.grants) (endpoints.get(g.negotiation) ?? endpoints.set(g.negotiation, []).get(g.negotiation)!).push(`${g.host} ${g.transport} ${g.port ?? '*'}`);
@@ -171,6 +173,9 @@ function siteNegotiations(inputs: AuditInput[], slack: number): { grants: GrantL
       if (twin) {
         twin.matchedBy.add(k);
         duplicates++;
+        const t = twins.get(g.reason) ?? twins.set(g.reason, { read: 0, refused: 0 }).get(g.reason)!;
+        t.read++;
+        if ('status' in g) t.refused++;
         ids.set(g.negotiation, -1);
         return -1;
       }
@@ -188,11 +193,11 @@ function siteNegotiations(inputs: AuditInput[], slack: number): { grants: GrantL
     }
   });
   const byTime = (a: { fromSec: number; fromNs: number }, b: { fromSec: number; fromNs: number }) => compareTime(a.fromSec, a.fromNs, b.fromSec, b.fromNs);
-  return { grants: grants.sort(byTime), failed: failed.sort(byTime), duplicates };
+  return { grants: grants.sort(byTime), failed: failed.sort(byTime), duplicates, twins };
 }
 
-/** The inspectors' statistics of every packet sensor, added per inspector. */
-function siteInspectorStats(inputs: AuditInput[]): InspectorStats[] {
+/** The inspectors' statistics of every packet sensor, added per inspector, less the negotiations two sensors read. */
+function siteInspectorStats(inputs: AuditInput[], twins: Map<string, { read: number; refused: number }>): InspectorStats[] {
   const out = new Map<string, InspectorStats>();
   for (const s of inputs.flatMap((i) => i.inspectorStats)) {
     const into = out.get(s.inspector);
@@ -206,6 +211,12 @@ function siteInspectorStats(inputs: AuditInput[]): InspectorStats[] {
     into.retransmitted += s.retransmitted;
     into.streamsDropped += s.streamsDropped;
     for (const [b, n] of Object.entries(s.bounds) as Array<[keyof InspectorStats['bounds'], number]>) into.bounds[b] = (into.bounds[b] ?? 0) + n;
+  }
+  for (const [inspector, t] of twins) {
+    const into = out.get(inspector);
+    if (into === undefined) continue;
+    into.read -= t.read;
+    into.refused -= t.refused;
   }
   return [...out.values()];
 }
@@ -260,7 +271,7 @@ export function siteInput(site: SiteRun): AuditInput & { capture: CaptureSummary
   if (merge.untimedMatches > 0) notes.push(`${plural(merge.untimedMatches, 'of them', 'of them')} matched on protocol and endpoints alone: a sensor's records have no time (masked or unset ts)`);
   const alone = sensors.filter((s) => s.alone > 0);
   if (alone.length > 0 && site.sensors.length > 1) notes.push(`flows seen by one sensor only: ${alone.map((s) => `${s.name} ${s.alone}`).join(', ')} (where the sensors watch different links, that is their placement, not a loss)`);
-  if (negotiations.duplicates > 0) notes.push(`${plural(negotiations.duplicates, 'negotiation')} read by more than one sensor ${negotiations.duplicates === 1 ? 'is' : 'are'} counted once`);
+  if (negotiations.duplicates > 0) notes.push(`${plural(negotiations.duplicates, 'negotiation')} read by more than one sensor ${negotiations.duplicates === 1 ? 'is' : 'are'} counted once (in the grants and in what the inspectors read)`);
   if (quality.oneSidedTcpFlows > 0) notes.push(`${quality.oneSidedTcpFlows} of ${quality.tcpFlows} TCP flows (${(quality.oneSidedTcpShare * 100).toFixed(0)}%) show one direction only on every sensor that saw them`);
   const lossy = sensors.filter((s) => s.loss !== null);
   const oneSided = quality.droppedByInterface + quality.droppedByOs === 0 ? quality.loss : null;
@@ -276,7 +287,7 @@ export function siteInput(site: SiteRun): AuditInput & { capture: CaptureSummary
     last,
     grants: negotiations.grants,
     failed: negotiations.failed,
-    inspectorStats: siteInspectorStats(inputs),
+    inspectorStats: siteInspectorStats(inputs, negotiations.twins),
     grantsObservable: site.sensors.some((s) => !isRecordRun(s.read.run)),
   };
 }
