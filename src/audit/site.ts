@@ -262,7 +262,8 @@ export function siteInput(site: SiteRun): AuditInput & { capture: CaptureSummary
       ...(i.capture.flowTable ? { flowTable: i.capture.flowTable } : {}),
     };
   });
-  const notes = [first === null ? 'no sensor gave a time: the span the site covers is unknown' : `the sensors span ${humanDuration(quality.durationSeconds)} together`];
+  const together = site.sensors.length > 1 ? `the sensors span ${humanDuration(quality.durationSeconds)} together` : `the sensor spans ${humanDuration(quality.durationSeconds)}`;
+  const notes = [first === null ? 'no sensor gave a time: the span the site covers is unknown' : together];
   if (site.sensors.length > 1) {
     notes.push(merge.shared === 0
       ? `no conversation was seen by more than one sensor (same protocol and endpoints, times overlapping within ${site.slack} s)`
