@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -139,9 +139,26 @@ describe.skipIf(skipWithoutCaptures('many sensors') || skipWithoutTshark('many s
     expect(site.capture.quality.loss).toBeNull();
   });
 
+  it('one capture seen by two sensors is every flow once with the counts of one, never summed (one of them read from standard input)', async () => {
+    const sample = join(repositoryRoot, 'samples/bmc-cm-site.pcapng');
+    const roles = join(repositoryRoot, 'samples/bmc-cm-roles.yaml');
+    const [alone, r] = await Promise.all([
+      analyze([sample, '--roles', roles]),
+      run(process.execPath, [cli, 'analyze', '--sensor', `a=${sample}`, '--sensor', 'b=pcap:-', '--roles', roles, '--catalog', 'bmc-cm', '--format', 'json'], { input: readFileSync(sample), timeout: 60_000 }),
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const site = checkReport('analyze', JSON.parse(r.stdout) as Report);
+    const strip = ({ sensors, ...f }: Flow) => f;
+    expect(site.flows.map((f) => f.sensors)).toEqual(alone.flows.map(() => ['a', 'b']));
+    expect(site.flows.map(strip)).toEqual(alone.flows);
+    expect(site.summary).toEqual(alone.summary);
+    expect(requirementsOf(site)).toEqual(requirementsOf(alone));
+  });
+
   it('the text report lists every sensor in its capture-quality section; CSV has a sensors column', async () => {
     const args = ['analyze', '--sensor', `span-a=${part('span-a.pcap')}`, '--sensor', `span-b=${part('span-b.pcap')}`, '--catalog', 'bmc-cm'];
-    const [text, csv] = await Promise.all([flowaudit(args), flowaudit([...args, '--format', 'csv', '--table', 'flows'])]);
+    const [text, csv, explain] = await Promise.all([flowaudit(args), flowaudit([...args, '--format', 'csv', '--table', 'flows']), flowaudit([...args, '--explain', '172.16.5.59'])]);
+    expect(explain.stdout.split('\n').filter((l) => l === '      seen by span-a, span-b').length).toBe(149);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^ {2}2 sensors: 10179 packets, 1\.02 MB read in all/m);
     expect(text.stdout).toMatch(/^ {2}sensor span-a \(pcap, .*span-a\.pcap\): 5000 packets, 501 kB,/m);

@@ -26,6 +26,7 @@ function flowLines(f: JudgedFlow, files: readonly string[], records: ReadonlySet
     `  ${f.verdict.toUpperCase()}  ${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)}  ${how}, ${f.packets} packets, ${f.start ?? 'no time'}  ${framesText(f, files, records)}${f.rule ? `  ${f.rule}` : ''}${f.waived ? '  (waived)' : ''}`,
     ...wrap(terminalSafe(f.detail), 100, '      '),
     ...(f.grant ? [`      granted by ${f.grant.reason} at ${f.grant.at}: ${terminalSafe(f.grant.detail)}`] : []),
+    ...(f.sensors ? [`      seen by ${f.sensors.map(terminalSafe).join(', ')}`] : []),
     `      tshark -Y '${displayFilter(f)}'${bpf ? `   bpf: ${bpf}` : ''}`,
   ];
 }
