@@ -16,17 +16,36 @@ import type { FlowTableBound } from '../flow/bound.js';
 import { columnsOfRecords } from '../flow/columns.js';
 import type { CaptureSummary } from '../flow/pipeline.js';
 import { mergeSensorFlows } from '../flow/sensors.js';
+import type { FlowRecord } from '../flow/record.js';
 import type { FailedNegotiation, InspectorStats } from '../inspect/grants.js';
 import { assessQuality } from './quality.js';
 import { AuditInput, isRecordRun, sensorInput, sensorRecords, type SensorRead } from './run-input.js';
 import type { GrantLike } from './types.js';
 
+/**
+ * A sensor once read, kept as what the site needs of it: its capture summary, quality and the
+ * inspectors' findings, and its flows as records. Its run (the flow table) is not kept, so sensors
+ * read one after the other hold one table at a time.
+ */
 export interface Sensor {
   /** As the command line names it: what every flow's `sensors` lists. */
   name: string;
   /** Its input kind (a row of cli/inputs.ts INPUT_KINDS: pcap, zeek, …). */
   kind: string;
-  read: SensorRead;
+  input: Omit<AuditInput, 'flows'>;
+  /** Its flows in order of first packet; the site's merge takes them over (and changes them). */
+  records: FlowRecord[];
+  /** Flow records read (a sensor of flow records), or null (a capture). */
+  recordCount: number | null;
+  /** Why it cannot prove absence for the site (sensorLoss). */
+  loss: string | null;
+}
+
+/** A read sensor, reduced to a Sensor: the run can go once this returns. */
+export function readSensor(name: string, kind: string, read: SensorRead): Sensor {
+  const { flows: _flows, ...input } = sensorInput(read);
+  const records = isRecordRun(read.run) ? read.run.files.reduce((n, f) => n + f.records, 0) : null;
+  return { name, kind, input, records: sensorRecords(read), recordCount: records, loss: sensorLoss(read, input) };
 }
 
 /** The sensors of one audit; `slack`: seconds the sensors' clocks may differ by. */
@@ -92,7 +111,7 @@ function siteBound(bounds: FlowTableBound[]): FlowTableBound | undefined {
 }
 
 /** The sensors' capture summaries as the site's: every file, the counts added, the span of all. */
-function siteCapture(inputs: AuditInput[]): CaptureSummary {
+function siteCapture(inputs: ReadonlyArray<Omit<AuditInput, 'flows'>>): CaptureSummary {
   const decodeErrors: CaptureSummary['decodeErrors'] = {};
   for (const i of inputs) {
     for (const [reason, d] of Object.entries(i.capture.decodeErrors)) {
@@ -108,8 +127,8 @@ function siteCapture(inputs: AuditInput[]): CaptureSummary {
     addCounts(notIp, i.capture.notIp);
   }
   const timed = inputs.filter((i) => i.first !== null);
-  const earliest = timed.reduce<AuditInput | null>((a, i) => (a === null || compareTime(i.first!.sec, i.first!.ns, a.first!.sec, a.first!.ns) < 0 ? i : a), null);
-  const latest = timed.reduce<AuditInput | null>((a, i) => (a === null || compareTime(i.last!.sec, i.last!.ns, a.last!.sec, a.last!.ns) > 0 ? i : a), null);
+  const earliest = timed.reduce<Omit<AuditInput, 'flows'> | null>((a, i) => (a === null || compareTime(i.first!.sec, i.first!.ns, a.first!.sec, a.first!.ns) < 0 ? i : a), null);
+  const latest = timed.reduce<Omit<AuditInput, 'flows'> | null>((a, i) => (a === null || compareTime(i.last!.sec, i.last!.ns, a.last!.sec, a.last!.ns) > 0 ? i : a), null);
   const sum = (k: 'packets' | 'bytes' | 'ipPackets' | 'decodeErrorCount' | 'orphanFragments' | 'fragmentOverflow' | 'timeReversals') => inputs.reduce((s, i) => s + i.capture[k], 0);
   const bound = siteBound(inputs.flatMap((i) => (i.capture.flowTable ? [i.capture.flowTable] : [])));
   return {
@@ -134,7 +153,7 @@ function siteCapture(inputs: AuditInput[]): CaptureSummary {
  * Why a sensor cannot prove absence for the site: its drops, or its records' unreadable lines. A
  * sensor's one-sidedness is not: the site judges that on the merged flows.
  */
-function sensorLoss(read: SensorRead, input: AuditInput): string | null {
+function sensorLoss(read: SensorRead, input: Pick<AuditInput, 'quality'>): string | null {
   if (isRecordRun(read.run)) return read.run.qualityNotes().loss;
   return input.quality.droppedByInterface + input.quality.droppedByOs > 0 ? input.quality.loss : null;
 }
@@ -150,7 +169,7 @@ function negotiationSignature(g: GrantLike | FailedNegotiation, endpoints: strin
  * signature within the slack, each matched once) is left out; the others are renumbered so that two
  * sensors' numbers never meet. Returns how many were left out.
  */
-function siteNegotiations(inputs: AuditInput[], slack: number): { grants: GrantLike[]; failed: FailedNegotiation[]; duplicates: number; twins: Map<string, { read: number; refused: number }> } {
+function siteNegotiations(inputs: ReadonlyArray<Omit<AuditInput, 'flows'>>, slack: number): { grants: GrantLike[]; failed: FailedNegotiation[]; duplicates: number; twins: Map<string, { read: number; refused: number }> } {
   const seen = new Map<string, Array<{ t: number; sensor: number; matchedBy: Set<number> }>>();
   const grants: GrantLike[] = [];
   const failed: FailedNegotiation[] = [];
@@ -197,7 +216,7 @@ function siteNegotiations(inputs: AuditInput[], slack: number): { grants: GrantL
 }
 
 /** The inspectors' statistics of every packet sensor, added per inspector, less the negotiations two sensors read. */
-function siteInspectorStats(inputs: AuditInput[], twins: Map<string, { read: number; refused: number }>): InspectorStats[] {
+function siteInspectorStats(inputs: ReadonlyArray<Omit<AuditInput, 'flows'>>, twins: Map<string, { read: number; refused: number }>): InspectorStats[] {
   const out = new Map<string, InspectorStats>();
   for (const s of inputs.flatMap((i) => i.inspectorStats)) {
     const into = out.get(s.inspector);
@@ -223,14 +242,14 @@ function siteInspectorStats(inputs: AuditInput[], twins: Map<string, { read: num
 
 /** What the audit reads of a site: its sensors' flows merged, every sensor's summary, the site's quality. */
 export function siteInput(site: SiteRun): AuditInput & { capture: CaptureSummary & SiteSummary } {
-  const inputs = site.sensors.map((s) => sensorInput(s.read));
+  const inputs = site.sensors.map((s) => s.input);
   let offset = 0;
   const offsets = inputs.map((i) => {
     const at = offset;
     offset += i.capture.files.length;
     return at;
   });
-  const merge = mergeSensorFlows(site.sensors.map((s, k) => ({ name: s.name, records: sensorRecords(s.read), fileOffset: offsets[k]! })), site.slack);
+  const merge = mergeSensorFlows(site.sensors.map((s, k) => ({ name: s.name, records: s.records, fileOffset: offsets[k]! })), site.slack);
   const flows = columnsOfRecords(merge.records);
   const capture = siteCapture(inputs);
   const timed = inputs.filter((i) => i.first !== null);
@@ -240,14 +259,13 @@ export function siteInput(site: SiteRun): AuditInput & { capture: CaptureSummary
   const negotiations = siteNegotiations(inputs, site.slack);
   const sensors: SensorSummary[] = site.sensors.map((s, k) => {
     const i = inputs[k]!;
-    const records = isRecordRun(s.read.run) ? s.read.run.files.reduce((n, f) => n + f.records, 0) : null;
     return {
       name: s.name,
       kind: s.kind,
       files: i.capture.files.map(fileName),
       packets: i.capture.packets,
       bytes: i.capture.bytes,
-      records,
+      records: s.recordCount,
       first: i.capture.first,
       last: i.capture.last,
       durationSeconds: i.quality.durationSeconds,
@@ -258,7 +276,7 @@ export function siteInput(site: SiteRun): AuditInput & { capture: CaptureSummary
       alone: merge.perSensor[k]!.alone,
       // The span is on the sensor's own line; its other notes follow it.
       notes: i.quality.notes.slice(1),
-      loss: sensorLoss(s.read, i),
+      loss: s.loss,
       ...(i.capture.flowTable ? { flowTable: i.capture.flowTable } : {}),
     };
   });
@@ -289,6 +307,6 @@ export function siteInput(site: SiteRun): AuditInput & { capture: CaptureSummary
     grants: negotiations.grants,
     failed: negotiations.failed,
     inspectorStats: siteInspectorStats(inputs, negotiations.twins),
-    grantsObservable: site.sensors.some((s) => !isRecordRun(s.read.run)),
+    grantsObservable: site.sensors.some((s) => s.input.grantsObservable),
   };
 }

@@ -47,8 +47,9 @@ export function parseSensors(items: string[], defaultKind: string): SensorSpec[]
 
 /** Reads every sensor, one after the other, and audits them as one site. */
 export async function analyzeSensors(specs: SensorSpec[], slack: number, inputs: AuditInputs, read: (spec: SensorSpec) => ShardedOptions): Promise<AuditReport> {
+  const [{ audit }, { readSensor }] = await Promise.all([import('../audit/index.js'), import('../audit/site.js')]);
   const sensors: Sensor[] = [];
-  for (const spec of specs) sensors.push({ name: spec.name, kind: spec.kind.name, read: await spec.kind.read(spec.paths, read(spec)) });
-  const { audit } = await import('../audit/index.js');
+  // Each read reduced to its records and summary before the next: one flow table at a time.
+  for (const spec of specs) sensors.push(readSensor(spec.name, spec.kind.name, await spec.kind.read(spec.paths, read(spec))));
   return audit({ kind: 'site', sensors, slack }, { ...inputs, grants: [] });
 }

@@ -28,7 +28,10 @@
 import { compareTime } from '../core/time.js';
 import { DIRECTION_EVIDENCE, type DirectionEvidence, type FlowRecord, type TcpOutcome } from './record.js';
 
-/** One sensor's flows: its records in order of first packet; `fileOffset`, where its files start in the site's list. */
+/**
+ * One sensor's flows: its records in order of first packet (the merge takes them over: a record
+ * that starts a site flow becomes it); `fileOffset`, where its files start in the site's list.
+ */
 export interface SensorFlows {
   name: string;
   records: Iterable<FlowRecord>;
@@ -177,7 +180,9 @@ export function mergeSensorFlows(sensors: readonly SensorFlows[], slack = SENSOR
   sensors.forEach((sensor, k) => {
     for (const given of sensor.records) {
       perSensor[k]!.flows++;
-      const r: FlowRecord = sensor.fileOffset === 0 ? given : { ...given, firstFile: given.firstFile + sensor.fileOffset, lastFile: given.lastFile + sensor.fileOffset };
+      const r = given;
+      r.firstFile += sensor.fileOffset;
+      r.lastFile += sensor.fileOffset;
       const startT = seconds(r.startSec, r.startNs);
       const endT = startT + r.duration;
       const key = conversationKey(r);
@@ -192,7 +197,7 @@ export function mergeSensorFlows(sensors: readonly SensorFlows[], slack = SENSOR
       }
       if (match === undefined) {
         list.push(site.length);
-        site.push({ rec: r === given ? { ...r } : r, from: [k], startT, endT, timed: r.start !== null });
+        site.push({ rec: r, from: [k], startT, endT, timed: r.start !== null });
         continue;
       }
       if (!match.timed || r.start === null) untimedMatches++;
