@@ -1,16 +1,18 @@
 import type { ExportSection } from '../export/ipfix-udp.js';
 import type { Catalog } from '../catalog/types.js';
-import { compareTime, formatIso } from '../core/time.js';
-import { columnsOfRecords, FlowColumns, mergeColumns } from '../flow/columns.js';
+import { formatIso } from '../core/time.js';
+import type { FlowColumns } from '../flow/columns.js';
 import { AddressBlock, AddressSpace } from './addresses.js';
 import type { FlowRecord } from '../flow/table.js';
-import { CaptureSummary, FlowRun, summarise } from '../flow/pipeline.js';
+import type { CaptureSummary, FlowRun } from '../flow/pipeline.js';
 import type { RecordRun } from '../ingest/record-run.js';
+import { isRecordRun, packetInput, recordInput } from './run-input.js';
+import { isSiteRun, siteInput, type SiteRun, type SiteSummary } from './site.js';
 import { checkFollowUps } from './followups.js';
 import { judgeFlows } from './judge.js';
 import { checkRequirements } from './requirements.js';
 import { JudgedFlows } from './judged.js';
-import { assessQuality, CaptureQuality } from './quality.js';
+import type { CaptureQuality } from './quality.js';
 import { RoleMap, RoleResolver } from './roles.js';
 import type { FailedNegotiation, InspectorStats } from '../inspect/grants.js';
 import type { GrantLike, RequirementFinding } from './types.js';
@@ -28,7 +30,8 @@ export interface AuditReport {
    * `--site`); `inference`: whether roles were learnt from traffic (no role map, no `--no-infer`).
    */
   roles: { file: string | null; given: Record<string, string[]>; inferred: Record<string, string[]>; site: string[]; inference: boolean };
-  capture: CaptureSummary & { quality: CaptureQuality & { inspectors: InspectorStats[] } };
+  /** `sensors`: only when the audit names its sensors (`analyze --sensor`, audit/site.ts). */
+  capture: CaptureSummary & { sensors?: SiteSummary['sensors']; quality: CaptureQuality & { inspectors: InspectorStats[] } };
   grants: Array<{ reason: string; kind: string; host: string; transport: string; port: number | null; peer: string; at: string; detail: string; negotiation: number; file: string; frame: number; subject?: string }>;
   /** Judged records made on demand: see JudgedFlows. */
   flows: JudgedFlows;
@@ -140,51 +143,23 @@ function rolesFromOf(roles: RoleResolver, finding: RequirementFinding): NonNulla
   return given === sides.length ? 'given' : given === 0 ? 'inferred' : 'mixed';
 }
 
-/** The flows, capture summary and quality of a packet run. */
-function packetInput(run: FlowRun, opts: AuditOptions): { flows: FlowColumns; capture: CaptureSummary; quality: CaptureQuality } {
-  // Flows as columns: straight from the table, or with the flows a live capture folded away, by start.
-  // A bounded read's folded records (already by start) merge with the table's columns, no record made
-  // of the flows still in the table.
-  const flows = opts.foldedFlows?.length
-    ? opts.live
-      ? columnsOfRecords([...opts.foldedFlows, ...run.table.export()].sort((a, b) => compareTime(a.startSec, a.startNs, b.startSec, b.startNs)))
-      : mergeColumns(columnsOfRecords(opts.foldedFlows), run.table.columns())
-    : run.table.columns();
-  const capture = summarise(run);
-  return { flows, capture, quality: assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs) };
-}
-
-/** The flows, capture summary and quality of a run of flow records: no packet facts, what the records say instead. */
-function recordInput(run: RecordRun): { flows: FlowColumns; capture: CaptureSummary; quality: CaptureQuality } {
-  const flows = columnsOfRecords(run.records());
-  const capture = run.summary();
-  const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
-  // Records without any time (Zeek's test baselines mask them): the span is unknown, not zero.
-  if (!Number.isFinite(run.firstSec)) quality.notes[0] = 'the records have no time: the span they cover is unknown';
-  const said = run.qualityNotes();
-  quality.notes.push(...said.notes);
-  quality.loss ??= said.loss;
-  return { flows, capture, quality };
-}
-
 /** Flows + grants + catalogs + roles → every finding of the audit, as one plain object. */
-export function audit(run: FlowRun | RecordRun, opts: AuditOptions): AuditReport {
-  const records = 'kind' in run && run.kind === 'records';
-  const { flows, capture, quality } = records ? recordInput(run) : packetInput(run as FlowRun, opts);
+export function audit(run: FlowRun | RecordRun | SiteRun, opts: AuditOptions): AuditReport {
+  const input = isSiteRun(run) ? siteInput(run) : isRecordRun(run) ? recordInput(run, opts) : packetInput(run, opts, opts.live !== undefined);
+  const { flows, capture, quality, grants } = input;
   const roles = new RoleResolver(opts.roleMap, opts.catalogs, addressSpaceOf(flows, opts.roleMap, opts.site ?? []));
   const inference = opts.roleMap === null && opts.infer !== false;
-  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference, background: opts.background ?? null, ...(records ? { grantsObservable: false } : {}), ...(opts.minSpan !== undefined ? { minSpan: opts.minSpan } : {}) };
+  const ctx = { catalogs: opts.catalogs, roles, grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference, background: opts.background ?? null, ...(input.grantsObservable ? {} : { grantsObservable: false }), ...(opts.minSpan !== undefined ? { minSpan: opts.minSpan } : {}) };
   const judged = judgeFlows(flows, ctx);
-  const hasTime = Number.isFinite(run.firstSec);
   // A finding about a host stands on that host's role: given, inferred, or read off a trigger's port.
   // Broadcast, multicast, loopback, unspecified and link-local addresses are never given a guessed
   // role (AddressSpace.mayInfer), so no finding is made about one unless the role map names it.
   // (A negotiation's follow-up rests on what the hosts said, not on their roles: it is always kept.)
   const guessable = (h: string | null) => h === null || roles.space.mayInfer(h) || roles.rolesOf(h).source === 'given';
-  const captureEnd = hasTime ? { sec: run.lastSec, ns: run.lastNs } : null;
+  const captureEnd = input.last;
   const requirements = [
-    ...checkRequirements(judged, ctx, hasTime ? { sec: run.firstSec, ns: run.firstNs } : null, captureEnd).filter((r) => guessable(r.from) && guessable(r.to)),
-    ...checkFollowUps(judged, { ...ctx, failed: opts.failed ?? [] }, captureEnd),
+    ...checkRequirements(judged, ctx, input.first, captureEnd).filter((r) => guessable(r.from) && guessable(r.to)),
+    ...checkFollowUps(judged, { ...ctx, failed: input.failed }, captureEnd),
   ];
   for (const r of requirements) {
     r.rolesFrom = rolesFromOf(roles, r);
@@ -216,8 +191,8 @@ export function audit(run: FlowRun | RecordRun, opts: AuditOptions): AuditReport
     ...(opts.overrides && Object.keys(opts.overrides).length > 0 ? { overrides: opts.overrides } : {}),
     background: opts.background ? { id: opts.background.id, name: opts.background.name, file: opts.background.file, rules: opts.background.rules.length } : null,
     roles: { file: opts.roleMap?.file ?? null, given, inferred, site: [...(opts.roleMap?.site ?? []), ...(opts.site ?? [])].map((b) => b.text), inference },
-    capture: { ...capture, quality: { ...quality, inspectors: opts.inspectorStats ?? [] } },
-    grants: opts.grants.map((g) => ({
+    capture: { ...capture, quality: { ...quality, inspectors: input.inspectorStats } },
+    grants: grants.map((g) => ({
       reason: g.reason,
       kind: g.kind,
       host: g.host,

@@ -9,9 +9,10 @@ import { InputError } from '../core/errors.js';
 import { checkOutputs, reportPaths, stopOnSignals, writeOutput, writeReport } from './output.js';
 import { progressFor } from './progress.js';
 import { tableWriter, writerFor } from '../report/formats.js';
-import { MIN_SPAN_DEFAULT_TEXT, parseDuration, parseMaxFlows, parseWorkers } from './workers.js';
+import { MIN_SPAN_DEFAULT_TEXT, parseDuration, SENSOR_SLACK_DEFAULT_TEXT, parseMaxFlows, parseWorkers } from './workers.js';
 import { reportOptions, type ReportCliOptions } from './report-options.js';
 import { inputKind, INPUT_DEFAULT } from './inputs.js';
+import { analyzeSensors, parseSensors } from './sensors.js';
 
 export const EXIT_FINDINGS = 1;
 const FAIL_ON = ['missing', 'failing', 'undocumented', 'role-mismatch'] as const;
@@ -19,6 +20,10 @@ const FAIL_ON = ['missing', 'failing', 'undocumented', 'role-mismatch'] as const
 export interface AnalyzeOptions extends ReportCliOptions {
   /** --input: a row of cli/inputs.ts INPUT_KINDS (default pcap). */
   input?: string;
+  /** --sensor NAME=KIND:PATH, repeatable (cli/sensors.ts). */
+  sensor?: string[];
+  /** --sensor-slack: a duration (2s), how far the sensors' clocks may differ. */
+  sensorSlack?: string;
   catalog: string[];
   roles?: string;
   site?: string[];
@@ -108,22 +113,27 @@ export function auditInputFiles(opts: { catalog: string[]; roles?: string; waive
 /** `flowaudit analyze`: read, audit, report; `setExit(1)` when --fail-on matched. */
 export async function runAnalyze(captures: string[], opts: AnalyzeOptions, version: string, setExit: (code: number) => void): Promise<void> {
   const kind = inputKind(opts.input ?? INPUT_DEFAULT);
+  const sensors = opts.sensor?.length ? parseSensors(opts.sensor, kind.name) : null;
+  if (sensors && captures.length > 0) throw new InputError(`${captures[0]}: with --sensor every input is a sensor's: give it as --sensor NAME=${kind.name}:${captures[0]}`);
+  if (!sensors && captures.length === 0) throw new InputError('analyze: nothing to read: give the captures (or other inputs, see --input), or name sensors with --sensor NAME=KIND:PATH');
   if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
   if (!kind.stdin && captures.includes('-')) throw new InputError(`--input ${kind.name} reads files and folders, not standard input (-)`);
+  const paths = sensors ? sensors.flatMap((s) => s.paths) : captures;
   const writer = tableWriter(writerFor('analyze', opts.format), opts.format, opts.table);
-  checkOutputs(reportPaths(writer, opts.out), [...captures, ...auditInputFiles(opts)]);
+  checkOutputs(reportPaths(writer, opts.out), [...paths, ...auditInputFiles(opts)]);
   stopOnSignals();
+  const slack = parseDuration('--sensor-slack', opts.sensorSlack ?? SENSOR_SLACK_DEFAULT_TEXT, true);
   const { failOn, catalogs, background, roleMap, waivers, site, infer, minSpan, overrides } = loadAuditInputs(opts);
   const workers = parseWorkers(opts.workers);
   const maxFlows = parseMaxFlows(opts.maxFlows);
   const layout = reportOptions(opts);
-  const progress = progressFor(kind.name === 'pcap' ? captures : []);
-  const report = await kind.analyze(captures, { catalogs, background, roleMap, waivers, version, site, infer, minSpan, overrides }, {
-    workers,
-    maxFlows,
-    vlanInKey: opts.vlanKey,
-    ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
-  }).finally(progress.stop);
+  const progress = progressFor(sensors ? sensors.filter((s) => s.kind.name === 'pcap').flatMap((s) => s.paths) : kind.name === 'pcap' ? captures : []);
+  const inputs = { catalogs, background, roleMap, waivers, version, site, infer, minSpan, overrides };
+  const read = { workers, maxFlows, vlanInKey: opts.vlanKey, ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) };
+  const report = await (sensors
+    ? analyzeSensors(sensors, slack, inputs, () => read)
+    : kind.read(captures, read).then(async ({ run, ...found }) => (await import('../audit/index.js')).audit(run, { ...inputs, ...found }))
+  ).finally(progress.stop);
   if (opts.explain !== undefined) {
     const { writeExplain } = await import('../report/explain.js');
     const target = opts.explain;

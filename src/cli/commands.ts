@@ -4,7 +4,7 @@ import type { LiveCliOptions } from './live.js';
 import { formatNames, tableNames } from '../report/formats.js';
 import { INPUT_DEFAULT, INPUT_KINDS, inputPathsHelp } from './inputs.js';
 import { addReportOptions } from './report-options.js';
-import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, MIN_SPAN_DEFAULT_TEXT, MIN_SPAN_FLAG, MIN_SPAN_HELP, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
+import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, MIN_SPAN_DEFAULT_TEXT, MIN_SPAN_FLAG, MIN_SPAN_HELP, SENSOR_FLAG, SENSOR_HELP, SENSOR_SLACK_DEFAULT_TEXT, SENSOR_SLACK_FLAG, SENSOR_SLACK_HELP, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
 
 /*
  * The commands' options, without what runs them: `analyze` and `live` load their modules (the audit,
@@ -25,13 +25,20 @@ function collectList(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split(',').map((s) => s.trim())];
 }
 
+/** `--sensor a=x --sensor b=y` → ['a=x', 'b=y'] (a path may hold commas). */
+function collectSensors(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 /** Registers `flowaudit analyze`; `setExit(1)` when --fail-on matched. */
 export function registerAnalyze(program: Command, version: string, setExit: (code: number) => void): void {
   const analyze = program
     .command('analyze')
     .description('judge every flow of the captures against vendor port catalogs, and check the required flows')
-    .argument('<capture...>', `what --input reads: ${inputPathsHelp()}`)
+    .argument('[capture...]', `what --input reads: ${inputPathsHelp()}`)
     .addOption(new Option('--input <kind>', 'what the paths hold').choices(INPUT_KINDS.map((k) => k.name)).default(INPUT_DEFAULT))
+    .option(SENSOR_FLAG, SENSOR_HELP, collectSensors)
+    .option(SENSOR_SLACK_FLAG, SENSOR_SLACK_HELP, SENSOR_SLACK_DEFAULT_TEXT)
     .requiredOption('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
     .option('--roles <file>', 'role map: which hosts play which role (YAML)')
     .option('--site <prefixes>', SITE_HELP, collectList)

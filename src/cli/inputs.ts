@@ -1,11 +1,14 @@
 /**
- * What `analyze --input KIND` can read: one row per input kind, from which the option's choices, its
- * help and the reader come. A row reads its paths and audits them (`pcap`: packets, with the payload
- * inspectors and worker threads; a row of flow records: a RecordRun, src/ingest/record-run.ts, which
- * the audit reads in place of a flow table). A new kind (IPFIX files) is its reader in src/ingest/
- * and one row here. Each row loads its modules only when it runs.
+ * What `analyze --input KIND` (and `--sensor NAME=KIND:PATH`) can read: one row per input kind, from
+ * which the option's choices, its help and the reader come. A row reads its paths into a SensorRead
+ * (audit/run-input.ts): `pcap` a packet run, with the payload inspectors' grants, on worker threads;
+ * a row of flow records a RecordRun (src/ingest/record-run.ts), which the audit reads in place of a
+ * flow table. One read is audited alone; several, named as sensors, as one site (audit/site.ts), so a
+ * row is a sensor kind with nothing more. A new kind (IPFIX files) is its reader in src/ingest/ and
+ * one row here. Each row loads its modules only when it runs.
  */
-import type { AuditOptions, AuditReport } from '../audit/index.js';
+import type { AuditOptions } from '../audit/index.js';
+import type { SensorRead } from '../audit/run-input.js';
 import type { ShardedOptions } from '../worker/sharded.js';
 
 export type AuditInputs = Omit<AuditOptions, 'grants' | 'failed' | 'inspectorStats'>;
@@ -16,7 +19,7 @@ export interface InputKind {
   paths: string;
   /** Standard input (-) can be one of the paths. */
   stdin: boolean;
-  analyze(paths: string[], inputs: AuditInputs, read: ShardedOptions): Promise<AuditReport>;
+  read(paths: string[], read: ShardedOptions): Promise<SensorRead>;
 }
 
 export const INPUT_KINDS: readonly InputKind[] = [
@@ -24,24 +27,23 @@ export const INPUT_KINDS: readonly InputKind[] = [
     name: 'pcap',
     paths: 'capture files (pcap, pcapng, gzip), or - for standard input',
     stdin: true,
-    analyze: async (paths, inputs, read) => (await import('./capture-input.js')).analyzeCaptures(paths, inputs, read),
+    read: async (paths, read) => (await import('./capture-input.js')).readCaptures(paths, read),
   },
   {
     name: 'zeek',
     paths: "Zeek conn.log files (TSV or JSON lines, gzip), or folders of rotated logs (every conn*.log[.gz])",
     stdin: false,
-    analyze: async (paths, inputs, read) => {
-      const [{ readZeekLogs }, { audit }] = await Promise.all([import('../ingest/zeek/index.js'), import('../audit/index.js')]);
-      const run = await readZeekLogs(paths, read.maxFlows === undefined ? {} : { maxFlows: read.maxFlows });
+    read: async (paths, read) => {
+      const { readZeekLogs } = await import('../ingest/zeek/index.js');
       // Flow records carry no payload: no negotiation is read, so no grant is made.
-      return audit(run, { ...inputs, grants: [] });
+      return { run: await readZeekLogs(paths, read.maxFlows === undefined ? {} : { maxFlows: read.maxFlows }), grants: [] };
     },
   },
 ];
 
 export const INPUT_DEFAULT = 'pcap';
 
-/** The row of --input's value (commander has checked it is one of the names). */
+/** The row of a kind's name (commander has checked --input's; --sensor's are checked by cli/sensors.ts). */
 export function inputKind(name: string): InputKind {
   return INPUT_KINDS.find((k) => k.name === name) ?? INPUT_KINDS[0]!;
 }

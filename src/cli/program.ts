@@ -115,6 +115,7 @@ const EXAMPLES: Record<string, string[]> = {
     'flowaudit analyze site.pcapng --catalog itms8 --roles roles.yaml --format html --out report.html',
     'flowaudit analyze site.pcapng --catalog sccm2007 --format csv --table requirements',
     'flowaudit analyze site.pcapng --catalog bmc-cm --set tunnel-port=443 --fail-on missing,failing',
+    'flowaudit analyze --sensor core-span=pcap:core.pcapng --sensor dc-zeek=zeek:/var/log/zeek/ --catalog bmc-cm',
   ],
   live: ['flowaudit live --list-interfaces', 'flowaudit live -i eth1 --catalog bmc-cm --roles roles.yaml --report-every 5m --duration 1h --write span.pcapng'],
 };

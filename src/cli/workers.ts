@@ -34,3 +34,9 @@ export function parseDuration(flag: string, text: string, zero = false): number 
 export const MIN_SPAN_FLAG = '--min-span <duration>';
 export const MIN_SPAN_HELP = 'how long a host must be watched before a required flow without a documented period is reported missing (shorter: inconclusive); 0 turns it off';
 export const MIN_SPAN_DEFAULT_TEXT = '10m';
+
+export const SENSOR_FLAG = '--sensor <name=kind:path>';
+export const SENSOR_HELP = 'a sensor of the site (repeatable; the same NAME again adds a path): its name, its kind (default --input\'s) and a path of it; several sensors are audited as one site, a conversation two sensors saw counted once';
+export const SENSOR_SLACK_FLAG = '--sensor-slack <duration>';
+export const SENSOR_SLACK_HELP = 'how far the sensors\' clocks may differ: two sensors\' flows of one conversation overlap within it';
+export const SENSOR_SLACK_DEFAULT_TEXT = '2s';

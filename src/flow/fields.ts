@@ -19,6 +19,11 @@ export interface FlowField {
   json: JsonKind;
   /** The CSV cell (a CSV column when present). */
   csv?: (f: FlowRecord) => string | number;
+  /**
+   * A CSV column only in reports that name their sensors (`analyze --sensor`): the flows CSV and the
+   * judged CSV of one sensor, as every report without --sensor, leave it out.
+   */
+  sensorsOnly?: true;
 }
 
 const orEmpty = (name: keyof FlowRecord) => (f: FlowRecord) => (f[name] as string | number | null | undefined) ?? '';
@@ -64,12 +69,15 @@ export const FLOW_FIELDS: readonly FlowField[] = [
   { name: 'outerClientPort', json: 'number', csv: orEmpty('outerClientPort') },
   { name: 'outerServerPort', json: 'number', csv: orEmpty('outerServerPort') },
   { name: 'filter', json: 'string', csv: orEmpty('filter') },
+  { name: 'sensors', json: 'json', csv: (f) => f.sensors?.join(' ') ?? '', sensorsOnly: true },
 ];
 
 /** The fields in the JSON lines, in order. */
 export const JSON_FIELDS = FLOW_FIELDS.filter((f) => f.json !== 'none');
 /** The flows CSV's columns. */
-export const FLOW_CSV_FIELDS = FLOW_FIELDS.filter((f) => f.csv !== undefined);
+export const FLOW_CSV_FIELDS = FLOW_FIELDS.filter((f) => f.csv !== undefined && !f.sensorsOnly);
+/** The CSV columns a report that names its sensors adds. */
+export const SENSOR_CSV_FIELDS = FLOW_FIELDS.filter((f) => f.csv !== undefined && f.sensorsOnly);
 export const FLOW_CSV_COLUMNS = FLOW_CSV_FIELDS.map((f) => f.name);
 
 /** A field's key as it follows the field before it: `,"name":` (the first, `\n    {"name":`). */

@@ -111,6 +111,11 @@ export interface FlowRecord {
   outerServer?: string;
   outerClientPort?: number;
   outerServerPort?: number;
+  /**
+   * The sensors that saw the flow, by the names `analyze --sensor` gave them, in command-line order.
+   * Present only when an audit names its sensors (src/flow/sensors.ts).
+   */
+  sensors?: string[];
   /** For sorting and later stages: the start time as numbers. */
   startSec: number;
   startNs: number;

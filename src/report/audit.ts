@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { AuditReport } from '../audit/index.js';
 import type { JudgedFlow } from '../audit/types.js';
-import { FLOW_CSV_FIELDS } from '../flow/fields.js';
+import { FLOW_CSV_FIELDS, SENSOR_CSV_FIELDS } from '../flow/fields.js';
 import { TEXT_SECTIONS } from './audit-text/sections.js';
 import { DEFAULT_VIEW, TextView } from './audit-text/view.js';
 import { csvText } from './escape.js';
@@ -76,14 +76,19 @@ function* mapIter<T, U>(items: Iterable<T>, fn: (t: T) => U): Generator<U> {
   for (const t of items) yield fn(t);
 }
 
-/** The judged flows as CSV; with records folded past --max-flows, the `flows` and `targets` columns too. */
+/**
+ * The judged flows as CSV; with records folded past --max-flows, the `flows` and `targets` columns
+ * too; with named sensors (`analyze --sensor`), the columns of the sensors' fields (`sensors`).
+ */
 export function writeAuditFlowsCsv(r: AuditReport, out: Writable): Promise<void> {
   const folded = r.capture.flowTable !== undefined;
+  const sensors = r.capture.sensors !== undefined ? SENSOR_CSV_FIELDS : [];
   return csvRows(
-    folded ? [...FLOW_COLUMNS, ...FOLDED_CSV_COLUMNS] : FLOW_COLUMNS,
+    [...FLOW_COLUMNS, ...sensors.map((c) => c.name), ...(folded ? FOLDED_CSV_COLUMNS : [])],
     mapIter(r.flows, (f) => {
       const row: Record<string, unknown> = {};
       for (let i = 0; i < FLOW_COLUMNS.length; i++) row[FLOW_COLUMNS[i]!] = FLOW_CELLS[i]!(f);
+      for (const c of sensors) row[c.name] = c.csv!(f);
       return folded ? { ...row, ...foldedCells(f) } : row;
     }),
     out,

@@ -11,7 +11,7 @@ import { InputError } from '../core/errors.js';
 import { displayPorts, type Catalog, type Cite } from '../catalog/types.js';
 import { bpfFilter, displayFilter } from '../flow/filter.js';
 import { terminalSafe } from './escape.js';
-import { evidenceLines, framesText } from './evidence.js';
+import { evidenceLines, framesText, recordFiles } from './evidence.js';
 import { endpoint, wrap } from './text.js';
 import { endLines, writePieces } from './write.js';
 
@@ -19,18 +19,19 @@ function citeLines(cite: Cite, indent: string): string[] {
   return wrap(`vendor: “${cite.text}” (${cite.document}, ${cite.section})`, 100, indent);
 }
 
-function flowLines(f: JudgedFlow, files: readonly string[], records = false): string[] {
+function flowLines(f: JudgedFlow, files: readonly string[], records: ReadonlySet<number> = new Set()): string[] {
   const how = f.outcome ?? `${f.packets} packets`;
   const bpf = bpfFilter(f);
   return [
     `  ${f.verdict.toUpperCase()}  ${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)}  ${how}, ${f.packets} packets, ${f.start ?? 'no time'}  ${framesText(f, files, records)}${f.rule ? `  ${f.rule}` : ''}${f.waived ? '  (waived)' : ''}`,
     ...wrap(terminalSafe(f.detail), 100, '      '),
     ...(f.grant ? [`      granted by ${f.grant.reason} at ${f.grant.at}: ${terminalSafe(f.grant.detail)}`] : []),
+    ...(f.sensors ? [`      seen by ${f.sensors.map(terminalSafe).join(', ')}`] : []),
     `      tshark -Y '${displayFilter(f)}'${bpf ? `   bpf: ${bpf}` : ''}`,
   ];
 }
 
-function findingLines(x: RequirementFinding, files: readonly string[], records = false): string[] {
+function findingLines(x: RequirementFinding, files: readonly string[], records: ReadonlySet<number> = new Set()): string[] {
   return [
     `  ${x.status.toUpperCase()}  ${x.rule}  ${x.from}${x.to ? ` → ${x.to}` : ''}  ${x.proto}/${x.ports.join(',')}${x.waived ? '  (waived)' : ''}`,
     ...wrap(terminalSafe(x.detail), 100, '      '),
@@ -41,7 +42,7 @@ function findingLines(x: RequirementFinding, files: readonly string[], records =
 /** The explain view as text pieces; an InputError when `target` is no rule, requirement or host of the report. */
 export function* explainPieces(r: AuditReport, catalogs: readonly Catalog[], target: string): Generator<string> {
   const files = r.capture.files.map((f) => f.file);
-  const records = r.capture.files.some((f) => 'records' in f);
+  const records = recordFiles(r.capture.files);
   const key = (c: { catalog: string; id: string }) => `${c.catalog}:${c.id}`;
   const named = (c: { catalog: string; id: string }) => key(c) === target || c.id === target;
   const rules = catalogs.flatMap((c) => c.rules).filter(named);

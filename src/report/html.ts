@@ -7,6 +7,7 @@ import { escapeHtml } from './escape.js';
 import { humanBytes } from './flows.js';
 import { endpoint, negotiationsRead, rolesFromNote, tunnelText } from './text.js';
 import { matrixLegend, matrixSvg } from './html-matrix.js';
+import { sensorLines, siteLine } from './sensors.js';
 import { writePieces } from './write.js';
 
 export { escapeHtml };
@@ -185,8 +186,9 @@ svg text { font: 12px system-ui, sans-serif; } svg .empty { fill: #f5f5f5; } .le
 <h1>flowaudit analyze</h1>
 <div class="meta">${filesHtml(files)} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · background ${escapeHtml(r.background ? `${r.background.id} (${r.background.rules} rules)` : 'none (--no-background)')} · roles ${escapeHtml(rolesMeta(r))}${r.roles.site.length ? ` · site prefixes ${escapeHtml(r.roles.site.join(' '))}` : ''}</div>
 <h2>Capture quality</h2>
-<p>${escapeHtml(`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}${r.capture.files.some((f) => 'records' in f) ? ' (as the flow records count them)' : ''}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`)}</p>
-<ul>${[...q.notes, negotiationsRead(q.inspectors) ?? [], r.capture.flowTable ? boundText(r.capture.flowTable) : []].flat().map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
+<p>${escapeHtml(r.capture.sensors ? siteLine(r.capture.sensors, r.capture.packets, r.capture.bytes, r.capture.first, r.capture.last) : `${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}${r.capture.files.some((f) => 'records' in f) ? ' (as the flow records count them)' : ''}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`)}</p>
+${r.capture.sensors ? `<ul>${r.capture.sensors.map((x) => sensorLines(x)).map((x) => `<li>${escapeHtml(x.line)}${x.under.length ? `<ul>${x.under.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}</li>`).join('')}</ul>
+` : ''}<ul>${[...q.notes, negotiationsRead(q.inspectors) ?? [], r.capture.flowTable ? boundText(r.capture.flowTable) : []].flat().map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
 ${q.loss ? `<p class="loss">${escapeHtml(q.loss)}</p>` : ''}
 <h2>Summary</h2>
 <p class="counts"><span>${s.flows} flows</span><span>${s.expected} expected</span><span>${s.background} background</span><span>${s.undocumented} undocumented</span><span>${s.roleMismatch} role mismatch</span></p>

@@ -1,6 +1,6 @@
 import type { AuditReport } from '../../audit/index.js';
 import { terminalSafe } from '../escape.js';
-import { evidenceLines } from '../evidence.js';
+import { evidenceLines, recordFiles } from '../evidence.js';
 import { likelyCause } from './cause.js';
 import { findingSection, groupBy, portsOf, sharedDetail } from './findings.js';
 import type { TextView } from './view.js';
@@ -14,7 +14,7 @@ export function* brokenSection(r: AuditReport, view: TextView): Generator<string
   const broken = r.requirements.filter((x) => (x.status === 'missing' || x.status === 'failing') && !x.waived);
   const sorted = [...broken].sort((a, b) => (a.status === b.status ? 0 : a.status === 'failing' ? -1 : 1));
   const files = r.capture.files.map((f) => f.file);
-  const records = r.capture.files.some((f) => 'records' in f);
+  const records = recordFiles(r.capture.files);
   const groups = groupBy(sorted, (x) => `${x.status}\u0000${x.rule}\u0000${portsOf(x)}\u0000${likelyCause(x)}`);
   yield* findingSection('MISSING AND FAILING REQUIRED FLOWS', groups, (g) => {
     const x = g[0]!;

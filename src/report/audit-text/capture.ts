@@ -3,6 +3,7 @@ import { boundText } from '../../flow/bound.js';
 import { plural } from '../../core/human.js';
 import { terminalSafe } from '../escape.js';
 import { humanBytes } from '../flows.js';
+import { sensorLines, siteLine } from '../sensors.js';
 import { negotiationsRead } from '../text.js';
 import { fit, hanging } from './layout.js';
 import type { TextView } from './view.js';
@@ -32,9 +33,17 @@ function liveLines(l: NonNullable<AuditReport['live']>): string[] {
 /** How much the report can be trusted: what was captured, what was lost, what the inspectors read. */
 export function* captureSection(r: AuditReport, view: TextView): Generator<string> {
   const q = r.capture.quality;
+  const sensors = r.capture.sensors;
   // Flow records count their packets and IP bytes themselves: say that it is their count.
   const records = r.capture.files.some((f) => 'records' in f) ? ' (as the flow records count them)' : '';
-  const lines: string[] = [`${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}${records}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`];
+  const lines: string[] = [sensors ? siteLine(sensors, r.capture.packets, r.capture.bytes, r.capture.first, r.capture.last) : `${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}${records}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`];
+  // A site's sensors, each with its own notes under it.
+  const under: string[][] = [];
+  for (const s of sensors ?? []) {
+    const { line, under: notes } = sensorLines(s);
+    lines.push(line);
+    under[lines.length - 1] = notes;
+  }
   if (r.live) lines.push(...liveLines(r.live).map((l) => l.slice(2)));
   if (r.capture.flowTable) lines.push(...boundText(r.capture.flowTable));
   lines.push(...q.notes);
@@ -44,5 +53,8 @@ export function* captureSection(r: AuditReport, view: TextView): Generator<strin
   yield '';
   yield fit('Capture quality', view.width);
   // Each line wrapped under a hanging indent: a note can name many things (files, inspectors).
-  for (const l of lines) yield* hanging(l, view.width, '  ');
+  for (let i = 0; i < lines.length; i++) {
+    yield* hanging(lines[i]!, view.width, '  ');
+    for (const n of under[i] ?? []) yield* hanging(n, view.width, '      ');
+  }
 }
