@@ -11,6 +11,7 @@ import { checkRequirements } from './requirements.js';
 import { JudgedFlows } from './judged.js';
 import { assessQuality, CaptureQuality } from './quality.js';
 import { RoleMap, RoleResolver } from './roles.js';
+import { RpcCallIndex } from './rpc-calls.js';
 import type { FailedNegotiation, InspectorStats } from '../inspect/grants.js';
 import type { GrantLike, RequirementFinding } from './types.js';
 import { applyWaivers, Waiver } from './waivers.js';
@@ -152,8 +153,9 @@ function packetInput(run: FlowRun, opts: AuditOptions): { flows: FlowColumns; ca
 }
 
 /** The flows, capture summary and quality of a run of flow records: no packet facts, what the records say instead. */
-function recordInput(run: RecordRun): { flows: FlowColumns; capture: CaptureSummary; quality: CaptureQuality } {
-  const flows = columnsOfRecords(run.records());
+function recordInput(run: RecordRun): { flows: FlowColumns; capture: CaptureSummary; quality: CaptureQuality; rpc: RpcCallIndex | null } {
+  const records = run.records();
+  const flows = columnsOfRecords(records);
   const capture = run.summary();
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
   // Records without any time (Zeek's test baselines mask them): the span is unknown, not zero.
@@ -161,16 +163,16 @@ function recordInput(run: RecordRun): { flows: FlowColumns; capture: CaptureSumm
   const said = run.qualityNotes();
   quality.notes.push(...said.notes);
   quality.loss ??= said.loss;
-  return { flows, capture, quality };
+  return { flows, capture, quality, rpc: RpcCallIndex.of(flows, records) };
 }
 
 /** Flows + grants + catalogs + roles → every finding of the audit, as one plain object. */
 export function audit(run: FlowRun | RecordRun, opts: AuditOptions): AuditReport {
   const records = 'kind' in run && run.kind === 'records';
-  const { flows, capture, quality } = records ? recordInput(run) : packetInput(run as FlowRun, opts);
+  const { flows, capture, quality, rpc } = records ? recordInput(run) : { ...packetInput(run as FlowRun, opts), rpc: null };
   const roles = new RoleResolver(opts.roleMap, opts.catalogs, addressSpaceOf(flows, opts.roleMap, opts.site ?? []));
   const inference = opts.roleMap === null && opts.infer !== false;
-  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference, background: opts.background ?? null, ...(records ? { grantsObservable: false } : {}), ...(opts.minSpan !== undefined ? { minSpan: opts.minSpan } : {}) };
+  const ctx = { catalogs: opts.catalogs, roles, grants: opts.grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference, background: opts.background ?? null, ...(records ? { grantsObservable: false, rpc } : {}), ...(opts.minSpan !== undefined ? { minSpan: opts.minSpan } : {}) };
   const judged = judgeFlows(flows, ctx);
   const hasTime = Number.isFinite(run.firstSec);
   // A finding about a host stands on that host's role: given, inferred, or read off a trigger's port.

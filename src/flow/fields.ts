@@ -64,6 +64,10 @@ export const FLOW_FIELDS: readonly FlowField[] = [
   { name: 'outerClientPort', json: 'number', csv: orEmpty('outerClientPort') },
   { name: 'outerServerPort', json: 'number', csv: orEmpty('outerServerPort') },
   { name: 'filter', json: 'string', csv: orEmpty('filter') },
+  // Flows read from Zeek's logs only: no CSV column, as no packet capture has them.
+  { name: 'uid', json: 'string' },
+  { name: 'tunnelParents', json: 'json' },
+  { name: 'dceRpc', json: 'json' },
 ];
 
 /** The fields in the JSON lines, in order. */
