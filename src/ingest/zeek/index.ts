@@ -13,9 +13,12 @@ import { readLines } from '../lines.js';
 import { RecordRun } from '../record-run.js';
 import { ConnLogReader } from './conn-log.js';
 import { DceRpcCalls, DceRpcLogReader } from './dce-rpc-log.js';
+import { fillTunnels } from './tunnel-parents.js';
 
 const ROTATED_CONN_LOG = /^conn.*\.log(\.gz)?$/;
 const ROTATED_DCE_RPC_LOG = /^dce_rpc.*\.log(\.gz)?$/;
+/** Zeek's services of a tunnel's outer conn (its analyzers' names). */
+const TUNNEL_SERVICE = /(^|,)(vxlan|geneve|teredo|ayiya|gtpv1)(,|$)/;
 
 /** The files a list of paths names: files as given, folders as their conn logs. */
 export function connLogFiles(paths: string[]): string[] {
@@ -85,10 +88,12 @@ export async function readZeekLogs(paths: string[], opts: { maxFlows?: number } 
   const conns = connLogFiles(paths);
   const calls = new DceRpcCalls(opts.maxFlows);
   const beside: RecordFileFacts[] = [];
+  const services = new Map<string, string>();
   for (const file of dceRpcLogFiles(paths)) beside.push(await readLog(file, run, (gzip) => new DceRpcLogReader(file, gzip, run.damage, calls)));
   for (const file of conns) {
     const facts = await readLog(file, run, (gzip) =>
-      new ConnLogReader(file, gzip, run.files.length, run.damage, (r, s, ns) => {
+      new ConnLogReader(file, gzip, run.files.length, run.damage, (r, s, ns, service) => {
+        if (service !== null && r.uid !== undefined && TUNNEL_SERVICE.test(service)) services.set(r.uid, service);
         const made = calls.take(r, r.uid ?? null, s, ns);
         if (made !== undefined) r.dceRpc = made;
         run.add(r, s, ns);
@@ -97,6 +102,8 @@ export async function readZeekLogs(paths: string[], opts: { maxFlows?: number } 
     run.files.push(facts);
   }
   calls.finish();
+  // Past --max-flows the records are folded per conversation and have no uid left to follow.
+  if (!run.isFolding) fillTunnels(run.records(), services);
   // After the conn logs, so that a record's file index is its conn log's.
   run.files.push(...beside);
   if (beside.length > 0) run.dceRpc = calls.join;
