@@ -214,7 +214,7 @@ describe("dce_rpc.log beside conn.log: Zeek's own baselines", () => {
     expect(withCalls.capture.quality.notes).toContain("12 DCE/RPC calls read from 1 dce_rpc log beside the conn logs: 12 on connections of the conn logs (12 by uid); dce_rpc.log names the calls, not the ports an endpoint mapper granted");
     // The text report lists the connections with calls and the link under each dynamic one.
     const text = (await flowaudit(['analyze', '--input', 'zeek', join(dir, 'conn.log'), '--catalog', 'sccm2007'])).stdout;
-    expect(text).toContain("DCE/RPC CALLS (Zeek's dce_rpc.log: 6 connections with calls; it names the calls, not the ports an endpoint mapper granted)");
+    expect(text).toContain("DCE/RPC CALLS (6 connections, Zeek's dce_rpc.log: the calls, not the granted ports)");
     expect(text).toContain('  tcp 192.168.0.173:1073 → 192.168.0.2:1032  expected sccm2007:link-2-rpc-dynamic: exchange_mapi EcDoConnect, exchange_mapi EcDoRpc ×4, exchange_mapi EcRRegisterPushNotification ×2');
     expect(text).toContain("      endpoint-mapper call seen in dce_rpc.log at 2023-11-14T22:13:24.000000Z (ept_map from 192.168.0.173 to 192.168.0.2:135, uid C0LAHyvtKSQHyJxIl); the granted port is not in Zeek's log");
     for (const format of ['csv', 'html', 'zeek']) expect((await flowaudit(['analyze', '--input', 'zeek', join(dir, 'conn.log'), '--catalog', 'sccm2007', '--format', format])).code).toBe(0);
@@ -239,6 +239,9 @@ describe("dce_rpc.log beside conn.log: Zeek's own baselines", () => {
     const other = await readZeekLogs([folder({ 'conn.log': mapiConnLog(), 'dce_rpc.log': MAPI.replace('#path\tdce_rpc', '#path\tdns') + '\u0000garbage\n' })]);
     expect(other.damage.toJSON()['zeek-not-dce-rpc-log']?.count).toBeGreaterThan(12);
     expect(other.records()).toHaveLength(6);
+    // Calls are held per connection up to the --max-flows bound; the rest are counted, not kept.
+    const bounded = await readZeekLogs([folder({ 'conn.log': mapiConnLog(), 'dce_rpc.log': MAPI })], { maxFlows: 2 });
+    expect(bounded.dceRpc).toEqual({ calls: 12, byUid: 2, byTuple: 0, unjoined: 0, dropped: 10 });
   });
 });
 
@@ -262,7 +265,7 @@ describe.skipIf(skipWithoutCaptures('dce_rpc.log beside the conn.log of a shared
       expect([z.client, z.clientPort, z.server, z.serverPort]).toEqual([o.client, o.clientPort, o.server, o.serverPort]);
       expect(z.dceRpc!.map((c) => `${c.endpoint} ${c.operation}`)).toEqual(calls);
       for (const c of z.dceRpc!) if (c.first !== null) expect(c.first >= o.start! && c.first <= o.end!).toBe(true);
-      expect(zeek.capture.quality.notes.some((n) => n.includes('by the connection\'s addresses and ports (no uid matched)'))).toBe(true);
+      expect(zeek.capture.quality.notes.some((n) => n.includes(`(${calls.length} by addresses, ports and time where no uid matched)`))).toBe(true);
       // Zeek logged no epmapper call and flowaudit's endpoint-mapper inspector read no ept_map: no grant from either.
       expect(z.dceRpc!.some((c) => c.endpoint === 'epmapper')).toBe(false);
       expect(ours.capture.quality.inspectors.find((i) => i.inspector === 'dcerpc-epm')!.read).toBe(0);

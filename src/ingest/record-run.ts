@@ -132,7 +132,7 @@ export class RecordRun {
     const d = this.dceRpc;
     if (d !== undefined) {
       const logs = this.files.length - conns.length;
-      const how = [d.byUid > 0 ? `${d.byUid} by uid` : '', d.byTuple > 0 ? `${d.byTuple} by the connection's addresses and ports (no uid matched)` : ''].filter(Boolean).join(', ');
+      const how = [d.byUid > 0 ? `${d.byUid} by uid` : '', d.byTuple > 0 ? `${d.byTuple} by addresses, ports and time where no uid matched` : ''].filter(Boolean).join(', ');
       notes.push(
         `${plural(d.calls, 'DCE/RPC call')} read from ${plural(logs, 'dce_rpc log')} beside the conn logs: ${d.byUid + d.byTuple} on connections of the conn logs${how ? ` (${how})` : ''}` +
           `${d.unjoined > 0 ? `, ${d.unjoined} on connections the conn logs do not have` : ''}${d.dropped > 0 ? `, ${d.dropped} not kept (past the bound of connections or operations)` : ''}; ` +

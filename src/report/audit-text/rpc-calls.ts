@@ -21,7 +21,7 @@ export function* rpcCallsSection(r: AuditReport, view: TextView): Generator<stri
   const withCalls: JudgedFlow[] = [];
   for (const f of r.flows) if (f.dceRpc !== undefined) withCalls.push(f);
   yield '';
-  yield fit(`DCE/RPC CALLS (Zeek's dce_rpc.log: ${plural(withCalls.length, 'connection')} with calls; it names the calls, not the ports an endpoint mapper granted)`, view.width);
+  yield fit(`DCE/RPC CALLS (${plural(withCalls.length, 'connection')}, Zeek's dce_rpc.log: the calls, not the granted ports)`, view.width);
   for (const f of withCalls.slice(0, shown(withCalls.length, view))) {
     const calls = f.dceRpc!.map((c) => `${c.endpoint} ${c.operation}${c.calls > 1 ? ` ×${c.calls}` : ''}`).join(', ');
     yield* hanging(terminalSafe(`${f.proto} ${endpoint(f.client, f.clientPort)} → ${endpoint(f.server, f.serverPort)}  ${f.verdict}${f.rule ? ` ${f.rule}` : ''}: ${calls}`), view.width, '  ');
