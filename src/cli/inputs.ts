@@ -28,7 +28,7 @@ export const INPUT_KINDS: readonly InputKind[] = [
   },
   {
     name: 'zeek',
-    paths: "Zeek conn.log files (TSV or JSON lines, gzip), or folders of rotated logs (every conn*.log[.gz])",
+    paths: "Zeek conn.log files (TSV or JSON lines, gzip), or folders of rotated logs (every conn*.log[.gz]); the dce_rpc*.log[.gz] beside them are read with them",
     stdin: false,
     analyze: async (paths, inputs, read) => {
       const [{ readZeekLogs }, { audit }] = await Promise.all([import('../ingest/zeek/index.js'), import('../audit/index.js')]);
