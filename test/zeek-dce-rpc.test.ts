@@ -239,6 +239,13 @@ describe("dce_rpc.log beside conn.log: Zeek's own baselines", () => {
     const other = await readZeekLogs([folder({ 'conn.log': mapiConnLog(), 'dce_rpc.log': MAPI.replace('#path\tdce_rpc', '#path\tdns') + '\u0000garbage\n' })]);
     expect(other.damage.toJSON()['zeek-not-dce-rpc-log']?.count).toBeGreaterThan(12);
     expect(other.records()).toHaveLength(6);
+    // A dce_rpc log named among the paths (a shell's logs/*.log) is read beside the conn log, once, not as a conn log.
+    const named = folder({ 'conn.log': mapiConnLog(), 'dce_rpc.log': MAPI });
+    const both = await readZeekLogs([join(named, 'conn.log'), join(named, 'dce_rpc.log')]);
+    expect(both.damage.toJSON()).toEqual({});
+    expect(both.files.map((f) => f.log ?? 'conn')).toEqual(['conn', 'dce_rpc']);
+    expect(both.dceRpc?.byUid).toBe(12);
+    await expect(readZeekLogs([join(named, 'dce_rpc.log')])).rejects.toThrow('a dce_rpc log is read beside a conn log: give the conn log (or its folder)');
     // Calls are held per connection up to the --max-flows bound; the rest are counted, not kept.
     const bounded = await readZeekLogs([folder({ 'conn.log': mapiConnLog(), 'dce_rpc.log': MAPI })], { maxFlows: 2 });
     expect(bounded.dceRpc).toEqual({ calls: 12, byUid: 2, byTuple: 0, unjoined: 0, dropped: 10 });
@@ -276,6 +283,10 @@ describe.skipIf(skipWithoutCaptures('dce_rpc.log beside the conn.log of a shared
       expect({ verdict: z.verdict, rule: z.rule }).toEqual({ verdict: 'expected', rule: 'sccm2007:link-2-rpc-dynamic' });
       expect(z.detail).toContain("grant not observable in flow records: judged by the DCE/RPC calls Zeek's dce_rpc.log shows on this connection");
       expect(z.detail).not.toContain('endpoint-mapper call seen');
+      // Where a documented range explains the port, the verdict is the pcap's, and the calls still show what the flow carried.
+      const [zb, ob] = await Promise.all([analyze([join(dir, 'conn.log')], ['--input', 'zeek', '--catalog', 'bmc-cm', '--no-background']), analyze([pcap], ['--catalog', 'bmc-cm', '--no-background'])]);
+      expect({ verdict: zb.flows[0]!.verdict, rule: zb.flows[0]!.rule }).toEqual({ verdict: ob.flows[0]!.verdict, rule: ob.flows[0]!.rule });
+      expect(zb.flows[0]!.detail).toBe(`${ob.flows[0]!.detail}; DCE/RPC calls on this connection (dce_rpc.log): ${calls.join(', ')}`);
     }
   }, 60_000);
 

@@ -82,14 +82,14 @@ export class RpcCallIndex {
   }
 
   /**
-   * Flow i's judgement with what dce_rpc.log says of it, where the flow was judged by a dynamic kind
-   * without its grant (or is undocumented and carried calls): its calls, and the endpoint-mapper call
-   * before it. Other judgements come back as they are (the calls are on the flow itself).
+   * Flow i's judgement with what dce_rpc.log says of it, where the flow is on a dynamic port: judged
+   * by a dynamic kind without its grant, or an RPC endpoint by its own calls whatever its verdict
+   * (its operations are the strongest evidence of what it is). Its calls, and the endpoint-mapper
+   * call before it. Other judgements come back as they are (the calls are on the flow itself).
    */
   withEvidence(j: Judgement, i: number): Judgement {
-    const dynamic = j.detail.includes(GRANT_NOT_OBSERVABLE_IN);
     const calls = this.calls.get(i);
-    if (!dynamic && !(j.verdict === 'undocumented' && calls !== undefined && this.endpoints.has(i))) return j;
+    if (!j.detail.includes(GRANT_NOT_OBSERVABLE_IN) && !this.endpoints.has(i)) return j;
     const notes: string[] = [];
     if (calls !== undefined) notes.push(rpcCallsText(calls));
     const k = this.epmBefore(i);

@@ -5,7 +5,7 @@
  * are read first, and their calls go on the connections they were made on (dce-rpc-log.ts).
  */
 import { readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { openSource } from '../../capture/source.js';
 import { InputError } from '../../core/errors.js';
 import type { RecordFileFacts } from '../../flow/record.js';
@@ -20,9 +20,13 @@ const ROTATED_DCE_RPC_LOG = /^dce_rpc.*\.log(\.gz)?$/;
 /** Zeek's services of a tunnel's outer conn (its analyzers' names). */
 const TUNNEL_SERVICE = /(^|,)(vxlan|geneve|teredo|ayiya|gtpv1)(,|$)/;
 
-/** The files a list of paths names: files as given, folders as their conn logs. */
+/**
+ * The conn logs a list of paths names: files as given, folders as their conn logs. A dce_rpc log
+ * given by name (a shell's `logs/*.log`) is no conn log: it is read with the dce_rpc logs beside.
+ */
 export function connLogFiles(paths: string[]): string[] {
   const out: string[] = [];
+  let beside = 0;
   for (const p of paths) {
     if (p === '-') throw new InputError('--input zeek reads files and folders, not standard input');
     let dir = false;
@@ -32,13 +36,15 @@ export function connLogFiles(paths: string[]): string[] {
       throw new InputError(`${p}: cannot open: no such file`);
     }
     if (!dir) {
-      out.push(p);
+      if (ROTATED_DCE_RPC_LOG.test(basename(p))) beside++;
+      else out.push(p);
       continue;
     }
     const logs = readdirSync(p).filter((n) => ROTATED_CONN_LOG.test(n)).sort();
     if (logs.length === 0) throw new InputError(`${p}: a folder with no conn*.log or conn*.log.gz in it`);
     out.push(...logs.map((n) => join(p, n)));
   }
+  if (out.length === 0 && beside > 0) throw new InputError(`${paths[0]}: a dce_rpc log is read beside a conn log: give the conn log (or its folder)`);
   return out;
 }
 
