@@ -235,6 +235,8 @@ describe("dce_rpc.log beside conn.log: Zeek's own baselines", () => {
     expect(places).toEqual({ 'zeek-bad-port': [12], 'zeek-column-count': [13], 'zeek-bad-json': [14] });
     expect(r.dceRpc).toEqual({ calls: 11, byUid: 10, byTuple: 0, unjoined: 1, dropped: 0 });
     expect(r.records().map((f) => f.dceRpc?.length ?? 0)).toEqual([1, 1, 0, 0, 1, 3]);
+    // A call line lost is a call, not a connection: the lines are noted, absence stays proof.
+    expect(r.qualityNotes()).toMatchObject({ loss: null, notes: expect.arrayContaining(['3 lines could not be read as records (see decodeErrors: file and line)']) });
     // A file that is not a dce_rpc log, and garbage: counted, no throw.
     const other = await readZeekLogs([folder({ 'conn.log': mapiConnLog(), 'dce_rpc.log': MAPI.replace('#path\tdce_rpc', '#path\tdns') + '\u0000garbage\n' })]);
     expect(other.damage.toJSON()['zeek-not-dce-rpc-log']?.count).toBeGreaterThan(12);

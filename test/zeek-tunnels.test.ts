@@ -167,7 +167,9 @@ describe('tunnel_parents with real times', () => {
   it('takes the outer conn that started first, and leaves a record whose parent is not in the log with its tunnel_parents only', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fa-tunnels-'));
     writeFileSync(join(dir, 'conn.log'), [...header, ...rows, ''].join('\n'));
-    const r = (await readZeekLogs([join(dir, 'conn.log')])).records();
+    const read = await readZeekLogs([join(dir, 'conn.log')]);
+    expect(read.qualityNotes().notes).toContain("2 records were seen inside a tunnel (tunnel_parents); 1 with the tunnel's outer conn in the logs read, its ends the flow's outer fields");
+    const r = read.records();
     const dns = r.find((f) => f.uid === 'Cdns')!;
     expect(dns).toMatchObject({ tunnelParents: ['Creply', 'Cquery'], tunnel: ['vxlan'], outerClient: '192.168.56.11', outerClientPort: 48134, outerServer: '192.168.56.12', outerServerPort: 4789 });
     const gre = r.find((f) => f.uid === 'Cgre')!;

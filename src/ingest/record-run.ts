@@ -22,6 +22,8 @@ export class RecordRun {
   readonly damage = new DamageTally();
   /** How the calls of the dce_rpc logs beside the conn logs came to their connections; absent without such logs. */
   dceRpc?: DceRpcJoin;
+  /** Records inside a tunnel whose outer conn was among the records (their outer fields filled from it). */
+  tunnelOuters = 0;
   firstSec = Infinity;
   firstNs = 0;
   lastSec = -Infinity;
@@ -144,8 +146,13 @@ export class RecordRun {
     const untimed = sum('untimed');
     if (untimed > 0) notes.push(`${untimed} ${untimed === 1 ? 'record has' : 'records have'} no time (masked or unset ts): periods and spans leave them out`);
     const tunnelled = sum('tunnelled');
-    if (tunnelled > 0) notes.push(`${tunnelled} ${tunnelled === 1 ? 'record was' : 'records were'} seen inside a tunnel (tunnel_parents)`);
-    const loss = unreadable > 0 ? `${unreadable} ${unreadable === 1 ? "line" : "lines"} of the flow records could not be read, so absence is not proof` : null;
+    if (tunnelled > 0) {
+      const outer = this.tunnelOuters > 0 ? `; ${this.tunnelOuters} with the tunnel's outer conn in the logs read, its ends the flow's outer fields` : '';
+      notes.push(`${tunnelled} ${tunnelled === 1 ? 'record was' : 'records were'} seen inside a tunnel (tunnel_parents)${outer}`);
+    }
+    // A dce_rpc line that could not be read loses a call, not a connection: absence stays proof.
+    const lost = sum('unreadable');
+    const loss = lost > 0 ? `${lost} ${lost === 1 ? "line" : "lines"} of the flow records could not be read, so absence is not proof` : null;
     return { notes, loss };
   }
 }

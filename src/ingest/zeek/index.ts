@@ -109,7 +109,7 @@ export async function readZeekLogs(paths: string[], opts: { maxFlows?: number } 
   }
   calls.finish();
   // Past --max-flows the records are folded per conversation and have no uid left to follow.
-  if (!run.isFolding) fillTunnels(run.records(), services);
+  if (!run.isFolding) run.tunnelOuters = fillTunnels(run.records(), services);
   // After the conn logs, so that a record's file index is its conn log's.
   run.files.push(...beside);
   if (beside.length > 0) run.dceRpc = calls.join;

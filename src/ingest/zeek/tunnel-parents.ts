@@ -33,13 +33,14 @@ function kindOf(outer: FlowRecord, service: string | undefined): string {
 }
 
 /**
- * Fills the outer fields of the records whose tunnel parents are among them. `services`: Zeek's
- * service of the records that are a tunnel's outer conn, by uid.
+ * Fills the outer fields of the records whose tunnel parents are among them, and says how many.
+ * `services`: Zeek's service of the records that are a tunnel's outer conn, by uid.
  */
-export function fillTunnels(records: readonly FlowRecord[], services: ReadonlyMap<string, string>): void {
+export function fillTunnels(records: readonly FlowRecord[], services: ReadonlyMap<string, string>): number {
   const wanted = new Set<string>();
   for (const r of records) if (r.tunnelParents !== undefined) for (const u of r.tunnelParents) wanted.add(u);
-  if (wanted.size === 0) return;
+  if (wanted.size === 0) return 0;
+  let filled = 0;
   const byUid = new Map<string, FlowRecord>();
   for (const r of records) if (r.uid !== undefined && wanted.has(r.uid)) byUid.set(r.uid, r);
   for (const r of records) {
@@ -60,6 +61,7 @@ export function fillTunnels(records: readonly FlowRecord[], services: ReadonlyMa
       at = first;
     }
     if (outer === undefined) continue;
+    filled++;
     r.tunnel = ZEEK_TUNNEL_NAMES.filter((n) => kinds.has(n));
     r.outerClient = outer.client;
     r.outerServer = outer.server;
@@ -68,4 +70,5 @@ export function fillTunnels(records: readonly FlowRecord[], services: ReadonlyMa
       r.outerServerPort = outer.serverPort;
     }
   }
+  return filled;
 }
