@@ -217,7 +217,12 @@ describe("dce_rpc.log beside conn.log: Zeek's own baselines", () => {
     expect(text).toContain("DCE/RPC CALLS (6 connections, Zeek's dce_rpc.log: the calls, not the granted ports)");
     expect(text).toContain('  tcp 192.168.0.173:1073 → 192.168.0.2:1032  expected sccm2007:link-2-rpc-dynamic: exchange_mapi EcDoConnect, exchange_mapi EcDoRpc ×4, exchange_mapi EcRRegisterPushNotification ×2');
     expect(text).toContain("      endpoint-mapper call seen in dce_rpc.log at 2023-11-14T22:13:24.000000Z (ept_map from 192.168.0.173 to 192.168.0.2:135, uid C0LAHyvtKSQHyJxIl); the granted port is not in Zeek's log");
-    for (const format of ['csv', 'html', 'zeek']) expect((await flowaudit(['analyze', '--input', 'zeek', join(dir, 'conn.log'), '--catalog', 'sccm2007', '--format', format])).code).toBe(0);
+    for (const format of ['csv', 'zeek']) expect((await flowaudit(['analyze', '--input', 'zeek', join(dir, 'conn.log'), '--catalog', 'sccm2007', '--format', format])).code).toBe(0);
+    // HTML: the calls under each flow's detail, once.
+    const html = (await flowaudit(['analyze', '--input', 'zeek', join(dir, 'conn.log'), '--catalog', 'sccm2007', '--format', 'html'])).stdout;
+    expect(html).toContain('<div class="cite">DCE/RPC calls (dce_rpc.log): epmapper ept_map</div>');
+    expect(html).toContain('DCE/RPC calls on this connection (dce_rpc.log): nspi NspiBind;');
+    expect(html).not.toContain('<div class="cite">DCE/RPC calls (dce_rpc.log): nspi NspiBind</div>');
   }, 60_000);
 
   it('counts and locates bad call lines, keeps every good one, and counts calls on connections the conn logs do not have', async () => {
