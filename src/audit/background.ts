@@ -6,7 +6,8 @@ import { isStrong, judgingReadings } from './orientation.js';
 import { classIdsOf, HostProfiles } from './profiles.js';
 import { Candidate, Readings } from './readings.js';
 import { RoleResolver } from './roles.js';
-import { backgroundText, GRANT_NOT_OBSERVABLE } from './texts.js';
+import type { RpcCallIndex } from './rpc-calls.js';
+import { backgroundText, ungrantedNote } from './texts.js';
 import type { Judgement } from './types.js';
 import { verdictOf } from './verdict.js';
 
@@ -34,8 +35,9 @@ export class BackgroundJudge {
     /** The product audit's profiles: the roles a judged flow shows. */
     private readonly products: HostProfiles,
     grantsObservable = true,
+    rpc: RpcCallIndex | null = null,
   ) {
-    this.readings = new Readings(c, [background], granted, grantsObservable);
+    this.readings = new Readings(c, [background], granted, grantsObservable, rpc);
     this.profiles = new HostProfiles(c, new RoleResolver(null, [background], space));
     this.classIds = classIdsOf([background]);
     this.rules = new Map(background.rules.map((r) => [`${r.catalog}:${r.id}`, r]));
@@ -80,7 +82,7 @@ export class BackgroundJudge {
         matches: b.matches,
         cite: b.cite,
         ...(b.grant ? { grant: b.grant } : {}),
-        detail: backgroundText(rule, b.grant?.reason, product.detail, b.detail.includes(GRANT_NOT_OBSERVABLE)),
+        detail: backgroundText(rule, b.grant?.reason, product.detail, ungrantedNote(b.detail)),
       });
     }
     memo?.set(key, out);

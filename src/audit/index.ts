@@ -149,7 +149,7 @@ export function audit(run: FlowRun | RecordRun | SiteRun, opts: AuditOptions): A
   const { flows, capture, quality, grants } = input;
   const roles = new RoleResolver(opts.roleMap, opts.catalogs, addressSpaceOf(flows, opts.roleMap, opts.site ?? []));
   const inference = opts.roleMap === null && opts.infer !== false;
-  const ctx = { catalogs: opts.catalogs, roles, grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference, background: opts.background ?? null, ...(input.grantsObservable ? {} : { grantsObservable: false }), ...(opts.minSpan !== undefined ? { minSpan: opts.minSpan } : {}) };
+  const ctx = { catalogs: opts.catalogs, roles, grants, captureSeconds: quality.durationSeconds, captureLoss: quality.loss, infer: inference, background: opts.background ?? null, ...(input.grantsObservable ? {} : { grantsObservable: false }), ...(input.rpc !== null ? { rpc: input.rpc } : {}), ...(opts.minSpan !== undefined ? { minSpan: opts.minSpan } : {}) };
   const judged = judgeFlows(flows, ctx);
   // A finding about a host stands on that host's role: given, inferred, or read off a trigger's port.
   // Broadcast, multicast, loopback, unspecified and link-local addresses are never given a guessed

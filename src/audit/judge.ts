@@ -8,6 +8,7 @@ import { isStrong, judgingReadings } from './orientation.js';
 import { classIdsOf, HostProfiles } from './profiles.js';
 import { Candidate, Readings } from './readings.js';
 import type { RoleResolver } from './roles.js';
+import type { RpcCallIndex } from './rpc-calls.js';
 import type { GrantLike, Judgement } from './types.js';
 import { verdictOf, withUndocumentedGrant } from './verdict.js';
 
@@ -26,6 +27,8 @@ export interface AuditContext {
   background?: Catalog | null;
   /** false for flow records: no payload, so no grant; dynamic kinds are judged by their documented ranges. */
   grantsObservable?: boolean;
+  /** The DCE/RPC calls Zeek's dce_rpc.log shows on the flows (flow records read with it), rpc-calls.ts. */
+  rpc?: RpcCallIndex | null;
 }
 
 /**
@@ -41,10 +44,11 @@ export interface AuditContext {
 export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
   const classIds = classIdsOf(ctx.catalogs);
   const granted = ctx.grants.length > 0 ? new GrantIndex(ctx.grants, c) : null;
-  const readings = new Readings(c, ctx.catalogs, granted, ctx.grantsObservable !== false);
+  const rpc = ctx.rpc ?? null;
+  const readings = new Readings(c, ctx.catalogs, granted, ctx.grantsObservable !== false, rpc);
   if (!ctx.roles.map && ctx.infer !== false) inferRoles(c, readings, ctx.catalogs, ctx.roles);
   const profiles = new HostProfiles(c, ctx.roles);
-  const background = ctx.background ? new BackgroundJudge(c, ctx.background, granted, ctx.roles.space, profiles, ctx.grantsObservable !== false) : null;
+  const background = ctx.background ? new BackgroundJudge(c, ctx.background, granted, ctx.roles.space, profiles, ctx.grantsObservable !== false, rpc) : null;
   // A pair of shared reading lists (as the flow's port gives them, and as judged) gets a number; with
   // the two profiles' ids it keys the shared verdicts without a string a flow.
   const pairIds = new Map<Candidate[], Map<Candidate[], number>>();
@@ -93,6 +97,15 @@ export function judgeFlows(c: FlowColumns, ctx: AuditContext): JudgedFlows {
     }
     // Product rules win: only a flow they do not make expected can be background.
     if (background !== null && judgements[of[i]!]!.verdict !== 'expected') of[i] = background.judge(i, of[i]!, judgements);
+    // What Zeek's dce_rpc.log says of this flow, on a judgement of its own.
+    if (rpc !== null && rpc.touches(i)) {
+      const j = judgements[of[i]!]!;
+      const withCalls = rpc.withEvidence(j, i);
+      if (withCalls !== j) {
+        of[i] = judgements.length;
+        judgements.push(withCalls);
+      }
+    }
   }
   return new JudgedFlows(c, judgements, of);
 }

@@ -1,10 +1,14 @@
 import { alternativePorts, Catalog, Rule } from '../catalog/types.js';
 import { DIRECTIONS, FlowColumns, PROTO_NAMES } from '../flow/columns.js';
 import { GrantIndex } from './grant-index.js';
+import type { RpcCallIndex } from './rpc-calls.js';
 import type { GrantLike } from './types.js';
 
 /**
- * How a rule's ports cover a flow. 'dynamic-range': a dynamic kind's documented range (RPC's
+ * How a rule's ports cover a flow. 'rpc-calls': a DCE/RPC dynamic kind's port on which Zeek's
+ * dce_rpc.log shows the connection's own RPC calls (rpc-calls.ts): the flow is an RPC endpoint, not a
+ * port that happens to fall in a range, so it counts as a narrow reading; its grant is still not
+ * observable, and the flow's detail says so. 'dynamic-range': a dynamic kind's documented range (RPC's
  * 49152-65535) where grants cannot be observed (flow records carry no payload), held to the same
  * certainty as 'wide' and marked GRANT_NOT_OBSERVABLE in the flow's detail. 'wide' is a range of more than 1024 ports (WMI's 49152-65535, a
  * vendor's "depends on configuration") or an `ephemeral` dynamic port nothing granted: it explains a
@@ -12,7 +16,7 @@ import type { GrantLike } from './types.js';
  * the rule names: a broadcast destination, `any`), never on inferred or unknown roles, and it never
  * makes an otherwise undocumented flow a role mismatch.
  */
-export type PortMatch = 'port' | 'range' | 'grant' | 'dynamic-range' | 'wide';
+export type PortMatch = 'port' | 'range' | 'grant' | 'rpc-calls' | 'dynamic-range' | 'wide';
 
 /** A reading by a range too wide to say much alone: it needs both sides to fit for certain. */
 export function isWide(x: Candidate): boolean {
@@ -28,8 +32,8 @@ export interface Candidate {
   grant?: GrantLike;
 }
 
-/** The better reading of two: a grant, then one port, then a range, then a wide range. */
-export const MATCH_RANK: Record<PortMatch, number> = { grant: 0, port: 1, range: 2, 'dynamic-range': 3, wide: 4 };
+/** The better reading of two: a grant, then one port, then a range, then the connection's own RPC calls, then a wide range. */
+export const MATCH_RANK: Record<PortMatch, number> = { grant: 0, port: 1, range: 2, 'rpc-calls': 3, 'dynamic-range': 4, wide: 5 };
 export const REQUIRED_RANK = { required: 0, conditional: 1, optional: 2 } as const;
 
 // Zeek's flip by its likely server ports is a port heuristic too: the catalog's documented port may overrule it.
@@ -88,6 +92,8 @@ export class Readings {
     readonly granted: GrantIndex | null,
     /** false for flow records: no negotiation can be read, so a dynamic kind's documented range stands in for its grants. */
     private readonly grantsObservable = true,
+    /** The DCE/RPC calls of Zeek's dce_rpc.log on the flows (records only), or null. */
+    private readonly rpc: RpcCallIndex | null = null,
   ) {
     this.rules = indexRules(catalogs);
   }
@@ -99,6 +105,8 @@ export class Readings {
     const proto = PROTO_NAMES[c.proto[i]!]!;
     // A flow no grant covers reads as every flow on its port: the shared readings.
     if (granted !== null && granted.touches(i) && granted.latest(i, swapped, null) !== undefined) return this.work(i, swapped, granted);
+    // A flow whose own RPC calls show an RPC endpoint reads differently from its port's other flows.
+    if (!swapped && this.rpc !== null && this.rpc.rpcEndpoint(i)) return this.work(i, swapped, granted);
     // By transport (a handful of interned names), then by direction and port (or ICMP type) as an
     // index: no key string is made per flow, and this runs several times for every flow.
     let byProto = this.memo.get(proto);
@@ -161,7 +169,9 @@ export class Readings {
           else byKind.set(kind, (g = granted.latest(i, swapped, kind)));
         }
         if (g) out.push({ rule, match: 'grant', swapped, grant: g });
-        else if (!this.grantsObservable && rule.dynamic.kind !== 'ephemeral' && rule.dynamic.range) {
+        else if (!this.grantsObservable && kind === 'dcerpc' && !swapped && this.rpc !== null && this.rpc.rpcEndpoint(i) && (!rule.dynamic.range || (port >= rule.dynamic.range[0] && port <= rule.dynamic.range[1]))) {
+          out.push({ rule, match: 'rpc-calls', swapped });
+        } else if (!this.grantsObservable && rule.dynamic.kind !== 'ephemeral' && rule.dynamic.range) {
           const [lo, hi] = rule.dynamic.range;
           if (port >= lo && port <= hi) out.push({ rule, match: 'dynamic-range', swapped });
         } else if (rule.dynamic.kind === 'ephemeral') {

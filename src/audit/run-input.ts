@@ -11,6 +11,7 @@ import type { FlowRecord } from '../flow/record.js';
 import type { RecordRun } from '../ingest/record-run.js';
 import type { FailedNegotiation, InspectorStats } from '../inspect/grants.js';
 import { assessQuality, CaptureQuality } from './quality.js';
+import { RpcCallIndex } from './rpc-calls.js';
 import type { GrantLike } from './types.js';
 
 /** What one read gave besides its run: the inspectors' findings, and the flows a bounded read folded away. */
@@ -41,6 +42,8 @@ export interface AuditInput {
   inspectorStats: InspectorStats[];
   /** false: flow records carry no payload, so no negotiation could be read (see readings.ts). */
   grantsObservable: boolean;
+  /** The DCE/RPC calls Zeek's dce_rpc.log shows on the flows (flow records read with it), or null. */
+  rpc: RpcCallIndex | null;
 }
 
 export function isRecordRun(run: FlowRun | RecordRun): run is RecordRun {
@@ -67,12 +70,13 @@ export function packetInput(run: FlowRun, read: ReadFindings, live = false): Aud
     : run.table.columns();
   const capture = summarise(run);
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
-  return { flows, capture, quality, ...span(run), ...findings(read), grantsObservable: true };
+  return { flows, capture, quality, ...span(run), ...findings(read), grantsObservable: true, rpc: null };
 }
 
 /** The flows, capture summary and quality of a run of flow records: no packet facts, what the records say instead. */
 export function recordInput(run: RecordRun, read: ReadFindings): AuditInput {
-  const flows = columnsOfRecords(run.records());
+  const records = run.records();
+  const flows = columnsOfRecords(records);
   const capture = run.summary();
   const quality = assessQuality(capture, flows, run.firstSec, run.firstNs, run.lastSec, run.lastNs);
   // Records without any time (Zeek's test baselines mask them): the span is unknown, not zero.
@@ -80,7 +84,7 @@ export function recordInput(run: RecordRun, read: ReadFindings): AuditInput {
   const said = run.qualityNotes();
   quality.notes.push(...said.notes);
   quality.loss ??= said.loss;
-  return { flows, capture, quality, ...span(run), ...findings(read), grantsObservable: false };
+  return { flows, capture, quality, ...span(run), ...findings(read), grantsObservable: false, rpc: RpcCallIndex.of(flows, records) };
 }
 
 /** One sensor's input, packets or records. */

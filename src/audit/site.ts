@@ -18,6 +18,7 @@ import type { CaptureSummary } from '../flow/pipeline.js';
 import { mergeSensorFlows } from '../flow/sensors.js';
 import type { FlowRecord } from '../flow/record.js';
 import type { FailedNegotiation, InspectorStats } from '../inspect/grants.js';
+import { RpcCallIndex } from './rpc-calls.js';
 import { assessQuality } from './quality.js';
 import { AuditInput, isRecordRun, sensorInput, sensorRecords, type SensorRead } from './run-input.js';
 import type { GrantLike } from './types.js';
@@ -308,5 +309,7 @@ export function siteInput(site: SiteRun): AuditInput & { capture: CaptureSummary
     failed: negotiations.failed,
     inspectorStats: siteInspectorStats(inputs, negotiations.twins),
     grantsObservable: site.sensors.some((s) => s.input.grantsObservable),
+    // The calls of a Zeek sensor's dce_rpc.log, where its record is the one a merged flow kept.
+    rpc: RpcCallIndex.of(flows, merge.records),
   };
 }

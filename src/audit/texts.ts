@@ -33,16 +33,36 @@ export function undocumentedText(service: string, hostless?: { to: string | null
   return `no catalog rule documents ${service}${between}`;
 }
 
-/** What a flow judged by a dynamic kind's documented range says: flow records show no negotiation. */
-export const GRANT_NOT_OBSERVABLE = 'grant not observable in flow records: judged by the documented range';
+/** Every flow judged by a dynamic kind without its grant says this: flow records show no negotiation. */
+export const GRANT_NOT_OBSERVABLE_IN = 'grant not observable in flow records';
+/** What a flow judged by a dynamic kind's documented range says. */
+export const GRANT_NOT_OBSERVABLE = `${GRANT_NOT_OBSERVABLE_IN}: judged by the documented range`;
+/** What a flow judged by its own DCE/RPC calls (Zeek's dce_rpc.log) says. */
+export const RPC_CALLS_SEEN = `${GRANT_NOT_OBSERVABLE_IN}: judged by the DCE/RPC calls Zeek's dce_rpc.log shows on this connection`;
 
-export function expectedText(rule: Rule, granted: Grant | undefined, rolesUnknown: boolean, byRange = false): string {
-  return `${rule.service || rule.id}: ${rule.from.join('|')} → ${rule.to.join('|')}${granted ? ` (port granted by ${granted.reason})` : ''}${byRange ? `; ${GRANT_NOT_OBSERVABLE}` : ''}${rolesUnknown ? '; roles unknown, judged by port' : ''}`;
+/** The note of a dynamic reading without a grant in a verdict's detail, if it has one. */
+export function ungrantedNote(detail: string): string | undefined {
+  return detail.includes(RPC_CALLS_SEEN) ? RPC_CALLS_SEEN : detail.includes(GRANT_NOT_OBSERVABLE) ? GRANT_NOT_OBSERVABLE : undefined;
+}
+
+/** `note`: GRANT_NOT_OBSERVABLE or RPC_CALLS_SEEN, for a dynamic reading without a grant. */
+export function expectedText(rule: Rule, granted: Grant | undefined, rolesUnknown: boolean, note?: string): string {
+  return `${rule.service || rule.id}: ${rule.from.join('|')} → ${rule.to.join('|')}${granted ? ` (port granted by ${granted.reason})` : ''}${note ? `; ${note}` : ''}${rolesUnknown ? '; roles unknown, judged by port' : ''}`;
 }
 
 /** Why a flow is background: the service, where it is written, and what the product catalogs made of it. */
-export function backgroundText(rule: Rule, grantedBy: string | undefined, product: string, byRange = false): string {
-  return `${rule.service || rule.id} (${rule.cite.document} ${rule.cite.section})${grantedBy ? `, port granted by ${grantedBy}` : ''}${byRange ? `, ${GRANT_NOT_OBSERVABLE}` : ''}: background service; the product catalogs: ${product}`;
+export function backgroundText(rule: Rule, grantedBy: string | undefined, product: string, note?: string): string {
+  return `${rule.service || rule.id} (${rule.cite.document} ${rule.cite.section})${grantedBy ? `, port granted by ${grantedBy}` : ''}${note ? `, ${note}` : ''}: background service; the product catalogs: ${product}`;
+}
+
+/** A flow's DCE/RPC calls as its detail names them: `drsuapi DRSBind, drsuapi DRSCrackNames ×2`. */
+export function rpcCallsText(calls: ReadonlyArray<{ endpoint: string; operation: string; calls: number }>): string {
+  return `DCE/RPC calls on this connection (dce_rpc.log): ${calls.map((c) => `${c.endpoint} ${c.operation}${c.calls > 1 ? ` ×${c.calls}` : ''}`).join(', ')}`;
+}
+
+/** An endpoint-mapper call that came before a connection to a dynamic port of the same host: linked, with what is not known. */
+export function epmCallText(at: string | null, client: string, server: string, serverPort: number | null, operation: string, uid?: string): string {
+  return `endpoint-mapper call seen in dce_rpc.log at ${at ?? 'a time the log does not give'} (${operation} from ${client} to ${endpoint(server, serverPort)}${uid ? `, uid ${uid}` : ''}); the granted port is not in Zeek's log`;
 }
 
 /** How a role-mismatch names a side: its roles, its address class, or "a host of no role". */

@@ -4,7 +4,7 @@ import type { GrantIndex } from './grant-index.js';
 import { exchanged, grantSide, sidesOf } from './orientation.js';
 import { HostProfile, sideFits } from './profiles.js';
 import { Candidate, isWide, MATCH_RANK, REQUIRED_RANK } from './readings.js';
-import { expectedText, roleMismatchText, serviceText, sideText, undocumentedGrantText, undocumentedText } from './texts.js';
+import { expectedText, GRANT_NOT_OBSERVABLE, roleMismatchText, RPC_CALLS_SEEN, serviceText, sideText, undocumentedGrantText, undocumentedText } from './texts.js';
 import type { Judgement } from './types.js';
 
 const NO_MATCHES: string[] = [];
@@ -43,7 +43,7 @@ export function verdictOf(c: FlowColumns, i: number, cands: Candidate[], pc: Hos
       matches: [...new Set(ok.map((x) => `${x.rule.catalog}:${x.rule.id}`))],
       cite: best.rule.cite,
       ...(g ? { grant: { reason: g.reason, host: g.host, port: g.port, at: formatIso(g.fromSec, g.fromNs, 6), detail: g.evidence.detail } } : {}),
-      detail: expectedText(best.rule, g, pcs.source === 'unknown' || pss.source === 'unknown', best.match === 'dynamic-range'),
+      detail: expectedText(best.rule, g, pcs.source === 'unknown' || pss.source === 'unknown', best.match === 'dynamic-range' ? GRANT_NOT_OBSERVABLE : best.match === 'rpc-calls' ? RPC_CALLS_SEEN : undefined),
     };
   }
   // A broadcast or multicast address has no role to be wrong: a reading whose side it cannot play (a

@@ -31,7 +31,7 @@ export const INPUT_KINDS: readonly InputKind[] = [
   },
   {
     name: 'zeek',
-    paths: "Zeek conn.log files (TSV or JSON lines, gzip), or folders of rotated logs (every conn*.log[.gz])",
+    paths: "Zeek conn.log files (TSV or JSON lines, gzip), or folders of rotated logs (every conn*.log[.gz]); the dce_rpc*.log[.gz] beside them are read with them",
     stdin: false,
     read: async (paths, read) => {
       const { readZeekLogs } = await import('../ingest/zeek/index.js');

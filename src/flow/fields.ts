@@ -70,6 +70,10 @@ export const FLOW_FIELDS: readonly FlowField[] = [
   { name: 'outerServerPort', json: 'number', csv: orEmpty('outerServerPort') },
   { name: 'filter', json: 'string', csv: orEmpty('filter') },
   { name: 'sensors', json: 'json', csv: (f) => f.sensors?.join(' ') ?? '', sensorsOnly: true },
+  // Flows read from Zeek's logs only: no CSV column, as no packet capture has them.
+  { name: 'uid', json: 'string' },
+  { name: 'tunnelParents', json: 'json' },
+  { name: 'dceRpc', json: 'json' },
 ];
 
 /** The fields in the JSON lines, in order. */

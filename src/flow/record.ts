@@ -29,6 +29,23 @@ export interface RecordFileFacts {
   unreadable: number;
   untimed: number;
   tunnelled: number;
+  /**
+   * A log read beside the conn logs for what it tells of their connections (`dce_rpc`: its records
+   * are calls, put on the connection they were made on); absent for a conn log.
+   */
+  log?: 'dce_rpc';
+}
+
+/**
+ * DCE/RPC calls made on a connection, as Zeek's dce_rpc.log logged them: each distinct RPC interface
+ * (Zeek's endpoint name, e.g. `epmapper`, `drsuapi`) and operation (`ept_map`, `DRSGetNCChanges`),
+ * how many calls, and the first one's time (null when the log has none).
+ */
+export interface DceRpcCall {
+  endpoint: string;
+  operation: string;
+  calls: number;
+  first: string | null;
 }
 
 /** Tunnels by bit of the table's tunnel word (bit 0, a VLAN tag, is not a tunnel). */
@@ -116,6 +133,12 @@ export interface FlowRecord {
    * Present only when an audit names its sensors (src/flow/sensors.ts).
    */
   sensors?: string[];
+  /** Zeek's uid of the connection (flows read from Zeek's conn.log). */
+  uid?: string;
+  /** Zeek's tunnel_parents: the uids of the connections that carried this one (its tunnels' outer connections). */
+  tunnelParents?: string[];
+  /** The DCE/RPC calls Zeek's dce_rpc.log shows on this connection (flows read from Zeek's logs). */
+  dceRpc?: DceRpcCall[];
   /** For sorting and later stages: the start time as numbers. */
   startSec: number;
   startNs: number;

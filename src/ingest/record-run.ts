@@ -8,16 +8,22 @@
  * the records, and that there is no packet-level quality to judge.
  */
 import { DamageTally } from '../core/errors.js';
+import { plural } from '../core/human.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { FlowFolds, isScanAttempt, ScanFolds } from '../flow/aggregate.js';
 import type { FlowTableBound } from '../flow/bound.js';
 import type { CaptureSummary } from '../flow/pipeline.js';
 import type { FlowRecord, RecordFileFacts } from '../flow/record.js';
+import type { DceRpcJoin } from './zeek/dce-rpc-log.js';
 
 export class RecordRun {
   readonly kind = 'records';
   readonly files: RecordFileFacts[] = [];
   readonly damage = new DamageTally();
+  /** How the calls of the dce_rpc logs beside the conn logs came to their connections; absent without such logs. */
+  dceRpc?: DceRpcJoin;
+  /** Records inside a tunnel whose outer conn was among the records (their outer fields filled from it). */
+  tunnelOuters = 0;
   firstSec = Infinity;
   firstNs = 0;
   lastSec = -Infinity;
@@ -55,8 +61,15 @@ export class RecordRun {
     this.fold(r);
   }
 
-  private fold(r: FlowRecord): void {
+  /** Whether the records went past --max-flows and are folded per conversation. */
+  get isFolding(): boolean {
+    return this.folding;
+  }
+
+  private fold(full: FlowRecord): void {
     this.foldedRecords++;
+    // A folded record stands for many connections: no one connection's uid, tunnel parents or calls.
+    const { uid: _uid, tunnelParents: _parents, dceRpc: _calls, ...r } = full;
     if (isScanAttempt(r)) this.scans.add(r);
     else this.folds.add(r);
   }
@@ -114,17 +127,33 @@ export class RecordRun {
 
   /** What the capture-quality section says of records, and why absence may not be proof. */
   qualityNotes(): { notes: string[]; loss: string | null } {
-    const sum = (k: 'records' | 'unreadable' | 'untimed' | 'tunnelled' | 'lines') => this.files.reduce((s, f) => s + f[k], 0);
+    const conns = this.files.filter((f) => f.log === undefined);
+    const sum = (k: 'records' | 'unreadable' | 'untimed' | 'tunnelled' | 'lines', files = conns) => files.reduce((s, f) => s + f[k], 0);
     const notes = [
-      `no packet-level quality: flow records (${this.input}): ${sum('records')} records read from ${this.files.length === 1 ? '1 file' : `${this.files.length} files`}; drops, truncation and decode errors are the sensor's to report`,
+      `no packet-level quality: flow records (${this.input}): ${sum('records')} records read from ${conns.length === 1 ? '1 file' : `${conns.length} files`}; drops, truncation and decode errors are the sensor's to report`,
     ];
-    const unreadable = sum('unreadable');
+    const d = this.dceRpc;
+    if (d !== undefined) {
+      const logs = this.files.length - conns.length;
+      const how = [d.byUid > 0 ? `${d.byUid} by uid` : '', d.byTuple > 0 ? `${d.byTuple} by addresses, ports and time where no uid matched` : ''].filter(Boolean).join(', ');
+      notes.push(
+        `${plural(d.calls, 'DCE/RPC call')} read from ${plural(logs, 'dce_rpc log')} beside the conn logs: ${d.byUid + d.byTuple} on connections of the conn logs${how ? ` (${how})` : ''}` +
+          `${d.unjoined > 0 ? `, ${d.unjoined} on connections the conn logs do not have` : ''}${d.dropped > 0 ? `, ${d.dropped} not kept (past the bound of connections or operations)` : ''}; ` +
+          "dce_rpc.log names the calls, not the ports an endpoint mapper granted",
+      );
+    }
+    const unreadable = sum('unreadable', this.files);
     if (unreadable > 0) notes.push(`${unreadable} ${unreadable === 1 ? 'line' : 'lines'} could not be read as records (see decodeErrors: file and line)`);
     const untimed = sum('untimed');
     if (untimed > 0) notes.push(`${untimed} ${untimed === 1 ? 'record has' : 'records have'} no time (masked or unset ts): periods and spans leave them out`);
     const tunnelled = sum('tunnelled');
-    if (tunnelled > 0) notes.push(`${tunnelled} ${tunnelled === 1 ? 'record was' : 'records were'} seen inside a tunnel (tunnel_parents)`);
-    const loss = unreadable > 0 ? `${unreadable} ${unreadable === 1 ? "line" : "lines"} of the flow records could not be read, so absence is not proof` : null;
+    if (tunnelled > 0) {
+      const outer = this.tunnelOuters > 0 ? `; ${this.tunnelOuters} with the tunnel's outer conn in the logs read, its ends the flow's outer fields` : '';
+      notes.push(`${tunnelled} ${tunnelled === 1 ? 'record was' : 'records were'} seen inside a tunnel (tunnel_parents)${outer}`);
+    }
+    // A dce_rpc line that could not be read loses a call, not a connection: absence stays proof.
+    const lost = sum('unreadable');
+    const loss = lost > 0 ? `${lost} ${lost === 1 ? "line" : "lines"} of the flow records could not be read, so absence is not proof` : null;
     return { notes, loss };
   }
 }

@@ -72,8 +72,14 @@ const FLOW_HTML_COLUMNS: ReadonlyArray<{ head: string; numeric?: boolean; cell: 
   { head: 'bytes', numeric: true, cell: (f) => String(f.bytes) },
   { head: 'outcome', cell: (f) => escapeHtml(f.outcome ?? '') },
   { head: 'rule', cell: (f) => escapeHtml(f.rule ?? '') },
-  { head: 'detail', cell: (f) => `${escapeHtml(f.detail)}${f.grant ? `<div class="cite">granted by ${escapeHtml(f.grant.reason)}: ${escapeHtml(f.grant.detail)}</div>` : ''}` },
+  { head: 'detail', cell: (f) => `${escapeHtml(f.detail)}${f.grant ? `<div class="cite">granted by ${escapeHtml(f.grant.reason)}: ${escapeHtml(f.grant.detail)}</div>` : ''}${rpcCallsCite(f)}` },
 ];
+
+/** A flow's DCE/RPC calls (Zeek's dce_rpc.log) under its detail, where the detail does not name them already. */
+function rpcCallsCite(f: JudgedFlow): string {
+  if (f.dceRpc === undefined || f.detail.includes('DCE/RPC calls on this connection')) return '';
+  return `<div class="cite">DCE/RPC calls (dce_rpc.log): ${escapeHtml(f.dceRpc.map((c) => `${c.endpoint} ${c.operation}${c.calls > 1 ? ` ×${c.calls}` : ''}`).join(', '))}</div>`;
+}
 
 function rolesMeta(r: AuditReport): string {
   if (r.roles.file) return `from ${r.roles.file}`;

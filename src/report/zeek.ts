@@ -14,8 +14,11 @@ import { writePieces } from './write.js';
  * does not know the exact value:
  *
  *   ts, duration        first packet; last minus first (unset when 0, as Zeek leaves it)
- *   uid                 'C' + 96 bits of SHA-256 over the flow's key and start: the same flow gets
- *                       the same uid in every run, in `flows` and in `analyze`
+ *   uid                 Zeek's, for a record read from Zeek's conn.log; else 'C' + 96 bits of SHA-256
+ *                       over the flow's key and start: the same flow gets the same uid in every run,
+ *                       in `flows` and in `analyze`
+ *   tunnel_parents      Zeek's, for a record read from Zeek's conn.log (its parents' uids are theirs
+ *                       too); else unset: a capture's tunnel has no outer connection of ours
  *   id.*                client as orig, server as resp. ICMP: orig_p is the type and resp_p the
  *                       type's counterpart (echo ↔ echo reply …) or else the code, as Zeek keys them
  *                       (a pair's types exchanged when only the server sent);
@@ -25,8 +28,7 @@ import { writePieces } from './write.js';
  *   unset               service (no protocol detection), orig_bytes/resp_bytes (Zeek's are payload
  *                       bytes, ours frame bytes), orig_ip_bytes/resp_ip_bytes (IP total lengths:
  *                       ours include the link header), local_orig/local_resp (no Site::local_nets),
- *                       missed_bytes, history (flags are kept as sets, not in order), tunnel_parents
- *                       (a tunnel's outer connection is not a flow of ours)
+ *                       missed_bytes, history (flags are kept as sets, not in order)
  *
  * conn_state is Zeek's `conn_state()` (base/protocols/conn/main.zeek) applied to what the flow
  * table records, given where that is exact; elsewhere unset. For TCP it assumes, as every capture
@@ -153,7 +155,7 @@ function connCells(f: FlowRecord, folded: boolean): string[] {
     many ? UNSET : connState(f),
     UNSET, UNSET, UNSET, UNSET,
     String(f.clientPackets), UNSET, String(f.serverPackets), UNSET,
-    UNSET,
+    f.tunnelParents === undefined ? UNSET : set(f.tunnelParents),
     String(f.protoNumber),
     f.vlan === undefined ? UNSET : String(f.vlan),
     String(f.firstFile), String(f.firstFrame), String(f.lastFile), String(f.lastFrame),
@@ -215,8 +217,9 @@ function base62(n: number, width: number): string {
   return s;
 }
 
-/** Deterministic: the flow's key (protocol, ends, VLAN, ICMP type) and its first packet's time. */
+/** A record read from Zeek's conn.log keeps Zeek's uid; others are deterministic: the flow's key (protocol, ends, VLAN, ICMP type) and its first packet's time. */
 function uid(f: FlowRecord): string {
+  if (f.uid !== undefined) return str(f.uid);
   const key = `${f.protoNumber} ${f.client} ${f.clientPort} ${f.server} ${f.serverPort} ${f.vlan ?? ''} ${f.icmpType ?? ''} ${f.startSec}.${f.startNs}`;
   const h = createHash('sha256').update(key).digest();
   return `C${base62(h.readUIntBE(0, 6), 9)}${base62(h.readUIntBE(6, 6), 9)}`;

@@ -15,7 +15,10 @@
  *                         baselines) or an unset one is a record without time, counted, not damage.
  *   vlan                  the outer VLAN id (policy/protocols/conn/vlan-logging.zeek); inner_vlan is read
  *                         and checked but a flow record has no inner tag.
- *   tunnel_parents        counted per file (`tunnelled`): the outer connection's kind is not in the record.
+ *   uid                   kept on the record (FlowRecord.uid): dce_rpc.log's calls and tunnel_parents name it.
+ *   tunnel_parents        kept on the record (tunnelParents) and counted per file (`tunnelled`); the
+ *                         outer conn's fields fill the record's outer ones (tunnel-parents.ts).
+ *   service               passed on with the record: the kind of a tunnel's outer conn.
  *   conn_state, history   the TCP outcome and who the client is (OUTCOME_BY_STATE, directionOf).
  */
 import { isIP } from 'node:net';
@@ -23,6 +26,7 @@ import type { DamageTally } from '../../core/errors.js';
 import { formatIso } from '../../core/time.js';
 import { PROTO_NAMES } from '../../flow/columns.js';
 import type { DirectionEvidence, FlowRecord, RecordFileFacts, TcpOutcome } from '../../flow/record.js';
+import { FIELD_NAME, ZeekLogHeader } from './log-header.js';
 
 /**
  * Zeek's conn_state (base/protocols/conn/main.zeek, `conn_state` documentation) as a TCP outcome:
@@ -76,12 +80,12 @@ export function flagsOf(history: string | null, orig: boolean): string {
 }
 
 /** The fields read, by Zeek's names. */
-const WANTED = ['ts', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'duration', 'conn_state', 'history', 'orig_pkts', 'resp_pkts', 'orig_ip_bytes', 'resp_ip_bytes', 'tunnel_parents', 'vlan', 'inner_vlan', 'ip_proto'] as const;
+const WANTED = ['ts', 'uid', 'service', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'duration', 'conn_state', 'history', 'orig_pkts', 'resp_pkts', 'orig_ip_bytes', 'resp_ip_bytes', 'tunnel_parents', 'vlan', 'inner_vlan', 'ip_proto'] as const;
 type Wanted = (typeof WANTED)[number];
 /** Without these a record is no conversation. */
 const REQUIRED: readonly Wanted[] = ['id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto'];
 /** Every field name of Conn::Info (and the usual policy additions): how a zeek-cut header line is recognised. */
-const CONN_FIELD_NAMES = new Set<string>([...WANTED, 'uid', 'service', 'orig_bytes', 'resp_bytes', 'local_orig', 'local_resp', 'missed_bytes', 'orig_l2_addr', 'resp_l2_addr', 'community_id']);
+const CONN_FIELD_NAMES = new Set<string>([...WANTED, 'orig_bytes', 'resp_bytes', 'local_orig', 'local_resp', 'missed_bytes', 'orig_l2_addr', 'resp_l2_addr', 'community_id']);
 
 /** A field's value as text, null when unset, undefined when the log has no such column. */
 type Get = (name: Wanted) => string | null | undefined;
@@ -204,17 +208,10 @@ function recordOf(get: Get, fileIndex: number, line: number, untimed: () => void
   return r;
 }
 
-/** `\x09` → a tab: the escapes of Zeek's #separator line. */
-function unescape(s: string): string {
-  return s.replace(/\\x([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
-}
-
-const FIELD_NAME = /^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*$/;
-
 /** The JSON writer's value as the TSV writer would spell it (sets joined by commas), or a type error. */
 function jsonText(v: unknown, name: Wanted): string | null {
   if (v === null || v === undefined) return null;
-  const numeric = name !== 'id.orig_h' && name !== 'id.resp_h' && name !== 'proto' && name !== 'conn_state' && name !== 'history' && name !== 'tunnel_parents';
+  const numeric = name !== 'uid' && name !== 'service' && name !== 'id.orig_h' && name !== 'id.resp_h' && name !== 'proto' && name !== 'conn_state' && name !== 'history' && name !== 'tunnel_parents';
   if (numeric) {
     if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return name === 'ts' || name === 'duration' ? v.toFixed(6) : String(v);
     // The JSON writer with JSON::TS_ISO8601 writes ts as text.
@@ -235,32 +232,21 @@ function jsonText(v: unknown, name: Wanted): string | null {
 /** How the read of one conn.log went. */
 export class ConnLogReader {
   readonly facts: RecordFileFacts;
-  private sep = '\t';
-  private setSep = ',';
-  private empty = '(empty)';
-  private unset = '-';
-  private fields: string[] | null = null;
-  private column = new Map<string, number>();
+  private readonly header = new ZeekLogHeader();
   private missing: string | null = null;
   private notConn: string | null = null;
   private recordsUnderHeader = 0;
   private cells: string[] = [];
   private readonly end: [number, number] = [0, 0];
-  private readonly getTsv: Get = (name) => {
-    const i = this.column.get(name);
-    if (i === undefined) return undefined;
-    const c = this.cells[i]!;
-    if (c === this.unset) return null;
-    if (c === this.empty) return '';
-    return name === 'tunnel_parents' ? c.split(this.setSep).join(',') : c;
-  };
+  private readonly getTsv: Get = (name) => this.header.cell(this.cells, name, name === 'tunnel_parents');
 
   constructor(
     file: string,
     gzip: boolean,
     private readonly fileIndex: number,
     private readonly damage: DamageTally,
-    private readonly onRecord: (r: FlowRecord, endSec: number, endNs: number) => void,
+    /** A record (with its Zeek uid and tunnel parents where the log has them), the time of its end, and Zeek's service of it. */
+    private readonly onRecord: (r: FlowRecord, endSec: number, endNs: number, service: string | null) => void,
   ) {
     this.facts = { file, gzip, format: 'zeek-tsv', lines: 0, records: 0, unreadable: 0, untimed: 0, tunnelled: 0 };
   }
@@ -270,13 +256,14 @@ export class ConnLogReader {
     this.damage.add(reason, this.facts.file, no, offset);
   }
 
-  private setFields(names: string[], no: number, offset: number): void {
-    const same = this.fields !== null && names.length === this.fields.length && names.every((n, i) => n === this.fields![i]);
+  /** The columns were (re)declared: a different header under records is news. */
+  private fieldsChanged(before: string[] | null, no: number, offset: number): void {
+    const names = this.header.fields!;
     // Logs concatenated from rotations repeat their header: only a different one is news.
-    if (this.fields !== null && !same && this.recordsUnderHeader > 0) this.damage.add('zeek-header-changed', this.facts.file, no, offset);
-    this.fields = names;
-    this.column = new Map(names.map((n, i) => [n, i]));
-    const absent = REQUIRED.filter((n) => !this.column.has(n));
+    if (before !== null && !(names.length === before.length && names.every((n, i) => n === before[i])) && this.recordsUnderHeader > 0) {
+      this.damage.add('zeek-header-changed', this.facts.file, no, offset);
+    }
+    const absent = REQUIRED.filter((n) => !this.header.column.has(n));
     this.missing = absent.length ? 'zeek-missing-column' : null;
     this.recordsUnderHeader = 0;
   }
@@ -286,27 +273,36 @@ export class ConnLogReader {
     if (text === '') return;
     if (text.charCodeAt(0) === 0x23 /* # */) return this.directive(text, no, offset);
     if (text.charCodeAt(0) === 0x7b /* { */) return this.jsonRecord(text, no, offset);
-    if (this.fields === null) {
+    const h = this.header;
+    if (h.fields === null) {
       // zeek-cut's header: the names of the columns it kept, with no '#fields'.
-      const names = text.split(this.sep);
-      if (names.every((n) => FIELD_NAME.test(n)) && names.some((n) => CONN_FIELD_NAMES.has(n))) return this.setFields(names, no, offset);
+      const names = text.split(h.sep);
+      if (names.every((n) => FIELD_NAME.test(n)) && names.some((n) => CONN_FIELD_NAMES.has(n))) {
+        h.setFields(names);
+        return this.fieldsChanged(null, no, offset);
+      }
       return this.bad('zeek-no-header', no, offset);
     }
     this.recordsUnderHeader++;
     if (this.notConn !== null) return this.bad('zeek-not-conn-log', no, offset);
     if (this.missing !== null) return this.bad(this.missing, no, offset);
-    this.cells = text.split(this.sep);
-    if (this.cells.length !== this.fields.length) return this.bad('zeek-column-count', no, offset);
+    this.cells = text.split(h.sep);
+    if (this.cells.length !== h.fields.length) return this.bad('zeek-column-count', no, offset);
     this.take(this.getTsv, no, offset);
   }
 
   private take(get: Get, no: number, offset: number): void {
     try {
       const r = recordOf(get, this.fileIndex, no, () => this.facts.untimed++, this.end);
+      const uid = get('uid');
+      if (uid) r.uid = uid;
       const parents = get('tunnel_parents');
-      if (parents) this.facts.tunnelled++;
+      if (parents) {
+        this.facts.tunnelled++;
+        r.tunnelParents = parents.split(',');
+      }
       this.facts.records++;
-      this.onRecord(r, this.end[0], this.end[1]);
+      this.onRecord(r, this.end[0], this.end[1], get('service') || null);
     } catch (e) {
       if (!(e instanceof BadRecord)) throw e;
       this.bad(e.reason, no, offset);
@@ -331,37 +327,13 @@ export class ConnLogReader {
   }
 
   private directive(text: string, no: number, offset: number): void {
-    if (text.startsWith('#separator ')) {
-      this.sep = unescape(text.slice('#separator '.length));
-      if (this.sep === '') this.sep = '\t';
-      return;
-    }
-    // btest's canonifier writes '#open XXXX' with a space; Zeek writes the separator.
-    const cut = text.indexOf(this.sep);
-    const sp = text.indexOf(' ');
-    const at = cut < 0 ? sp : sp < 0 ? cut : Math.min(cut, sp);
-    const key = at < 0 ? text : text.slice(0, at);
-    const value = at < 0 ? '' : text.slice(at + 1);
-    switch (key) {
-      case '#set_separator':
-        this.setSep = unescape(value);
-        break;
-      case '#empty_field':
-        this.empty = value;
-        break;
-      case '#unset_field':
-        this.unset = value;
-        break;
-      case '#path':
-        this.notConn = value === 'conn' || value.startsWith('conn') ? null : value;
-        if (this.notConn !== null) this.damage.add('zeek-not-conn-log', this.facts.file, no, offset);
-        break;
-      case '#fields':
-        this.setFields(value.split(this.sep), no, offset);
-        break;
-      default:
-        // #types, #open, #close, btest's ### lines: nothing the records need.
-        break;
+    const before = this.header.fields;
+    const what = this.header.directive(text);
+    if (what === 'fields') this.fieldsChanged(before, no, offset);
+    else if (what === 'path') {
+      const path = this.header.path!;
+      this.notConn = path.startsWith('conn') ? null : path;
+      if (this.notConn !== null) this.damage.add('zeek-not-conn-log', this.facts.file, no, offset);
     }
   }
 }

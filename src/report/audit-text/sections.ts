@@ -5,6 +5,7 @@ import { expectedSection } from './expected.js';
 import { headerSection } from './header.js';
 import { inconclusiveSection } from './inconclusive.js';
 import { mismatchSection } from './mismatches.js';
+import { rpcCallsSection } from './rpc-calls.js';
 import { satisfiedSection } from './satisfied.js';
 import { summarySection } from './summary.js';
 import { undocumentedSection } from './undocumented.js';
@@ -27,6 +28,7 @@ export const TEXT_SECTIONS: ReadonlyArray<{ name: string; lines: TextSection }> 
   { name: 'inconclusive', lines: inconclusiveSection },
   { name: 'waived', lines: waivedSection },
   { name: 'background', lines: backgroundSection },
+  { name: 'dce-rpc-calls', lines: rpcCallsSection },
   { name: 'satisfied', lines: satisfiedSection },
   { name: 'expected', lines: expectedSection },
 ];
