@@ -109,7 +109,7 @@ export function auditInputFiles(opts: { catalog: string[]; roles?: string; waive
 export async function runAnalyze(captures: string[], opts: AnalyzeOptions, version: string, setExit: (code: number) => void): Promise<void> {
   const kind = inputKind(opts.input ?? INPUT_DEFAULT);
   if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
-  if (!kind.stdin && captures.includes('-')) throw new InputError(`--input ${kind.name} reads files and folders, not standard input (-)`);
+  if (!kind.stdin && captures.includes('-')) throw new InputError(`--input ${kind.name} does not read standard input (-): it reads ${kind.paths}`);
   const writer = tableWriter(writerFor('analyze', opts.format), opts.format, opts.table);
   checkOutputs(reportPaths(writer, opts.out), [...captures, ...auditInputFiles(opts)]);
   stopOnSignals();

@@ -2,8 +2,8 @@
  * What `analyze --input KIND` can read: one row per input kind, from which the option's choices, its
  * help and the reader come. A row reads its paths and audits them (`pcap`: packets, with the payload
  * inspectors and worker threads; a row of flow records: a RecordRun, src/ingest/record-run.ts, which
- * the audit reads in place of a flow table). A new kind (IPFIX files) is its reader in src/ingest/
- * and one row here. Each row loads its modules only when it runs.
+ * the audit reads in place of a flow table). A new kind is its reader in src/ingest/ and one row
+ * here. Each row loads its modules only when it runs.
  */
 import type { AuditOptions, AuditReport } from '../audit/index.js';
 import type { ShardedOptions } from '../worker/sharded.js';
@@ -34,6 +34,16 @@ export const INPUT_KINDS: readonly InputKind[] = [
       const [{ readZeekLogs }, { audit }] = await Promise.all([import('../ingest/zeek/index.js'), import('../audit/index.js')]);
       const run = await readZeekLogs(paths, read.maxFlows === undefined ? {} : { maxFlows: read.maxFlows });
       // Flow records carry no payload: no negotiation is read, so no grant is made.
+      return audit(run, { ...inputs, grants: [] });
+    },
+  },
+  {
+    name: 'ipfix',
+    paths: 'IPFIX files (RFC 5655: IPFIX messages one after another)',
+    stdin: false,
+    analyze: async (paths, inputs, read) => {
+      const [{ readIpfixRun }, { audit }] = await Promise.all([import('../ingest/ipfix/run.js'), import('../audit/index.js')]);
+      const run = await readIpfixRun(paths, read.maxFlows === undefined ? {} : { maxFlows: read.maxFlows });
       return audit(run, { ...inputs, grants: [] });
     },
   },

@@ -1,22 +1,24 @@
 /**
- * A run of flow records (Zeek's conn.log; later IPFIX): what the audit reads in place of a packet
+ * A run of flow records (Zeek's conn.log; IPFIX, NetFlow v9 and v5): what the audit reads in place of a packet
  * run's flow table. Records are kept as they come up to the --max-flows bound; past it every record,
  * kept ones first, is folded per conversation as a bounded packet read folds the flows that leave its
  * table (flow/aggregate.ts: bare attempts per scanner and port, the rest per client, server and port),
  * so memory follows the conversations, not the records. The capture section says what was read: the
  * files, their records, the lines that could not be read (file:line and reason), the time span of
- * the records, and that there is no packet-level quality to judge.
+ * the records, and that there is no packet-level quality to judge; of flow export also each exporter's
+ * loss by its sequence numbers and the sampling it stated, either of which makes absence no proof.
  */
 import { DamageTally } from '../core/errors.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { FlowFolds, isScanAttempt, ScanFolds } from '../flow/aggregate.js';
 import type { FlowTableBound } from '../flow/bound.js';
 import type { CaptureSummary } from '../flow/pipeline.js';
-import type { FlowRecord, RecordFileFacts } from '../flow/record.js';
+import type { ExportDomainFacts, ExportSourceFacts, FlowRecord, RecordFileFacts } from '../flow/record.js';
 
-export class RecordRun {
+/** `F`: the facts of its sources (a Zeek run's are conn.logs', an export run's ExportSourceFacts). */
+export class RecordRun<F extends RecordFileFacts | ExportSourceFacts = RecordFileFacts | ExportSourceFacts> {
   readonly kind = 'records';
-  readonly files: RecordFileFacts[] = [];
+  readonly files: F[] = [];
   readonly damage = new DamageTally();
   firstSec = Infinity;
   firstNs = 0;
@@ -113,17 +115,81 @@ export class RecordRun {
 
   /** What the capture-quality section says of records, and why absence may not be proof. */
   qualityNotes(): { notes: string[]; loss: string | null } {
-    const sum = (k: 'records' | 'unreadable' | 'untimed' | 'tunnelled' | 'lines') => this.files.reduce((s, f) => s + f[k], 0);
+    const sources: Array<RecordFileFacts | ExportSourceFacts> = this.files;
+    const logs = sources.filter((f): f is RecordFileFacts => !('domains' in f));
+    const exports = sources.filter((f): f is ExportSourceFacts => 'domains' in f);
+    const sum = <F>(files: F[], k: keyof F) => files.reduce((s, f) => s + (f[k] as number), 0);
+    const listeners = exports.filter((f) => f.format === 'udp').length;
+    const files = this.files.length - listeners;
+    const from = [files > 0 || listeners === 0 ? (files === 1 ? '1 file' : `${files} files`) : '', listeners === 0 ? '' : listeners === 1 ? '1 listener' : `${listeners} listeners`].filter(Boolean).join(' and ');
     const notes = [
-      `no packet-level quality: flow records (${this.input}): ${sum('records')} records read from ${this.files.length === 1 ? '1 file' : `${this.files.length} files`}; drops, truncation and decode errors are the sensor's to report`,
+      `no packet-level quality: flow records (${this.input}): ${sum(sources, 'records')} records read from ${from}; drops, truncation and decode errors are the sensor's to report`,
     ];
-    const unreadable = sum('unreadable');
+    const unreadable = sum(logs, 'unreadable');
     if (unreadable > 0) notes.push(`${unreadable} ${unreadable === 1 ? 'line' : 'lines'} could not be read as records (see decodeErrors: file and line)`);
-    const untimed = sum('untimed');
+    const untimed = sum(logs, 'untimed');
     if (untimed > 0) notes.push(`${untimed} ${untimed === 1 ? 'record has' : 'records have'} no time (masked or unset ts): periods and spans leave them out`);
-    const tunnelled = sum('tunnelled');
+    const tunnelled = sum(logs, 'tunnelled');
     if (tunnelled > 0) notes.push(`${tunnelled} ${tunnelled === 1 ? 'record was' : 'records were'} seen inside a tunnel (tunnel_parents)`);
-    const loss = unreadable > 0 ? `${unreadable} ${unreadable === 1 ? "line" : "lines"} of the flow records could not be read, so absence is not proof` : null;
+    let loss = unreadable > 0 ? `${unreadable} ${unreadable === 1 ? "line" : "lines"} of the flow records could not be read, so absence is not proof` : null;
+    if (exports.length > 0) {
+      const said = exportNotes(exports);
+      notes.push(...said.notes);
+      loss ??= said.loss;
+    }
     return { notes, loss };
   }
+}
+
+const VERSION_NAMES: Record<number, string> = { 5: 'NetFlow v5', 9: 'NetFlow v9', 10: 'IPFIX' };
+const LOST_UNIT: Record<ExportDomainFacts['lostUnit'], [string, string]> = { records: ['record', 'records'], packets: ['export packet', 'export packets'], flows: ['flow', 'flows'] };
+/** Domains named one by one in a note; the rest are counted. */
+const DOMAINS_NAMED = 8;
+
+function domainName(d: ExportDomainFacts): string {
+  return `${d.exporter} domain ${d.domain} (${VERSION_NAMES[d.version] ?? `v${d.version}`})`;
+}
+
+function named<T>(items: T[], text: (x: T) => string): string {
+  const shown = items.slice(0, DOMAINS_NAMED).map(text).join('; ');
+  return items.length > DOMAINS_NAMED ? `${shown}; … and ${items.length - DOMAINS_NAMED} more` : shown;
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * What flow export says of itself: the exporters and their domains, the sampling they stated (or that
+ * none did), what their sequence numbers show lost before the collector, the damaged places, and
+ * which of these makes absence no proof (loss first, then damage, then sampling).
+ */
+function exportNotes(sources: ExportSourceFacts[]): { notes: string[]; loss: string | null } {
+  const notes: string[] = [];
+  const domains = sources.flatMap((s) => s.domains);
+  const count = (k: 'unreadable' | 'untimed' | 'garbage') => sources.reduce((n, s) => n + (s[k] ?? 0), 0);
+  if (domains.length > 0) notes.push(`exporters: ${named(domains, (d) => `${domainName(d)}: ${plural(d.messages, 'message', 'messages')}, ${plural(d.records, 'record', 'records')}`)}`);
+  const sampled = domains.filter((d) => d.sampling > 1);
+  if (sampled.length === 0) {
+    notes.push(domains.every((d) => d.samplingSource !== null) ? 'sampling: none: every packet metered, as the exporters state' : 'sampling: none stated by the exporters (taken as every packet metered)');
+  }
+  else {
+    notes.push(`sampling: ${named(sampled, (d) => `1 in ${d.sampling} packets by ${domainName(d)}, stated in ${d.samplingSource === 'v5-header' ? 'the v5 header' : d.samplingSource === 'data-record' ? 'the data records' : 'an options record'}`)}: packet and byte counts are of the sampled packets, and a short flow may not be seen at all`);
+    const unsampled = domains.length - sampled.length;
+    if (unsampled > 0) notes.push(`${plural(unsampled, 'other domain states', 'other domains state')} no sampling`);
+  }
+  const lossy = domains.filter((d) => d.lost > 0);
+  const lostText = named(lossy, (d) => `${plural(d.lost, LOST_UNIT[d.lostUnit][0], LOST_UNIT[d.lostUnit][1])} of ${domainName(d)}`);
+  if (lossy.length > 0) notes.push(`sequence numbers show loss before the collector: ${lostText}`);
+  const backwards = domains.reduce((n, d) => n + d.sequenceBackwards, 0);
+  if (backwards > 0) notes.push(`${plural(backwards, "message's sequence number", "messages' sequence numbers")} went backwards (reordered, or an exporter restarted)`);
+  const garbage = count('garbage');
+  if (garbage > 0) notes.push(`${plural(garbage, 'datagram was', 'datagrams were')} no NetFlow v5, v9 or IPFIX message (see decodeErrors: unknown-version)`);
+  const unreadable = count('unreadable');
+  if (unreadable > 0) notes.push(`${plural(unreadable, 'damaged place', 'damaged places')} in the flow export (see decodeErrors: file, message and byte offset)`);
+  const untimed = count('untimed');
+  if (untimed > 0) notes.push(`${plural(untimed, 'conversation has', 'conversations have')} no time (the exporter sent none): periods and spans leave them out`);
+  let loss: string | null = null;
+  if (lossy.length > 0) loss = `the exporters' sequence numbers show ${lostText} lost before the collector, so absence is not proof`;
+  else if (unreadable > 0) loss = `${plural(unreadable, 'place', 'places')} of the flow export could not be read, so absence is not proof`;
+  else if (sampled.length > 0) loss = `the exporters sample packets (${[...new Set(sampled.map((d) => `1 in ${d.sampling}`))].join(', ')}), so absence is not proof`;
+  return { notes, loss };
 }

@@ -8,3 +8,4 @@ export { IpfixFileReader, IpfixFlowReader, plainRecord, readIpfixFile, readIpfix
 export { ExportRecordView, type ExportRecord } from './view.js';
 export type { DomainState } from './templates.js';
 export { ELEMENTS, REVERSE_PEN } from './elements.js';
+export { addConversation, exportSourceFacts, readIpfixRun } from './run.js';

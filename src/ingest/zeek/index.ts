@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { openSource } from '../../capture/source.js';
 import { InputError } from '../../core/errors.js';
 import { readLines } from '../lines.js';
+import type { RecordFileFacts } from '../../flow/record.js';
 import { RecordRun } from '../record-run.js';
 import { ConnLogReader } from './conn-log.js';
 
@@ -35,8 +36,8 @@ export function connLogFiles(paths: string[]): string[] {
 }
 
 /** Reads every conn.log into one run; bad lines are counted in the run's damage, never thrown. */
-export async function readZeekLogs(paths: string[], opts: { maxFlows?: number } = {}): Promise<RecordRun> {
-  const run = new RecordRun('zeek conn.log', opts.maxFlows);
+export async function readZeekLogs(paths: string[], opts: { maxFlows?: number } = {}): Promise<RecordRun<RecordFileFacts>> {
+  const run = new RecordRun<RecordFileFacts>('zeek conn.log', opts.maxFlows);
   for (const file of connLogFiles(paths)) {
     const source = await openSource(file);
     const reader = new ConnLogReader(file, source.gzip, run.files.length, run.damage, (r, s, ns) => run.add(r, s, ns));
