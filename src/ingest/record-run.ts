@@ -9,6 +9,7 @@
  * loss by its sequence numbers and the sampling it stated, either of which makes absence no proof.
  */
 import { DamageTally } from '../core/errors.js';
+import { plural } from '../core/human.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { FlowFolds, isScanAttempt, ScanFolds } from '../flow/aggregate.js';
 import type { FlowTableBound } from '../flow/bound.js';
@@ -26,9 +27,11 @@ export class RecordRun<F extends RecordFileFacts | ExportSourceFacts = RecordFil
   lastNs = 0;
   private kept: FlowRecord[] = [];
   private folding = false;
-  private readonly scans: ScanFolds;
-  private readonly folds: FlowFolds;
+  private scans: ScanFolds;
+  private folds: FlowFolds;
   private foldedRecords = 0;
+  /** Records not over yet, listed by one report's view of the run (including()). */
+  private open: FlowRecord[] = [];
 
   /** `input`: the input kind's name (`zeek`), as the report's notes say it. */
   constructor(
@@ -41,10 +44,7 @@ export class RecordRun<F extends RecordFileFacts | ExportSourceFacts = RecordFil
 
   /** A record and the time of its last packet (its start when it has none). */
   add(r: FlowRecord, endSec: number, endNs: number): void {
-    if (r.start !== null) {
-      if (compareTime(r.startSec, r.startNs, this.firstSec, this.firstNs) < 0) [this.firstSec, this.firstNs] = [r.startSec, r.startNs];
-      if (compareTime(endSec, endNs, this.lastSec, this.lastNs) > 0) [this.lastSec, this.lastNs] = [endSec, endNs];
-    }
+    this.span(r, endSec, endNs);
     if (!this.folding) {
       if (this.kept.length < this.maxFlows) {
         this.kept.push(r);
@@ -57,6 +57,34 @@ export class RecordRun<F extends RecordFileFacts | ExportSourceFacts = RecordFil
     this.fold(r);
   }
 
+  /**
+   * This run with `open` (records not over yet: a collector's open conversations, each with the time
+   * of its last packet) added, for one report; this run is left as it is. The open records are listed
+   * as they are, never folded: what holds them (the stitcher) bounds them.
+   */
+  including(open: Array<{ record: FlowRecord; endSec: number; endNs: number }>): RecordRun<F> {
+    const v = new RecordRun<F>(this.input, this.maxFlows);
+    v.files.push(...this.files);
+    v.damage.merge(this.damage);
+    [v.firstSec, v.firstNs, v.lastSec, v.lastNs] = [this.firstSec, this.firstNs, this.lastSec, this.lastNs];
+    v.kept = [...this.kept];
+    v.folding = this.folding;
+    v.scans = this.scans;
+    v.folds = this.folds;
+    v.foldedRecords = this.foldedRecords;
+    for (const { record: r, endSec, endNs } of open) {
+      v.span(r, endSec, endNs);
+      v.open.push(r);
+    }
+    return v;
+  }
+
+  private span(r: FlowRecord, endSec: number, endNs: number): void {
+    if (r.start === null) return;
+    if (compareTime(r.startSec, r.startNs, this.firstSec, this.firstNs) < 0) [this.firstSec, this.firstNs] = [r.startSec, r.startNs];
+    if (compareTime(endSec, endNs, this.lastSec, this.lastNs) > 0) [this.lastSec, this.lastNs] = [endSec, endNs];
+  }
+
   private fold(r: FlowRecord): void {
     this.foldedRecords++;
     if (isScanAttempt(r)) this.scans.add(r);
@@ -66,6 +94,7 @@ export class RecordRun<F extends RecordFileFacts | ExportSourceFacts = RecordFil
   /** The records (or, past the bound, the folded ones) by start, the order the audit's columns need. */
   records(): FlowRecord[] {
     const out = this.folding ? [...this.scans.records(), ...this.folds.records()] : this.kept;
+    if (this.open.length > 0) return [...out, ...this.open].sort((a, b) => compareTime(a.startSec, a.startNs, b.startSec, b.startNs));
     return out.sort((a, b) => compareTime(a.startSec, a.startNs, b.startSec, b.startNs));
   }
 
@@ -74,7 +103,7 @@ export class RecordRun<F extends RecordFileFacts | ExportSourceFacts = RecordFil
     const hasTime = Number.isFinite(this.firstSec);
     let packets = 0;
     let bytes = 0;
-    for (const r of this.folding ? [...this.scans.records(), ...this.folds.records()] : this.kept) {
+    for (const r of this.folding ? [...this.scans.records(), ...this.folds.records(), ...this.open] : [...this.kept, ...this.open]) {
       packets += r.packets;
       bytes += r.bytes;
     }
@@ -155,8 +184,6 @@ function named<T>(items: T[], text: (x: T) => string): string {
   return items.length > DOMAINS_NAMED ? `${shown}; … and ${items.length - DOMAINS_NAMED} more` : shown;
 }
 
-const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
-
 /**
  * What flow export says of itself: the exporters and their domains, the sampling they stated (or that
  * none did), what their sequence numbers show lost before the collector, the damaged places, and
@@ -182,7 +209,7 @@ function exportNotes(sources: ExportSourceFacts[]): { notes: string[]; loss: str
   const backwards = domains.reduce((n, d) => n + d.sequenceBackwards, 0);
   if (backwards > 0) notes.push(`${plural(backwards, "message's sequence number", "messages' sequence numbers")} went backwards (reordered, or an exporter restarted)`);
   const garbage = count('garbage');
-  if (garbage > 0) notes.push(`${plural(garbage, 'datagram was', 'datagrams were')} no NetFlow v5, v9 or IPFIX message (see decodeErrors: unknown-version)`);
+  if (garbage > 0) notes.push(`${plural(garbage, 'datagram was', 'datagrams were')} no NetFlow v5, v9 or IPFIX message (see decodeErrors: unknown-version): no exporter's, so no loss`);
   const unreadable = count('unreadable');
   if (unreadable > 0) notes.push(`${plural(unreadable, 'damaged place', 'damaged places')} in the flow export (see decodeErrors: file, message and byte offset)`);
   const untimed = count('untimed');

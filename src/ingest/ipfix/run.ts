@@ -33,21 +33,22 @@ export function exportSourceFacts(
   };
 }
 
+/** The time of a conversation's last packet as [sec, ns] (its start when its end cannot be read, [0, 0] without time). */
+export function endOf(f: FlowRecord): [number, number] {
+  if (f.start === null) return [0, 0];
+  const endMs = f.end === null ? NaN : Date.parse(f.end);
+  if (Number.isNaN(endMs)) return [f.startSec, f.startNs];
+  const endSec = Math.floor(endMs / 1000);
+  return [endSec, Math.round((endMs - endSec * 1000) * 1e6)];
+}
+
 /** Adds a stitched conversation to the run as one of source `index`'s; returns false when it has no time. */
 export function addConversation(run: RecordRun<ExportSourceFacts>, f: FlowRecord, index: number): boolean {
   f.firstFile = index;
   f.lastFile = index;
-  if (f.start === null) {
-    run.add(f, 0, 0);
-    return false;
-  }
-  const endMs = f.end === null ? NaN : Date.parse(f.end);
-  if (Number.isNaN(endMs)) run.add(f, f.startSec, f.startNs);
-  else {
-    const endSec = Math.floor(endMs / 1000);
-    run.add(f, endSec, Math.round((endMs - endSec * 1000) * 1e6));
-  }
-  return true;
+  const [endSec, endNs] = endOf(f);
+  run.add(f, endSec, endNs);
+  return f.start !== null;
 }
 
 /** The files a list of paths names, each checked to be a readable file (one line when not). */

@@ -208,6 +208,11 @@ export class FlowStitcher {
     }
   }
 
+  /** The open conversations as they stand, left open (a report made while records still come). */
+  openFlows(): FlowRecord[] {
+    return Array.from(this.open.values(), conversationRecord);
+  }
+
   /** Finishes every open conversation (end of input). */
   flush(): void {
     for (const c of [...this.open.values()]) this.finish(c);
