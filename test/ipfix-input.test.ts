@@ -259,7 +259,7 @@ function message(domain: number, sets: Buffer[]): Buffer {
 const set = (id: number, body: Buffer) => Buffer.concat([u16(id), u16(4 + body.length), body]);
 
 describe.skipIf(noSoftflowd)('a damaged IPFIX file', () => {
-  it('garbage, a set of an unknown template, a truncated template and a cut last message are counted at their byte offsets; every good record is kept', async () => {
+  it('garbage, a set of an unknown template, a truncated template, a set cut by its message and a cut last message are counted at their byte offsets, a template changed mid-stream counted; every good record is kept', async () => {
     const { file, datagrams } = await exported('windows/security-datasets/metasploit_logonpasswords_lsass_memory_dump.pcapng', 'lsass.ipfix');
     const clean = await analyze([file], ['--input', 'ipfix']);
     // The damage goes between softflowd's messages, in a domain of its own (77), so that the
@@ -267,27 +267,34 @@ describe.skipIf(noSoftflowd)('a damaged IPFIX file', () => {
     const garbage = Buffer.from('this is no IPFIX message\n');
     const unknown = message(77, [set(300, Buffer.alloc(24, 1))]);
     const cutTemplate = message(77, [set(2, Buffer.concat([u16(301), u16(5), u16(8), u16(4)]))]);
+    // A template set whose length runs 8 bytes past its message: cut, the whole template in it still read.
+    const template = Buffer.concat([u16(302), u16(2), u16(8), u16(4), u16(12), u16(4)]);
+    const overrun = message(77, [Buffer.concat([u16(2), u16(4 + template.length + 8), template])]);
+    // Then the same template id with other fields and no withdrawal: counted, the new one used (no damage).
+    const changed = message(77, [set(2, Buffer.concat([u16(302), u16(1), u16(8), u16(4)]))]);
     const cutLast = datagrams.at(-1)!.subarray(0, 30);
-    const parts = [datagrams[0]!, garbage, datagrams[1]!, unknown, ...datagrams.slice(2, 4), cutTemplate, ...datagrams.slice(4), cutLast];
+    const parts = [datagrams[0]!, garbage, datagrams[1]!, unknown, ...datagrams.slice(2, 4), cutTemplate, overrun, changed, ...datagrams.slice(4), cutLast];
     const at = (part: Buffer) => parts.slice(0, parts.indexOf(part)).reduce((n, p) => n + p.length, 0);
     const damaged = join(dir, 'lsass-damaged.ipfix');
     writeFileSync(damaged, Buffer.concat(parts));
     const report = await analyze([damaged], ['--input', 'ipfix']);
     const errors = report.capture.decodeErrors;
-    expect(Object.keys(errors).sort()).toEqual(['file-resync', 'message-truncated', 'template-truncated', 'unknown-template']);
+    expect(Object.keys(errors).sort()).toEqual(['file-resync', 'message-truncated', 'set-truncated', 'template-truncated', 'unknown-template']);
     // Places: the file, the message number (the one after the garbage for a skip) and the byte offset.
     expect(errors['file-resync']).toEqual({ count: 1, first: [{ file: damaged, record: 2, offset: at(garbage) }] });
     expect(errors['unknown-template']).toEqual({ count: 1, first: [{ file: damaged, record: 3, offset: at(unknown) + 20 }] });
     expect(errors['template-truncated']).toEqual({ count: 1, first: [{ file: damaged, record: 6, offset: at(cutTemplate) + 20 }] });
-    expect(errors['message-truncated']).toEqual({ count: 1, first: [{ file: damaged, record: datagrams.length + 3, offset: at(cutLast) }] });
-    expect(report.capture.files[0]).toMatchObject({ format: 'ipfix', messages: datagrams.length + 2, unreadable: 4 });
-    expect(report.capture.quality.loss).toBe('4 places of the flow export could not be read, so absence is not proof');
+    expect(errors['set-truncated']).toEqual({ count: 1, first: [{ file: damaged, record: 7, offset: at(overrun) + 16 }] });
+    expect(errors['message-truncated']).toEqual({ count: 1, first: [{ file: damaged, record: datagrams.length + 5, offset: at(cutLast) }] });
+    expect(report.capture.files[0]).toMatchObject({ format: 'ipfix', messages: datagrams.length + 4, unreadable: 5, templateChanges: 1 });
+    expect(report.capture.quality.loss).toBe('5 places of the flow export could not be read, so absence is not proof');
     // Every conversation of the clean export, judged the same; the exporter's domain lost nothing.
     const judged = (r: Report) => r.flows.map((f) => `${key(f)} ${f.verdict} ${f.rule} ${f.outcome}`).sort();
     expect(judged(report)).toEqual(judged(clean));
     expect(report.capture.files[0]!.domains!.find((d) => d.domain === 0)).toMatchObject({ lost: 0, records: clean.capture.files[0]!.records });
     const text = await analyzeText([damaged], ['--input', 'ipfix']);
-    expect(text).toContain('4 damaged places in the flow export (see decodeErrors: file, message and byte offset)');
+    expect(text).toContain('5 damaged places in the flow export (see decodeErrors: file, message and byte offset)');
+    expect(text).toContain('1 template was sent again with other fields and no withdrawal (RFC 7011 §8.1): the new fields were used from then on');
   }, 60_000);
 
   it('errors are one line: no such file, a folder, standard input', async () => {

@@ -48,6 +48,8 @@ export interface ExportSourceFacts {
   conversations: number;
   unreadable: number;
   untimed: number;
+  /** Templates sent again under the same id with other fields and no withdrawal first (RFC 7011 §8.1): the new fields are used. */
+  templateChanges: number;
   /** Datagrams whose first bytes are no NetFlow v5, v9 or IPFIX header (collect's listener only). */
   garbage?: number;
   domains: ExportDomainFacts[];

@@ -192,7 +192,7 @@ function named<T>(items: T[], text: (x: T) => string): string {
 function exportNotes(sources: ExportSourceFacts[]): { notes: string[]; loss: string | null } {
   const notes: string[] = [];
   const domains = sources.flatMap((s) => s.domains);
-  const count = (k: 'unreadable' | 'untimed' | 'garbage') => sources.reduce((n, s) => n + (s[k] ?? 0), 0);
+  const count = (k: 'unreadable' | 'untimed' | 'garbage' | 'templateChanges') => sources.reduce((n, s) => n + (s[k] ?? 0), 0);
   if (domains.length > 0) notes.push(`exporters: ${named(domains, (d) => `${domainName(d)}: ${plural(d.messages, 'message', 'messages')}, ${plural(d.records, 'record', 'records')}`)}`);
   const sampled = domains.filter((d) => d.sampling > 1);
   if (sampled.length === 0) {
@@ -212,6 +212,8 @@ function exportNotes(sources: ExportSourceFacts[]): { notes: string[]; loss: str
   if (garbage > 0) notes.push(`${plural(garbage, 'datagram was', 'datagrams were')} no NetFlow v5, v9 or IPFIX message (see decodeErrors: unknown-version): no exporter's, so no loss`);
   const unreadable = count('unreadable');
   if (unreadable > 0) notes.push(`${plural(unreadable, 'damaged place', 'damaged places')} in the flow export (see decodeErrors: file, message and byte offset)`);
+  const changes = count('templateChanges');
+  if (changes > 0) notes.push(`${plural(changes, 'template was', 'templates were')} sent again with other fields and no withdrawal (RFC 7011 §8.1): the new fields were used from then on`);
   const untimed = count('untimed');
   if (untimed > 0) notes.push(`${plural(untimed, 'conversation has', 'conversations have')} no time (the exporter sent none): periods and spans leave them out`);
   let loss: string | null = null;

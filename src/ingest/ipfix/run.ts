@@ -29,7 +29,7 @@ export function exportSourceFacts(
   });
   return {
     file, format, messages: decoder.stats.messages, records: decoder.stats.records, optionsRecords: decoder.stats.optionsRecords,
-    conversations: stitcher.stats.conversations, unreadable, untimed, domains,
+    conversations: stitcher.stats.conversations, unreadable, untimed, templateChanges: decoder.stats.templateChanges, domains,
   };
 }
 
