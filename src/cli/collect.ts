@@ -97,6 +97,7 @@ export async function runCollect(opts: CollectCliOptions, version: string, setEx
   const idleMs = parseDuration('--idle-timeout', opts.idleTimeout) * 1000;
   const maxFlows = parseMaxFlows(opts.maxFlows);
   const layout = reportOptions(opts);
+  // The collector is named by the bound listener (port 0 picks one); a datagram that came before it is held for it.
   let collector: ExportCollector | null = null;
   const held: Array<[Buffer, string]> = [];
   const { socket, label } = await listen(opts.listen, (m, from) => (collector ? collector.datagram(m, from) : held.push([m, from])));

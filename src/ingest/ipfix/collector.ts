@@ -8,7 +8,7 @@
  */
 import type { ExportSourceFacts } from '../../flow/record.js';
 import { RecordRun } from '../record-run.js';
-import { FlowExportDecoder, TEMPLATE_LIFETIME_MS } from './decoder.js';
+import { FlowExportDecoder } from './decoder.js';
 import { MESSAGE_READERS } from './messages.js';
 import { addConversation, endOf, exportSourceFacts } from './run.js';
 import { FlowStitcher, IDLE_MS, MAX_CONVERSATIONS } from './stitch.js';
@@ -61,7 +61,7 @@ export class ExportCollector {
         if (!addConversation(this.run, f, 0)) this.untimed++;
       },
     });
-    this.decoder = new FlowExportDecoder({ source: opts.source, damage: this.run.damage, templateLifetimeMs: TEMPLATE_LIFETIME_MS, onRecord: (v) => this.stitcher.add(v) });
+    this.decoder = new FlowExportDecoder({ source: opts.source, damage: this.run.damage, onRecord: (v) => this.stitcher.add(v) });
     this.facts = exportSourceFacts(opts.source, 'udp', this.decoder, this.stitcher, 0, 0);
     this.run.files.push(this.facts);
   }
