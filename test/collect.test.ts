@@ -237,6 +237,34 @@ describe('collect holds conversations, not records', () => {
     expect(final.flows.map((f: Report) => f.flows)).toEqual([1200, 1200, 1200, 1200, 1200]);
   }, 60_000);
 
+  it('a burst while the collector is stopped: every datagram is read or counted as dropped by the socket, and drops make absence unproven', async () => {
+    const c = await startCollect(['--max-flows', '1000', '--duration', '5s', '--report-every', '10s', '--format', 'json']);
+    // 180 000 records in 6 000 datagrams of 30, sent while the collector cannot read (SIGSTOP): more
+    // than its socket's receive buffer holds, so the kernel drops the rest, and /proc/net/udp counts them.
+    const messages = scanMessages(20, 9000);
+    expect(messages).toHaveLength(6000);
+    c.proc.kill('SIGSTOP');
+    try {
+      await send(c.port, messages.slice(0, -1));
+    } finally {
+      c.proc.kill('SIGCONT');
+    }
+    // The last message, once the collector reads again: its sequence number shows the gap before it.
+    await new Promise((r) => setTimeout(r, 1000));
+    await send(c.port, messages.slice(-1));
+    expect(await c.exit, c.stderr()).toBe(0);
+    const final = checkReport('collect', c.lines.at(-1)!);
+    const source = final.capture.files[0];
+    expect(source.socketDrops).toBeGreaterThan(0);
+    expect(final.collect.datagrams + source.socketDrops).toBe(messages.length);
+    expect(source.records).toBe(180_000 - 30 * source.socketDrops);
+    expect(final.capture.quality.loss).toBe(`the collector's socket dropped ${source.socketDrops} datagrams of flow export, so absence is not proof`);
+    expect(final.capture.quality.notes.filter((n: string) => n.startsWith('!!! DROPS: '))).toEqual([`!!! DROPS: ${source.socketDrops} datagrams were dropped by this host before flowaudit read them (the socket's receive buffer was full)`]);
+    // The exporter's sequence numbers show the same loss, once a later message came (a tail lost for
+    // good would show in the socket's count only).
+    expect(source.domains[0].lost).toBe(30 * source.socketDrops);
+  }, 60_000);
+
   it('errors are one line: a listener that is no udp:[HOST:]PORT, a port in use', async () => {
     const bad = await run(process.execPath, [cli, 'collect', '--listen', 'tcp:9995', '--catalog', 'bmc-cm']);
     expect({ status: bad.status, stderr: bad.stderr }).toEqual({ status: 2, stderr: 'flowaudit: --listen tcp:9995: expected udp:[HOST:]PORT, e.g. udp:9995, udp:127.0.0.1:2055 or udp:[::1]:4739\n' });

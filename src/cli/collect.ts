@@ -6,6 +6,7 @@
  * --duration, SIGINT or SIGTERM, JSON one report a line, --out rewritten atomically).
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { audit, type AuditReport, type CollectSection } from '../audit/index.js';
 import { InputError } from '../core/errors.js';
@@ -65,8 +66,28 @@ function bindError(text: string, e: NodeJS.ErrnoException): InputError {
   return new InputError(`--listen ${text}: cannot listen: ${why[e.code ?? ''] ?? e.message}`);
 }
 
+/**
+ * Datagrams the kernel dropped for the socket bound to `port` (its receive buffer was full): the last
+ * column of /proc/net/udp (udp6 for an IPv6 socket), which counts from the socket's creation. Null
+ * where the system has no such file or does not list the socket.
+ */
+function socketDrops(ipv6: boolean, port: number): number | null {
+  let text: string;
+  try {
+    text = readFileSync(ipv6 ? '/proc/net/udp6' : '/proc/net/udp', 'utf8');
+  } catch {
+    return null;
+  }
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 13 && f[1]!.endsWith(local) && /^\d+$/.test(f[12]!)) return Number(f[12]);
+  }
+  return null;
+}
+
 /** Binds the listener; resolves once it is bound. */
-function listen(text: string, onMessage: (buf: Buffer, from: string) => void): Promise<{ socket: Socket; label: string }> {
+function listen(text: string, onMessage: (buf: Buffer, from: string) => void): Promise<{ socket: Socket; label: string; drops: () => number | null }> {
   const where = parseListen(text);
   return new Promise((resolve, reject) => {
     const socket = createSocket({ type: where.ipv6 ? 'udp6' : 'udp4', recvBufferSize: RECEIVE_BUFFER });
@@ -81,7 +102,8 @@ function listen(text: string, onMessage: (buf: Buffer, from: string) => void): P
       // Errors after the bind (none are expected of a UDP receiver) are the OS's: say them, keep listening.
       socket.on('error', (e) => process.stderr.write(`flowaudit: --listen ${text}: ${e.message}\n`));
       const a = socket.address();
-      resolve({ socket, label: `udp:${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` });
+      const v6 = a.family === 'IPv6';
+      resolve({ socket, label: `udp:${v6 ? `[${a.address}]` : a.address}:${a.port}`, drops: () => socketDrops(v6, a.port) });
     });
   });
 }
@@ -100,12 +122,12 @@ export async function runCollect(opts: CollectCliOptions, version: string, setEx
   // The collector is named by the bound listener (port 0 picks one); a datagram that came before it is held for it.
   let collector: ExportCollector | null = null;
   const held: Array<[Buffer, string]> = [];
-  const { socket, label } = await listen(opts.listen, (m, from) => (collector ? collector.datagram(m, from) : held.push([m, from])));
+  const { socket, label, drops } = await listen(opts.listen, (m, from) => (collector ? collector.datagram(m, from) : held.push([m, from])));
   collector = new ExportCollector({ source: label, idleMs, maxFlows });
   for (const [m, from] of held.splice(0)) collector.datagram(m, from);
   // Said once bound: an exporter pointed here from now on is heard (with port 0, this is the port).
   process.stderr.write(`flowaudit collect: listening on ${label}\n`);
-  const session = new CollectSession(label, socket, collector, { ...inputs, version });
+  const session = new CollectSession(label, socket, drops, collector, { ...inputs, version });
   await runSession(session, { writer, out: opts.out, layout, reportEvery, duration, failOn: inputs.failOn }, setExit);
 }
 
@@ -118,6 +140,7 @@ class CollectSession implements ReportingSession {
   constructor(
     private readonly label: string,
     private readonly socket: Socket,
+    private readonly drops: () => number | null,
     private readonly collector: ExportCollector,
     private readonly opts: SessionInputs,
   ) {}
@@ -126,9 +149,13 @@ class CollectSession implements ReportingSession {
     // Nothing waits on the clock: conversations end by the records' own clock, as records come.
   }
 
+  /** The socket's drops, read while it is open (the final report keeps the last count). */
+  private lastDrops: number | null = null;
+
   async stop(): Promise<void> {
     // A moment for what is still in the socket's buffer to be read, then every conversation finishes.
     await new Promise((r) => setTimeout(r, 250));
+    this.lastDrops = this.drops();
     this.socket.close();
     this.collector.close();
   }
@@ -152,7 +179,8 @@ class CollectSession implements ReportingSession {
     };
     const o = this.opts;
     // Flow records carry no payload: no negotiation is read, so no grant is made.
-    return audit(this.collector.report(), {
+    if (!final) this.lastDrops = this.drops();
+    return audit(this.collector.report(this.lastDrops), {
       catalogs: o.catalogs, background: o.background, roleMap: o.roleMap, site: o.site, infer: o.infer, minSpan: o.minSpan,
       grants: [], waivers: o.waivers, version: o.version, overrides: o.overrides, collect,
     });

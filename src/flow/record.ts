@@ -52,6 +52,8 @@ export interface ExportSourceFacts {
   templateChanges: number;
   /** Datagrams whose first bytes are no NetFlow v5, v9 or IPFIX header (collect's listener only). */
   garbage?: number;
+  /** Datagrams this host dropped before they were read, its socket's receive buffer full (collect's listener, where /proc/net/udp says). */
+  socketDrops?: number;
   domains: ExportDomainFacts[];
 }
 

@@ -187,12 +187,13 @@ function named<T>(items: T[], text: (x: T) => string): string {
 /**
  * What flow export says of itself: the exporters and their domains, the sampling they stated (or that
  * none did), what their sequence numbers show lost before the collector, the damaged places, and
- * which of these makes absence no proof (loss first, then damage, then sampling).
+ * which of these makes absence no proof (the collector's own drops first, then the exporters' loss,
+ * damage, sampling).
  */
 function exportNotes(sources: ExportSourceFacts[]): { notes: string[]; loss: string | null } {
   const notes: string[] = [];
   const domains = sources.flatMap((s) => s.domains);
-  const count = (k: 'unreadable' | 'untimed' | 'garbage' | 'templateChanges') => sources.reduce((n, s) => n + (s[k] ?? 0), 0);
+  const count = (k: 'unreadable' | 'untimed' | 'garbage' | 'templateChanges' | 'socketDrops') => sources.reduce((n, s) => n + (s[k] ?? 0), 0);
   if (domains.length > 0) notes.push(`exporters: ${named(domains, (d) => `${domainName(d)}: ${plural(d.messages, 'message', 'messages')}, ${plural(d.records, 'record', 'records')}`)}`);
   const sampled = domains.filter((d) => d.sampling > 1);
   if (sampled.length === 0) {
@@ -203,6 +204,8 @@ function exportNotes(sources: ExportSourceFacts[]): { notes: string[]; loss: str
     const unsampled = domains.length - sampled.length;
     if (unsampled > 0) notes.push(`${plural(unsampled, 'other domain states', 'other domains state')} no sampling`);
   }
+  const drops = count('socketDrops');
+  if (drops > 0) notes.unshift(`!!! DROPS: ${plural(drops, 'datagram was', 'datagrams were')} dropped by this host before flowaudit read them (the socket's receive buffer was full)`);
   const lossy = domains.filter((d) => d.lost > 0);
   const lostText = named(lossy, (d) => `${plural(d.lost, LOST_UNIT[d.lostUnit][0], LOST_UNIT[d.lostUnit][1])} of ${domainName(d)}`);
   if (lossy.length > 0) notes.push(`sequence numbers show loss before the collector: ${lostText}`);
@@ -217,7 +220,8 @@ function exportNotes(sources: ExportSourceFacts[]): { notes: string[]; loss: str
   const untimed = count('untimed');
   if (untimed > 0) notes.push(`${plural(untimed, 'conversation has', 'conversations have')} no time (the exporter sent none): periods and spans leave them out`);
   let loss: string | null = null;
-  if (lossy.length > 0) loss = `the exporters' sequence numbers show ${lostText} lost before the collector, so absence is not proof`;
+  if (drops > 0) loss = `the collector's socket dropped ${plural(drops, 'datagram', 'datagrams')} of flow export, so absence is not proof`;
+  else if (lossy.length > 0) loss = `the exporters' sequence numbers show ${lostText} lost before the collector, so absence is not proof`;
   else if (unreadable > 0) loss = `${plural(unreadable, 'place', 'places')} of the flow export could not be read, so absence is not proof`;
   else if (sampled.length > 0) loss = `the exporters sample packets (${[...new Set(sampled.map((d) => `1 in ${d.sampling}`))].join(', ')}), so absence is not proof`;
   return { notes, loss };

@@ -82,8 +82,8 @@ export class ExportCollector {
     this.stitcher.flush();
   }
 
-  /** What the next report reads: the finished conversations and the open ones as they stand. */
-  report(): RecordRun<ExportSourceFacts> {
+  /** What the next report reads: the finished conversations and the open ones as they stand; `socketDrops`: what the listener's socket lost, where the system says. */
+  report(socketDrops: number | null = null): RecordRun<ExportSourceFacts> {
     const open = this.stitcher.openFlows().map((record) => {
       const [endSec, endNs] = endOf(record);
       return { record, endSec, endNs };
@@ -92,6 +92,7 @@ export class ExportCollector {
     // A datagram that is no flow export at all (a stray sender, a scan) is counted apart: it is no damaged export.
     const unreadable = this.run.damage.total - this.garbage;
     Object.assign(this.facts, exportSourceFacts(this.opts.source, 'udp', this.decoder, this.stitcher, unreadable, untimed), { garbage: this.garbage });
+    if (socketDrops !== null) this.facts.socketDrops = socketDrops;
     return this.run.including(open);
   }
 
