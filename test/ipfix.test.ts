@@ -6,8 +6,7 @@
  * nfdump reads the same export (nfcapd) and counts the same, the datagrams go through an IPFIX file
  * and back, and damaged messages are counted, never thrown.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,48 +17,9 @@ import type { FlowRecord } from '../src/flow/record.js';
 import { PROTO_NAMES } from '../src/flow/columns.js';
 import { capturesDir, repositoryRoot, skipWithoutCaptures } from './helpers/captures.js';
 import { run } from './helpers/run.js';
-
-function has(command: string, arg: string): boolean {
-  const r = spawnSync(command, [arg], { stdio: 'ignore', timeout: 30_000 });
-  return r.error === undefined;
-}
-
-function skipWithout(command: string, what: string): boolean {
-  if (has(command, '-h')) return false;
-  if (process.env.CI === 'true') throw new Error(`${what}: ${command} not found on PATH (apt-get install ${command}); CI=true requires it`);
-  console.warn(`[flowaudit tests] ${what} skipped: ${command} not found`);
-  return true;
-}
+import { freeUdpPort, skipWithout, softflowd, softflowdTo } from './helpers/softflowd.js';
 
 const noSoftflowd = skipWithout('softflowd', 'softflowd export') || skipWithoutCaptures('softflowd export');
-
-/**
- * softflowd reading `file` and exporting to a UDP socket of ours on 127.0.0.1; resolves with the
- * datagrams. `-c none`: with a control socket, softflowd 1.1.0 reading a file blocks in accept().
- */
-function softflowd(file: string, version: string, extra: string[] = []): Promise<Buffer[]> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    const got: Buffer[] = [];
-    socket.on('message', (m) => got.push(m));
-    socket.bind(0, '127.0.0.1', () => {
-      const port = socket.address().port;
-      const pid = join(mkdtempSync(join(tmpdir(), 'softflowd-')), 'pid');
-      const child = spawn('softflowd', ['-r', file, '-n', `127.0.0.1:${port}`, '-v', version, '-d', '-c', 'none', '-p', pid, ...extra], { stdio: 'ignore' });
-      const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);
-      child.on('error', reject);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        // The last datagrams may still be on their way through the loopback.
-        setTimeout(() => {
-          socket.close();
-          if (code !== 0) reject(new Error(`softflowd -r ${file} -v ${version} exited ${code}`));
-          else resolve(got);
-        }, 300);
-      });
-    });
-  });
-}
 
 interface Decoded {
   decoder: FlowExportDecoder;
@@ -212,17 +172,6 @@ describe.skipIf(noSoftflowd)('softflowd → decoder → stitcher equals the pack
   }
 });
 
-/** Free UDP port on 127.0.0.1 for a peer that binds its own socket (nfcapd). */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => {
-      const port = s.address().port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const noNfdump = noSoftflowd || skipWithout('nfcapd', 'nfdump cross-check') || skipWithout('nfdump', 'nfdump cross-check');
@@ -231,17 +180,12 @@ describe.skipIf(noNfdump)('nfcapd/nfdump, receiving the same softflowd export, c
   const file = join(capturesDir() ?? '', 'windows/corelight-zerologon/CVE-2020-1472_exploit_win2016.pcap');
   for (const version of ['10', '9', '5']) {
     it(`v${version}: every record's addresses, ports, protocol, packets and bytes as nfdump prints them`, async () => {
-      const port = await freePort();
+      const port = await freeUdpPort();
       const dir = mkdtempSync(join(tmpdir(), 'nfcapd-'));
       const collector = spawn('nfcapd', ['-b', '127.0.0.1', '-p', String(port), '-w', dir], { stdio: 'ignore' });
       try {
         await sleep(700);
-        await new Promise<void>((resolve, reject) => {
-          const pid = join(dir, 'softflowd.pid');
-          const child = spawn('softflowd', ['-r', file, '-n', `127.0.0.1:${port}`, '-v', version, '-d', '-c', 'none', '-p', pid], { stdio: 'ignore' });
-          child.on('error', reject);
-          child.on('exit', () => resolve());
-        });
+        await softflowdTo(file, port, version);
         await sleep(500);
       } finally {
         collector.kill('SIGTERM');

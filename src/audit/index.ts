@@ -39,6 +39,8 @@ export interface AuditReport {
   waivers: { applied: number; expired: Array<{ rule?: string; port?: string; reason: string; expires?: string; line: number }> };
   /** Only from `flowaudit live`: the capture's own counters and the state of the flow table. */
   live?: LiveSection;
+  /** Only from `flowaudit collect`: the listener's counts and the state of the stitcher. */
+  collect?: CollectSection;
   summary: {
     flows: number;
     expected: number;
@@ -69,6 +71,7 @@ export interface AuditOptions {
   /** Flows that already left the flow table (a long live capture, a read past --max-flows), by start, judged along with the table's. */
   foldedFlows?: FlowRecord[];
   live?: LiveSection;
+  collect?: CollectSection;
   /** Prefixes inside the site besides the default space and the role map's (`--site`). */
   site?: AddressBlock[];
   /** false: no roles are learnt from traffic (`--no-infer`); flows are judged by port and address class. */
@@ -108,6 +111,27 @@ export interface LiveSection {
   write: string | null;
   /** `--export ipfix://HOST:PORT`: what was sent to the collector, or null. */
   export: ExportSection | null;
+}
+
+/** What `flowaudit collect` adds to a report. */
+export interface CollectSection {
+  /** The listener, `udp:HOST:PORT`. */
+  listen: string;
+  started: string;
+  at: string;
+  elapsedSeconds: number;
+  /** 1 for the first periodic report; the final report has the next number. */
+  report: number;
+  final: boolean;
+  stoppedBy: 'duration' | 'SIGINT' | 'SIGTERM' | null;
+  datagrams: number;
+  bytes: number;
+  /** Datagrams that were no NetFlow v5, v9 or IPFIX message. */
+  garbage: number;
+  /** Exporter addresses heard from. */
+  exporters: number;
+  /** The stitcher: conversations open now, finished so far, finished early at its bound, and the bound. */
+  conversations: { open: number; finished: number; evicted: number; limit: number };
 }
 
 function fmtRanges(r: Array<[number, number]>): Array<number | string> {
@@ -209,6 +233,7 @@ export function audit(run: FlowRun | RecordRun | SiteRun, opts: AuditOptions): A
     flows: judged,
     requirements,
     ...(opts.live ? { live: opts.live } : {}),
+    ...(opts.collect ? { collect: opts.collect } : {}),
     waivers: {
       applied: (opts.waivers ?? []).reduce((s, w) => s + w.used, 0),
       expired: expired.map((w) => ({ ...(w.rule ? { rule: w.rule } : {}), ...(w.port ? { port: `${w.port.proto}/${w.port.port}` } : {}), reason: w.reason, ...(w.expires ? { expires: w.expires } : {}), line: w.line })),

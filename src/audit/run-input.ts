@@ -83,7 +83,9 @@ export function recordInput(run: RecordRun, read: ReadFindings): AuditInput {
   if (!Number.isFinite(run.firstSec)) quality.notes[0] = 'the records have no time: the span they cover is unknown';
   const said = run.qualityNotes();
   quality.notes.push(...said.notes);
-  quality.loss ??= said.loss;
+  // What the records say of their own loss (unreadable lines, sequence gaps, sampling) comes before
+  // what their shape suggests (one-sided flows): it is the cause, where both hold.
+  quality.loss = said.loss ?? quality.loss;
   return { flows, capture, quality, ...span(run), ...findings(read), grantsObservable: false, rpc: RpcCallIndex.of(flows, records) };
 }
 

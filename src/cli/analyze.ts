@@ -117,7 +117,7 @@ export async function runAnalyze(captures: string[], opts: AnalyzeOptions, versi
   if (sensors && captures.length > 0) throw new InputError(`${captures[0]}: with --sensor every input is a sensor's: give it as --sensor NAME=${kind.name}:${captures[0]}`);
   if (!sensors && captures.length === 0) throw new InputError('analyze: nothing to read: give the captures (or other inputs, see --input), or name sensors with --sensor NAME=KIND:PATH');
   if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
-  if (!kind.stdin && captures.includes('-')) throw new InputError(`--input ${kind.name} reads files and folders, not standard input (-)`);
+  if (!kind.stdin && captures.includes('-')) throw new InputError(`--input ${kind.name} does not read standard input (-): it reads ${kind.paths}`);
   const paths = sensors ? sensors.flatMap((s) => s.paths) : captures;
   const writer = tableWriter(writerFor('analyze', opts.format), opts.format, opts.table);
   checkOutputs(reportPaths(writer, opts.out), [...paths, ...auditInputFiles(opts)]);

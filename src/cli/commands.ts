@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { AnalyzeOptions } from './analyze.js';
+import type { CollectCliOptions } from './collect.js';
 import type { LiveCliOptions } from './live.js';
 import { formatNames, tableNames } from '../report/formats.js';
 import { INPUT_DEFAULT, INPUT_KINDS, inputPathsHelp } from './inputs.js';
@@ -96,5 +97,34 @@ export function registerLive(program: Command, version: string, setExit: (code: 
   addReportOptions(live).action(async (opts: LiveCliOptions) => {
       const { runLive } = await import('./live.js');
       await runLive(opts, version, setExit);
+    });
+}
+
+/** Registers `flowaudit collect`; `setExit(1)` when --fail-on matched in the final report. */
+export function registerCollect(program: Command, version: string, setExit: (code: number) => void): void {
+  const collect = program
+    .command('collect')
+    .description('receive flow export (IPFIX, NetFlow v9 and v5) from exporters and judge the conversations as they come, with a report every tick and a final one')
+    .requiredOption('--listen <udp:[host:]port>', 'where to receive the exporters\' datagrams, e.g. udp:9995 (every IPv4 address), udp:127.0.0.1:2055, udp:[::]:4739')
+    .requiredOption('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
+    .option('--roles <file>', 'role map: which hosts play which role (YAML)')
+    .option('--site <prefixes>', SITE_HELP, collectList)
+    .option('--no-infer', NO_INFER_HELP)
+    .option(MIN_SPAN_FLAG, MIN_SPAN_HELP, MIN_SPAN_DEFAULT_TEXT)
+    .option('--background <id|file>', BACKGROUND_HELP)
+    .option('--no-background', NO_BACKGROUND_HELP)
+    .option('--waivers <file>', 'accepted exceptions with reasons and expiry dates (YAML)')
+    .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
+    .option('--report-every <duration>', 'a report every interval (e.g. 30s, 10m)', '60s')
+    .option('--duration <duration>', 'stop after this long and write the final report (default: until Ctrl-C or SIGTERM)')
+    .addOption(new Option('--format <format>', 'report format').choices(formatNames('live')).default('text'))
+    .option('--out <file>', 'rewrite this file (atomically) at every report instead of writing to standard output')
+    .option('--table <name>', TABLE_HELP('live'))
+    .option('--fail-on <list>', `exit 1 when the final report has findings of these kinds: ${FAIL_ON_KINDS}`)
+    .option('--idle-timeout <duration>', "a conversation with no record for this long (by the records' clock) is over", '5m')
+    .option('--max-flows <n>', 'most conversations held open at once, and kept before they are folded per conversation (k, M allowed)', MAX_FLOWS_DEFAULT);
+  addReportOptions(collect).action(async (opts: CollectCliOptions) => {
+      const { runCollect } = await import('./collect.js');
+      await runCollect(opts, version, setExit);
     });
 }

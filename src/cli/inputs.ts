@@ -4,7 +4,7 @@
  * (audit/run-input.ts): `pcap` a packet run, with the payload inspectors' grants, on worker threads;
  * a row of flow records a RecordRun (src/ingest/record-run.ts), which the audit reads in place of a
  * flow table. One read is audited alone; several, named as sensors, as one site (audit/site.ts), so a
- * row is a sensor kind with nothing more. A new kind (IPFIX files) is its reader in src/ingest/ and
+ * row is a sensor kind with nothing more. A new kind is its reader in src/ingest/ and
  * one row here. Each row loads its modules only when it runs.
  */
 import type { AuditOptions } from '../audit/index.js';
@@ -37,6 +37,15 @@ export const INPUT_KINDS: readonly InputKind[] = [
       const { readZeekLogs } = await import('../ingest/zeek/index.js');
       // Flow records carry no payload: no negotiation is read, so no grant is made.
       return { run: await readZeekLogs(paths, read.maxFlows === undefined ? {} : { maxFlows: read.maxFlows }), grants: [] };
+    },
+  },
+  {
+    name: 'ipfix',
+    paths: 'IPFIX files (RFC 5655: IPFIX messages one after another)',
+    stdin: false,
+    read: async (paths, read) => {
+      const { readIpfixRun } = await import('../ingest/ipfix/run.js');
+      return { run: await readIpfixRun(paths, read.maxFlows === undefined ? {} : { maxFlows: read.maxFlows }), grants: [] };
     },
   },
 ];

@@ -1,5 +1,5 @@
 import { closeSync, openSync, rmSync } from 'node:fs';
-import { audit, AuditReport, LiveSection, tripsFailOn } from '../audit/index.js';
+import { audit, AuditReport, LiveSection } from '../audit/index.js';
 import { listInterfaces, LiveCapture, LiveStats, wallTime } from '../capture/live.js';
 import type { CaptureFacts, PacketRecord } from '../capture/record.js';
 import { PcapngWriter, WrittenPacket } from '../capture/writer.js';
@@ -13,11 +13,11 @@ import { newFlowRun } from '../flow/run.js';
 import type { RetireLimits } from '../flow/table.js';
 import { Inspectors } from '../inspect/index.js';
 import { LiveWriter, tableWriter, writerFor } from '../report/formats.js';
-import { auditInputFiles, EXIT_FINDINGS, loadAuditInputs } from './analyze.js';
+import { auditInputFiles, loadAuditInputs } from './analyze.js';
 import { parseDuration } from './workers.js';
-import { checkOutputs, EXIT_UNWRITABLE, isStandardOutput, OutputError, reportPaths, STDOUT_LABEL, writeOutput, writeReport, writeText } from './output.js';
+import { checkOutputs, reportPaths } from './output.js';
+import { runSession, type ReportingSession, type StoppedBy } from './session.js';
 import { terminalSafe } from '../report/escape.js';
-import type { ReportOptions } from '../report/options.js';
 import { reportOptions, type ReportCliOptions } from './report-options.js';
 
 export interface LiveCliOptions extends ReportCliOptions {
@@ -96,40 +96,7 @@ export async function runLive(opts: LiveCliOptions, version: string, setExit: (c
     await exporter?.close();
     throw e;
   }
-  const emit = new ReportOutput(writer, opts.out, layout);
-  let ticks = 0;
-  const tick = setInterval(() => {
-    ticks++;
-    emit.periodic(session.report(ticks, false, null)).catch((e) => {
-      process.stderr.write(`flowaudit: ${(e as Error).message}\n`);
-      // A file may be writable again at the next tick (space freed); a standard output that failed
-      // (the reader went away, closed, full) will not be, and reports nobody sees are no session.
-      if (e instanceof OutputError && e.where === STDOUT_LABEL) process.exit(EXIT_UNWRITABLE);
-    });
-  }, reportEvery * 1000);
-  // Housekeeping more often than reports: old flows fold away, the pcapng file is flushed.
-  const chores = setInterval(() => session.housekeeping(), Math.min(reportEvery, 5) * 1000);
-  let timer: NodeJS.Timeout | undefined;
-  const onSignal: Record<'SIGINT' | 'SIGTERM', () => void> = { SIGINT: () => {}, SIGTERM: () => {} };
-  const stoppedBy = await new Promise<LiveSection['stoppedBy']>((resolve) => {
-    onSignal.SIGINT = () => resolve('SIGINT');
-    onSignal.SIGTERM = () => resolve('SIGTERM');
-    process.once('SIGINT', onSignal.SIGINT);
-    process.once('SIGTERM', onSignal.SIGTERM);
-    if (duration !== null) timer = setTimeout(() => resolve('duration'), duration * 1000);
-  });
-  clearTimeout(timer);
-  process.removeListener('SIGINT', onSignal.SIGINT);
-  process.removeListener('SIGTERM', onSignal.SIGTERM);
-  clearInterval(tick);
-  clearInterval(chores);
-  // A second Ctrl-C while the final report is being made stops at once.
-  process.once('SIGINT', () => process.exit(130));
-  await session.stop();
-  const final = session.report(ticks + 1, true, stoppedBy);
-  await emit.final(final);
-  if (tripsFailOn(final, inputs.failOn)) setExit(EXIT_FINDINGS);
-  // The capture handle and timers are closed: nothing keeps the process beyond this point.
+  await runSession(session, { writer, out: opts.out, layout, reportEvery, duration, failOn: inputs.failOn }, setExit);
 }
 
 interface SessionOptions extends ReturnType<typeof loadAuditInputs> {
@@ -144,7 +111,7 @@ interface SessionOptions extends ReturnType<typeof loadAuditInputs> {
 }
 
 /** One live capture: the interface, the flow table and inspectors it feeds, folds, the pcapng copy and the IPFIX export. */
-class LiveSession {
+class LiveSession implements ReportingSession {
   private readonly run: ReturnType<typeof newFlowRun>;
   private readonly inspectors = new Inspectors();
   private readonly folds: FlowFolds;
@@ -267,7 +234,7 @@ class LiveSession {
     }
   }
 
-  report(n: number, final: boolean, stoppedBy: LiveSection['stoppedBy']): AuditReport {
+  report(n: number, final: boolean, stoppedBy: StoppedBy): AuditReport {
     if (!final) this.lastStats = this.capture.stats();
     const s = this.lastStats;
     const [sec, ns] = wallTime();
@@ -324,35 +291,5 @@ class LiveSession {
       foldedFlows: this.folds.records(),
       live,
     });
-  }
-}
-
-/**
- * Where the reports go. With --out, the file is rewritten atomically at every report. On standard
- * output, a format with a tick writer writes at every tick (text one report after the other, the
- * screen cleared first on a terminal; JSON one report a line, the final one too); the others (csv
- * and html, which make no sense as a stream) only at the end.
- */
-class ReportOutput {
-  constructor(
-    private readonly writer: LiveWriter,
-    private readonly out: string | undefined,
-    private readonly layout: ReportOptions,
-  ) {}
-
-  async periodic(report: AuditReport): Promise<void> {
-    if (!isStandardOutput(this.out)) return writeReport(this.writer, report, this.out, this.layout);
-    const tick = this.writer.tick;
-    if (tick === undefined) return;
-    await writeOutput(undefined, async (s) => {
-      if (tick.clears && process.stdout.isTTY) await writeText(s, '\x1b[2J\x1b[H');
-      await tick.write(report, s, this.layout);
-    });
-  }
-
-  async final(report: AuditReport): Promise<void> {
-    const tick = this.writer.tick;
-    if (tick?.final && isStandardOutput(this.out)) return writeOutput(undefined, (s) => tick.write(report, s, this.layout));
-    return writeReport(this.writer, report, this.out, this.layout);
   }
 }

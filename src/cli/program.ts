@@ -6,7 +6,7 @@ import { buildFlowsSharded } from '../worker/sharded.js';
 import { terminalSafe } from '../report/escape.js';
 import { flowLineChunks } from '../report/json-lines.js';
 import { formatNames, writerFor } from '../report/formats.js';
-import { registerAnalyze, registerLive } from './commands.js';
+import { registerAnalyze, registerCollect, registerLive } from './commands.js';
 import { checkOutputs, EXIT_UNWRITABLE, guardStandardOutput, OutputError, reportPaths, stopOnSignals, writeReport } from './output.js';
 import { progressFor } from './progress.js';
 import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, parseMaxFlows, parseWorkers, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
@@ -51,6 +51,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     });
   registerAnalyze(program, '0.1.0', setExit);
   registerLive(program, '0.1.0', setExit);
+  registerCollect(program, '0.1.0', setExit);
   program.addHelpText('after', PROGRAM_HELP);
   for (const c of program.commands) {
     const examples = EXAMPLES[c.name()];
@@ -118,12 +119,13 @@ const EXAMPLES: Record<string, string[]> = {
     'flowaudit analyze --sensor core-span=pcap:core.pcapng --sensor dc-zeek=zeek:/var/log/zeek/ --catalog bmc-cm',
   ],
   live: ['flowaudit live --list-interfaces', 'flowaudit live -i eth1 --catalog bmc-cm --roles roles.yaml --report-every 5m --duration 1h --write span.pcapng'],
+  collect: ['flowaudit collect --listen udp:9995 --catalog sccm2007 --roles roles.yaml --report-every 5m --format json --out site.json'],
 };
 
 const EXIT_HELP = `
 Exit codes:
   0    done (damage inside a capture is reported, not an error)
-  1    analyze, live: findings of a kind named by --fail-on remain
+  1    analyze, live, collect: findings of a kind named by --fail-on remain
   2    unusable input or arguments, or the report could not be written (one line on stderr)
   70   internal error (a bug: please report it with the capture)
   130  stopped by SIGINT (143: SIGTERM); no report written

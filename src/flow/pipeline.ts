@@ -4,7 +4,7 @@ import { DamageTally } from '../core/errors.js';
 import { compareTime, formatIso } from '../core/time.js';
 import { decodePacket, PacketView, Status } from '../decode/index.js';
 import type { FlowTableBound } from './bound.js';
-import type { RecordFileFacts } from './record.js';
+import type { ExportSourceFacts, RecordFileFacts } from './record.js';
 import { FlowRun, newFlowRun, PartEnds, startFile, widenFirst, widenLast } from './run.js';
 import { FlowRecord, FlowTableOptions } from './table.js';
 
@@ -147,8 +147,8 @@ const ETHERTYPE_NAMES: Record<number, string> = {
 
 /** The capture part of `flowaudit flows --format json`. */
 export interface CaptureSummary {
-  /** Packet captures, or files of flow records (`analyze --input zeek`). */
-  files: Array<(Omit<CaptureFacts, 'interfaces'> & { interfaces: CaptureFacts['interfaces'] }) | RecordFileFacts>;
+  /** Packet captures, or sources of flow records (`analyze --input zeek|ipfix`, `collect`'s listener). */
+  files: Array<(Omit<CaptureFacts, 'interfaces'> & { interfaces: CaptureFacts['interfaces'] }) | RecordFileFacts | ExportSourceFacts>;
   packets: number;
   bytes: number;
   ipPackets: number;

@@ -48,6 +48,49 @@ export interface DceRpcCall {
   first: string | null;
 }
 
+/**
+ * A source of flow export (IPFIX, NetFlow v9, v5): an IPFIX file (`analyze --input ipfix`) or the
+ * UDP listener of `collect` (`file` is then `udp:HOST:PORT`). Messages read (datagrams for the
+ * listener), flow records decoded from them, options records, the conversations stitched from the
+ * records, the places that could not be read (each counted by reason in the run's damage, with its
+ * message number and byte offset), conversations without a time, and each exporter's observation
+ * domain: what its sequence numbers say was lost, and the sampling it stated.
+ */
+export interface ExportSourceFacts {
+  file: string;
+  format: 'ipfix' | 'udp';
+  messages: number;
+  records: number;
+  optionsRecords: number;
+  conversations: number;
+  unreadable: number;
+  untimed: number;
+  /** Templates sent again under the same id with other fields and no withdrawal first (RFC 7011 §8.1): the new fields are used. */
+  templateChanges: number;
+  /** Datagrams whose first bytes are no NetFlow v5, v9 or IPFIX header (collect's listener only). */
+  garbage?: number;
+  /** Datagrams this host dropped before they were read, its socket's receive buffer full (collect's listener, where /proc/net/udp says). */
+  socketDrops?: number;
+  domains: ExportDomainFacts[];
+}
+
+/** One exporter's observation domain (IPFIX's Observation Domain ID, v9's Source ID, v5's engine). */
+export interface ExportDomainFacts {
+  exporter: string;
+  version: 5 | 9 | 10;
+  domain: number;
+  messages: number;
+  records: number;
+  /** Lost before the collector by the sequence numbers, in `lostUnit`: IPFIX counts data records, v9 export packets, v5 flows. */
+  lost: number;
+  lostUnit: 'records' | 'packets' | 'flows';
+  /** Messages whose sequence number went backwards (reordered, or the exporter restarted). */
+  sequenceBackwards: number;
+  /** 1 in `sampling` packets was metered (1: none stated), and where the exporter said so. */
+  sampling: number;
+  samplingSource: 'v5-header' | 'options-record' | 'data-record' | null;
+}
+
 /** Tunnels by bit of the table's tunnel word (bit 0, a VLAN tag, is not a tunnel). */
 export const TUNNEL_NAMES = ['vlan', 'mpls', 'pppoe', 'gre', 'erspan', 'vxlan', 'geneve', 'ip-in-ip', 'teredo'];
 

@@ -26,6 +26,7 @@ export const REPORT_SCHEMAS = {
   flows: 'flows-report.schema.json',
   analyze: 'analyze-report.schema.json',
   live: 'live-report.schema.json',
+  collect: 'collect-report.schema.json',
   'catalog-list': 'catalog-list.schema.json',
   'catalog-show': 'catalog-show.schema.json',
 } as const;
@@ -95,6 +96,6 @@ export function checkReport<T = any>(kind: ReportKind, doc: T, what = `the ${kin
 
 /** An audit made in the test's own process, held to the schema as its JSON (live's when it has `live`); the report itself. */
 export function checkAuditReport<R extends AuditReport>(r: R): R {
-  checkReport(r.live ? 'live' : 'analyze', JSON.parse(auditJson(r)) as unknown, 'the audit report');
+  checkReport(r.live ? 'live' : r.collect ? 'collect' : 'analyze', JSON.parse(auditJson(r)) as unknown, 'the audit report');
   return r;
 }

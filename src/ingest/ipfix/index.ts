@@ -10,3 +10,4 @@ export { encodeFlows, IpfixEncoder, MESSAGE_BYTES, TEMPLATE_REFRESH_MESSAGES, TE
 export { ExportRecordView, type ExportRecord } from './view.js';
 export type { DomainState } from './templates.js';
 export { DIRECTION_CODES, ELEMENTS, FLOWAUDIT_PEN, OUTCOME_CODES, REVERSE_PEN } from './elements.js';
+export { addConversation, exportSourceFacts, readIpfixRun } from './run.js';

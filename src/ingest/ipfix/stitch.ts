@@ -67,6 +67,9 @@ interface Conversation {
   firstDstPort: number;
   /** What a flowaudit sensor's record said (its source is the client; outcome undefined: not said). */
   given?: { clientIsA: boolean; evidence: DirectionEvidence; outcome: TcpOutcome | null | undefined };
+  /** The messages of the first and the last record (the decoder's numbers): where the conversation is in its input. */
+  firstMessage: number;
+  lastMessage: number;
 }
 
 export interface StitcherOptions {
@@ -164,6 +167,7 @@ export class FlowStitcher {
         key, proto: v.proto, ipVersion: v.ipVersion === 4 ? 4 : 6, ports, a: Uint32Array.from(a), b: Uint32Array.from(b),
         portA: pa, portB: pb, sideA: side(), sideB: side(), firstFromA: senderIsA, firstMs: v.startMs,
         lastMs: v.endMs, icmp: -1, vlan: -1, records: 0, biflow: false, firstSrcPort: senderPort, firstDstPort: receiverPort,
+        firstMessage: v.message, lastMessage: v.message,
       };
       this.stats.conversations++;
       this.open.set(key, c);
@@ -173,6 +177,7 @@ export class FlowStitcher {
       const outcome = v.outcomeCode === 0 ? null : v.outcomeCode > 0 ? OUTCOME_CODES[v.outcomeCode - 1] : undefined;
       c.given = { clientIsA: srcIsA, evidence: DIRECTION_CODES[v.directionCode]!, outcome };
     }
+    c.lastMessage = v.message;
     if (v.biflow) c.biflow = true;
     const fwd = srcIsA ? c.sideA : c.sideB;
     const rev = srcIsA ? c.sideB : c.sideA;
@@ -211,6 +216,11 @@ export class FlowStitcher {
         this.finish(c);
       }
     }
+  }
+
+  /** The open conversations as they stand, left open (a report made while records still come). */
+  openFlows(): FlowRecord[] {
+    return Array.from(this.open.values(), conversationRecord);
   }
 
   /** Finishes every open conversation (end of input). */
@@ -301,11 +311,12 @@ function conversationRecord(c: Conversation): FlowRecord {
     duration: hasTime ? Number(((end - start) / 1000).toFixed(9)) : 0,
     outcome: c.proto === 6 ? tcpOutcome(tcpStateOf(c, clientIsA), clientIsA, ss.packets, ss.flags) : null,
     direction: DIRECTION_EVIDENCE[evidence]!,
-    // Flow export keeps no frames: the places are those of the first record's input.
+    // Flow export keeps no frames: the places are the messages of the first and last records (the
+    // input, a file or a listener, is the reader's to number).
     firstFile: 0,
-    firstFrame: 0,
+    firstFrame: c.firstMessage,
     lastFile: 0,
-    lastFrame: 0,
+    lastFrame: c.lastMessage,
     startSec,
     startNs,
   };

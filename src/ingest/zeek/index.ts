@@ -66,7 +66,7 @@ export function dceRpcLogFiles(paths: string[]): string[] {
 }
 
 /** One log's lines through a reader; a line too long or a broken stream is counted on the reader's facts. */
-async function readLog(file: string, run: RecordRun, open: (gzip: boolean) => { facts: RecordFileFacts; line(text: string, no: number, offset: number): void }): Promise<RecordFileFacts> {
+async function readLog(file: string, run: RecordRun<RecordFileFacts>, open: (gzip: boolean) => { facts: RecordFileFacts; line(text: string, no: number, offset: number): void }): Promise<RecordFileFacts> {
   const source = await openSource(file);
   const reader = open(source.gzip);
   try {
@@ -89,8 +89,8 @@ async function readLog(file: string, run: RecordRun, open: (gzip: boolean) => { 
 }
 
 /** Reads every conn.log into one run, with the calls of the dce_rpc logs beside them; bad lines are counted in the run's damage, never thrown. */
-export async function readZeekLogs(paths: string[], opts: { maxFlows?: number } = {}): Promise<RecordRun> {
-  const run = new RecordRun('zeek conn.log', opts.maxFlows);
+export async function readZeekLogs(paths: string[], opts: { maxFlows?: number } = {}): Promise<RecordRun<RecordFileFacts>> {
+  const run = new RecordRun<RecordFileFacts>('zeek conn.log', opts.maxFlows);
   const conns = connLogFiles(paths);
   const calls = new DceRpcCalls(opts.maxFlows);
   const beside: RecordFileFacts[] = [];

@@ -30,6 +30,15 @@ function liveLines(l: NonNullable<AuditReport['live']>): string[] {
   return out;
 }
 
+/** What a collector says of itself: what it received, and the conversations the stitcher holds. */
+function collectLines(c: NonNullable<AuditReport['collect']>): string[] {
+  const k = c.conversations;
+  return [
+    `received ${plural(c.datagrams, 'datagram')} (${humanBytes(c.bytes)}) on ${terminalSafe(c.listen)} from ${plural(c.exporters, 'exporter')}`,
+    `conversations: ${k.open} open, ${k.finished} finished${k.evicted ? ` (${k.evicted} early, at the bound of ${k.limit} open)` : ''}`,
+  ];
+}
+
 /** How much the report can be trusted: what was captured, what was lost, what the inspectors read. */
 export function* captureSection(r: AuditReport, view: TextView): Generator<string> {
   const q = r.capture.quality;
@@ -45,6 +54,7 @@ export function* captureSection(r: AuditReport, view: TextView): Generator<strin
     under[lines.length - 1] = notes;
   }
   if (r.live) lines.push(...liveLines(r.live).map((l) => l.slice(2)));
+  if (r.collect) lines.push(...collectLines(r.collect));
   if (r.capture.flowTable) lines.push(...boundText(r.capture.flowTable));
   lines.push(...q.notes);
   const read = negotiationsRead(q.inspectors);

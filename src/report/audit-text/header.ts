@@ -27,12 +27,15 @@ function rolesText(r: AuditReport): string {
   return `roles: ${how}${inferred.length ? `; inferred from traffic: ${learnt}` : ''}${site}`;
 }
 
-/** What was read and against what: the captures (or the interface), the catalogs and their --set, where the roles came from. */
+/** What was read and against what: the captures (or the interface, or the listener), the catalogs and their --set, where the roles came from. */
 export function* headerSection(r: AuditReport, view: TextView): Generator<string> {
   const live = r.live;
+  const collect = r.collect;
+  const when = (x: { final: boolean; stoppedBy: string | null; report: number }) => (x.final ? `final report${x.stoppedBy ? ` (${x.stoppedBy})` : ''}` : `report ${x.report}`);
   if (live) {
-    const when = live.final ? `final report${live.stoppedBy ? ` (${live.stoppedBy})` : ''}` : `report ${live.report}`;
-    yield* hanging(`flowaudit live — ${terminalSafe(live.interface)}${live.bpf ? ` (bpf: ${terminalSafe(live.bpf)})` : ''}, ${when} at ${live.at}, ${humanDuration(live.elapsedSeconds)} since ${live.started}`, view.width, '');
+    yield* hanging(`flowaudit live — ${terminalSafe(live.interface)}${live.bpf ? ` (bpf: ${terminalSafe(live.bpf)})` : ''}, ${when(live)} at ${live.at}, ${humanDuration(live.elapsedSeconds)} since ${live.started}`, view.width, '');
+  } else if (collect) {
+    yield* hanging(`flowaudit collect — ${terminalSafe(collect.listen)}, ${when(collect)} at ${collect.at}, ${humanDuration(collect.elapsedSeconds)} since ${collect.started}`, view.width, '');
   } else {
     const files = r.capture.files.map((f) => terminalSafe(f.file));
     const named = files.length > FILES_NAMED ? `${files.slice(0, FILES_NAMED).join(', ')} +${files.length - FILES_NAMED} (${plural(files.length, 'file')})` : files.join(', ');
