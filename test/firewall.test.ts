@@ -241,7 +241,7 @@ describe.skipIf(noEditcap)('two captures of the same site', () => {
     const again = await list([...site('bmc-cm'), '--baseline', join(dir, 'same.json')]);
     expect(again.baseline).toMatchObject({ added: [], removed: [], changed: [], unchanged: again.rules.length });
     const text = await firewall([...site('bmc-cm'), '--baseline', old]);
-    expect(text.stdout).toMatch(/AGAINST THE BASELINE .*before\.json .*: \d+ added, 0 removed/);
+    expect(text.stdout.replace(/\n +/g, ' ')).toMatch(/AGAINST THE BASELINE .*before\.json .*: \d+ added, 0 removed/);
   });
 });
 

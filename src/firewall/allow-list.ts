@@ -50,8 +50,11 @@ export function allowList(report: AuditReport, inputs: AllowListInputs): AllowLi
   const hosts = flows.columns.hosts;
   for (let i = 0; i < flows.length; i++) {
     const j = flows.judgement(i);
-    for (const m of j.matches) used.add(m);
-    if (j.rule) used.add(j.rule);
+    // A rule is used by the flows it makes expected (or background); a role mismatch uses none.
+    if (j.verdict === 'expected' || j.verdict === 'background') {
+      for (const m of j.matches) used.add(m);
+      if (j.rule) used.add(j.rule);
+    }
     const client = hosts[flows.client(i)]!;
     const server = hosts[flows.server(i)]!;
     const proto = flows.proto(i);
@@ -174,7 +177,7 @@ function draft(map: Map<string, Draft>, src: string, dst: string, proto: string,
   let d = map.get(id);
   if (!d) {
     d = {
-      rule: { id, source: src, destination: dst, protocol: proto, ports: [], icmpTypes: [], rule: ruleId, service: rule?.service ?? '', documentedPorts: rule ? displayPorts(rule) : [], cite, basis: 'observed', flows: 0, unanswered: 0, sourceHosts: [], destinationHosts: [], firstSeen: null, lastSeen: null, requiredBy: [], dynamic: null },
+      rule: { id, source: src, destination: dst, protocol: proto, ports: [], icmpTypes: [], rule: ruleId, service: rule?.service ?? '', documentedPorts: rule ? documentedPorts(rule) : [], cite, basis: 'observed', flows: 0, unanswered: 0, sourceHosts: [], destinationHosts: [], firstSeen: null, lastSeen: null, requiredBy: [], dynamic: null },
       ports: new Set(),
       icmp: new Set(),
       sources: new Set(),
@@ -185,6 +188,11 @@ function draft(map: Map<string, Draft>, src: string, dst: string, proto: string,
     map.set(id, d);
   }
   return d;
+}
+
+/** A rule's documented ports, or its ICMP type. */
+function documentedPorts(rule: Rule): Array<number | string> {
+  return rule.icmp ? [`type ${rule.icmp.type}${rule.icmp.code === undefined ? '' : ` code ${rule.icmp.code}`}`] : displayPorts(rule);
 }
 
 function seen(d: Draft, first: number, last: number): void {

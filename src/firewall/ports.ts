@@ -24,8 +24,8 @@ export function rangeOf(text: string): [number, number] {
   return [lo!, hi ?? lo!];
 }
 
-/** A rule's ports as one word: "tcp/80,443", "icmp/8", "tcp" when it has none. */
+/** A rule's ports as a service: "tcp/80,443", "icmp type 8", "gre" when it has none. */
 export function serviceText(protocol: string, ports: readonly string[], icmp: readonly number[]): string {
-  const list = ports.length > 0 ? ports.join(',') : icmp.map(String).join(',');
-  return list === '' ? protocol : `${protocol}/${list}`;
+  if (ports.length > 0) return `${protocol}/${ports.join(',')}`;
+  return icmp.length > 0 ? `${protocol} type ${icmp.join(',')}` : protocol;
 }

@@ -11,6 +11,7 @@ import { serviceText } from '../firewall/ports.js';
 import { terminalSafe } from './escape.js';
 import { DEFAULT_REPORT_OPTIONS, type ReportOptions } from './options.js';
 import { writePieces } from './write.js';
+import { hanging } from './audit-text/layout.js';
 
 const hostList = (hosts: string[], max = 4) => (hosts.length <= max ? hosts.join(' ') : `${hosts.slice(0, max).join(' ')} (+${hosts.length - max} more)`);
 
@@ -25,7 +26,7 @@ function ruleLines(r: AllowRule): string[] {
     out.push(`      ${plural(r.flows, 'flow')}${unanswered}: ${hostList(r.sourceHosts)} → ${hostList(r.destinationHosts)}; ${span(r.firstSeen, r.lastSeen)}`);
   } else out.push('      no flow seen: allowed because a required flow asks for it');
   if (r.requiredBy.length > 0) out.push(`      required by: ${r.requiredBy.join(', ')} (missing or failing)`);
-  out.push(`      documented: ${r.protocol}/${r.documentedPorts.join(',') || '-'}`);
+  out.push(`      documented: ${r.protocol}${r.protocol.startsWith('icmp') ? ' ' : '/'}${r.documentedPorts.join(',') || '-'}`);
   if (r.dynamic) {
     const d = r.dynamic;
     out.push(`      dynamic (${d.kind}): granted ${d.granted.length > 0 ? d.granted.join(',') : 'none seen'}${d.documented ? ` of the documented ${d.documented}` : ''}; the granted ports change when the service restarts, so choose:`);
@@ -90,7 +91,9 @@ export function firewallText(list: AllowList, opts: ReportOptions = DEFAULT_REPO
     for (const id of b.removed) lines.push(`  - ${id}`);
     for (const c of b.changed) lines.push(`  ~ ${c.id}: ports ${[...c.portsAdded.map((p) => `+${p}`), ...c.portsRemoved.map((p) => `-${p}`), ...c.icmpAdded.map((t) => `+icmp ${t}`), ...c.icmpRemoved.map((t) => `-icmp ${t}`)].join(' ')}`);
   }
-  return lines.join('\n') + '\n';
+  // Every line held to the width: what wraps goes on under its own indent and four spaces more.
+  const width = opts.width;
+  return lines.flatMap((l) => (l === '' ? [''] : hanging(l.trimStart(), width, /^ */.exec(l)![0]))).join('\n') + '\n';
 }
 
 export function writeFirewallText(list: AllowList, out: Writable, opts?: ReportOptions): Promise<void> {
