@@ -204,6 +204,15 @@ describe('zones', () => {
     expect(nft.stdout).toContain('chain g_clients_to_servers {');
   });
 
+  it.skipIf(noNft)('blocks inside other blocks of a zone are listed once, so the interval set loads', async () => {
+    const zones = join(dir, 'overlapping-zones.yaml');
+    writeFileSync(zones, 'zones:\n  clients: [client, 10.20.0.0/24, 10.20.0.21]\n  servers: [master-server, relay, 10.10.0.0/25, database-server]\n');
+    const l = await list([...site('bmc-cm'), '--zones', zones]);
+    expect(l.groups.map((g) => `${g.name} ${g.addresses.join(' ')}`)).toEqual(['clients 10.20.0.0/24', 'servers 10.10.0.0/25', 'unzoned 10.30.0.5']);
+    const nft = await firewall([...site('bmc-cm'), '--zones', zones, '--format', 'nft']);
+    expect(await nftCheck(nft.stdout, 'overlapping-zones')).toEqual({ code: 0, stderr: '' });
+  });
+
   it('a zone item that is neither a block nor a role is an error at its file:line:col', async () => {
     const zones = join(dir, 'bad-zones.yaml');
     writeFileSync(zones, 'zones:\n  servers: [master-server, mastr-server]\n');

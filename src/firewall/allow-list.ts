@@ -177,7 +177,7 @@ function draft(map: Map<string, Draft>, src: string, dst: string, proto: string,
   let d = map.get(id);
   if (!d) {
     d = {
-      rule: { id, source: src, destination: dst, protocol: proto, ports: [], icmpTypes: [], rule: ruleId, service: rule?.service ?? '', documentedPorts: rule ? documentedPorts(rule) : [], cite, basis: 'observed', flows: 0, unanswered: 0, sourceHosts: [], destinationHosts: [], firstSeen: null, lastSeen: null, requiredBy: [], dynamic: null },
+      rule: { id, source: src, destination: dst, protocol: proto, direction: rule?.direction ?? 'one-way', ports: [], icmpTypes: [], rule: ruleId, service: rule?.service ?? '', documentedPorts: rule ? documentedPorts(rule) : [], cite, basis: 'observed', flows: 0, unanswered: 0, sourceHosts: [], destinationHosts: [], firstSeen: null, lastSeen: null, requiredBy: [], dynamic: null },
       ports: new Set(),
       icmp: new Set(),
       sources: new Set(),

@@ -51,7 +51,9 @@ export class GroupBook {
     return [...this.used.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : 1))
       .map(([name, g]) => {
-        const blocks = [...g.blocks].map((t) => parseBlock(t)!).filter(Boolean);
+        // A block inside another of the group is not listed again (an interval set refuses overlaps).
+        const all = [...g.blocks].map((t) => parseBlock(t)).filter((b): b is NonNullable<typeof b> => b !== null);
+        const blocks = all.filter((b, i) => !all.some((o, j) => j !== i && o.family === b.family && o.lo <= b.lo && o.hi >= b.hi && (o.prefix < b.prefix || j < i)));
         const loose = [...g.hosts].filter((h) => {
           const a = addressToBigInt(h);
           return a !== null && !blocks.some((b) => inBlock(b, a));

@@ -34,6 +34,11 @@ export interface AllowRule {
   source: string;
   destination: string;
   protocol: string;
+  /**
+   * Connections open from source to destination (replies pass by connection tracking); `either`: the
+   * catalog rule lets either side open them, and what the other side opened is a rule of its own.
+   */
+  direction: 'one-way' | 'either';
   /** Destination ports, merged into ranges ("80", "49152-49160"); empty for ICMP. */
   ports: string[];
   /** ICMP and ICMPv6 types (echo request: 8, 128); empty for other protocols. */
