@@ -97,7 +97,7 @@ describe('the allow-list of each sample site', () => {
       'site-server>sql-server:tcp:sccm2007:link-28-sql 1433 1 observed',
     ]);
     const dyn = l.rules.find((r) => r.rule === 'sccm2007:link-2-rpc-dynamic')!;
-    expect(dyn.dynamic).toMatchObject({ kind: 'dcerpc', documented: null, granted: [49667, 49670] });
+    expect(dyn.dynamic).toMatchObject({ kind: 'dcerpc', documented: null, granted: [49667, 49670], opened: 'granted' });
     expect(dyn.dynamic!.choices[1]).toMatch(/RPC-aware/);
     expect(l.rules.find((r) => r.rule === 'sccm2007:link-14-rpc-dynamic')!.unanswered).toBe(1);
     // Documented 80 and 443; the site used 80 only, and only 80 is opened.
@@ -280,5 +280,18 @@ describe.skipIf(skipWithoutCaptures('firewall on real Windows captures'))('real 
       expect(nft.stdout).toContain('#   tcp dport 49152-65535 counter accept comment "background:rpc-dynamic documented range"');
       expect(nft.stdout).toMatch(/^\t\ttcp dport 49674 counter accept comment "background:rpc-dynamic/m);
     }
+    // Asked for, the documented range is what opens, with the granted ports still named.
+    const ranged = await list([file, '--catalog', 'bmc-cm', '--dynamic', 'range']);
+    expect(ranged.background.find((r) => r.rule === 'background:rpc-dynamic')).toMatchObject({ ports: ['49152-65535'], dynamic: { granted: [49667, 49674], opened: 'range' } });
+    if (!noNft) {
+      const nft = await firewall([file, '--catalog', 'bmc-cm', '--dynamic', 'range', '--format', 'nft']);
+      expect(await nftCheck(nft.stdout, 'dcsync-range')).toEqual({ code: 0, stderr: '' });
+      expect(nft.stdout).toMatch(/^\t\ttcp dport 49152-65535 counter accept comment "background:rpc-dynamic/m);
+    }
+  });
+
+  it('--dynamic range where the document gives no range still opens the granted ports', async () => {
+    const l = await list([...site('sccm2007'), '--dynamic', 'range']);
+    expect(l.rules.find((r) => r.rule === 'sccm2007:link-2-rpc-dynamic')).toMatchObject({ ports: ['49667', '49670'], dynamic: { documented: null, opened: 'granted' } });
   });
 });

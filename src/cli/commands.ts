@@ -103,6 +103,7 @@ export function registerFirewall(program: Command, version: string): void {
     .requiredOption('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
     .option('--roles <file>', 'role map: which hosts play which role (YAML)')
     .option('--zones <file>', 'firewall zones: zone ids mapped to roles and address blocks (YAML); rules per zone pair instead of role pair')
+    .addOption(new Option('--dynamic <open>', 'what a rule of dynamic ports (DCE/RPC…) opens: the ports the capture saw granted, or the range the vendor documents').choices(['granted', 'range']).default('granted'))
     .option('--baseline <file.json>', 'an earlier `firewall --format json` of the same site: what this capture adds, removes and changes')
     .option('--site <prefixes>', SITE_HELP, collectList)
     .option('--no-infer', NO_INFER_HELP)

@@ -21,6 +21,7 @@ export interface FirewallOptions extends ReportCliOptions {
   roles?: string;
   zones?: string;
   baseline?: string;
+  dynamic: 'granted' | 'range';
   site?: string[];
   infer: boolean;
   minSpan: string;
@@ -48,7 +49,7 @@ export async function runFirewall(captures: string[], opts: FirewallOptions, ver
   const report = await kind
     .analyze(captures, { catalogs, background, roleMap, waivers: [], version, site, infer, minSpan, overrides }, { workers: parseWorkers(opts.workers), maxFlows: parseMaxFlows(opts.maxFlows), vlanInKey: opts.vlanKey, ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) })
     .finally(progress.stop);
-  const list = allowList(report, { catalogs, background, zones });
+  const list = allowList(report, { catalogs, background, zones, dynamic: opts.dynamic });
   if (baseline) list.baseline = diffBaseline(baseline, list);
   await writeReport(writer, list, opts.out, layout);
 }

@@ -18,6 +18,8 @@ export interface AllowListInputs {
   catalogs: Catalog[];
   background: Catalog | null;
   zones: ZoneMap | null;
+  /** What a dynamic rule opens: the ports the capture saw granted (default), or the documented range where there is one. */
+  dynamic?: 'granted' | 'range';
 }
 
 /** One rule being built: its ports and hosts as sets until the list is made. */
@@ -144,7 +146,12 @@ export function allowList(report: AuditReport, inputs: AllowListInputs): AllowLi
     rule.firstSeen = Number.isFinite(d.first) ? new Date(d.first).toISOString() : null;
     rule.lastSeen = Number.isFinite(d.last) ? new Date(d.last).toISOString() : null;
     const r = rules.get(rule.rule);
-    if (r?.dynamic) rule.dynamic = dynamicPorts(r, report, d);
+    if (r?.dynamic) {
+      rule.dynamic = dynamicPorts(r, report, d, inputs.dynamic ?? 'granted');
+      // The documented range replaces the granted ports inside it; a fixed port of the rule stays.
+      const range = r.dynamic.range;
+      if (rule.dynamic.opened === 'range' && range) rule.ports = portRangesText([...d.ports].filter((p) => p < range[0] || p > range[1])).concat(`${range[0]}-${range[1]}`);
+    }
     return rule;
   };
   const order = (a: AllowRule, b: AllowRule) => (a.source < b.source ? -1 : a.source > b.source ? 1 : a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : a.id < b.id ? -1 : 1);
@@ -260,7 +267,7 @@ function requiredFlow(finding: RequirementFinding, catalogs: Catalog[], rules: M
 }
 
 /** The granted ports of a dynamic rule beside its documented range, with the two honest choices. */
-function dynamicPorts(rule: Rule, report: AuditReport, d: Draft): DynamicPorts {
+function dynamicPorts(rule: Rule, report: AuditReport, d: Draft, open: 'granted' | 'range'): DynamicPorts {
   const granted = new Set<number>();
   for (const g of report.grants) if (g.kind === rule.dynamic!.kind && g.port !== null && d.destinations.has(g.host) && d.sources.has(g.peer)) granted.add(g.port);
   for (const p of d.ports) granted.add(p);
@@ -280,5 +287,6 @@ function dynamicPorts(rule: Rule, report: AuditReport, d: Draft): DynamicPorts {
     documented,
     granted: [...granted].sort((a, b) => a - b),
     choices: [documented ? `the documented range ${proto}/${documented}, as the vendor writes it` : 'no documented range: the ports are whatever the server picks', helper],
+    opened: open === 'range' && documented !== null ? 'range' : 'granted',
   };
 }

@@ -26,6 +26,11 @@ export interface DynamicPorts {
   granted: number[];
   /** The two honest choices, in words: the documented range, or a firewall that reads the negotiation. */
   choices: string[];
+  /**
+   * What the rule's `ports` open: the granted ports (the default), or the documented range when it was
+   * asked for (`--dynamic range`) and the document gives one.
+   */
+  opened: 'granted' | 'range';
 }
 
 export interface AllowRule {

@@ -40,7 +40,8 @@ function evidence(r: AllowRule): string {
 function dynamic(r: AllowRule): string {
   const d = r.dynamic;
   if (!d) return '';
-  return `${d.kind}: granted ${d.granted.join(' ') || 'none'}${d.documented ? `; documented ${d.documented}` : ''}; choose ${d.choices.map((c, i) => `(${i + 1}) ${c}`).join(' or ')}`;
+  const opened = d.opened === 'range' ? `; opens the documented range; or ${d.choices[1]}` : `; choose ${d.choices.map((c, i) => `(${i + 1}) ${c}`).join(' or ')}`;
+  return `${d.kind}: granted ${d.granted.join(' ') || 'none'}${d.documented ? `; documented ${d.documented}` : ''}${opened}`;
 }
 
 export function writeFirewallCsv(list: AllowList, out: Writable): Promise<void> {

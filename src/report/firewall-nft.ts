@@ -53,7 +53,11 @@ function matchOf(r: AllowRule): string {
 function ruleLines(r: AllowRule): string[] {
   const out: string[] = [];
   const what = plain(`${r.rule}${r.service ? ` ${r.service}` : ''}`, 110);
-  if (r.dynamic) {
+  if (r.dynamic?.opened === 'range') {
+    const d = r.dynamic;
+    out.push(`\t\t# ${plain(`${r.rule}: the documented range ${d.documented}, as asked (--dynamic range); the capture saw ${d.granted.join(',') || 'none'} granted.`, 200)}`);
+    out.push(`\t\t# ${plain(`the other choice: ${d.choices[1]}`, 200)}`);
+  } else if (r.dynamic) {
     const d = r.dynamic;
     out.push(`\t\t# ${plain(`${r.rule}: ${d.kind} ports granted at run time; the capture saw ${d.granted.join(',') || 'none'}${d.documented ? `, the vendor documents ${d.documented}` : ''}.`, 200)}`);
     out.push('\t\t# They change when the service restarts: choose one of');

@@ -29,7 +29,8 @@ function ruleLines(r: AllowRule): string[] {
   out.push(`      documented: ${r.protocol}${r.protocol.startsWith('icmp') ? ' ' : '/'}${r.documentedPorts.join(',') || '-'}`);
   if (r.dynamic) {
     const d = r.dynamic;
-    out.push(`      dynamic (${d.kind}): granted ${d.granted.length > 0 ? d.granted.join(',') : 'none seen'}${d.documented ? ` of the documented ${d.documented}` : ''}; the granted ports change when the service restarts, so choose:`);
+    const opens = d.opened === 'range' ? `opens the documented range, as asked (--dynamic range)` : 'the granted ports change when the service restarts, so choose';
+    out.push(`      dynamic (${d.kind}): granted ${d.granted.length > 0 ? d.granted.join(',') : 'none seen'}${d.documented ? ` of the documented ${d.documented}` : ''}; ${opens}:`);
     d.choices.forEach((c, i) => out.push(`        ${i + 1}. ${c}`));
   }
   if (r.cite) out.push(`      vendor: “${r.cite.text}” (${r.cite.section})`);
