@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { generateScan } from '../bench/scan.js';
 import type { AllowList } from '../src/firewall/types.js';
 import { capturesDir, skipWithoutCaptures, skipWithoutCommand } from './helpers/captures.js';
 import { checkReport } from './helpers/report-schema.js';
@@ -188,6 +189,31 @@ describe('the outputs', () => {
     expect(heads).toEqual(['ALLOW', 'BACKGROUND', 'REQUIRED FLOWS MISSING OR FAILING', 'REVIEW', 'DOCUMENTED, NEVER USED in 30 min 00 s', 'GROUPS']);
     expect(r.stdout.indexOf('  FAILING  bmc-cm:parent-return-path')).toBeLessThan(r.stdout.indexOf('  MISSING  bmc-cm:parent-return-path'));
   });
+});
+
+describe('at site scale', () => {
+  it.skipIf(noNft)('a role of 60 000 hosts listed one by one: one set of them all, in seconds, and nft accepts it', async () => {
+    const roles = join(dir, 'big-roles.yaml');
+    const hosts = Array.from({ length: 60_000 }, (_, i) => `10.${2 + Math.floor(i / 65025)}.${Math.floor(i / 255) % 255}.${(i % 255) + 1}`);
+    writeFileSync(roles, `roles:\n  site-server: [10.1.0.10]\n  domain-controller: [10.1.0.2, 10.1.0.3]\n  management-point: [10.1.0.11]\n  distribution-point: [10.1.0.12]\n  sql-server: [10.1.0.20]\n  client:\n${hosts.map((h) => `    - ${h}\n`).join('')}`);
+    const started = Date.now();
+    const l = await list([sample('sccm2007-site.pcapng'), '--catalog', 'sccm2007', '--roles', roles]);
+    expect(l.groups.find((g) => g.name === 'client')!.addresses).toHaveLength(60_000);
+    const nft = await firewall([sample('sccm2007-site.pcapng'), '--catalog', 'sccm2007', '--roles', roles, '--format', 'nft']);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(await nftCheck(nft.stdout, 'big-roles')).toEqual({ code: 0, stderr: '' });
+  }, 60_000);
+});
+
+describe('at site scale, scanned', () => {
+  it('a SYN scan of 100 000 flows (targets inferred as devices): the list in seconds, the scan left for review', async () => {
+    const scan = join(dir, 'scan.pcap');
+    generateScan({ out: scan, flows: 100_000 });
+    const started = Date.now();
+    const l = await list([scan, '--catalog', 'bmc-cm']);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(l.diff.review.reduce((n, r) => n + r.flows, 0) + [...l.rules, ...l.background].reduce((n, r) => n + r.flows, 0)).toBe(100_000);
+  }, 60_000);
 });
 
 describe('zones', () => {

@@ -3,7 +3,7 @@
  * the hosts inferred to play it, and every host seen in it), a zone of the zones file (its blocks,
  * its roles' addresses and the hosts placed in it), or one address for a host that has neither.
  */
-import { parseBlock, inBlock, addressToBigInt } from '../audit/addresses.js';
+import { type AddressBlock, addressToBigInt, BlockIndex, parseBlock } from '../audit/addresses.js';
 import type { AddressGroup } from './types.js';
 import { ZoneMap, zoneOf } from './zones.js';
 
@@ -27,22 +27,17 @@ export class GroupBook {
     if (this.zones) {
       const zone = zoneOf(this.zones, address, role === null ? roles : [role, ...roles]);
       const name = zone?.id ?? UNZONED;
-      const g = this.entry(name, 'zone');
-      if (zone) {
-        for (const b of zone.blocks) g.blocks.add(b.text);
-        for (const r of zone.roles) for (const a of this.roleAddresses[r] ?? []) g.blocks.add(a);
-      }
+      const g = this.entry(name, 'zone', () => (zone ? [...zone.blocks.map((b) => b.text), ...zone.roles.flatMap((r) => this.roleAddresses[r] ?? [])] : []));
       if (address !== null) g.hosts.add(address);
       return address === null && zone === null ? null : name;
     }
     if (role !== null) {
-      const g = this.entry(role, 'role');
-      for (const a of this.roleAddresses[role] ?? []) g.blocks.add(a);
+      const g = this.entry(role, 'role', () => this.roleAddresses[role] ?? []);
       if (address !== null) g.hosts.add(address);
       return role;
     }
     if (address === null) return null;
-    this.entry(address, 'host').hosts.add(address);
+    this.entry(address, 'host', () => []).hosts.add(address);
     return address;
   }
 
@@ -51,20 +46,31 @@ export class GroupBook {
     return [...this.used.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : 1))
       .map(([name, g]) => {
-        // A block inside another of the group is not listed again (an interval set refuses overlaps).
-        const all = [...g.blocks].map((t) => parseBlock(t)).filter((b): b is NonNullable<typeof b> => b !== null);
-        const blocks = all.filter((b, i) => !all.some((o, j) => j !== i && o.family === b.family && o.lo <= b.lo && o.hi >= b.hi && (o.prefix < b.prefix || j < i)));
+        const all = [...g.blocks].map((t) => parseBlock(t)).filter((b): b is AddressBlock => b !== null);
+        const index = new BlockIndex();
+        all.forEach((b, i) => index.add(b, i));
+        // A block inside another of the group (or equal to an earlier one) is not listed again: an
+        // interval set refuses overlaps. Found by the index, so a role of a million hosts costs a look-up each.
+        const within = (a: { family: 4 | 6; value: bigint }, self: number, prefix: number) => {
+          let inside = false;
+          index.forEach(a, (other, len) => {
+            if (other !== self && (len < prefix || (len === prefix && other < self))) inside = true;
+          });
+          return inside;
+        };
+        const blocks = all.filter((b, i) => !within({ family: b.family, value: b.lo }, i, b.prefix));
         const loose = [...g.hosts].filter((h) => {
           const a = addressToBigInt(h);
-          return a !== null && !blocks.some((b) => inBlock(b, a));
+          return a !== null && !within(a, -1, Infinity);
         });
         return { name, kind: g.kind, addresses: [...blocks.map((b) => b.text), ...loose.sort(compareAddresses)] };
       });
   }
 
-  private entry(name: string, kind: AddressGroup['kind']) {
+  /** The group of this name; a new one starts with `blocks()` (its addresses are the same at every flow, so they are added once). */
+  private entry(name: string, kind: AddressGroup['kind'], blocks: () => string[]) {
     let g = this.used.get(name);
-    if (!g) this.used.set(name, (g = { kind, blocks: new Set(), hosts: new Set() }));
+    if (!g) this.used.set(name, (g = { kind, blocks: new Set(blocks()), hosts: new Set() }));
     return g;
   }
 }
