@@ -239,6 +239,16 @@ describe('zones', () => {
     expect(await nftCheck(nft.stdout, 'overlapping-zones')).toEqual({ code: 0, stderr: '' });
   });
 
+  it('waivers: a waived required flow is not blocked, a waived flow for review names its reason and stays out', async () => {
+    const waivers = join(dir, 'waivers.yaml');
+    writeFileSync(waivers, 'waivers:\n  - port: tcp/3389\n    reason: RDP until the jump host is ready\n  - rule: bmc-cm:client-reaches-parent\n    hosts: [10.20.0.24]\n    reason: decommissioned\n');
+    const l = await list([...site('bmc-cm'), '--waivers', waivers]);
+    expect(l.diff.blocked.map((b) => b.rule)).toEqual(['bmc-cm:parent-return-path', 'bmc-cm:parent-return-path']);
+    expect(l.diff.review.find((r) => r.port === 3389)?.waived).toBe('RDP until the jump host is ready');
+    expect(l.rules.some((r) => r.ports.includes('3389'))).toBe(false);
+    expect(l.rules.find((r) => r.rule === 'bmc-cm:agent-to-parent')!.requiredBy).toEqual([]);
+  });
+
   it('a zone item that is neither a block nor a role is an error at its file:line:col', async () => {
     const zones = join(dir, 'bad-zones.yaml');
     writeFileSync(zones, 'zones:\n  servers: [master-server, mastr-server]\n');

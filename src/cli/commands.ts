@@ -104,6 +104,7 @@ export function registerFirewall(program: Command, version: string): void {
     .option('--roles <file>', 'role map: which hosts play which role (YAML)')
     .option('--zones <file>', 'firewall zones: zone ids mapped to roles and address blocks (YAML); rules per zone pair instead of role pair')
     .addOption(new Option('--dynamic <open>', 'what a rule of dynamic ports (DCE/RPC…) opens: the ports the capture saw granted, or the range the vendor documents').choices(['granted', 'range']).default('granted'))
+    .option('--waivers <file>', "accepted exceptions (YAML): a waived required flow is not listed as blocked, a waived flow for review carries the waiver's reason")
     .option('--baseline <file.json>', 'an earlier `firewall --format json` of the same site: what this capture adds, removes and changes')
     .option('--site <prefixes>', SITE_HELP, collectList)
     .option('--no-infer', NO_INFER_HELP)

@@ -21,6 +21,7 @@ export interface FirewallOptions extends ReportCliOptions {
   roles?: string;
   zones?: string;
   baseline?: string;
+  waivers?: string;
   dynamic: 'granted' | 'range';
   site?: string[];
   infer: boolean;
@@ -41,13 +42,13 @@ export async function runFirewall(captures: string[], opts: FirewallOptions, ver
   const writer = writerFor('firewall', opts.format);
   checkOutputs(reportPaths(writer, opts.out), [...captures, ...auditInputFiles(opts), opts.zones, opts.baseline]);
   stopOnSignals();
-  const { catalogs, background, roleMap, site, infer, minSpan, overrides } = loadAuditInputs(opts);
+  const { catalogs, background, roleMap, waivers, site, infer, minSpan, overrides } = loadAuditInputs(opts);
   const zones = opts.zones ? loadZones(opts.zones, catalogs) : null;
   const baseline = opts.baseline ? readBaseline(opts.baseline) : null;
   const layout = reportOptions(opts);
   const progress = progressFor(kind.name === 'pcap' ? captures : []);
   const report = await kind
-    .analyze(captures, { catalogs, background, roleMap, waivers: [], version, site, infer, minSpan, overrides }, { workers: parseWorkers(opts.workers), maxFlows: parseMaxFlows(opts.maxFlows), vlanInKey: opts.vlanKey, ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) })
+    .analyze(captures, { catalogs, background, roleMap, waivers, version, site, infer, minSpan, overrides }, { workers: parseWorkers(opts.workers), maxFlows: parseMaxFlows(opts.maxFlows), vlanInKey: opts.vlanKey, ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) })
     .finally(progress.stop);
   const list = allowList(report, { catalogs, background, zones, dynamic: opts.dynamic });
   if (baseline) list.baseline = diffBaseline(baseline, list);

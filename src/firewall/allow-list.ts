@@ -80,10 +80,10 @@ export function allowList(report: AuditReport, inputs: AllowListInputs): AllowLi
     } else {
       const src = book.groupOf(client, j.clientRoles[0] ?? null, j.clientRoles)!;
       const dst = book.groupOf(server, j.serverRoles[0] ?? null, j.serverRoles)!;
-      const key = `${j.verdict}|${src}|${dst}|${proto}|${port}`;
+      const w = flows.waiver(i);
+      const key = `${j.verdict}|${src}|${dst}|${proto}|${port}|${w?.reason ?? ''}`;
       let r = review.get(key);
       if (!r) {
-        const w = flows.waiver(i);
         r = { verdict: j.verdict, source: src, destination: dst, protocol: proto, port, rule: j.verdict === 'role-mismatch' ? j.rule : null, flows: 0, sourceHosts: [], destinationHosts: [], firstSeen: null, lastSeen: null, detail: j.detail, waived: w?.reason ?? null, s: new Set(), d: new Set(), f: Infinity, l: -Infinity };
         review.set(key, r);
       }
