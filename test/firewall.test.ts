@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { generateScan } from '../bench/scan.js';
 import type { AllowList } from '../src/firewall/types.js';
 import { capturesDir, skipWithoutCaptures, skipWithoutCommand } from './helpers/captures.js';
-import { checkReport } from './helpers/report-schema.js';
+import { checkReport, reportProblems } from './helpers/report-schema.js';
 import { run } from './helpers/run.js';
 
 const root = resolve(__dirname, '..');
@@ -180,6 +180,20 @@ describe('the outputs', () => {
     // The granted ports are opened, never the whole range silently; the choices are written beside them.
     expect(text).toContain('# They change when the service restarts: choose one of');
     expect(text).not.toMatch(/^\s*tcp dport 49152-65535/m);
+  });
+
+  it('JSON: the schema rejects an altered list, naming the place', async () => {
+    const l = await list(site('sccm2007'));
+    const bad = JSON.parse(JSON.stringify(l)) as { rules: Array<Record<string, unknown>>; diff: { blocked: Array<Record<string, unknown>> } };
+    bad.rules[0]!.ports = ['80,443'];
+    bad.rules[1]!.basis = 'guessed';
+    bad.diff.blocked[0]!.status = 'satisfied';
+    bad.rules[2]!.extra = 1;
+    const problems = reportProblems('firewall', bad).join('\n');
+    expect(problems).toMatch(/\/rules\/0\/ports\/0/);
+    expect(problems).toMatch(/\/rules\/1\/basis/);
+    expect(problems).toMatch(/\/diff\/blocked\/0\/status/);
+    expect(problems).toMatch(/\/rules\/2.*extra/);
   });
 
   it('text: the sections in order, failing before missing', async () => {
