@@ -227,6 +227,9 @@ describe('at site scale, scanned', () => {
     const l = await list([scan, '--catalog', 'bmc-cm']);
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(l.diff.review.reduce((n, r) => n + r.flows, 0) + [...l.rules, ...l.background].reduce((n, r) => n + r.flows, 0)).toBe(100_000);
+    // Folded past --max-flows, the records stand for the same flows.
+    const folded = await list([scan, '--catalog', 'bmc-cm', '--max-flows', '5000']);
+    expect(folded.diff.review.reduce((n, r) => n + r.flows, 0) + [...folded.rules, ...folded.background].reduce((n, r) => n + r.flows, 0)).toBe(100_000);
   }, 60_000);
 });
 

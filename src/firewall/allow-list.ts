@@ -64,13 +64,16 @@ export function allowList(report: AuditReport, inputs: AllowListInputs): AllowLi
     const f = flows.at(i)!;
     const first = f.start === null ? NaN : Date.parse(f.start);
     const last = f.end === null ? NaN : Date.parse(f.end);
+    // A record folded past --max-flows (or by live) stands for its flows.
+    const folded = (f as { flows?: unknown }).flows;
+    const n = typeof folded === 'number' ? folded : 1;
     if (j.verdict === 'expected' || j.verdict === 'background') {
       const rule = j.rule === null ? undefined : rules.get(j.rule);
       const src = book.groupOf(client, pickRole(j.clientRoles, sideOf(rule, 'from'), played), j.clientRoles)!;
       const dst = book.groupOf(server, pickRole(j.serverRoles, sideOf(rule, 'to'), played), j.serverRoles)!;
       const d = draft(j.verdict === 'expected' ? product : background, src, dst, proto, j.rule ?? '', rule, j.cite);
-      d.rule.flows++;
-      if (f.outcome !== undefined && f.outcome !== null && UNANSWERED.has(f.outcome)) d.rule.unanswered++;
+      d.rule.flows += n;
+      if (f.outcome !== undefined && f.outcome !== null && UNANSWERED.has(f.outcome)) d.rule.unanswered += n;
       if (port !== null) d.ports.add(port);
       if (f.icmpType !== undefined) d.icmp.add(f.icmpType);
       d.sources.add(client);
@@ -87,7 +90,7 @@ export function allowList(report: AuditReport, inputs: AllowListInputs): AllowLi
         r = { verdict: j.verdict, source: src, destination: dst, protocol: proto, port, rule: j.verdict === 'role-mismatch' ? j.rule : null, flows: 0, sourceHosts: [], destinationHosts: [], firstSeen: null, lastSeen: null, detail: j.detail, waived: w?.reason ?? null, s: new Set(), d: new Set(), f: Infinity, l: -Infinity };
         review.set(key, r);
       }
-      r.flows++;
+      r.flows += n;
       r.s.add(client);
       r.d.add(server);
       if (first < r.f) r.f = first;
