@@ -9,6 +9,7 @@ import type { Writable } from 'node:stream';
 import type { AllowList, AllowRule } from '../firewall/types.js';
 import { serviceText } from '../firewall/ports.js';
 import { csvText } from './escape.js';
+import { plural } from '../core/human.js';
 
 export const FIREWALL_CSV_HEADERS = [
   'section',
@@ -33,7 +34,7 @@ export const FIREWALL_CSV_HEADERS = [
 ] as const;
 
 function evidence(r: AllowRule): string {
-  const seen = r.flows > 0 ? `${r.flows} flows from ${r.sourceHosts.join(' ')} to ${r.destinationHosts.join(' ')}${r.unanswered > 0 ? ` (${r.unanswered} never answered)` : ''}` : 'no flow seen';
+  const seen = r.flows > 0 ? `${plural(r.flows, 'flow')} from ${r.sourceHosts.join(' ')} to ${r.destinationHosts.join(' ')}${r.unanswered > 0 ? ` (${r.unanswered} never answered)` : ''}` : 'no flow seen';
   return r.requiredBy.length > 0 ? `${seen}; required by ${r.requiredBy.join(' ')} (missing or failing)` : seen;
 }
 
