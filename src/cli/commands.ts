@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import type { AnalyzeOptions } from './analyze.js';
 import type { CollectCliOptions } from './collect.js';
 import type { LiveCliOptions } from './live.js';
+import type { FirewallOptions } from './firewall.js';
 import { formatNames, tableNames } from '../report/formats.js';
 import { INPUT_DEFAULT, INPUT_KINDS, inputPathsHelp } from './inputs.js';
 import { addReportOptions } from './report-options.js';
@@ -127,4 +128,34 @@ export function registerCollect(program: Command, version: string, setExit: (cod
       const { runCollect } = await import('./collect.js');
       await runCollect(opts, version, setExit);
     });
+}
+
+/** Registers `flowaudit firewall`: the allow-list an audit proves, its diff against the catalog, as text, JSON, CSV or nftables. */
+export function registerFirewall(program: Command, version: string): void {
+  const firewall = program
+    .command('firewall')
+    .description('the minimal allow-list per role (or zone) pair that lets every expected and required flow pass, its diff against the catalog, and a rule set a firewall can load')
+    .argument('<capture...>', `what --input reads: ${inputPathsHelp()}`)
+    .addOption(new Option('--input <kind>', 'what the paths hold').choices(INPUT_KINDS.map((k) => k.name)).default(INPUT_DEFAULT))
+    .requiredOption('--catalog <id|file...>', 'catalog id (see `catalog list`) or catalog file; repeatable')
+    .option('--roles <file>', 'role map: which hosts play which role (YAML)')
+    .option('--zones <file>', 'firewall zones: zone ids mapped to roles and address blocks (YAML); rules per zone pair instead of role pair')
+    .addOption(new Option('--dynamic <open>', 'what a rule of dynamic ports (DCE/RPC…) opens: the ports the capture saw granted, or the range the vendor documents').choices(['granted', 'range']).default('granted'))
+    .option('--waivers <file>', "accepted exceptions (YAML): a waived required flow is not listed as blocked, a waived flow for review carries the waiver's reason")
+    .option('--baseline <file.json>', 'an earlier `firewall --format json` of the same site: what this capture adds, removes and changes')
+    .option('--site <prefixes>', SITE_HELP, collectList)
+    .option('--no-infer', NO_INFER_HELP)
+    .option(MIN_SPAN_FLAG, MIN_SPAN_HELP, MIN_SPAN_DEFAULT_TEXT)
+    .option('--background <id|file>', BACKGROUND_HELP)
+    .option('--no-background', NO_BACKGROUND_HELP)
+    .option('--set <name=value...>', 'override a catalog parameter, e.g. --set tunnel-port=443')
+    .addOption(new Option('--format <format>', 'output format (nft: an nftables rule set for `nft -f`)').choices(formatNames('firewall')).default('text'))
+    .option('--out <file>', 'write to a file instead of standard output')
+    .option('--vlan-key', 'keep flows on different VLANs apart', false)
+    .option(WORKERS_FLAG, WORKERS_HELP, 'auto')
+    .option(MAX_FLOWS_FLAG, MAX_FLOWS_HELP, MAX_FLOWS_DEFAULT);
+  addReportOptions(firewall).action(async (captures: string[], opts: FirewallOptions) => {
+    const { runFirewall } = await import('./firewall.js');
+    await runFirewall(captures, opts, version);
+  });
 }

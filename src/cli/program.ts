@@ -6,7 +6,7 @@ import { buildFlowsSharded } from '../worker/sharded.js';
 import { terminalSafe } from '../report/escape.js';
 import { flowLineChunks } from '../report/json-lines.js';
 import { formatNames, writerFor } from '../report/formats.js';
-import { registerAnalyze, registerCollect, registerLive } from './commands.js';
+import { registerAnalyze, registerCollect, registerFirewall, registerLive } from './commands.js';
 import { checkOutputs, EXIT_UNWRITABLE, guardStandardOutput, OutputError, reportPaths, stopOnSignals, writeReport } from './output.js';
 import { progressFor } from './progress.js';
 import { MAX_FLOWS_DEFAULT, MAX_FLOWS_FLAG, MAX_FLOWS_HELP, parseMaxFlows, parseWorkers, WORKERS_FLAG, WORKERS_HELP } from './workers.js';
@@ -52,6 +52,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
   registerAnalyze(program, '0.1.0', setExit);
   registerLive(program, '0.1.0', setExit);
   registerCollect(program, '0.1.0', setExit);
+  registerFirewall(program, '0.1.0');
   program.addHelpText('after', PROGRAM_HELP);
   for (const c of program.commands) {
     const examples = EXAMPLES[c.name()];
@@ -117,6 +118,11 @@ const EXAMPLES: Record<string, string[]> = {
     'flowaudit analyze site.pcapng --catalog sccm2007 --format csv --table requirements',
     'flowaudit analyze site.pcapng --catalog bmc-cm --set tunnel-port=443 --fail-on missing,failing',
     'flowaudit analyze --sensor core-span=pcap:core.pcapng --sensor dc-zeek=zeek:/var/log/zeek/ --catalog bmc-cm',
+  ],
+  firewall: [
+    'flowaudit firewall samples/sccm2007-site.pcapng --catalog sccm2007 --roles samples/sccm2007-roles.yaml',
+    'flowaudit firewall site.pcapng --catalog bmc-cm --roles roles.yaml --zones zones.yaml --format nft --out site.nft',
+    'flowaudit firewall after.pcapng --catalog bmc-cm --roles roles.yaml --baseline before.json',
   ],
   live: ['flowaudit live --list-interfaces', 'flowaudit live -i eth1 --catalog bmc-cm --roles roles.yaml --report-every 5m --duration 1h --write span.pcapng'],
   collect: ['flowaudit collect --listen udp:9995 --catalog sccm2007 --roles roles.yaml --report-every 5m --format json --out site.json'],

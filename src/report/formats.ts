@@ -5,6 +5,7 @@ import type { CatalogListRow } from './catalog.js';
 export type { CatalogListRow } from './catalog.js';
 import type { CaptureSummary, FlowRecord } from '../flow/pipeline.js';
 import type { ReportOptions } from './options.js';
+import type { AllowList } from '../firewall/types.js';
 import { writeFlowsCsv, writeFlowsJson, writeFlowsText } from './flows.js';
 import { writePieces } from './write.js';
 import { InputError } from '../core/errors.js';
@@ -15,6 +16,7 @@ const audit = () => import('./audit.js');
 const catalog = () => import('./catalog.js');
 const html = () => import('./html.js');
 const zeek = () => import('./zeek.js');
+const firewall = { text: () => import('./firewall-text.js'), csv: () => import('./firewall-csv.js'), nft: () => import('./firewall-nft.js') };
 
 /*
  * The report formats: one row per format, with a writer for each command that offers it. The
@@ -58,6 +60,8 @@ export interface ReportFormat {
   live?: LiveWriter;
   catalogList?: Writer<CatalogListRow[]>;
   catalogShow?: Writer<Catalog>;
+  /** `flowaudit firewall`: the allow-list (src/firewall/). */
+  firewall?: Writer<AllowList>;
 }
 
 export type FormatCommand = Exclude<keyof ReportFormat, 'name'>;
@@ -91,6 +95,7 @@ export const FORMATS: readonly ReportFormat[] = [
     live: { write: auditText, tick: { write: async (r, out, opts) => writePieces([(await audit()).auditText(r, opts), '\n'], out), clears: true, final: false } },
     catalogList: { write: async (rows, out) => text((await catalog()).catalogListText(rows), out) },
     catalogShow: { write: async (c, out) => text((await catalog()).catalogText(c), out) },
+    firewall: { write: async (l, out, opts) => (await firewall.text()).writeFirewallText(l, out, opts) },
   },
   {
     name: 'json',
@@ -99,6 +104,7 @@ export const FORMATS: readonly ReportFormat[] = [
     live: { write: auditJson, tick: { write: async (r, out) => text((await audit()).auditJson(r, 0), out), clears: false, final: true } },
     catalogList: { write: (rows, out) => text(JSON.stringify(rows, null, 2) + '\n', out) },
     catalogShow: { write: async (c, out) => text((await catalog()).catalogJson(c), out) },
+    firewall: { write: (l, out) => text(JSON.stringify(l, null, 2) + '\n', out) },
   },
   {
     name: 'csv',
@@ -107,6 +113,7 @@ export const FORMATS: readonly ReportFormat[] = [
     live: auditCsv,
     catalogList: { write: async (rows, out) => (await catalog()).writeCatalogListCsv(rows, out) },
     catalogShow: { write: async (c, out) => (await catalog()).writeCatalogCsv(c, out) },
+    firewall: { write: async (l, out) => (await firewall.csv()).writeFirewallCsv(l, out) },
   },
   {
     name: 'html',
@@ -117,6 +124,10 @@ export const FORMATS: readonly ReportFormat[] = [
     name: 'zeek',
     flows: { write: async (r, out) => (await zeek()).writeZeekConn(r.capture, r.flows.batches(), out) },
     analyze: { write: async (r, out) => (await zeek()).writeZeekJudgedConn(r, out) },
+  },
+  {
+    name: 'nft',
+    firewall: { write: async (l, out) => (await firewall.nft()).writeFirewallNft(l, out) },
   },
 ];
 

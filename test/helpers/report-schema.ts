@@ -29,6 +29,7 @@ export const REPORT_SCHEMAS = {
   collect: 'collect-report.schema.json',
   'catalog-list': 'catalog-list.schema.json',
   'catalog-show': 'catalog-show.schema.json',
+  firewall: 'firewall-report.schema.json',
 } as const;
 
 export type ReportKind = keyof typeof REPORT_SCHEMAS;
