@@ -11,7 +11,7 @@ import { progressFor } from './progress.js';
 import { tableWriter, writerFor } from '../report/formats.js';
 import { MIN_SPAN_DEFAULT_TEXT, parseDuration, SENSOR_SLACK_DEFAULT_TEXT, parseMaxFlows, parseWorkers } from './workers.js';
 import { reportOptions, type ReportCliOptions } from './report-options.js';
-import { inputKind, INPUT_DEFAULT } from './inputs.js';
+import { auditInput, inputKind, INPUT_DEFAULT } from './inputs.js';
 import { analyzeSensors, parseSensors } from './sensors.js';
 
 export const EXIT_FINDINGS = 1;
@@ -132,7 +132,7 @@ export async function runAnalyze(captures: string[], opts: AnalyzeOptions, versi
   const read = { workers, maxFlows, vlanInKey: opts.vlanKey, ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) };
   const report = await (sensors
     ? analyzeSensors(sensors, slack, inputs, () => read)
-    : kind.read(captures, read).then(async ({ run, ...found }) => (await import('../audit/index.js')).audit(run, { ...inputs, ...found }))
+    : auditInput(kind, captures, inputs, read)
   ).finally(progress.stop);
   if (opts.explain !== undefined) {
     const { writeExplain } = await import('../report/explain.js');

@@ -9,7 +9,7 @@ import { diffBaseline, readBaseline } from '../firewall/baseline.js';
 import { loadZones } from '../firewall/zones.js';
 import { writerFor } from '../report/formats.js';
 import { auditInputFiles, loadAuditInputs } from './analyze.js';
-import { inputKind, INPUT_DEFAULT } from './inputs.js';
+import { auditInput, inputKind, INPUT_DEFAULT } from './inputs.js';
 import { checkOutputs, reportPaths, stopOnSignals, writeReport } from './output.js';
 import { progressFor } from './progress.js';
 import { reportOptions, type ReportCliOptions } from './report-options.js';
@@ -38,7 +38,7 @@ export interface FirewallOptions extends ReportCliOptions {
 export async function runFirewall(captures: string[], opts: FirewallOptions, version: string): Promise<void> {
   const kind = inputKind(opts.input ?? INPUT_DEFAULT);
   if (captures.filter((c) => c === '-').length > 1) throw new InputError('standard input (-) can be read only once');
-  if (!kind.stdin && captures.includes('-')) throw new InputError(`--input ${kind.name} reads files and folders, not standard input (-)`);
+  if (!kind.stdin && captures.includes('-')) throw new InputError(`--input ${kind.name} does not read standard input (-): it reads ${kind.paths}`);
   const writer = writerFor('firewall', opts.format);
   checkOutputs(reportPaths(writer, opts.out), [...captures, ...auditInputFiles(opts), opts.zones, opts.baseline]);
   stopOnSignals();
@@ -47,8 +47,7 @@ export async function runFirewall(captures: string[], opts: FirewallOptions, ver
   const baseline = opts.baseline ? readBaseline(opts.baseline) : null;
   const layout = reportOptions(opts);
   const progress = progressFor(kind.name === 'pcap' ? captures : []);
-  const report = await kind
-    .analyze(captures, { catalogs, background, roleMap, waivers, version, site, infer, minSpan, overrides }, { workers: parseWorkers(opts.workers), maxFlows: parseMaxFlows(opts.maxFlows), vlanInKey: opts.vlanKey, ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) })
+  const report = await auditInput(kind, captures, { catalogs, background, roleMap, waivers, version, site, infer, minSpan, overrides }, { workers: parseWorkers(opts.workers), maxFlows: parseMaxFlows(opts.maxFlows), vlanInKey: opts.vlanKey, ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) })
     .finally(progress.stop);
   const list = allowList(report, { catalogs, background, zones, dynamic: opts.dynamic });
   if (baseline) list.baseline = diffBaseline(baseline, list);

@@ -7,7 +7,7 @@
  * row is a sensor kind with nothing more. A new kind is its reader in src/ingest/ and
  * one row here. Each row loads its modules only when it runs.
  */
-import type { AuditOptions } from '../audit/index.js';
+import type { AuditOptions, AuditReport } from '../audit/index.js';
 import type { SensorRead } from '../audit/run-input.js';
 import type { ShardedOptions } from '../worker/sharded.js';
 
@@ -60,4 +60,10 @@ export function inputKind(name: string): InputKind {
 /** --help's words for the paths of every kind. */
 export function inputPathsHelp(): string {
   return INPUT_KINDS.map((k) => `${k.name}: ${k.paths}`).join('; ');
+}
+
+/** The paths read as one input of `kind` and audited: what `analyze` and `firewall` judge without --sensor. */
+export async function auditInput(kind: InputKind, paths: string[], inputs: AuditInputs, read: ShardedOptions): Promise<AuditReport> {
+  const [{ run, ...found }, { audit }] = await Promise.all([kind.read(paths, read), import('../audit/index.js')]);
+  return audit(run, { ...inputs, ...found });
 }
