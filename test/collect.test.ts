@@ -141,7 +141,12 @@ describe.skipIf(noSoftflowd)('softflowd → flowaudit collect', () => {
       expect(final.capture.files[0].domains).toEqual([expect.objectContaining({ exporter: '127.0.0.1', version: Number(version), lost: 0, lostUnit: version === '9' ? 'packets' : 'flows' })]);
       expect(final.capture.decodeErrorCount).toBe(0);
     }
-  }, 60_000);
+    // The HTML report of a collector says so in its heading (csv and html go out at the end).
+    const h = await startCollect(['--duration', '2s', '--report-every', '10s', '--format', 'html']);
+    await softflowdTo(ZEROLOGON, h.port, '10', ['-a']);
+    expect(await h.exit, h.stderr()).toBe(0);
+    expect(h.stdout()).toContain('<h1>flowaudit collect</h1>');
+  }, 90_000);
 
   it('text reports every tick and a final one on SIGINT; --out rewritten atomically (a reader only ever sees a whole report); SIGTERM ends too', async () => {
     const out = join(dir, 'report.json');

@@ -189,7 +189,7 @@ th { background: #f3f3f3; cursor: pointer; user-select: none; } th[data-dir="asc
 svg text { font: 12px system-ui, sans-serif; } svg .empty { fill: #f5f5f5; } .legend span { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px; vertical-align: -2px; }
 @media print { th { background: none; } }
 </style></head><body>
-<h1>flowaudit analyze</h1>
+<h1>flowaudit ${r.live ? 'live' : r.collect ? 'collect' : 'analyze'}</h1>
 <div class="meta">${filesHtml(files)} · catalogs ${escapeHtml(r.catalogs.map((c) => `${c.id} (${c.name})`).join(', '))} · background ${escapeHtml(r.background ? `${r.background.id} (${r.background.rules} rules)` : 'none (--no-background)')} · roles ${escapeHtml(rolesMeta(r))}${r.roles.site.length ? ` · site prefixes ${escapeHtml(r.roles.site.join(' '))}` : ''}</div>
 <h2>Capture quality</h2>
 <p>${escapeHtml(r.capture.sensors ? siteLine(r.capture.sensors, r.capture.packets, r.capture.bytes, r.capture.first, r.capture.last) : `${r.capture.packets} packets, ${humanBytes(r.capture.bytes)}${r.capture.files.some((f) => 'records' in f) ? ' (as the flow records count them)' : ''}, ${r.capture.first ?? '-'} … ${r.capture.last ?? '-'}`)}</p>
