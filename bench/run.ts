@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generate } from './generate.js';
+import { generateIpfix } from './generate-ipfix.js';
 import { generateScan } from './scan.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     ratio: { type: 'boolean', default: false },
     scan: { type: 'boolean', default: false },
     'scan-flows': { type: 'string', default: '1000000,5000000,10000000' },
+    ipfix: { type: 'boolean', default: false },
+    'ipfix-records': { type: 'string', default: '5000000,50000000' },
   },
 });
 const packets = Number(values.packets);
@@ -116,6 +119,32 @@ if (values.memory) {
   }
   const file = join(out, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), runs, machine: { cores: cpus().length, model: cpus()[0]?.model, node: process.version }, results: rows.filter(Boolean) }, null, 2));
+  console.log(`\nresults: ${file}`);
+  process.exit(0);
+}
+
+if (values.ipfix) {
+  // Issue 19: a day of a busy site's flow records audited in memory bounded by conversations, not
+  // records: the same site mix (bench/generate-ipfix.ts) at each size, read by analyze --input ipfix.
+  // No peer reads IPFIX files (nfdump reads only its own nfcapd files), so there is no ratio here.
+  const sizes = values['ipfix-records']!.split(',').map(Number);
+  const rows: Array<Measure & { records: number; recordsPerSecond: number }> = [];
+  console.log(`\nIPFIX records, analyze --input ipfix --catalog bmc-cm --format json (median of ${runs}); ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}`);
+  for (const n of sizes) {
+    const file = join(out, `site-${n}.ipfix`);
+    if (!existsSync(file)) {
+      const t = performance.now();
+      generateIpfix({ out: file, records: n });
+      console.log(`generated ${file} (${(statSync(file).size / 1e9).toFixed(2)} GB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    }
+    const m = measure(`analyze --input ipfix, ${n} records`, file, [process.execPath, cliPath, 'analyze', '--input', 'ipfix', file, '--catalog', 'bmc-cm', '--format', 'json', '--out', '/dev/null'], n);
+    if (!m) continue;
+    const recordsPerSecond = Math.round(n / m.wallSeconds);
+    rows.push({ ...m, records: n, recordsPerSecond });
+    console.log(`  ${m.tool.padEnd(44)} ${m.wallSeconds.toFixed(1).padStart(8)} s ${(recordsPerSecond / 1e6).toFixed(2).padStart(6)} M records/s ${String(m.peakRssMB).padStart(6)} MB peak RSS`);
+  }
+  const file = join(out, `ipfix-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), runs, machine: { cores: cpus().length, model: cpus()[0]?.model, node: process.version }, results: rows }, null, 2));
   console.log(`\nresults: ${file}`);
   process.exit(0);
 }
