@@ -1,4 +1,4 @@
-import { run } from './helpers/run.js';
+import { flowaudit as runCli, run } from './helpers/run.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,10 +10,7 @@ const root = resolve(__dirname, '..');
 const cli = join(root, 'dist/cli/main.js');
 const sample = join(root, 'samples/mirror-port.pcapng');
 
-async function flowaudit(args: string[], input?: Buffer) {
-  const r = await run(process.execPath, [cli, ...args], { input, encoding: 'buffer', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
+const flowaudit = (args: string[], input?: Buffer) => runCli(args, { timeout: 60_000, ...(input ? { input } : {}) });
 
 describe('flowaudit flows', () => {
   it('lists the conversations of the bundled sample as JSON', async () => {

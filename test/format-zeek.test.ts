@@ -1,4 +1,4 @@
-import { run } from './helpers/run.js';
+import { flowaudit } from './helpers/run.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,13 +11,6 @@ import { capturesDir, repositoryRoot, skipWithoutCaptures } from './helpers/capt
  * and Zeek's agree on the connections, their orientation, packet counts and the conn_states we map,
  * except for the disagreements listed below with their reasons.
  */
-
-const cli = join(repositoryRoot, 'dist/cli/main.js');
-
-async function flowaudit(args: string[]) {
-  const r = await run(process.execPath, [cli, ...args], { encoding: 'buffer', timeout: 60_000, maxBuffer: 1 << 28 });
-  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
 
 interface ZeekLog {
   headers: string[];

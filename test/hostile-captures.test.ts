@@ -4,7 +4,7 @@
  * project's own writer and read through the CLI: it ends in bounded time and memory with exit 0 and
  * the damage counted in the report, never fatal.
  */
-import { run } from './helpers/run.js';
+import { flowaudit, run } from './helpers/run.js';
 import fc from 'fast-check';
 import { closeSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -26,13 +26,8 @@ import { MemorySource } from './helpers/memory-source.js';
 import { checkReport } from './helpers/report-schema.js';
 
 const root = resolve(__dirname, '..');
-const cli = join(root, 'dist/cli/main.js');
 const tmp = scratch('fa-hostile-');
 
-async function flowaudit(args: string[], opts: { input?: Buffer; nodeArgs?: string[] } = {}) {
-  const r = await run(process.execPath, [...(opts.nodeArgs ?? []), cli, ...args], { input: opts.input, encoding: 'buffer', timeout: 120_000, maxBuffer: 1 << 28 });
-  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
 
 interface Capture {
   packets: number;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { capturesDir, repositoryRoot, skipWithoutCaptures, skipWithoutTshark } from './helpers/captures.js';
 import { checkReport } from './helpers/report-schema.js';
-import { run } from './helpers/run.js';
+import { CLI, flowaudit, run } from './helpers/run.js';
 
 /*
  * `analyze --sensor NAME=KIND:PATH`: several sensors of any kind judged as one site. Real captures cut
@@ -14,15 +14,9 @@ import { run } from './helpers/run.js';
  * whole capture audited alone.
  */
 
-const cli = join(repositoryRoot, 'dist/cli/main.js');
 const base = capturesDir();
 const zerologon = base === null ? '' : join(base, 'windows/corelight-zerologon/CVE-2020-1472_exploit_win2016.pcap');
 const schtask = base === null ? '' : join(base, 'windows/security-datasets/schtask_create_2020-12-1907003032.pcapng');
-
-async function flowaudit(args: string[]) {
-  const r = await run(process.execPath, [cli, ...args], { encoding: 'buffer', timeout: 120_000, maxBuffer: 1 << 28 });
-  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
 
 async function tool(command: string, args: string[]): Promise<void> {
   const r = await run(command, args, { timeout: 120_000 });
@@ -144,7 +138,7 @@ describe.skipIf(skipWithoutCaptures('many sensors') || skipWithoutTshark('many s
     const roles = join(repositoryRoot, 'samples/bmc-cm-roles.yaml');
     const [alone, r] = await Promise.all([
       analyze([sample, '--roles', roles]),
-      run(process.execPath, [cli, 'analyze', '--sensor', `a=${sample}`, '--sensor', 'b=pcap:-', '--roles', roles, '--catalog', 'bmc-cm', '--format', 'json'], { input: readFileSync(sample), timeout: 60_000 }),
+      run(process.execPath, [CLI, 'analyze', '--sensor', `a=${sample}`, '--sensor', 'b=pcap:-', '--roles', roles, '--catalog', 'bmc-cm', '--format', 'json'], { input: readFileSync(sample), timeout: 60_000 }),
     ]);
     expect(r.status, r.stderr).toBe(0);
     const site = checkReport('analyze', JSON.parse(r.stdout) as Report);

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { readZeekLogs } from '../src/ingest/zeek/index.js';
-import { capturesDir, repositoryRoot, skipWithoutCaptures } from './helpers/captures.js';
+import { capturesDir, skipWithoutCaptures } from './helpers/captures.js';
 import { checkReport } from './helpers/report-schema.js';
-import { run } from './helpers/run.js';
+import { flowaudit as runCli } from './helpers/run.js';
 
 /*
  * A dce_rpc.log beside the conn.log given to `analyze --input zeek`: its calls land on the connection
@@ -92,13 +92,8 @@ const MAPI_CONNS: Array<[string, number, number]> = [
 const mapiConnLog = (conns = MAPI_CONNS) =>
   [...CONN_HEADER, ...conns.map(([uid, op, rp], i) => `${1700000000 + i}.000000\t${uid}\t192.168.0.173\t${op}\t192.168.0.2\t${rp}\ttcp\tdce_rpc\t0.500000\t100\t100\tSF\tT\tT\t0\tShADadFf\t5\t300\t4\t260\t(empty)`), '#close\t2024-01-01-00-00-10', ''].join('\n');
 
-const cli = join(repositoryRoot, 'dist/cli/main.js');
-
-async function flowaudit(args: string[]) {
-  // A wide text report: each of its lines below is one line.
-  const r = await run(process.execPath, [cli, ...args], { encoding: 'buffer', timeout: 120_000, maxBuffer: 1 << 28, env: { ...process.env, COLUMNS: '200' } });
-  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
+/** A wide text report: each of its lines below is one line. */
+const flowaudit = (args: string[]) => runCli(args, { env: { ...process.env, COLUMNS: '200' } });
 
 interface Flow {
   client: string;

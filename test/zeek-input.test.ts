@@ -8,20 +8,13 @@ import { boundText } from '../src/flow/bound.js';
 import { readZeekLogs } from '../src/ingest/zeek/index.js';
 import { capturesDir, repositoryRoot, skipWithoutCaptures } from './helpers/captures.js';
 import { checkReport } from './helpers/report-schema.js';
-import { run } from './helpers/run.js';
+import { flowaudit } from './helpers/run.js';
 
 /*
  * `analyze --input zeek`: Zeek's own conn.logs of the shared corpus (zeek-conn-logs/, from Zeek's test
  * baselines, timestamps masked) read with no error, and judged as flowaudit judges the pcap of the
  * same trace, conversation by conversation, except for the differences listed with their reasons.
  */
-
-const cli = join(repositoryRoot, 'dist/cli/main.js');
-
-async function flowaudit(args: string[]) {
-  const r = await run(process.execPath, [cli, ...args], { encoding: 'buffer', timeout: 120_000, maxBuffer: 1 << 28 });
-  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
 
 interface Flow {
   proto: string;

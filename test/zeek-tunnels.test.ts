@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readZeekLogs } from '../src/ingest/zeek/index.js';
-import { capturesDir, repositoryRoot, skipWithoutCaptures } from './helpers/captures.js';
+import { capturesDir, skipWithoutCaptures } from './helpers/captures.js';
 import { checkReport } from './helpers/report-schema.js';
-import { run } from './helpers/run.js';
+import { flowaudit } from './helpers/run.js';
 
 /*
  * conn.log's tunnel_parents: kept on the flow, the outer conn's addresses and ports (where it is in
@@ -13,13 +13,6 @@ import { run } from './helpers/run.js';
  * header, and written back by `--format zeek`. Zeek's own conn.logs of the shared corpus (zeek-conn-
  * logs/, the traces with tunnels) against flowaudit's analyze of the same pcap.
  */
-
-const cli = join(repositoryRoot, 'dist/cli/main.js');
-
-async function flowaudit(args: string[]) {
-  const r = await run(process.execPath, [cli, ...args], { encoding: 'buffer', timeout: 120_000, maxBuffer: 1 << 28 });
-  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
 
 interface Flow {
   proto: string;

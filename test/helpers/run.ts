@@ -5,6 +5,7 @@
  * passed; long commands (the CLI on a capture, tshark, generators) go through this instead.
  */
 import { spawn, type SpawnOptions } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 export interface RunOptions {
   input?: string | Uint8Array;
@@ -62,4 +63,14 @@ export function run(command: string, args: string[], opts: RunOptions & { encodi
       resolve({ status, signal, stdout: as(out), stderr: as(err), ...(error ? { error } : {}) });
     });
   });
+}
+
+/** The built CLI (dist/, which the global setup builds before any test runs). */
+export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+/** `flowaudit ARGS…` run to its end (2 min, 256 MiB of output at most unless opts say otherwise): its exit code and output as text. */
+export async function flowaudit(args: string[], opts: RunOptions & { nodeArgs?: string[] } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { nodeArgs = [], ...rest } = opts;
+  const r = await run(process.execPath, [...nodeArgs, CLI, ...args], { timeout: 120_000, maxBuffer: 1 << 28, ...rest, encoding: 'buffer' });
+  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
