@@ -17,13 +17,8 @@ import { analyzeSensors, parseSensors } from './sensors.js';
 export const EXIT_FINDINGS = 1;
 const FAIL_ON = ['missing', 'failing', 'undocumented', 'role-mismatch'] as const;
 
-export interface AnalyzeOptions extends ReportCliOptions {
-  /** --input: a row of cli/inputs.ts INPUT_KINDS (default pcap). */
-  input?: string;
-  /** --sensor NAME=KIND:PATH, repeatable (cli/sensors.ts). */
-  sensor?: string[];
-  /** --sensor-slack: a duration (2s), how far the sensors' clocks may differ. */
-  sensorSlack?: string;
+/** The options of every command that audits (analyze, live, collect, firewall): what loadAuditInputs reads. */
+export interface AuditCliOptions {
   catalog: string[];
   roles?: string;
   site?: string[];
@@ -34,13 +29,22 @@ export interface AnalyzeOptions extends ReportCliOptions {
   /** `--background ID|FILE`; false with --no-background (true: the bundled one). */
   background?: string | boolean;
   waivers?: string;
+  set?: string[];
+  failOn?: string;
+}
+
+export interface AnalyzeOptions extends ReportCliOptions, AuditCliOptions {
+  /** --input: a row of cli/inputs.ts INPUT_KINDS (default pcap). */
+  input?: string;
+  /** --sensor NAME=KIND:PATH, repeatable (cli/sensors.ts). */
+  sensor?: string[];
+  /** --sensor-slack: a duration (2s), how far the sensors' clocks may differ. */
+  sensorSlack?: string;
   /** One of formatNames('analyze'). */
   format: string;
   /** --table: one table of a format of several (csv). */
   table?: string;
   out?: string;
-  set?: string[];
-  failOn?: string;
   vlanKey: boolean;
   /** `--explain RULE|HOST`: the explain view (report/explain.ts) instead of the report. */
   explain?: string;
@@ -76,7 +80,7 @@ export function parseSite(items: string[]): AddressBlock[] {
 }
 
 /** What every audit command reads before it looks at packets: --fail-on, --site, catalogs with --set, roles, waivers. */
-export function loadAuditInputs(opts: { catalog: string[]; roles?: string; site?: string[]; infer?: boolean; minSpan?: string; background?: string | boolean; waivers?: string; set?: string[]; failOn?: string }): {
+export function loadAuditInputs(opts: Pick<AuditCliOptions, 'catalog'> & Partial<AuditCliOptions>): {
   failOn: FailOn[];
   catalogs: Catalog[];
   background: Catalog | null;

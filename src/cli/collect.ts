@@ -13,23 +13,14 @@ import { InputError } from '../core/errors.js';
 import { formatIso } from '../core/time.js';
 import { ExportCollector } from '../ingest/ipfix/collector.js';
 import { tableWriter, writerFor, type LiveWriter } from '../report/formats.js';
-import { auditInputFiles, loadAuditInputs } from './analyze.js';
+import { auditInputFiles, loadAuditInputs, type AuditCliOptions } from './analyze.js';
 import { checkOutputs, reportPaths } from './output.js';
 import { reportOptions, type ReportCliOptions } from './report-options.js';
 import { runSession, type ReportingSession, type StoppedBy } from './session.js';
 import { parseDuration, parseMaxFlows } from './workers.js';
 
-export interface CollectCliOptions extends ReportCliOptions {
+export interface CollectCliOptions extends ReportCliOptions, AuditCliOptions {
   listen: string;
-  catalog: string[];
-  roles?: string;
-  site?: string[];
-  infer: boolean;
-  minSpan: string;
-  background?: string | boolean;
-  waivers?: string;
-  set?: string[];
-  failOn?: string;
   reportEvery: string;
   duration?: string;
   /** One of formatNames('live'). */

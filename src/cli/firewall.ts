@@ -8,26 +8,18 @@ import { allowList } from '../firewall/allow-list.js';
 import { diffBaseline, readBaseline } from '../firewall/baseline.js';
 import { loadZones } from '../firewall/zones.js';
 import { writerFor } from '../report/formats.js';
-import { auditInputFiles, loadAuditInputs } from './analyze.js';
+import { auditInputFiles, loadAuditInputs, type AuditCliOptions } from './analyze.js';
 import { auditInput, inputKind, INPUT_DEFAULT } from './inputs.js';
 import { checkOutputs, reportPaths, stopOnSignals, writeReport } from './output.js';
 import { progressFor } from './progress.js';
 import { reportOptions, type ReportCliOptions } from './report-options.js';
 import { parseMaxFlows, parseWorkers } from './workers.js';
 
-export interface FirewallOptions extends ReportCliOptions {
+export interface FirewallOptions extends ReportCliOptions, AuditCliOptions {
   input?: string;
-  catalog: string[];
-  roles?: string;
   zones?: string;
   baseline?: string;
-  waivers?: string;
   dynamic: 'granted' | 'range';
-  site?: string[];
-  infer: boolean;
-  minSpan: string;
-  background?: string | boolean;
-  set?: string[];
   format: string;
   out?: string;
   vlanKey: boolean;

@@ -13,27 +13,18 @@ import { newFlowRun } from '../flow/run.js';
 import type { RetireLimits } from '../flow/table.js';
 import { Inspectors } from '../inspect/index.js';
 import { LiveWriter, tableWriter, writerFor } from '../report/formats.js';
-import { auditInputFiles, loadAuditInputs } from './analyze.js';
+import { auditInputFiles, loadAuditInputs, type AuditCliOptions } from './analyze.js';
 import { parseDuration } from './workers.js';
 import { checkOutputs, reportPaths } from './output.js';
 import { runSession, type ReportingSession, type StoppedBy } from './session.js';
 import { terminalSafe } from '../report/escape.js';
 import { reportOptions, type ReportCliOptions } from './report-options.js';
 
-export interface LiveCliOptions extends ReportCliOptions {
+/** `catalog` is optional: --list-interfaces needs none. */
+export interface LiveCliOptions extends ReportCliOptions, Omit<AuditCliOptions, 'catalog'> {
   interface?: string;
   listInterfaces?: boolean;
   catalog?: string[];
-  roles?: string;
-  site?: string[];
-  /** false with --no-infer. */
-  infer: boolean;
-  minSpan: string;
-  /** `--background ID|FILE`; false with --no-background (true: the bundled one). */
-  background?: string | boolean;
-  waivers?: string;
-  set?: string[];
-  failOn?: string;
   bpf?: string;
   snaplen: string;
   bufferSize: string;
