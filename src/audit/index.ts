@@ -85,12 +85,8 @@ export interface AuditOptions {
 }
 
 /** What `flowaudit live` adds to a report. */
-export interface LiveSection {
-  interface: string;
-  linkType: number;
-  bpf: string | null;
-  snaplen: number;
-  bufferSize: number;
+/** What every report of a running session (live, collect) says of its time and place in the session. */
+export interface SessionSection {
   started: string;
   at: string;
   elapsedSeconds: number;
@@ -98,6 +94,14 @@ export interface LiveSection {
   report: number;
   final: boolean;
   stoppedBy: 'duration' | 'SIGINT' | 'SIGTERM' | null;
+}
+
+export interface LiveSection extends SessionSection {
+  interface: string;
+  linkType: number;
+  bpf: string | null;
+  snaplen: number;
+  bufferSize: number;
   captured: number;
   capturedBytes: number;
   /** Packets longer than the snaplen, kept cut. */
@@ -114,16 +118,9 @@ export interface LiveSection {
 }
 
 /** What `flowaudit collect` adds to a report. */
-export interface CollectSection {
+export interface CollectSection extends SessionSection {
   /** The listener, `udp:HOST:PORT`. */
   listen: string;
-  started: string;
-  at: string;
-  elapsedSeconds: number;
-  /** 1 for the first periodic report; the final report has the next number. */
-  report: number;
-  final: boolean;
-  stoppedBy: 'duration' | 'SIGINT' | 'SIGTERM' | null;
   datagrams: number;
   bytes: number;
   /** Datagrams that were no NetFlow v5, v9 or IPFIX message. */
