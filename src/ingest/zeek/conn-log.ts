@@ -26,7 +26,7 @@ import type { DamageTally } from '../../core/errors.js';
 import { formatIso } from '../../core/time.js';
 import { PROTO_NAMES } from '../../flow/columns.js';
 import type { DirectionEvidence, FlowRecord, RecordFileFacts, TcpOutcome } from '../../flow/record.js';
-import { FIELD_NAME, ZeekLogHeader } from './log-header.js';
+import { FIELD_NAME, jsonFields, ZeekLogHeader } from './log-header.js';
 
 /**
  * Zeek's conn_state (base/protocols/conn/main.zeek, `conn_state` documentation) as a TCP outcome:
@@ -311,18 +311,10 @@ export class ConnLogReader {
 
   private jsonRecord(text: string, no: number, offset: number): void {
     if (this.facts.records + this.facts.unreadable === 0) this.facts.format = 'zeek-json';
-    let o: unknown;
-    try {
-      o = JSON.parse(text);
-    } catch {
-      return this.bad('zeek-bad-json', no, offset);
-    }
-    if (typeof o !== 'object' || o === null || Array.isArray(o)) return this.bad('zeek-bad-json', no, offset);
-    const obj = o as Record<string, unknown>;
-    // The JSON writer may nest id (`"id": {"orig_h": …}`) when the log is written without flattening.
-    const id = typeof obj.id === 'object' && obj.id !== null ? (obj.id as Record<string, unknown>) : null;
-    for (const n of ['id.orig_h', 'id.resp_h', 'proto']) if (!(n in obj) && !(id && n.slice(3) in id)) return this.bad('zeek-missing-column', no, offset);
-    const get: Get = (name) => jsonText(name in obj ? obj[name] : id && name.startsWith('id.') ? id[name.slice(3)] : undefined, name);
+    const fields = jsonFields(text);
+    if (fields === null) return this.bad('zeek-bad-json', no, offset);
+    for (const n of ['id.orig_h', 'id.resp_h', 'proto']) if (!fields.has(n)) return this.bad('zeek-missing-column', no, offset);
+    const get: Get = (name) => jsonText(fields.value(name), name);
     this.take(get, no, offset);
   }
 

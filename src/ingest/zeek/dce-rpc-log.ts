@@ -21,7 +21,7 @@
 import type { DamageTally } from '../../core/errors.js';
 import { compareTime, formatIso } from '../../core/time.js';
 import type { DceRpcCall, FlowRecord, RecordFileFacts } from '../../flow/record.js';
-import { FIELD_NAME, ZeekLogHeader } from './log-header.js';
+import { FIELD_NAME, jsonFields, ZeekLogHeader } from './log-header.js';
 
 /** Distinct (endpoint, operation) pairs kept per connection: a connection makes a handful. */
 const MAX_PAIRS = 64;
@@ -191,16 +191,9 @@ export class DceRpcLogReader {
 
   private jsonCall(text: string, no: number, offset: number): void {
     if (this.facts.records + this.facts.unreadable === 0) this.facts.format = 'zeek-json';
-    let o: unknown;
-    try {
-      o = JSON.parse(text);
-    } catch {
-      return this.bad('zeek-bad-json', no, offset);
-    }
-    if (typeof o !== 'object' || o === null || Array.isArray(o)) return this.bad('zeek-bad-json', no, offset);
-    const obj = o as Record<string, unknown>;
-    const id = typeof obj.id === 'object' && obj.id !== null ? (obj.id as Record<string, unknown>) : null;
-    const value = (name: Field): unknown => (name in obj ? obj[name] : id && name.startsWith('id.') ? id[name.slice(3)] : undefined);
+    const fields = jsonFields(text);
+    if (fields === null) return this.bad('zeek-bad-json', no, offset);
+    const value = (name: Field): unknown => fields.value(name);
     this.take((name) => {
       const v = value(name);
       if (v === null || v === undefined) return null;

@@ -78,3 +78,24 @@ export class ZeekLogHeader {
     return set && this.setSep !== ',' ? c.split(this.setSep).join(',') : c;
   }
 }
+
+/**
+ * A JSON-lines log line's fields by name (`id.orig_h` flat, or nested under `id` as Zeek's JSON
+ * writer may write it without flattening); null when the line is no JSON object.
+ */
+export function jsonFields(text: string): { has(name: string): boolean; value(name: string): unknown } | null {
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return null;
+  const obj = o as Record<string, unknown>;
+  const id = typeof obj.id === 'object' && obj.id !== null ? (obj.id as Record<string, unknown>) : null;
+  const nested = (name: string) => id !== null && name.startsWith('id.') && name.slice(3) in id;
+  return {
+    has: (name) => name in obj || nested(name),
+    value: (name) => (name in obj ? obj[name] : nested(name) ? id![name.slice(3)] : undefined),
+  };
+}
